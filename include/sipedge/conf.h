@@ -1,0 +1,100 @@
+/* conf.h: the daemon's configuration file (sipedge.conf(5)), parsed once at start. */
+#ifndef SIPEDGE_CONF_H
+#define SIPEDGE_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "sipedge/log.h"
+
+/* Which side of the edge a listener or connection faces. */
+enum side { SIDE_INTERNAL = 0, SIDE_EXTERNAL = 1 };
+/* Stream transport of a listener or connection.  No UDP (DESIGN.md). */
+enum tp_kind { TP_TLS = 0, TP_TCP = 1 };
+
+#define CONF_MAX_NAME 256
+
+/* A host we dial: the FQDN its certificate must name, where to connect. */
+struct hop {
+	char fqdn[CONF_MAX_NAME];          /* certificate name to verify (and SNI) */
+	unsigned short port;               /* default 5061 */
+	bool has_addr;                     /* address given; else resolve fqdn */
+	struct sockaddr_storage addr;      /* with port filled in when has_addr */
+	enum tp_kind kind;                 /* TLS unless "tcp" given (labs) */
+};
+
+struct listener_conf {
+	enum side side;
+	enum tp_kind kind;
+	struct sockaddr_storage addr;      /* with port */
+	bool mutual_tls;                   /* require a client certificate */
+	char source[CONF_MAX_NAME + 32];   /* "file:line" for error messages */
+};
+
+/* A static outbound route: a domain (or "*" for any) and its hops in order. */
+struct route_conf {
+	char domain[CONF_MAX_NAME];
+	struct hop *hops;
+	size_t nhops;
+};
+
+struct conf {
+	char path[1024];
+	char edge_fqdn[CONF_MAX_NAME];     /* external FQDN: Via, Record-Route, cert */
+	char internal_fqdn[CONF_MAX_NAME]; /* internal interface FQDN (default edge_fqdn) */
+	char **domains;                    /* SIP domains we serve, lower case */
+	size_t ndomains;
+
+	struct listener_conf *listeners;
+	size_t nlisteners;
+
+	char certificate[1024];
+	char private_key[1024];
+	char ca_bundle[1024];
+	bool eku_any;                      /* accept peers lacking the matching EKU */
+
+	struct hop *pool;                  /* internal next hops, in order */
+	size_t npool;
+	char **internal_servers;           /* allowed internal peers: cert FQDN or IP (TCP labs) */
+	size_t ninternal_servers;
+
+	struct route_conf *routes;         /* static route table (until policy routing) */
+	size_t nroutes;
+
+	char db_path[1024];
+	char state_dir[1024];              /* pid file, record-route key */
+	char rr_key_file[1024];            /* record-route HMAC key; default state_dir/rr.key */
+	enum log_level log_level;
+	unsigned workers;                  /* 0: number of cores */
+
+	size_t max_message_size;           /* bytes, default 65536 */
+	unsigned handshake_timeout_ms;     /* default 10000 */
+	unsigned idle_timeout_ms;          /* default 600000 */
+	unsigned incomplete_timeout_ms;    /* partial message stall, default 30000 */
+	unsigned connect_timeout_ms;       /* TCP connect + TLS handshake out, default 5000 */
+	unsigned max_connections;          /* process-wide, default 10000 */
+	unsigned max_connections_per_address; /* default 256 */
+	unsigned t1_ms;                    /* RFC 3261 T1, default 500 */
+	unsigned timer_c_ms;               /* INVITE proxy timer, default 180000 */
+	unsigned timer_f_ms;               /* non-INVITE (and INVITE B), default 64*T1 */
+};
+
+/* Parse FILE into a fresh conf.  On error returns -1 and writes one line
+ * "file:line: message" to err. */
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
+void conf_free(struct conf *c);
+/* Defaults for every key (used by conf_load and by tests). */
+void conf_defaults(struct conf *c);
+
+bool conf_is_our_domain(const struct conf *c, const char *domain);
+bool conf_is_internal_server(const struct conf *c, const char *name);
+/* The route for a domain: exact match, then parent domains, then "*". */
+const struct route_conf *conf_route_find(const struct conf *c, const char *domain);
+
+/* "host:port", "[v6]:port", "v4" → sockaddr.  0 or -EINVAL. */
+int conf_parse_sockaddr(const char *s, unsigned short default_port, struct sockaddr_storage *out);
+/* Format an address as "1.2.3.4:5061" or "[::1]:5061". */
+const char *conf_sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,2 @@
+/* conf.c: sipedge.conf(5) parser (being written). */
+#include "sipedge/conf.h"

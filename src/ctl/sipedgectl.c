@@ -1,0 +1,2 @@
+/* sipedgectl: admin CLI (being written). */
+int main(void) { return 0; }

@@ -1,0 +1,138 @@
+/* log.c: leveled logging to stderr or syslog; thread-safe (one write per line). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "sipedge/log.h"
+
+static int log_to_stderr = 1;
+static enum log_level log_level = LOG_LVL_INFO;
+
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
+
+void
+log_init(const char *ident, int to_stderr, enum log_level level)
+{
+	log_to_stderr = to_stderr;
+	log_level = level;
+	if (!to_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+enum log_level
+log_get_level(void)
+{
+	return log_level;
+}
+
+int
+log_would(enum log_level level)
+{
+	return level <= log_level;
+}
+
+int
+log_level_parse(const char *s, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcasecmp(s, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	if (strcasecmp(s, "warn") == 0) {
+		*out = LOG_LVL_WARNING;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *
+log_level_name(enum log_level level)
+{
+	return level_names[level];
+}
+
+static void
+log_vwrite(enum log_level level, const char *fmt, va_list ap, int with_errno, int saved)
+{
+	char line[2048];
+	int n;
+
+	if (level > log_level)
+		return;
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (with_errno)
+		snprintf(line + n, sizeof(line) - (size_t)n, ": %s", strerror(saved));
+	if (log_to_stderr) {
+		struct timespec ts;
+		struct tm tm;
+		char stamp[32];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		/* One fprintf per line: stdio locks the stream, so lines from
+		 * several workers never interleave. */
+		fprintf(stderr, "%s.%03ldZ %s: %s\n", stamp, ts.tv_nsec / 1000000,
+		    level_names[level], line);
+	} else {
+		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+		syslog(prio[level], "%s", line);
+	}
+}
+
+#define LOG_FN(name, level, with_errno)                         \
+	void name(const char *fmt, ...)                         \
+	{                                                       \
+		int saved = errno;                              \
+		va_list ap;                                     \
+		va_start(ap, fmt);                              \
+		log_vwrite(level, fmt, ap, with_errno, saved);  \
+		va_end(ap);                                     \
+		errno = saved;                                  \
+	}
+
+LOG_FN(log_warn, LOG_LVL_WARNING, 1)
+LOG_FN(log_warnx, LOG_LVL_WARNING, 0)
+LOG_FN(log_error, LOG_LVL_ERROR, 0)
+LOG_FN(log_info, LOG_LVL_INFO, 0)
+LOG_FN(log_debug, LOG_LVL_DEBUG, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_ERROR, fmt, ap, 1, saved);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_ERROR, fmt, ap, 0, 0);
+	va_end(ap);
+	exit(1);
+}
