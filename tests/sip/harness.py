@@ -1,0 +1,626 @@
+"""harness.py: the loopback SIP lab the sipedge scenario tests run in.
+
+A Lab owns one temporary directory, one port range and every process it
+starts (sipedge, stunnel, SIPp, small Python listeners); Lab.close() -- run at
+exit and on SIGTERM/SIGINT/SIGALRM -- kills them all.  Nothing here leaves
+loopback.  Standard library only.
+
+Topology (DESIGN.md): the edge listens on 127.0.0.1; lab endpoints are
+  pool1 127.0.0.10 (cert pool1.contoso.test)   pool2 127.0.0.11
+  fab   127.0.0.20 (cert sip.fabrikam.test)    fab2  127.0.0.21 (sip2.fabrikam.test)
+Each endpoint has, in the lab's port range: a SIPp TCP port (sipp), a stunnel
+client port (cli) that carries SIPp's TCP to the edge over mutual TLS with the
+endpoint's certificate, and a stunnel server port (srv) where the edge reaches
+the endpoint over TLS; srv forwards to sipp.  Scenarios write srv (TLS) into
+Via and Contact, so whatever way the edge goes back to an endpoint -- the
+connection a request came on, or a new one to the Contact -- reaches SIPp.
+
+Output is TAP (tap()/ok()/done()); failures print the edge's log tail and the
+SIPp error logs as '# ' diagnostics.
+"""
+
+import csv
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def env_dir(name, fallback):
+    v = os.environ.get(name)
+    return os.path.abspath(v) if v else os.path.abspath(fallback)
+
+
+TOP_SRCDIR = env_dir("top_srcdir", os.path.join(HERE, "..", ".."))
+TOP_BUILDDIR = env_dir("top_builddir", TOP_SRCDIR)
+
+
+def shared_dir():
+    for d in (os.environ.get("SHARED_DIR"), os.path.join(TOP_SRCDIR, "..", "shared")):
+        if d and os.path.isdir(d):
+            return os.path.abspath(d)
+    return None
+
+
+# Port ranges: 100 ports per test, below the Linux ephemeral range (32768+), so
+# tests run in parallel (make check -j2) without colliding.
+PORT_BASE = {
+    "plumbing": 21000, "message-out": 21100, "message-in": 21200,
+    "dialog-out": 21300, "dialog-in": 21400, "cancel": 21500,
+    "pool-failover": 21600, "hop-wrongname": 21700, "mtls-required": 21800,
+    "relay-denied": 21900, "bad-input": 22000, "max-forwards": 22100,
+    "timer-f": 22200, "corpus": 22300, "demo": 25000, "bench": 26000,
+}
+
+ENDPOINTS = {
+    # name: (ip, certificate file stem, FQDN, side, slot)
+    "pool1": ("127.0.0.10", "pool1", "pool1.contoso.test", "internal", 1),
+    "pool2": ("127.0.0.11", "pool2", "pool2.contoso.test", "internal", 2),
+    "fab": ("127.0.0.20", "fabrikam", "sip.fabrikam.test", "external", 3),
+    "fab2": ("127.0.0.21", "fabrikam2", "sip2.fabrikam.test", "external", 4),
+}
+
+EDGE_IP = "127.0.0.1"
+EDGE_INT_NAME = "edge-int.contoso.test"
+EDGE_EXT_NAME = "sip.contoso.test"
+
+
+class Endpoint(object):
+    def __init__(self, lab, name):
+        ip, stem, fqdn, side, slot = ENDPOINTS[name]
+        self.name, self.ip, self.stem, self.fqdn, self.side = name, ip, stem, fqdn, side
+        b = lab.base + 10 * slot
+        self.sipp, self.cli, self.srv = b, b + 1, b + 2
+        self.spare = b + 3          # a second SIPp, listeners of tests
+        self.spare2 = b + 4
+
+
+def listening(ip, port):
+    """True when a TCP socket listens on ip:port (from /proc/net/tcp: no
+    connection is made, so nothing shows up in the peer's log)."""
+    want_port = "%04X" % port
+    want_ip = "".join("%02X" % int(x) for x in reversed(ip.split(".")))
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                lip, lport = parts[1].split(":")
+                if parts[3] == "0A" and lport == want_port and lip in (want_ip, "00000000"):
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def tail(path, n=30):
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        return lines[-n:]
+    except OSError:
+        return []
+
+
+def which(prog):
+    return shutil.which(prog)
+
+
+class TAP(object):
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, desc, diag=None):
+        self.n += 1
+        print("%s %d - %s" % ("ok" if cond else "not ok", self.n, desc), flush=True)
+        if not cond:
+            self.failed += 1
+            for line in (diag() if callable(diag) else (diag or [])):
+                self.diag(line)
+        return bool(cond)
+
+    def skip(self, desc, why):
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, desc, why), flush=True)
+
+    @staticmethod
+    def diag(line):
+        for l in str(line).splitlines() or [""]:
+            print("# " + l, flush=True)
+
+
+class Trap(object):
+    """A TCP listener that accepts connections, reads everything and never
+    answers (a next hop that swallows requests)."""
+
+    def __init__(self, ip, port):
+        self.data = []
+        self.conns = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.stop = False
+        self.held = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        import select
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+                self.conns += 1
+                c.setblocking(False)
+                self.held.append(c)
+            except socket.timeout:
+                pass
+            except OSError:
+                return
+            for c in list(self.held):
+                r, _, _ = select.select([c], [], [], 0)
+                if r:
+                    try:
+                        d = c.recv(65536)
+                    except OSError:
+                        d = b""
+                    if d:
+                        self.data.append(d)
+                    else:
+                        self.held.remove(c)
+                        c.close()
+
+    def received(self):
+        return b"".join(self.data)
+
+    def close(self):
+        self.stop = True
+        for c in self.held:
+            c.close()
+        self.sock.close()
+
+
+class Sipp(object):
+    """One SIPp process; statistics from its -trace_stat CSV."""
+
+    def __init__(self, lab, tag, args, timeout):
+        self.lab, self.tag = lab, tag
+        d = lab.dir
+        self.stat = os.path.join(d, tag + ".csv")
+        self.err = os.path.join(d, tag + ".errors.log")
+        self.msgs = os.path.join(d, tag + ".messages.log")
+        self.logs = os.path.join(d, tag + ".logs.log")
+        self.screen = os.path.join(d, tag + ".screen.log")
+        self.out = os.path.join(d, tag + ".out")
+        self.rc = None
+        self.timeout = timeout
+        full = [lab.sipp_bin] + args + [
+            "-nostdin", "-timeout", "%ds" % timeout, "-timeout_error",
+            "-trace_stat", "-stf", self.stat, "-fd", "1",
+            "-trace_err", "-error_file", self.err,
+            "-trace_screen", "-screen_file", self.screen,
+            "-trace_logs", "-log_file", self.logs]
+        if lab.trace_msg:
+            full += ["-trace_msg", "-message_file", self.msgs]
+        self.cmd = full
+        with open(self.out, "wb") as out:
+            self.proc = lab.spawn(full, stdout=out, stderr=subprocess.STDOUT, cwd=d)
+
+    def wait(self, extra=10):
+        if self.rc is None:
+            try:
+                self.rc = self.proc.wait(self.timeout + extra)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.rc = self.proc.wait()
+        return self.rc
+
+    def stop(self, grace=3):
+        """Wait up to grace seconds for a natural exit, then end it."""
+        if self.rc is None:
+            try:
+                self.rc = self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGUSR1)   # SIPp: quit after dumping stats
+                try:
+                    self.rc = self.proc.wait(3)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.rc = self.proc.wait()
+        return self.rc
+
+    def stats(self):
+        """Last row of the statistics CSV as a dict (cumulative counters)."""
+        try:
+            with open(self.stat, newline="") as f:
+                rows = list(csv.reader(f, delimiter=";"))
+        except OSError:
+            return {}
+        if len(rows) < 2:
+            return {}
+        head, last = rows[0], rows[-1]
+        out = {}
+        for k, v in zip(head, last):
+            try:
+                out[k] = int(v)
+            except ValueError:
+                out[k] = v
+        return out
+
+    def counts(self):
+        s = self.stats()
+        return (s.get("SuccessfulCall(C)", 0), s.get("FailedCall(C)", 0),
+                s.get("IncomingCall(C)", 0), s.get("OutgoingCall(C)", 0))
+
+    def log_lines(self):
+        return tail(self.logs, 10000)
+
+    def diag(self):
+        out = ["--- SIPp %s: exit %s, %s" % (self.tag, self.rc, " ".join(self.cmd[1:6]))]
+        out += ["%s: %s" % (self.tag, l) for l in tail(self.err, 15)]
+        out += ["%s: %s" % (self.tag, l) for l in tail(self.out, 5) if l.strip()]
+        return out
+
+
+class Lab(object):
+    def __init__(self, name, need=("sipp", "stunnel4"), trace_msg=True, keep=None):
+        self.name = name
+        self.base = PORT_BASE[name]
+        self.tap = TAP()
+        self.procs = []
+        self.traps = []
+        self.edge_proc = None
+        self.edge_log = None
+        self.trace_msg = trace_msg
+        self.closed = False
+        self.keep = keep if keep is not None else bool(os.environ.get("SIPEDGE_KEEP"))
+        for prog in need:
+            if not which(prog):
+                print("1..0 # SKIP %s not installed" % prog)
+                sys.exit(77)
+        self.sipp_bin = which("sipp")
+        self.stunnel_bin = which("stunnel4") or which("stunnel")
+        self.edge_bin = os.environ.get("SIPEDGE") or os.path.join(TOP_BUILDDIR, "sipedge")
+        self.dir = tempfile.mkdtemp(prefix="sipedge-%s-" % name)
+        self.pki = os.path.join(self.dir, "pki")
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM):
+            signal.signal(sig, self._on_signal)
+        self.ep = dict((n, Endpoint(self, n)) for n in ENDPOINTS)
+
+    # -- lifetime ------------------------------------------------------------
+
+    def _on_signal(self, signum, frame):
+        TAP.diag("%s: signal %d, stopping the lab" % (self.name, signum))
+        print("Bail out! %s: interrupted (signal %d)" % (self.name, signum), flush=True)
+        self.close(ok=False)
+        os._exit(1)
+
+    def spawn(self, cmd, **kw):
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        p = subprocess.Popen(cmd, start_new_session=True, **kw)
+        self.procs.append(p)
+        return p
+
+    def close(self, ok=True):
+        if self.closed:
+            return
+        self.closed = True
+        for t in self.traps:
+            t.close()
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except OSError:
+                    pass
+        deadline = time.monotonic() + 3
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                p.wait()
+        if ok and not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            TAP.diag("lab files kept in %s" % self.dir)
+
+    def done(self):
+        """Print the plan, stop everything, exit with the TAP verdict."""
+        print("1..%d" % self.tap.n, flush=True)
+        ok = self.tap.failed == 0
+        self.close(ok=ok)
+        sys.exit(0 if ok else 1)
+
+    def ok(self, cond, desc, diag=None):
+        return self.tap.ok(cond, desc, diag)
+
+    # -- PKI -------------------------------------------------------------------
+
+    def make_pki(self, outdir=None):
+        outdir = outdir or self.pki
+        subprocess.run([os.path.join(TOP_SRCDIR, "tests", "pki", "mkcerts.sh"), outdir],
+                       check=True, stdout=subprocess.DEVNULL)
+        return outdir
+
+    def cert(self, stem):
+        return os.path.join(self.pki, stem + ".crt"), os.path.join(self.pki, stem + ".key")
+
+    # -- stunnel -----------------------------------------------------------------
+
+    def stunnel(self, services, tag="stunnel"):
+        """services: list of dicts made by client()/server().  One stunnel
+        process serves them all; returns once every accept port listens."""
+        conf = os.path.join(self.dir, tag + ".conf")
+        log = os.path.join(self.dir, tag + ".log")
+        lines = ["foreground = yes", "pid =", "syslog = no", "output = " + log,
+                 "debug = info", ""]
+        for s in services:
+            lines.append("[%s]" % s["name"])
+            for k, v in s.items():
+                if k != "name":
+                    lines.append("%s = %s" % (k, v))
+            lines.append("")
+        with open(conf, "w") as f:
+            f.write("\n".join(lines))
+        p = self.spawn([self.stunnel_bin, conf], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        accepts = [s["accept"].rsplit(":", 1) for s in services]
+        if not self.wait_for(lambda: all(listening(a, int(b)) for a, b in accepts)
+                             or p.poll() is not None, 10) or p.poll() is not None:
+            raise RuntimeError("stunnel did not start: %s" % " | ".join(tail(log, 5)))
+        self.stunnel_log = log
+        return p
+
+    def client(self, ep, edge_port, cert_stem=None, verify_name=None, name=None):
+        """stunnel client: SIPp on ep -> TCP ep.ip:ep.cli -> mTLS -> edge."""
+        crt, key = self.cert(cert_stem or ep.stem)
+        vname = verify_name or (EDGE_INT_NAME if ep.side == "internal" else EDGE_EXT_NAME)
+        return {"name": name or ep.name + "-cli", "client": "yes",
+                "accept": "%s:%d" % (ep.ip, ep.cli), "connect": "%s:%d" % (EDGE_IP, edge_port),
+                "local": ep.ip, "cert": crt, "key": key,
+                "CAfile": os.path.join(self.pki, "ca.crt"), "verifyChain": "yes",
+                "checkHost": vname, "sni": vname, "sessionResume": "no",
+                "TIMEOUTclose": "0"}
+
+    def server(self, ep, cert_stem=None, connect_port=None, require_cert=True, name=None):
+        """stunnel server: the edge -> mTLS ep.ip:ep.srv -> TCP -> SIPp ep.ip:ep.sipp."""
+        crt, key = self.cert(cert_stem or ep.stem)
+        s = {"name": name or ep.name + "-srv", "accept": "%s:%d" % (ep.ip, ep.srv),
+             "connect": "%s:%d" % (ep.ip, connect_port or ep.sipp),
+             "cert": crt, "key": key, "CAfile": os.path.join(self.pki, "ca.crt"),
+             "TIMEOUTclose": "0"}
+        if require_cert:
+            s.update({"verifyChain": "yes", "requireCert": "yes"})
+        return s
+
+    # -- sipedge -----------------------------------------------------------------
+
+    def edge_conf(self, extra=(), pool=("pool1", "pool2"), routes=("fab", "fab2"),
+                  internal_tcp=False, omit=()):
+        """A configuration naming the lab: internal listener base+1, external
+        base+2 (both TLS on 127.0.0.1), optional internal TCP lab listener base+3."""
+        st = os.path.join(self.dir, "state")
+        os.makedirs(st, exist_ok=True)
+        crt, key = self.cert("edge")
+        L = ["# %s: generated by tests/sip/harness.py" % self.name,
+             "edge-fqdn %s" % EDGE_EXT_NAME,
+             "internal-fqdn %s" % EDGE_INT_NAME,
+             "sip-domain contoso.test",
+             "listen internal tls %s:%d" % (EDGE_IP, self.edge_int),
+             "listen external tls %s:%d" % (EDGE_IP, self.edge_ext)]
+        if internal_tcp:
+            L.append("listen internal tcp %s:%d" % (EDGE_IP, self.edge_tcp))
+        L += ["certificate %s" % crt, "private-key %s" % key,
+              "ca-bundle %s" % os.path.join(self.pki, "ca.crt")]
+        for n in pool:
+            ep = self.ep[n]
+            L.append("pool-server %s:%d %s" % (ep.fqdn, ep.srv, ep.ip))
+        L += ["internal-server pool1.contoso.test", "internal-server pool2.contoso.test"]
+        for n in routes:
+            ep = self.ep[n]
+            L.append("route fabrikam.test %s:%d %s" % (ep.fqdn, ep.srv, ep.ip))
+        L += ["db %s" % os.path.join(st, "policy.db"), "state-dir %s" % st,
+              "log-level debug", "workers 1",
+              "connect-timeout 2s", "timer-f 6s", "timer-c 20s"]
+        L += list(extra)
+        keys = set(l.split()[0] for l in extra if l.strip())
+        out, seen = [], set()
+        # later settings of single-valued keys (extra) replace the defaults
+        single = {"timer-f", "timer-c", "connect-timeout", "log-level", "workers", "t1",
+                  "max-message-size", "idle-timeout", "handshake-timeout"}
+        for l in reversed(L):
+            k = l.split()[0] if l.strip() else ""
+            if k in omit or (k in single and k in seen):
+                continue
+            seen.add(k)
+            out.append(l)
+        del keys
+        return "\n".join(reversed(out)) + "\n"
+
+    @property
+    def edge_int(self):
+        return self.base + 1
+
+    @property
+    def edge_ext(self):
+        return self.base + 2
+
+    @property
+    def edge_tcp(self):
+        return self.base + 3
+
+    def start_edge(self, conf_text, ports=None, check=True):
+        """Write the configuration, check it with -n (one TAP point), start
+        sipedge -d and wait for its listeners.  Bails out when it cannot run."""
+        if not os.access(self.edge_bin, os.X_OK):
+            print("1..0 # SKIP %s not built" % self.edge_bin)
+            self.close(ok=True)
+            sys.exit(77)
+        conf = os.path.join(self.dir, "sipedge.conf")
+        with open(conf, "w") as f:
+            f.write(conf_text)
+        self.edge_conf_path = conf
+        if check:
+            r = subprocess.run([self.edge_bin, "-n", "-f", conf], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=20)
+            self.ok(r.returncode == 0, "sipedge -n accepts the configuration",
+                    lambda: ["exit %d: %s" % (r.returncode, r.stdout.decode("utf-8", "replace"))]
+                    + conf_text.splitlines())
+        self.edge_log = os.path.join(self.dir, "sipedge.log")
+        logf = open(self.edge_log, "wb")
+        self.edge_proc = self.spawn([self.edge_bin, "-d", "-f", conf], stdout=logf,
+                                    stderr=subprocess.STDOUT)
+        logf.close()
+        ports = ports or [self.edge_int, self.edge_ext]
+        up = self.wait_for(lambda: all(listening(EDGE_IP, p) for p in ports)
+                           or self.edge_proc.poll() is not None, 15)
+        alive = self.edge_proc.poll() is None
+        if not self.ok(up and alive, "sipedge starts and listens on %s" %
+                       ", ".join("%s:%d" % (EDGE_IP, p) for p in ports), self.edge_diag):
+            print("Bail out! sipedge did not start", flush=True)
+            self.close(ok=False)
+            sys.exit(1)
+        return self.edge_proc
+
+    def edge_alive(self):
+        return self.edge_proc is not None and self.edge_proc.poll() is None
+
+    def edge_lines(self):
+        return tail(self.edge_log, 100000) if self.edge_log else []
+
+    def edge_diag(self, n=40):
+        if not self.edge_log:
+            return []
+        rc = self.edge_proc.poll() if self.edge_proc else None
+        out = ["--- sipedge log tail (%s)" % ("running" if rc is None else "exited %s" % rc)]
+        return out + tail(self.edge_log, n)
+
+    # -- SIPp -----------------------------------------------------------------------
+
+    def scenario(self, path):
+        return os.path.join(HERE, path)
+
+    def uas(self, ep, xml, calls, keys=None, timeout=30, tag=None, port=None, extra=()):
+        args = ["-sf", self.scenario(xml), "-t", "t1", "-i", ep.ip, "-p", str(port or ep.sipp),
+                "-bind_local", "-m", str(calls), "-recv_timeout", "%d" % (timeout * 1000)]
+        for k, v in self.keys(ep, keys).items():
+            args += ["-key", k, str(v)]
+        s = Sipp(self, tag or ep.name + "-uas", args + list(extra), timeout)
+        if not self.wait_for(lambda: listening(ep.ip, port or ep.sipp) or s.proc.poll() is not None, 10):
+            raise RuntimeError("SIPp UAS did not listen")
+        return s
+
+    def uac(self, ep, xml, calls, keys=None, timeout=30, rate=50, tag=None, port=None,
+            extra=(), remote_port=None):
+        args = ["%s:%d" % (ep.ip, remote_port or ep.cli), "-sf", self.scenario(xml),
+                "-t", "t1", "-i", ep.ip, "-p", str(port or ep.sipp), "-bind_local",
+                "-m", str(calls), "-r", str(rate), "-l", str(max(calls, 1)),
+                "-recv_timeout", "%d" % (timeout * 1000)]
+        for k, v in self.keys(ep, keys).items():
+            args += ["-key", k, str(v)]
+        return Sipp(self, tag or ep.name + "-uac", args + list(extra), timeout)
+
+    def keys(self, ep, keys):
+        k = {"contact_port": ep.srv, "mf": 70}
+        k.update(keys or {})
+        return k
+
+    # -- helpers -----------------------------------------------------------------------
+
+    @staticmethod
+    def wait_for(cond, timeout, step=0.05):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond():
+                return True
+            time.sleep(step)
+        return bool(cond())
+
+    def trap(self, ip, port):
+        t = Trap(ip, port)
+        self.traps.append(t)
+        return t
+
+    def tls_context(self, cert_stem=None, verify_name=True):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(os.path.join(self.pki, "ca.crt"))
+        ctx.check_hostname = verify_name
+        if cert_stem:
+            ctx.load_cert_chain(*self.cert(cert_stem))
+        return ctx
+
+    def tls_connect(self, port, cert_stem=None, sni=EDGE_INT_NAME, source="127.0.0.10",
+                    timeout=5):
+        s = socket.socket()
+        s.settimeout(timeout)
+        s.bind((source, 0))
+        s.connect((EDGE_IP, port))
+        return self.tls_context(cert_stem).wrap_socket(s, server_hostname=sni)
+
+
+def read_response(sock, timeout=5.0):
+    """Read one SIP response from a stream socket.  Returns (status or None,
+    raw bytes, closed: bool)."""
+    import re
+    sock.settimeout(timeout)
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        i = buf.find(b"\r\n\r\n")
+        if i >= 0:
+            head = buf[:i]
+            m = re.search(rb"(?im)^(?:content-length|l)\s*:\s*(\d+)", head)
+            clen = int(m.group(1)) if m else 0
+            if len(buf) >= i + 4 + clen:
+                m = re.match(rb"SIP/2\.0 (\d{3})", buf)
+                if m and int(m.group(1)) < 200:    # skip provisional responses
+                    buf = buf[i + 4 + clen:]
+                    continue
+                return (int(m.group(1)) if m else None), buf[:i + 4 + clen], False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None, buf, False
+        sock.settimeout(left)
+        try:
+            d = sock.recv(65536)
+        except socket.timeout:
+            return None, buf, False
+        except (OSError, ssl.SSLError):
+            return None, buf, True
+        if not d:
+            return None, buf, True
+        buf += d
+
+
+def sip_request(method="MESSAGE", ruri="sip:bob@fabrikam.test", via_host="127.0.0.10",
+                via_port=5061, branch=None, cseq="1 MESSAGE", mf="70", body=b"hello",
+                call_id=None, extra_headers=(), from_uri="sip:alice@contoso.test",
+                to_uri=None):
+    import random
+    branch = branch or "z9hG4bK-py-%08x" % random.getrandbits(32)
+    call_id = call_id or "py-%08x@%s" % (random.getrandbits(32), via_host)
+    h = ["%s %s SIP/2.0" % (method, ruri),
+         "Via: SIP/2.0/TLS %s:%d;branch=%s;rport" % (via_host, via_port, branch),
+         "Max-Forwards: %s" % mf,
+         "From: <%s>;tag=py%08x" % (from_uri, random.getrandbits(32)),
+         "To: <%s>" % (to_uri or ruri),
+         "Call-ID: %s" % call_id,
+         "CSeq: %s" % cseq,
+         "Contact: <sip:alice@%s:%d;transport=tls>" % (via_host, via_port)]
+    h += list(extra_headers)
+    h += ["Content-Type: text/plain", "Content-Length: %d" % len(body)]
+    return ("\r\n".join(h) + "\r\n\r\n").encode() + body
