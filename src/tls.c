@@ -1,0 +1,597 @@
+/* tls.c: OpenSSL 3 contexts (TLS 1.2+, mutual TLS, EKU) and I/O-free TLS sessions
+ * over a custom BIO for the libuv transport (RFC 3261 §26.3.1, RFC 5922 §7). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "sipedge/log.h"
+#include "sipedge/tls.h"
+
+/* A certificate with more names than this is odd; keep the first ones. */
+#define TLS_MAX_PEER_NAMES 64
+
+struct tls_ctx {
+	SSL_CTX *ssl_ctx;
+	bool server;
+	bool require_client_cert;
+};
+
+struct tls_sess {
+	SSL *ssl;
+	/* Ciphertext borrowed from the caller's read buffer (see tls_sess_input). */
+	const unsigned char *in;
+	size_t inlen;
+	/* Ciphertext produced and not yet handed over; NULL when idle. */
+	char *out;
+	size_t outlen, outcap;
+	char **names;
+	size_t nnames;
+	bool verified;
+};
+
+/*
+ * The custom BIO.  Memory BIOs would keep buffers as large as the largest read
+ * or write for the life of every connection; this one reads straight from the
+ * transport's per-worker read buffer and writes into a buffer that the
+ * transport takes over and frees once sent, so an idle session holds none.
+ */
+
+static BIO_METHOD *tls_bio_method;
+static pthread_once_t tls_bio_once = PTHREAD_ONCE_INIT;
+
+static int
+tls_bio_write_ex(BIO *b, const char *data, size_t len, size_t *written)
+{
+	struct tls_sess *s = BIO_get_data(b);
+
+	BIO_clear_retry_flags(b);
+	if (s->outlen + len > s->outcap) {
+		size_t cap = s->outcap ? s->outcap : 1024;
+		char *p;
+
+		while (cap < s->outlen + len)
+			cap *= 2;
+		if ((p = realloc(s->out, cap)) == NULL)
+			return 0;
+		s->out = p;
+		s->outcap = cap;
+	}
+	memcpy(s->out + s->outlen, data, len);
+	s->outlen += len;
+	*written = len;
+	return 1;
+}
+
+static int
+tls_bio_read_ex(BIO *b, char *data, size_t len, size_t *readbytes)
+{
+	struct tls_sess *s = BIO_get_data(b);
+
+	BIO_clear_retry_flags(b);
+	if (s->inlen == 0) {
+		/* Not an EOF: the transport reports EOF itself. */
+		BIO_set_retry_read(b);
+		*readbytes = 0;
+		return 0;
+	}
+	if (len > s->inlen)
+		len = s->inlen;
+	memcpy(data, s->in, len);
+	s->in += len;
+	s->inlen -= len;
+	*readbytes = len;
+	return 1;
+}
+
+static long
+tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls_sess *s = BIO_get_data(b);
+
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_PENDING:
+		return s ? (long)s->inlen : 0;
+	case BIO_CTRL_WPENDING:
+		return s ? (long)s->outlen : 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+tls_bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static int
+tls_bio_destroy(BIO *b)
+{
+	return 1;
+}
+
+static void
+tls_bio_method_init(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sipedge");
+
+	if (m == NULL || !BIO_meth_set_write_ex(m, tls_bio_write_ex) ||
+	    !BIO_meth_set_read_ex(m, tls_bio_read_ex) || !BIO_meth_set_ctrl(m, tls_bio_ctrl) ||
+	    !BIO_meth_set_create(m, tls_bio_create) || !BIO_meth_set_destroy(m, tls_bio_destroy)) {
+		BIO_meth_free(m);
+		return;
+	}
+	tls_bio_method = m;
+}
+
+/* The reason of the last OpenSSL error, or fallback; clears the queue. */
+static const char *
+tls_err_reason(const char *fallback)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	ERR_clear_error();
+	return r ? r : fallback;
+}
+
+/* Open path for reading to turn a missing or unreadable file into errno. */
+static int
+tls_check_readable(const char *what, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	int r;
+
+	if (f == NULL) {
+		r = -errno;
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return r;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int
+tls_ctx_new(const struct tls_conf *c, bool server, struct tls_ctx **out, char *err,
+    size_t errlen)
+{
+	struct tls_ctx *t = NULL;
+	SSL_CTX *ctx = NULL;
+	struct stat st;
+	int r;
+
+	if (c == NULL || out == NULL) {
+		snprintf(err, errlen, "tls: no configuration");
+		return -EINVAL;
+	}
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method())) == NULL) {
+		snprintf(err, errlen, "tls: cannot create context: %s", tls_err_reason("?"));
+		r = -ENOMEM;
+		goto out;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* Idle connections are the common case at an edge: give the record
+	 * buffers back between reads and writes. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	if (server) {
+		/* SIP connections are long-lived: resumption would save little and
+		 * every ticket costs the client memory for the life of the
+		 * connection (and would let a resumed peer skip our checks). */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
+		SSL_CTX_set_num_tickets(ctx, 0);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"sipedge", 7);
+	} else {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
+
+	/* Our certificate: required to serve, optional to dial (a client without
+	 * one cannot pass mutual TLS, but may talk to a plain TLS server). */
+	if (c->certificate != NULL && c->certificate[0] != '\0') {
+		if ((r = tls_check_readable("certificate", c->certificate, err, errlen)) < 0)
+			goto out;
+		if (SSL_CTX_use_certificate_chain_file(ctx, c->certificate) != 1) {
+			snprintf(err, errlen, "certificate %s: cannot load: %s", c->certificate,
+			    tls_err_reason("no certificate found"));
+			r = -EINVAL;
+			goto out;
+		}
+		if (c->private_key == NULL || c->private_key[0] == '\0') {
+			snprintf(err, errlen, "certificate %s: no private key configured",
+			    c->certificate);
+			r = -EINVAL;
+			goto out;
+		}
+		if (stat(c->private_key, &st) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "private key %s: %s", c->private_key, strerror(errno));
+			goto out;
+		}
+		if (st.st_mode & (S_IRGRP | S_IROTH)) {
+			snprintf(err, errlen, "private key %s: readable by group or others "
+			    "(mode %03o); refusing it (chmod 600)", c->private_key,
+			    (unsigned)(st.st_mode & 0777));
+			r = -EPERM;
+			goto out;
+		}
+		if ((r = tls_check_readable("private key", c->private_key, err, errlen)) < 0)
+			goto out;
+		if (SSL_CTX_use_PrivateKey_file(ctx, c->private_key, SSL_FILETYPE_PEM) != 1) {
+			snprintf(err, errlen, "private key %s: cannot load: %s", c->private_key,
+			    tls_err_reason("no key found"));
+			r = -EINVAL;
+			goto out;
+		}
+		if (SSL_CTX_check_private_key(ctx) != 1) {
+			ERR_clear_error();
+			snprintf(err, errlen, "private key %s does not match certificate %s",
+			    c->private_key, c->certificate);
+			r = -EINVAL;
+			goto out;
+		}
+	} else if (server) {
+		snprintf(err, errlen, "tls: a listener needs a certificate and private key");
+		r = -EINVAL;
+		goto out;
+	}
+
+	/* Peers are always verified, so a CA bundle is mandatory. */
+	if (c->ca_bundle == NULL || c->ca_bundle[0] == '\0') {
+		snprintf(err, errlen, "tls: no CA bundle configured to verify peers");
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = tls_check_readable("CA bundle", c->ca_bundle, err, errlen)) < 0)
+		goto out;
+	if (SSL_CTX_load_verify_locations(ctx, c->ca_bundle, NULL) != 1) {
+		snprintf(err, errlen, "CA bundle %s: cannot load: %s", c->ca_bundle,
+		    tls_err_reason("no certificate found"));
+		r = -EINVAL;
+		goto out;
+	}
+	/* OpenSSL checks the peer's EKU against the role by default (clientAuth
+	 * for clients, serverAuth for servers); some partners' certificates
+	 * carry serverAuth only. */
+	if (c->eku_any)
+		SSL_CTX_set_purpose(ctx, X509_PURPOSE_ANY);
+
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		snprintf(err, errlen, "tls: out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	t->ssl_ctx = ctx;
+	t->server = server;
+	t->require_client_cert = server && c->require_client_cert;
+	ctx = NULL;
+	*out = t;
+	r = 0;
+out:
+	SSL_CTX_free(ctx);
+	return r;
+}
+
+int
+tls_ctx_new_server(const struct tls_conf *c, struct tls_ctx **out, char *err, size_t errlen)
+{
+	return tls_ctx_new(c, true, out, err, errlen);
+}
+
+int
+tls_ctx_new_client(const struct tls_conf *c, struct tls_ctx **out, char *err, size_t errlen)
+{
+	return tls_ctx_new(c, false, out, err, errlen);
+}
+
+void
+tls_ctx_free(struct tls_ctx *t)
+{
+	if (t == NULL)
+		return;
+	/* Sessions hold their own reference to the SSL_CTX. */
+	SSL_CTX_free(t->ssl_ctx);
+	free(t);
+}
+
+static bool
+tls_is_ip_literal(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+int
+tls_sess_new(struct tls_ctx *ctx, const char *host, bool require_peer_cert,
+    struct tls_sess **out)
+{
+	struct tls_sess *s = NULL;
+	BIO *bio;
+	int r;
+
+	if (ctx == NULL || out == NULL || (!ctx->server && (host == NULL || host[0] == '\0')))
+		return -EINVAL;
+	pthread_once(&tls_bio_once, tls_bio_method_init);
+	if (tls_bio_method == NULL)
+		return -ENOMEM;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	ERR_clear_error();
+	if ((s->ssl = SSL_new(ctx->ssl_ctx)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((bio = BIO_new(tls_bio_method)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	BIO_set_data(bio, s);
+	SSL_set_bio(s->ssl, bio, bio);
+	if (ctx->server) {
+		if (require_peer_cert || ctx->require_client_cert)
+			SSL_set_verify(s->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT |
+			    SSL_VERIFY_CLIENT_ONCE, NULL);
+		else
+			SSL_set_verify(s->ssl, SSL_VERIFY_NONE, NULL);
+		SSL_set_accept_state(s->ssl);
+	} else {
+		if (!tls_is_ip_literal(host) && SSL_set_tlsext_host_name(s->ssl, host) != 1) {
+			r = -EINVAL;
+			goto out;
+		}
+		/* RFC 5922 §7.2: the certificate must name the host we dialled;
+		 * wildcards are not acceptable for SIP domains. */
+		SSL_set_hostflags(s->ssl, X509_CHECK_FLAG_NO_WILDCARDS);
+		if (SSL_set1_host(s->ssl, host) != 1) {
+			r = -EINVAL;
+			goto out;
+		}
+		SSL_set_connect_state(s->ssl);
+	}
+	*out = s;
+	s = NULL;
+	r = 0;
+out:
+	ERR_clear_error();
+	tls_sess_free(s);
+	return r;
+}
+
+static void
+tls_names_free(struct tls_sess *s)
+{
+	for (size_t i = 0; i < s->nnames; i++)
+		free(s->names[i]);
+	free(s->names);
+	s->names = NULL;
+	s->nnames = 0;
+}
+
+void
+tls_sess_free(struct tls_sess *s)
+{
+	if (s == NULL)
+		return;
+	SSL_free(s->ssl);
+	free(s->out);
+	tls_names_free(s);
+	free(s);
+}
+
+void
+tls_sess_input(struct tls_sess *s, const void *buf, size_t len)
+{
+	s->in = buf;
+	s->inlen = buf ? len : 0;
+}
+
+/* Add name in canonical form (lower case, no trailing dot); skip junk. */
+static void
+tls_names_add(struct tls_sess *s, const unsigned char *p, size_t len)
+{
+	char *n, **v;
+
+	while (len > 0 && p[len - 1] == '.')
+		len--;
+	if (len == 0 || len > 253 || s->nnames >= TLS_MAX_PEER_NAMES)
+		return;
+	for (size_t i = 0; i < len; i++)
+		if (p[i] <= ' ' || p[i] >= 0x7f)
+			return;
+	if ((n = malloc(len + 1)) == NULL)
+		return;
+	for (size_t i = 0; i < len; i++)
+		n[i] = (char)tolower(p[i]);
+	n[len] = '\0';
+	if ((v = realloc(s->names, (s->nnames + 1) * sizeof(*v))) == NULL) {
+		free(n);
+		return;
+	}
+	s->names = v;
+	s->names[s->nnames++] = n;
+}
+
+/* The identity of a verified peer: SAN dNSNames or, without any, the subject
+ * CN (RFC 5922 §7.1). */
+static void
+tls_names_collect(struct tls_sess *s)
+{
+	X509 *peer = SSL_get0_peer_certificate(s->ssl);
+	GENERAL_NAMES *sans;
+
+	tls_names_free(s);
+	if (peer == NULL || SSL_get_verify_result(s->ssl) != X509_V_OK)
+		return;
+	s->verified = true;
+	if ((sans = X509_get_ext_d2i(peer, NID_subject_alt_name, NULL, NULL)) != NULL) {
+		for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+			const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+
+			if (g->type == GEN_DNS)
+				tls_names_add(s, ASN1_STRING_get0_data(g->d.dNSName),
+				    (size_t)ASN1_STRING_length(g->d.dNSName));
+		}
+		GENERAL_NAMES_free(sans);
+	}
+	if (s->nnames == 0) {
+		X509_NAME *subj = X509_get_subject_name(peer);
+		int i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+		unsigned char *cn = NULL;
+		int len;
+
+		if (i >= 0 && (len = ASN1_STRING_to_UTF8(&cn,
+		    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)))) > 0)
+			tls_names_add(s, cn, (size_t)len);
+		OPENSSL_free(cn);
+	}
+	ERR_clear_error();
+}
+
+/* Describe a failed handshake or read in detail; returns the status. */
+static int
+tls_failure(struct tls_sess *s, char *detail, size_t dlen)
+{
+	long vr = SSL_get_verify_result(s->ssl);
+	int r = -EPROTO;
+
+	if (vr != X509_V_OK) {
+		snprintf(detail, dlen, "certificate verify failed: %s",
+		    X509_verify_cert_error_string(vr));
+		if (vr == X509_V_ERR_HOSTNAME_MISMATCH)
+			r = -EACCES;
+	} else {
+		snprintf(detail, dlen, "%s", tls_err_reason("connection failed"));
+	}
+	ERR_clear_error();
+	/* The stream cannot be used any more: drop what is left of the input. */
+	tls_sess_input(s, NULL, 0);
+	return r;
+}
+
+int
+tls_sess_handshake(struct tls_sess *s, char *detail, size_t dlen)
+{
+	int r, e;
+
+	ERR_clear_error();
+	if ((r = SSL_do_handshake(s->ssl)) == 1) {
+		tls_names_collect(s);
+		return 1;
+	}
+	e = SSL_get_error(s->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		return 0;
+	}
+	return tls_failure(s, detail, dlen);
+}
+
+long
+tls_sess_read(struct tls_sess *s, void *buf, size_t len, char *detail, size_t dlen)
+{
+	size_t n = 0;
+	int e;
+
+	ERR_clear_error();
+	if (SSL_read_ex(s->ssl, buf, len, &n) == 1)
+		return (long)n;
+	e = SSL_get_error(s->ssl, 0);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		return 0;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN) {
+		tls_sess_input(s, NULL, 0);
+		return -EPIPE;
+	}
+	return tls_failure(s, detail, dlen);
+}
+
+int
+tls_sess_write(struct tls_sess *s, const void *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (len == 0)
+		return 0;
+	ERR_clear_error();
+	/* The BIO never blocks, so the whole buffer is encrypted at once. */
+	if (SSL_write_ex(s->ssl, buf, len, &n) != 1 || n != len) {
+		ERR_clear_error();
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void
+tls_sess_close_notify(struct tls_sess *s)
+{
+	ERR_clear_error();
+	/* Only after a completed handshake; otherwise OpenSSL has nothing to say. */
+	if (SSL_is_init_finished(s->ssl))
+		(void)SSL_shutdown(s->ssl);
+	ERR_clear_error();
+}
+
+size_t
+tls_sess_output(struct tls_sess *s, char **buf)
+{
+	size_t n = s->outlen;
+
+	if (n == 0)
+		return 0;
+	*buf = s->out;
+	s->out = NULL;
+	s->outlen = s->outcap = 0;
+	return n;
+}
+
+void
+tls_sess_peer_names(const struct tls_sess *s, const char *const **names, size_t *n)
+{
+	*names = (const char *const *)s->names;
+	*n = s->nnames;
+}
+
+int
+tls_sess_peer_matches(const struct tls_sess *s, const char *fqdn)
+{
+	X509 *peer;
+	int r;
+
+	if (!s->verified || fqdn == NULL || (peer = SSL_get0_peer_certificate(s->ssl)) == NULL)
+		return 0;
+	r = X509_check_host(peer, fqdn, 0, X509_CHECK_FLAG_NO_WILDCARDS, NULL) == 1;
+	ERR_clear_error();
+	return r;
+}
+
+const char *
+tls_sess_version(const struct tls_sess *s)
+{
+	return SSL_get_version(s->ssl);
+}
+
+const char *
+tls_sess_cipher(const struct tls_sess *s)
+{
+	return SSL_get_cipher_name(s->ssl);
+}

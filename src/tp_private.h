@@ -1,0 +1,139 @@
+/* tp_private.h: transport internals shared by transport.c and its unit test
+ * (stream framing RFC 3261 §18.3, keep-alive RFC 5626 §3.5.1). */
+#ifndef SIPEDGE_TP_PRIVATE_H
+#define SIPEDGE_TP_PRIVATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+#include <sofia-sip/msg.h>
+
+#include "sipedge/tls.h"
+#include "sipedge/transport.h"
+
+/* Bytes handed to the parser at a time: msg_next() copies what is left after
+ * each message, so big slices make many messages per read quadratic. */
+#define TP_SLICE            16384
+/* One read buffer per worker: reads are handled to the end before the next. */
+#define TP_READ_BUF         65536
+/* A peer that does not read what we send is dropped beyond this backlog. */
+#define TP_MAX_BACKLOG      (4u << 20)
+/* A connection closed gracefully gets this long to flush its writes. */
+#define TP_LINGER_MS        5000
+#define TP_ADDR_BUCKETS     1024
+
+enum conn_state {
+	CS_RESOLVING,       /* outbound: waiting for uv_getaddrinfo */
+	CS_CONNECTING,      /* outbound: TCP connect in progress */
+	CS_HANDSHAKE,       /* TLS handshake in progress */
+	CS_OPEN,            /* established: messages flow */
+	CS_CLOSING,         /* flushing queued writes, then close */
+	CS_CLOSED,          /* handles being closed; memory freed once unreferenced */
+};
+
+struct tp_addr_slot {
+	struct tp_addr_slot *next;
+	int family;
+	unsigned char addr[16];
+	unsigned count;
+};
+
+struct transport {
+	struct transport_conf conf;
+	atomic_uint_fast64_t accepted, dialled, refused_limit, tls_failures, framing_errors;
+	atomic_uint_fast64_t open_connections, messages_in, messages_out;
+	/* Inbound connections, for max_connections (all workers). */
+	atomic_uint inbound;
+	/* Inbound connections per source address, for max_connections_per_address. */
+	pthread_mutex_t addr_mu;
+	struct tp_addr_slot *addr_tab[TP_ADDR_BUCKETS];
+};
+
+struct tp_listener {
+	uv_tcp_t tcp;
+	struct tp_worker *tw;
+	struct listener_conf lc;
+	struct tls_ctx *tls;
+	struct tp_listener *next;
+};
+
+struct dial_pending;
+
+struct tp_worker {
+	struct transport *t;
+	uv_loop_t *loop;
+	unsigned idx;
+	struct transport_cbs cbs;
+	bool shutting_down;
+	uint64_t next_seq;
+	struct tp_listener *listeners;
+	struct conn *conns;              /* every connection not yet freed by libuv */
+	struct conn *outbound;           /* established outbound ones, for reuse */
+	struct dial_pending *dials;      /* dials in progress, shared per key */
+	struct conn **ht;                /* open connections by id */
+	size_t htsize, htcount;
+	char *wbuf;                      /* TLS: a message flattened before SSL_write */
+	size_t wbufsize;
+	char plain[TP_SLICE];            /* TLS: decrypted bytes */
+	char rbuf[TP_READ_BUF];
+};
+
+struct conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;                /* connect, handshake, idle/incomplete, linger */
+	uv_connect_t connect_req;
+	uv_shutdown_t shutdown_req;
+	struct tp_worker *tw;
+	struct transport *t;
+	struct conn_info info;
+	unsigned refs;
+	enum conn_state state;
+	bool established;                /* reached CS_OPEN: closed_cb is owed */
+	bool counted_inbound;            /* holds a slot in the limit tables */
+	bool counted_open;
+	bool in_ht;
+	bool shutdown_started;
+	uint8_t ka;                      /* CRLFCRLF matcher state */
+	uint8_t handles_open;
+	struct tls_sess *tls;
+	msg_t *cur;                      /* partial message; NULL between messages */
+	uint64_t last_io, partial_since; /* uv_now() */
+	size_t wq_bytes;
+	struct dial_pending *dial;       /* outbound setup in progress */
+	char *fqdn;                      /* dialled FQDN (conn_info.dialled_fqdn) */
+	struct conn *hnext;
+	struct conn *prev, *next;
+	struct conn *oprev, *onext;
+};
+
+struct dial_req {
+	struct dial_pending *p;
+	tp_dial_cb cb;
+	void *arg;
+	struct dial_req *prev, *next;
+};
+
+struct tp_resolve {
+	uv_getaddrinfo_t req;
+	struct dial_pending *p;          /* NULL once the dial is abandoned */
+};
+
+struct dial_pending {
+	struct tp_worker *tw;
+	struct conn *c;
+	char *fqdn;
+	unsigned short port;
+	enum tp_kind kind;
+	enum side side;
+	bool has_addr;
+	struct sockaddr_storage addr;
+	struct tp_resolve *res;
+	struct dial_req *reqs;
+	bool delivering;
+	struct dial_pending *next;
+};
+
+#endif
