@@ -1,2 +1,699 @@
-/* conf.c: sipedge.conf(5) parser (being written). */
+/* conf.c: the sipedge.conf(5) parser: "key value…" lines, one typed table of keys. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
 #include "sipedge/conf.h"
+
+#define MAX_WORDS 16
+
+struct parse {
+	struct conf *c;
+	const char *file;
+	unsigned line;
+	char *err;
+	size_t errlen;
+};
+
+static int
+perr(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(p->err, p->errlen, "%s:%u: ", p->file, p->line);
+	if (n < 0 || (size_t)n >= p->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void
+conf_defaults(struct conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", LOCALSTATEDIR "/lib/sipedge");
+	snprintf(c->db_path, sizeof(c->db_path), "%s", LOCALSTATEDIR "/lib/sipedge/policy.db");
+	c->log_level = LOG_LVL_INFO;
+	c->workers = 0;
+	c->max_message_size = 65536;
+	c->handshake_timeout_ms = 10000;
+	c->idle_timeout_ms = 600000;
+	c->incomplete_timeout_ms = 30000;
+	c->connect_timeout_ms = 5000;
+	c->max_connections = 10000;
+	c->max_connections_per_address = 256;
+	c->t1_ms = 500;
+	c->timer_c_ms = 180000;
+	c->timer_f_ms = 0;     /* 64*T1 unless set */
+}
+
+/* Lower-case a host name in place and drop one trailing dot. */
+static void
+host_normalise(char *s)
+{
+	size_t n;
+
+	for (char *q = s; *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	n = strlen(s);
+	if (n > 1 && s[n - 1] == '.')
+		s[n - 1] = '\0';
+}
+
+/* RFC 1123 host name: labels of letters, digits and hyphens (not at the ends),
+ * 1-63 octets each, 253 in all. */
+static bool
+valid_hostname(const char *s)
+{
+	size_t len = strlen(s), lab = 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		char ch = s[i];
+
+		if (ch == '.' || ch == '\0') {
+			if (lab == 0 || lab > 63 || s[i - 1] == '-')
+				return false;
+			lab = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)ch) && ch != '-')
+			return false;
+		if (lab == 0 && ch == '-')
+			return false;
+		lab++;
+	}
+	return true;
+}
+
+int
+conf_parse_sockaddr(const char *s, unsigned short default_port, struct sockaddr_storage *out)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *port = NULL;
+	unsigned long pn = default_port;
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || (size_t)(end - s - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, (size_t)(end - s - 1));
+		host[end - s - 1] = '\0';
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1] != '\0')
+			return -EINVAL;
+	} else {
+		const char *colon = strchr(s, ':');
+
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL;      /* a bare IPv6 address */
+		if (colon) {
+			if ((size_t)(colon - s) >= sizeof(host))
+				return -EINVAL;
+			memcpy(host, s, (size_t)(colon - s));
+			host[colon - s] = '\0';
+			port = colon + 1;
+		} else {
+			if (strlen(s) >= sizeof(host))
+				return -EINVAL;
+			strcpy(host, s);
+		}
+	}
+	if (port) {
+		char *end;
+
+		errno = 0;
+		pn = strtoul(port, &end, 10);
+		if (errno || *end || end == port || pn == 0 || pn > 65535)
+			return -EINVAL;
+	}
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((unsigned short)pn);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((unsigned short)pn);
+	} else
+		return -EINVAL;
+	*out = ss;
+	return 0;
+}
+
+const char *
+conf_sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else
+		snprintf(buf, len, "(none)");
+	return buf;
+}
+
+static void
+sockaddr_set_port(struct sockaddr_storage *ss, unsigned short port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+/* "5s", "500ms", "2m", "1h", bare number = seconds → milliseconds. */
+static int
+parse_duration(const char *s, unsigned *ms)
+{
+	char *end;
+	unsigned long long v, mult = 1000;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mult = 1000;
+	else if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "m") == 0)
+		mult = 60000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600000;
+	else
+		return -EINVAL;
+	if (v > UINT_MAX / mult)
+		return -ERANGE;
+	*ms = (unsigned)(v * mult);
+	return 0;
+}
+
+static int
+parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, bool *out)
+{
+	if (!strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcasecmp(s, "true")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcasecmp(s, "no") || !strcasecmp(s, "off") || !strcasecmp(s, "false")) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int
+copy_str(struct parse *p, char *dst, size_t dstlen, const char *src, const char *key)
+{
+	if (strlen(src) >= dstlen)
+		return perr(p, "%s: value too long", key);
+	strcpy(dst, src);
+	return 0;
+}
+
+static int
+copy_host(struct parse *p, char *dst, size_t dstlen, const char *src, const char *key)
+{
+	if (copy_str(p, dst, dstlen, src, key) < 0)
+		return -1;
+	host_normalise(dst);
+	if (!valid_hostname(dst))
+		return perr(p, "%s: '%s' is not a valid host name", key, src);
+	return 0;
+}
+
+static void *
+grow(void *arr, size_t n, size_t size)
+{
+	void *r = realloc(arr, (n + 1) * size);
+
+	if (!r)
+		abort();     /* start-up only: out of memory is not recoverable here */
+	return r;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *r = strdup(s);
+
+	if (!r)
+		abort();
+	return r;
+}
+
+/* FQDN[:PORT] [ADDRESS] [tcp] */
+static int
+parse_hop(struct parse *p, const char *key, char **w, int nw, struct hop *h)
+{
+	char name[CONF_MAX_NAME + 8];
+	char *colon;
+
+	memset(h, 0, sizeof(*h));
+	h->port = 5061;
+	h->kind = TP_TLS;
+	if (nw < 1 || nw > 3)
+		return perr(p, "%s: expected FQDN[:PORT] [ADDRESS] [tcp]", key);
+	if (copy_str(p, name, sizeof(name), w[0], key) < 0)
+		return -1;
+	if ((colon = strchr(name, ':')) != NULL) {
+		unsigned long port;
+
+		*colon = '\0';
+		if (parse_uint(colon + 1, 1, 65535, &port) < 0)
+			return perr(p, "%s: bad port '%s'", key, colon + 1);
+		h->port = (unsigned short)port;
+	}
+	if (copy_host(p, h->fqdn, sizeof(h->fqdn), name, key) < 0)
+		return -1;
+	for (int i = 1; i < nw; i++) {
+		if (strcasecmp(w[i], "tcp") == 0) {
+			h->kind = TP_TCP;
+		} else if (strcasecmp(w[i], "tls") == 0) {
+			h->kind = TP_TLS;
+		} else if (!h->has_addr) {
+			if (conf_parse_sockaddr(w[i], h->port, &h->addr) < 0)
+				return perr(p, "%s: '%s' is not an IP address", key, w[i]);
+			sockaddr_set_port(&h->addr, h->port);
+			h->has_addr = true;
+		} else
+			return perr(p, "%s: unexpected '%s'", key, w[i]);
+	}
+	return 0;
+}
+
+static int
+k_listen(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct listener_conf lc;
+	int i = 3;
+
+	memset(&lc, 0, sizeof(lc));
+	if (nw < 3)
+		return perr(p, "listen: expected SIDE TRANSPORT ADDRESS:PORT [mutual-tls yes|no]");
+	if (!strcasecmp(w[0], "external"))
+		lc.side = SIDE_EXTERNAL;
+	else if (!strcasecmp(w[0], "internal"))
+		lc.side = SIDE_INTERNAL;
+	else
+		return perr(p, "listen: side must be 'internal' or 'external', not '%s'", w[0]);
+	if (!strcasecmp(w[1], "tls"))
+		lc.kind = TP_TLS;
+	else if (!strcasecmp(w[1], "tcp"))
+		lc.kind = TP_TCP;
+	else
+		return perr(p, "listen: transport must be 'tls' or 'tcp', not '%s'", w[1]);
+	if (lc.side == SIDE_EXTERNAL && lc.kind == TP_TCP)
+		return perr(p, "listen: the external listener must use TLS");
+	if (conf_parse_sockaddr(w[2], 5061, &lc.addr) < 0)
+		return perr(p, "listen: '%s' is not ADDRESS[:PORT]", w[2]);
+	lc.mutual_tls = lc.kind == TP_TLS;
+	for (; i < nw; i++) {
+		if (!strcasecmp(w[i], "mutual-tls") && i + 1 < nw) {
+			if (parse_bool(w[++i], &lc.mutual_tls) < 0)
+				return perr(p, "listen: mutual-tls takes yes or no");
+		} else
+			return perr(p, "listen: unexpected '%s'", w[i]);
+	}
+	if (lc.side == SIDE_EXTERNAL && !lc.mutual_tls)
+		return perr(p, "listen: the external listener always requires mutual TLS");
+	if (lc.kind == TP_TCP)
+		lc.mutual_tls = false;
+	snprintf(lc.source, sizeof(lc.source), "%s:%u", p->file, p->line);
+	c->listeners = grow(c->listeners, c->nlisteners, sizeof(*c->listeners));
+	c->listeners[c->nlisteners++] = lc;
+	return 0;
+}
+
+static int
+k_route(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct route_conf *r = NULL;
+	char domain[CONF_MAX_NAME];
+	struct hop h;
+
+	if (nw < 2)
+		return perr(p, "route: expected DOMAIN|* FQDN[:PORT] [ADDRESS] [tcp]");
+	if (strcmp(w[0], "*") == 0)
+		strcpy(domain, "*");
+	else if (copy_host(p, domain, sizeof(domain), w[0], "route") < 0)
+		return -1;
+	if (parse_hop(p, "route", w + 1, nw - 1, &h) < 0)
+		return -1;
+	for (size_t i = 0; i < c->nroutes; i++)
+		if (strcmp(c->routes[i].domain, domain) == 0)
+			r = &c->routes[i];
+	if (!r) {
+		c->routes = grow(c->routes, c->nroutes, sizeof(*c->routes));
+		r = &c->routes[c->nroutes++];
+		memset(r, 0, sizeof(*r));
+		strcpy(r->domain, domain);
+	}
+	r->hops = grow(r->hops, r->nhops, sizeof(*r->hops));
+	r->hops[r->nhops++] = h;
+	return 0;
+}
+
+static int
+k_pool_server(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct hop h;
+
+	if (parse_hop(p, "pool-server", w, nw, &h) < 0)
+		return -1;
+	c->pool = grow(c->pool, c->npool, sizeof(*c->pool));
+	c->pool[c->npool++] = h;
+	return 0;
+}
+
+static int
+k_internal_server(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct sockaddr_storage ss;
+	char name[CONF_MAX_NAME];
+
+	if (nw != 1)
+		return perr(p, "internal-server: expected one FQDN or IP address");
+	if (conf_parse_sockaddr(w[0], 0, &ss) == 0) {
+		if (copy_str(p, name, sizeof(name), w[0], "internal-server") < 0)
+			return -1;
+	} else if (copy_host(p, name, sizeof(name), w[0], "internal-server") < 0)
+		return -1;
+	c->internal_servers = grow(c->internal_servers, c->ninternal_servers, sizeof(char *));
+	c->internal_servers[c->ninternal_servers++] = xstrdup(name);
+	return 0;
+}
+
+static int
+k_sip_domain(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	char name[CONF_MAX_NAME];
+
+	if (nw != 1)
+		return perr(p, "sip-domain: expected one domain");
+	if (copy_host(p, name, sizeof(name), w[0], "sip-domain") < 0)
+		return -1;
+	c->domains = grow(c->domains, c->ndomains, sizeof(char *));
+	c->domains[c->ndomains++] = xstrdup(name);
+	return 0;
+}
+
+enum ktype { K_HOST, K_PATH, K_BOOL, K_UINT, K_SIZE, K_DURATION, K_LOGLEVEL, K_FN };
+
+struct key {
+	const char *name;
+	enum ktype type;
+	size_t off;              /* offset in struct conf */
+	size_t len;              /* for strings */
+	unsigned long min, max;  /* for numbers and durations (ms) */
+	int (*fn)(struct parse *, char **, int);
+};
+
+#define OFF(f) offsetof(struct conf, f)
+#define STR(f) OFF(f), sizeof(((struct conf *)0)->f)
+
+static const struct key keys[] = {
+	{ "edge-fqdn", K_HOST, STR(edge_fqdn), 0, 0, NULL },
+	{ "internal-fqdn", K_HOST, STR(internal_fqdn), 0, 0, NULL },
+	{ "sip-domain", K_FN, 0, 0, 0, 0, k_sip_domain },
+	{ "listen", K_FN, 0, 0, 0, 0, k_listen },
+	{ "certificate", K_PATH, STR(certificate), 0, 0, NULL },
+	{ "private-key", K_PATH, STR(private_key), 0, 0, NULL },
+	{ "ca-bundle", K_PATH, STR(ca_bundle), 0, 0, NULL },
+	{ "eku-any", K_BOOL, OFF(eku_any), 0, 0, 0, NULL },
+	{ "pool-server", K_FN, 0, 0, 0, 0, k_pool_server },
+	{ "internal-server", K_FN, 0, 0, 0, 0, k_internal_server },
+	{ "route", K_FN, 0, 0, 0, 0, k_route },
+	{ "db", K_PATH, STR(db_path), 0, 0, NULL },
+	{ "state-dir", K_PATH, STR(state_dir), 0, 0, NULL },
+	{ "rr-key-file", K_PATH, STR(rr_key_file), 0, 0, NULL },
+	{ "log-level", K_LOGLEVEL, OFF(log_level), 0, 0, 0, NULL },
+	{ "workers", K_UINT, OFF(workers), 0, 0, 64, NULL },
+	{ "max-message-size", K_SIZE, OFF(max_message_size), 0, 1024, 16 << 20, NULL },
+	{ "handshake-timeout", K_DURATION, OFF(handshake_timeout_ms), 0, 100, 300000, NULL },
+	{ "idle-timeout", K_DURATION, OFF(idle_timeout_ms), 0, 1000, 86400000, NULL },
+	{ "incomplete-timeout", K_DURATION, OFF(incomplete_timeout_ms), 0, 100, 3600000, NULL },
+	{ "connect-timeout", K_DURATION, OFF(connect_timeout_ms), 0, 100, 300000, NULL },
+	{ "max-connections", K_UINT, OFF(max_connections), 0, 1, 1000000, NULL },
+	{ "max-connections-per-address", K_UINT, OFF(max_connections_per_address), 0, 1, 1000000, NULL },
+	{ "t1", K_DURATION, OFF(t1_ms), 0, 10, 60000, NULL },
+	{ "timer-c", K_DURATION, OFF(timer_c_ms), 0, 100, 3600000, NULL },
+	{ "timer-f", K_DURATION, OFF(timer_f_ms), 0, 100, 600000, NULL },
+};
+
+static int
+set_key(struct parse *p, const struct key *k, char **w, int nw)
+{
+	char *base = (char *)p->c;
+	unsigned long v;
+	unsigned ms;
+
+	if (k->type == K_FN)
+		return k->fn(p, w, nw);
+	if (nw != 1)
+		return perr(p, "%s: expected one value", k->name);
+	switch (k->type) {
+	case K_HOST:
+		return copy_host(p, base + k->off, k->len, w[0], k->name);
+	case K_PATH:
+		return copy_str(p, base + k->off, k->len, w[0], k->name);
+	case K_BOOL:
+		if (parse_bool(w[0], (bool *)(base + k->off)) < 0)
+			return perr(p, "%s: expected yes or no, not '%s'", k->name, w[0]);
+		return 0;
+	case K_UINT:
+	case K_SIZE:
+		if (parse_uint(w[0], k->min, k->max, &v) < 0)
+			return perr(p, "%s: expected a whole number from %lu to %lu, not '%s'",
+			    k->name, k->min, k->max, w[0]);
+		if (k->type == K_UINT)
+			*(unsigned *)(base + k->off) = (unsigned)v;
+		else
+			*(size_t *)(base + k->off) = v;
+		return 0;
+	case K_DURATION:
+		if (parse_duration(w[0], &ms) < 0 || ms < k->min || ms > k->max)
+			return perr(p, "%s: expected a duration from %lums to %lums (e.g. 5s, 500ms), not '%s'",
+			    k->name, k->min, k->max, w[0]);
+		*(unsigned *)(base + k->off) = ms;
+		return 0;
+	case K_LOGLEVEL:
+		if (log_level_parse(w[0], (enum log_level *)(base + k->off)) < 0)
+			return perr(p, "%s: expected error, warning, info or debug, not '%s'",
+			    k->name, w[0]);
+		return 0;
+	case K_FN:
+		break;
+	}
+	return -1;
+}
+
+static int
+parse_line(struct parse *p, char *line)
+{
+	char *w[MAX_WORDS + 1];
+	int nw = 0;
+	char *s = line, *hash;
+
+	if ((hash = strchr(s, '#')) != NULL)
+		*hash = '\0';
+	for (;;) {
+		while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+			s++;
+		if (!*s)
+			break;
+		if (nw == MAX_WORDS + 1)
+			return perr(p, "too many words on one line");
+		w[nw++] = s;
+		while (*s && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+			s++;
+		if (*s)
+			*s++ = '\0';
+	}
+	if (nw == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].name, w[0]) == 0)
+			return set_key(p, &keys[i], w + 1, nw - 1);
+	return perr(p, "unknown key '%s'", w[0]);
+}
+
+/* Cross-key checks once the whole file is read. */
+static int
+check_conf(struct parse *p)
+{
+	struct conf *c = p->c;
+	bool ext = false;
+
+	p->line = 0;
+	if (!c->edge_fqdn[0])
+		return perr(p, "edge-fqdn is not set");
+	if (!c->internal_fqdn[0])
+		strcpy(c->internal_fqdn, c->edge_fqdn);
+	if (c->ndomains == 0)
+		return perr(p, "no sip-domain is set");
+	if (c->nlisteners == 0)
+		return perr(p, "no listen line");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		if (c->listeners[i].side == SIDE_EXTERNAL)
+			ext = true;
+		if (c->listeners[i].kind == TP_TLS && (!c->certificate[0] || !c->private_key[0]))
+			return perr(p, "TLS listeners need certificate and private-key");
+		if (c->listeners[i].mutual_tls && !c->ca_bundle[0])
+			return perr(p, "mutual TLS needs ca-bundle");
+	}
+	(void)ext;
+	if (c->timer_f_ms == 0)
+		c->timer_f_ms = 64 * c->t1_ms;
+	if (!c->rr_key_file[0]) {
+		if (strlen(c->state_dir) + 8 >= sizeof(c->rr_key_file))
+			return perr(p, "state-dir too long");
+		snprintf(c->rr_key_file, sizeof(c->rr_key_file), "%s/rr.key", c->state_dir);
+	}
+	return 0;
+}
+
+int
+conf_load(const char *path, struct conf **out, char *err, size_t errlen)
+{
+	struct parse p = { NULL, path, 0, err, errlen };
+	struct conf *c;
+	FILE *f;
+	char line[4096];
+	int rc = 0;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	conf_defaults(c);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	p.c = c;
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		conf_free(c);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		p.line++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			rc = perr(&p, "line too long");
+			break;
+		}
+		if ((rc = parse_line(&p, line)) < 0)
+			break;
+	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		rc = -1;
+	}
+	fclose(f);
+	if (rc == 0)
+		rc = check_conf(&p);
+	if (rc < 0) {
+		conf_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->ndomains; i++)
+		free(c->domains[i]);
+	free(c->domains);
+	for (size_t i = 0; i < c->ninternal_servers; i++)
+		free(c->internal_servers[i]);
+	free(c->internal_servers);
+	for (size_t i = 0; i < c->nroutes; i++)
+		free(c->routes[i].hops);
+	free(c->routes);
+	free(c->pool);
+	free(c->listeners);
+	free(c);
+}
+
+bool
+conf_is_our_domain(const struct conf *c, const char *domain)
+{
+	for (size_t i = 0; i < c->ndomains; i++)
+		if (strcasecmp(c->domains[i], domain) == 0)
+			return true;
+	return false;
+}
+
+bool
+conf_is_internal_server(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->ninternal_servers; i++)
+		if (strcasecmp(c->internal_servers[i], name) == 0)
+			return true;
+	return false;
+}
+
+const struct route_conf *
+conf_route_find(const struct conf *c, const char *domain)
+{
+	const char *d = domain;
+
+	/* Exact domain first, then each parent domain, then the default. */
+	while (d && *d) {
+		for (size_t i = 0; i < c->nroutes; i++)
+			if (strcasecmp(c->routes[i].domain, d) == 0)
+				return &c->routes[i];
+		d = strchr(d, '.');
+		if (d)
+			d++;
+	}
+	for (size_t i = 0; i < c->nroutes; i++)
+		if (strcmp(c->routes[i].domain, "*") == 0)
+			return &c->routes[i];
+	return NULL;
+}

@@ -1,5 +1,4 @@
 /* log.c: leveled logging to stderr or syslog; thread-safe (one write per line). */
-#include "config.h"
 
 #include <errno.h>
 #include <stdio.h>

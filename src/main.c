@@ -1,3 +1,203 @@
-/* main.c: sipedge daemon entry point (being written). */
+/* main.c: the sipedge daemon: options, configuration check (-n), start-up checks,
+ * pid file, signals, and the worker threads (sipedge(8)). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
 #include "sipedge/conf.h"
-int main(void) { return 0; }
+#include "sipedge/log.h"
+#include "sipedge/proxy.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sipedge [-dnv] [-f file]\n");
+	exit(2);
+}
+
+struct signals {
+	struct proxy *px;
+	uv_signal_t sigint, sigterm, sighup;
+};
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+	struct signals *sg = s->data;
+
+	if (signum == SIGHUP) {
+		log_info("SIGHUP: configuration reload needs a restart; policy changes apply by themselves");
+		return;
+	}
+	log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	proxy_stop(sg->px);
+	uv_close((uv_handle_t *)&sg->sigint, NULL);
+	uv_close((uv_handle_t *)&sg->sigterm, NULL);
+	uv_close((uv_handle_t *)&sg->sighup, NULL);
+}
+
+static int
+mkdir_p(const char *path)
+{
+	char buf[1024];
+
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* A pid file we hold a lock on: a second sipedge on the same state directory
+ * is refused (SO_REUSEPORT would otherwise let it share our ports). */
+static int
+pidfile_lock(const char *dir, char *err, size_t errlen)
+{
+	char path[1040], buf[32];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/sipedge.pid", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		n = (int)read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		snprintf(err, errlen, "%s: another sipedge (pid %s) is running on this state directory",
+		    path, buf[0] ? buf : "?");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+pidfile_write(int fd)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		log_warn("%s: pid file", __func__);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *file = SYSCONFDIR "/sipedge/sipedge.conf";
+	int foreground = 0, check_only = 0, verbose = 0, ch, pidfd;
+	struct conf *c = NULL;
+	struct proxy *px = NULL;
+	struct signals sg;
+	char err[2048];
+	uv_loop_t *loop;
+
+	while ((ch = getopt(argc, argv, "df:nvh")) != -1) {
+		switch (ch) {
+		case 'd':
+			foreground = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	log_init("sipedge", 1, LOG_LVL_INFO);
+	if (conf_load(file, &c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sipedge: %s\n", err);
+		return 1;
+	}
+	if (verbose)
+		c->log_level = LOG_LVL_DEBUG;
+	if (check_only) {
+		if (proxy_check(c, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sipedge: %s: %s\n", file, err);
+			conf_free(c);
+			return 1;
+		}
+		fprintf(stderr, "sipedge: %s: configuration OK\n", file);
+		conf_free(c);
+		return 0;
+	}
+	log_set_level(c->log_level);
+	if (mkdir_p(c->state_dir) < 0) {
+		fprintf(stderr, "sipedge: %s: state-dir %s: %s\n", file, c->state_dir, strerror(errno));
+		return 1;
+	}
+	if ((pidfd = pidfile_lock(c->state_dir, err, sizeof(err))) < 0) {
+		fprintf(stderr, "sipedge: %s\n", err);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* Everything that can fail on start-up is checked (and reported on
+	 * stderr) before we detach. */
+	if (proxy_new(c, &px, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sipedge: %s\n", err);
+		return 1;
+	}
+	if (!foreground) {
+		if (daemon(0, 0) < 0) {
+			fprintf(stderr, "sipedge: daemon: %s\n", strerror(errno));
+			return 1;
+		}
+		log_init("sipedge", 0, c->log_level);
+		proxy_after_fork(px);
+	}
+	pidfile_write(pidfd);
+	if (proxy_start(px) < 0)
+		fatalx("cannot start the workers");
+	log_info("sipedge %s started: %s, %zu listener(s), edge %s", PACKAGE_VERSION, file,
+	    c->nlisteners, c->edge_fqdn);
+
+	loop = uv_default_loop();
+	sg.px = px;
+	uv_signal_init(loop, &sg.sigint);
+	uv_signal_init(loop, &sg.sigterm);
+	uv_signal_init(loop, &sg.sighup);
+	sg.sigint.data = sg.sigterm.data = sg.sighup.data = &sg;
+	uv_signal_start(&sg.sigint, on_signal, SIGINT);
+	uv_signal_start(&sg.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&sg.sighup, on_signal, SIGHUP);
+	uv_run(loop, UV_RUN_DEFAULT);
+
+	proxy_free(px);
+	uv_loop_close(loop);
+	log_info("sipedge stopped");
+	conf_free(c);
+	close(pidfd);
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* diag.h: stable diagnostic codes.  Every refusal the edge makes carries one, as an
+ * ms-diagnostics header (what Lync / Skype for Business clients and edges show) and
+ * an RFC 3261 Warning header (399), and is logged with the same code.
+ * The list is documented in doc/sipedge-diagnostics.7; never renumber. */
+#ifndef SIPEDGE_DIAG_H
+#define SIPEDGE_DIAG_H
+
+enum diag_code {
+	DIAG_NONE = 0,
+	/* 1000-1099: the request itself */
+	DIAG_MALFORMED = 1001,          /* 400: a header or the request line is malformed */
+	DIAG_MISSING_HEADER = 1002,     /* 400: a mandatory header is missing */
+	DIAG_CSEQ_MISMATCH = 1003,      /* 400: CSeq method differs from the request method */
+	DIAG_BAD_SCHEME = 1004,         /* 416: Request-URI scheme is not sip or sips */
+	DIAG_BAD_VERSION = 1005,        /* 505: SIP version other than 2.0 */
+	DIAG_TOO_MANY_HOPS = 1006,      /* 483: Max-Forwards reached 0 */
+	DIAG_LOOP = 1007,               /* 482: the request has already passed this edge */
+	DIAG_BAD_EXTENSION = 1008,      /* 420: Proxy-Require names an extension we lack */
+	DIAG_TOO_LARGE = 1009,          /* 513: message over the size limit */
+	DIAG_NO_TRANSACTION = 1010,     /* 481: CANCEL matches no transaction */
+	DIAG_FRAMING = 1011,            /* 400: stream framing lost (Content-Length) */
+	/* 1100-1199: who may send what where (relay rules) */
+	DIAG_INTERNAL_NOT_ALLOWED = 1101, /* 403: internal peer is not an allowed internal server */
+	DIAG_RELAY_DENIED = 1102,       /* 403: external request for a domain we do not serve */
+	DIAG_LOCAL_TARGET = 1103,       /* 403: internal request for one of our own domains */
+	DIAG_NO_ROUTE = 1104,           /* 403: no route for the target domain */
+	DIAG_BAD_ROUTE_TOKEN = 1105,    /* 403: Route names this edge with a token that does not verify */
+	DIAG_FOREIGN_ROUTE = 1106,      /* 403: external request routed through a foreign host */
+	/* 1200-1299: next hops */
+	DIAG_HOPS_FAILED = 1201,        /* 503: every next hop failed (connect, TLS, 503) */
+	DIAG_HOP_TIMEOUT = 1202,        /* 408: the next hop did not answer in time */
+	DIAG_FLOW_GONE = 1203,          /* 430: the dialog's connection to the peer is gone */
+	DIAG_OVERLOAD = 1204,           /* 503: the edge is over its limits */
+	DIAG_CANCELLED = 1205,          /* 487: cancelled before the next hop answered */
+};
+
+struct diag_info {
+	enum diag_code code;
+	int status;                     /* default SIP status */
+	const char *phrase;             /* default reason phrase */
+	const char *text;               /* what ms-diagnostics reason says */
+};
+
+/* The table entry for code (never NULL: unknown codes map to a generic entry). */
+const struct diag_info *diag_lookup(enum diag_code code);
+/* Iterate the table (for documentation and tests): NULL after the last. */
+const struct diag_info *diag_at(unsigned i);
+
+#endif

@@ -1,0 +1,64 @@
+/* sipmsg.h: Sofia-SIP message helpers for a proxy: request checks (RFC 3261 §16.3),
+ * locally generated responses with diagnostics, Via received/rport (RFC 3581),
+ * hop-by-hop ACK and CANCEL for a forwarded INVITE (§17.1.1.3, §9.1). */
+#ifndef SIPEDGE_SIPMSG_H
+#define SIPEDGE_SIPMSG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sofia-sip/msg.h>
+#include <sofia-sip/sip.h>
+
+#include "sipedge/diag.h"
+
+/* Why a request cannot be processed. */
+struct sip_problem {
+	int status;                 /* 0: fine; -1: no response possible (no Via): drop */
+	enum diag_code diag;
+	char detail[192];           /* what went wrong, for the Warning text and the log */
+	char unsupported[128];      /* 420: the Unsupported header value */
+};
+
+/* Checks in RFC 3261 §16.3 order, except loop detection (the proxy does it). */
+int sipmsg_check_request(msg_t *msg, sip_t *sip, struct sip_problem *out);
+/* For a response received: 0 if usable (status line, Via, CSeq, Call-ID). */
+int sipmsg_check_response(msg_t *msg, sip_t *sip);
+
+/* A diagnostic to attach to a response. */
+struct sip_diag {
+	enum diag_code code;
+	const char *detail;         /* more specific text, or NULL for the table's */
+	const char *source;         /* who says so: our FQDN */
+};
+
+/* Build a response to the request whose headers are in req, with the Via list
+ * starting at via (the request's own Vias, never ours).  to_tag is added when the
+ * To has none and status > 100.  d may be NULL.  unsupported: for 420.
+ * Returns a new message (owner: caller) or NULL. */
+msg_t *sipmsg_response(const sip_t *req, const sip_via_t *via, int status,
+    const char *phrase, const char *to_tag, const struct sip_diag *d,
+    const char *unsupported);
+
+/* Add received= (when the sent-by host is not the source address) and fill in
+ * an empty rport (RFC 3581) on the top Via. */
+int sipmsg_via_stamp(msg_t *msg, sip_t *sip, const struct sockaddr_storage *src);
+
+/* Loop hash (RFC 3261 §16.6 item 8): Request-URI, From and To tags, Call-ID,
+ * CSeq number. */
+uint32_t sipmsg_loop_hash(const sip_t *sip);
+
+/* INVITE, SUBSCRIBE, REFER outside a dialog. */
+bool sipmsg_is_dialog_forming(const sip_t *sip);
+
+/* ACK for a non-2xx final response to the INVITE fwd (our branch, our Via
+ * only; RFC 3261 §17.1.1.3), and CANCEL of fwd (§9.1). */
+msg_t *sipmsg_make_ack(const sip_t *fwd, const sip_t *response);
+msg_t *sipmsg_make_cancel(const sip_t *fwd);
+
+/* Lower-cased host of a URL into buf (no trailing dot); NULL if none. */
+const char *sipmsg_url_host(const url_t *url, char *buf, size_t len);
+/* Short description for logs: "MESSAGE sip:bob@fabrikam.test (Call-ID abc)". */
+const char *sipmsg_describe(const sip_t *sip, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,46 @@
+/* diag.c: the diagnostic code table (see diag.h and doc/sipedge-diagnostics.7). */
+#include <stddef.h>
+
+#include "sipedge/diag.h"
+
+static const struct diag_info table[] = {
+	{ DIAG_MALFORMED, 400, "Bad Request", "Malformed request" },
+	{ DIAG_MISSING_HEADER, 400, "Bad Request", "Mandatory header missing" },
+	{ DIAG_CSEQ_MISMATCH, 400, "CSeq Method Does Not Match", "CSeq method does not match the request method" },
+	{ DIAG_BAD_SCHEME, 416, "Unsupported URI Scheme", "Request-URI scheme is not sip or sips" },
+	{ DIAG_BAD_VERSION, 505, "Version Not Supported", "Only SIP/2.0 is supported" },
+	{ DIAG_TOO_MANY_HOPS, 483, "Too Many Hops", "Max-Forwards exhausted" },
+	{ DIAG_LOOP, 482, "Loop Detected", "Request has already passed this edge" },
+	{ DIAG_BAD_EXTENSION, 420, "Bad Extension", "Proxy-Require names an unsupported extension" },
+	{ DIAG_TOO_LARGE, 513, "Message Too Large", "Message exceeds the size limit" },
+	{ DIAG_NO_TRANSACTION, 481, "Call/Transaction Does Not Exist", "No transaction matches" },
+	{ DIAG_FRAMING, 400, "Bad Request", "Stream framing error" },
+	{ DIAG_INTERNAL_NOT_ALLOWED, 403, "Forbidden", "Internal peer is not an allowed internal server" },
+	{ DIAG_RELAY_DENIED, 403, "Forbidden", "Relay denied: target domain is not served here" },
+	{ DIAG_LOCAL_TARGET, 403, "Forbidden", "Internal request for a local domain" },
+	{ DIAG_NO_ROUTE, 403, "Forbidden", "No route for the target domain" },
+	{ DIAG_BAD_ROUTE_TOKEN, 403, "Forbidden", "Route token does not verify" },
+	{ DIAG_FOREIGN_ROUTE, 403, "Forbidden", "Routing through a foreign host is not allowed" },
+	{ DIAG_HOPS_FAILED, 503, "Service Unavailable", "All next hops failed" },
+	{ DIAG_HOP_TIMEOUT, 408, "Request Timeout", "Next hop did not answer in time" },
+	{ DIAG_FLOW_GONE, 430, "Flow Failed", "Connection to the dialog peer is gone" },
+	{ DIAG_OVERLOAD, 503, "Service Unavailable", "Edge overloaded" },
+	{ DIAG_CANCELLED, 487, "Request Terminated", "Request cancelled" },
+};
+
+static const struct diag_info unknown = { DIAG_NONE, 500, "Server Internal Error", "Internal error" };
+
+const struct diag_info *
+diag_lookup(enum diag_code code)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].code == code)
+			return &table[i];
+	return &unknown;
+}
+
+const struct diag_info *
+diag_at(unsigned i)
+{
+	return i < sizeof(table) / sizeof(table[0]) ? &table[i] : NULL;
+}

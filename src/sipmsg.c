@@ -1,0 +1,417 @@
+/* sipmsg.c: Sofia-SIP message helpers for the proxy core: request checks (RFC 3261
+ * §16.3), local responses (§8.2.6) with diagnostics, Via stamping (§18.2.1, RFC
+ * 3581), hop-by-hop ACK (§17.1.1.3) and CANCEL (§9.1). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_protos.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_util.h>
+#include <sofia-sip/su_alloc.h>
+
+#include "sipedge/sipmsg.h"
+
+static void problem(struct sip_problem *p, int status, enum diag_code d, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+problem(struct sip_problem *p, int status, enum diag_code d, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->status = status;
+	p->diag = d;
+	va_start(ap, fmt);
+	vsnprintf(p->detail, sizeof(p->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* Header names in the error list, for the reason text. */
+static const char *
+bad_header_name(const sip_t *sip)
+{
+	for (const msg_error_t *e = sip->sip_error; e; e = e->er_next)
+		if (e->er_name && e->er_name[0])
+			return e->er_name;
+	return NULL;
+}
+
+/* Printable, bounded copy of a peer-supplied token for our reason texts. */
+static const char *
+clean(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; s && *s && o + 1 < len; s++)
+		buf[o++] = (isprint((unsigned char)*s) && *s != '"' && *s != '\\') ? *s : '?';
+	buf[o] = '\0';
+	return buf;
+}
+
+int
+sipmsg_check_request(msg_t *msg, sip_t *sip, struct sip_problem *out)
+{
+	const sip_request_t *rq = sip->sip_request;
+	char buf[64];
+
+	memset(out, 0, sizeof(*out));
+	if (!rq) {
+		problem(out, 400, DIAG_MALFORMED, "Malformed request line");
+		return -1;
+	}
+	if (!sip->sip_via) {
+		/* Nowhere to send a response (RFC 3261 §18.2.1 needs the top Via). */
+		out->status = -1;
+		out->diag = DIAG_MISSING_HEADER;
+		snprintf(out->detail, sizeof(out->detail), "Missing Via header");
+		return -1;
+	}
+	if (!rq->rq_version || strcasecmp(rq->rq_version, SIP_VERSION_CURRENT) != 0) {
+		problem(out, 505, DIAG_BAD_VERSION, "Unsupported version %s",
+		    clean(rq->rq_version, buf, sizeof(buf)));
+		return -1;
+	}
+	if (msg_extract_errors(msg) & (sip_mask_request | sip_mask_proxy)) {
+		const char *name = bad_header_name(sip);
+
+		if (name)
+			problem(out, 400, DIAG_MALFORMED, "Bad %s header", clean(name, buf, sizeof(buf)));
+		else
+			problem(out, 400, DIAG_MALFORMED, "Malformed header");
+		return -1;
+	}
+	if (!sip->sip_from || !sip->sip_from->a_url->url_type) {
+		problem(out, 400, DIAG_MISSING_HEADER, "Missing or bad From header");
+		return -1;
+	}
+	if (!sip->sip_to) {
+		problem(out, 400, DIAG_MISSING_HEADER, "Missing To header");
+		return -1;
+	}
+	if (!sip->sip_call_id || !sip->sip_call_id->i_id || !sip->sip_call_id->i_id[0]) {
+		problem(out, 400, DIAG_MISSING_HEADER, "Missing Call-ID header");
+		return -1;
+	}
+	if (!sip->sip_cseq) {
+		problem(out, 400, DIAG_MISSING_HEADER, "Missing CSeq header");
+		return -1;
+	}
+	if (sip->sip_cseq->cs_method != rq->rq_method ||
+	    (rq->rq_method == sip_method_unknown &&
+		strcmp(sip->sip_cseq->cs_method_name, rq->rq_method_name) != 0)) {
+		problem(out, 400, DIAG_CSEQ_MISMATCH, "CSeq method %s does not match the request method",
+		    clean(sip->sip_cseq->cs_method_name, buf, sizeof(buf)));
+		return -1;
+	}
+	if (rq->rq_url->url_type != url_sip && rq->rq_url->url_type != url_sips) {
+		problem(out, 416, DIAG_BAD_SCHEME, "Request-URI scheme %s is not supported",
+		    clean(rq->rq_url->url_scheme ? rq->rq_url->url_scheme : "?", buf, sizeof(buf)));
+		return -1;
+	}
+	if (!rq->rq_url->url_host || !rq->rq_url->url_host[0]) {
+		problem(out, 400, DIAG_MALFORMED, "Request-URI has no host");
+		return -1;
+	}
+	if (sip_sanity_check(sip) < 0) {
+		problem(out, 400, DIAG_MALFORMED, "Malformed request");
+		return -1;
+	}
+	if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
+		problem(out, 483, DIAG_TOO_MANY_HOPS, "Max-Forwards is 0");
+		return -1;
+	}
+	if (sip->sip_proxy_require && rq->rq_method != sip_method_cancel &&
+	    rq->rq_method != sip_method_ack) {
+		size_t o = 0;
+
+		/* We implement no proxy extension: every option is unsupported. */
+		for (const sip_proxy_require_t *pr = sip->sip_proxy_require; pr; pr = pr->k_next)
+			for (msg_param_t const *k = pr->k_items; k && *k; k++) {
+				int n = snprintf(out->unsupported + o, sizeof(out->unsupported) - o,
+				    "%s%s", o ? ", " : "", clean(*k, buf, sizeof(buf)));
+				if (n < 0 || (size_t)n >= sizeof(out->unsupported) - o)
+					break;
+				o += (size_t)n;
+			}
+		problem(out, 420, DIAG_BAD_EXTENSION, "Unsupported extension: %s", out->unsupported);
+		return -1;
+	}
+	return 0;
+}
+
+int
+sipmsg_check_response(msg_t *msg, sip_t *sip)
+{
+	if (!sip->sip_status || !sip->sip_via || !sip->sip_cseq || !sip->sip_call_id)
+		return -1;
+	if (sip->sip_status->st_status < 100 || sip->sip_status->st_status > 699)
+		return -1;
+	if (msg_extract_errors(msg) & sip_mask_response)
+		return -1;
+	return 0;
+}
+
+static int
+add_diag(msg_t *r, sip_t *rs, const struct sip_diag *d)
+{
+	const struct diag_info *di = diag_lookup(d->code);
+	const char *text = d->detail && d->detail[0] ? d->detail : di->text;
+	su_home_t *home = msg_home(r);
+	char clean_text[256];
+	msg_header_t *h;
+
+	clean(text, clean_text, sizeof(clean_text));
+	/* Lync-style diagnostics (what Lync / Skype for Business clients display). */
+	h = msg_header_format(home, sip_unknown_class, "ms-diagnostics: %u;reason=\"%s\";source=\"%s\"",
+	    (unsigned)d->code, clean_text, d->source);
+	if (!h || msg_header_insert(r, (msg_pub_t *)rs, h) < 0)
+		return -1;
+	/* RFC 3261 §20.43: 399 miscellaneous warning, agent = our host. */
+	h = msg_header_format(home, sip_warning_class, "399 %s \"%u %s\"", d->source,
+	    (unsigned)d->code, clean_text);
+	if (!h || msg_header_insert(r, (msg_pub_t *)rs, h) < 0)
+		return -1;
+	return 0;
+}
+
+msg_t *
+sipmsg_response(const sip_t *req, const sip_via_t *via, int status, const char *phrase,
+    const char *to_tag, const struct sip_diag *d, const char *unsupported)
+{
+	msg_t *r = msg_create(sip_default_mclass(), 0);
+	sip_t *rs;
+	su_home_t *home;
+	sip_status_t *st;
+
+	if (!r)
+		return NULL;
+	rs = sip_object(r);
+	home = msg_home(r);
+	if (!phrase)
+		phrase = sip_status_phrase(status);
+	if (!phrase)
+		phrase = "Unknown";
+	st = sip_status_create(home, (unsigned)status, phrase, NULL);
+	if (!st || msg_header_insert(r, (msg_pub_t *)rs, (msg_header_t *)st) < 0)
+		goto fail;
+	if (via && msg_header_add_dup(r, (msg_pub_t *)rs, (msg_header_t const *)via) < 0)
+		goto fail;
+	if (req->sip_from && msg_header_add_dup(r, (msg_pub_t *)rs, (msg_header_t const *)req->sip_from) < 0)
+		goto fail;
+	if (req->sip_to && msg_header_add_dup(r, (msg_pub_t *)rs, (msg_header_t const *)req->sip_to) < 0)
+		goto fail;
+	if (rs->sip_to && !rs->sip_to->a_tag && status > 100 && to_tag &&
+	    sip_to_tag(home, rs->sip_to, to_tag) < 0)
+		goto fail;
+	if (req->sip_call_id && msg_header_add_dup(r, (msg_pub_t *)rs, (msg_header_t const *)req->sip_call_id) < 0)
+		goto fail;
+	if (req->sip_cseq && msg_header_add_dup(r, (msg_pub_t *)rs, (msg_header_t const *)req->sip_cseq) < 0)
+		goto fail;
+	if (unsupported && unsupported[0] &&
+	    sip_add_make(r, rs, sip_unsupported_class, unsupported) < 0)
+		goto fail;
+	if (d && add_diag(r, rs, d) < 0)
+		goto fail;
+	if (sip_add_make(r, rs, sip_server_class, PACKAGE_NAME "/" PACKAGE_VERSION) < 0)
+		goto fail;
+	if (sip_complete_message(r) < 0)
+		goto fail;
+	return r;
+fail:
+	msg_destroy(r);
+	return NULL;
+}
+
+static const char *
+addr_str(const struct sockaddr_storage *ss, char *buf, size_t len, unsigned *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		*port = ntohs(sin->sin_port);
+		return inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)len);
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		*port = ntohs(sin6->sin6_port);
+		return inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)len);
+	}
+	return NULL;
+}
+
+int
+sipmsg_via_stamp(msg_t *msg, sip_t *sip, const struct sockaddr_storage *src)
+{
+	sip_via_t *v = sip->sip_via;
+	su_home_t *home = msg_home(msg);
+	char host[INET6_ADDRSTRLEN], param[INET6_ADDRSTRLEN + 16];
+	const char *vh;
+	unsigned port = 0;
+	bool changed = false;
+
+	if (!v || !addr_str(src, host, sizeof(host), &port))
+		return -1;
+	vh = v->v_host ? v->v_host : "";
+	/* Compare without IPv6 brackets. */
+	if (vh[0] == '[') {
+		size_t n = strlen(vh);
+
+		if (!(n == strlen(host) + 2 && strncasecmp(vh + 1, host, n - 2) == 0)) {
+			snprintf(param, sizeof(param), "received=%s", host);
+			changed = msg_header_replace_param(home, v->v_common, param) >= 0;
+		}
+	} else if (strcasecmp(vh, host) != 0) {
+		snprintf(param, sizeof(param), "received=%s", host);
+		changed = msg_header_replace_param(home, v->v_common, param) >= 0;
+	}
+	if (v->v_rport && !v->v_rport[0]) {
+		snprintf(param, sizeof(param), "rport=%u", port);
+		changed = msg_header_replace_param(home, v->v_common, param) >= 0 || changed;
+	}
+	if (changed)
+		msg_fragment_clear(v->v_common);
+	return 0;
+}
+
+static uint32_t
+fnv1a(uint32_t h, const char *s)
+{
+	for (; s && *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h * 16777619u;     /* separate fields */
+}
+
+uint32_t
+sipmsg_loop_hash(const sip_t *sip)
+{
+	uint32_t h = 2166136261u;
+	char rurl[1024], num[16];
+
+	if (sip->sip_request) {
+		url_e(rurl, sizeof(rurl), sip->sip_request->rq_url);
+		rurl[sizeof(rurl) - 1] = '\0';
+		h = fnv1a(h, rurl);
+	}
+	h = fnv1a(h, sip->sip_from ? sip->sip_from->a_tag : NULL);
+	h = fnv1a(h, sip->sip_to ? sip->sip_to->a_tag : NULL);
+	h = fnv1a(h, sip->sip_call_id ? sip->sip_call_id->i_id : NULL);
+	snprintf(num, sizeof(num), "%u", sip->sip_cseq ? sip->sip_cseq->cs_seq : 0);
+	h = fnv1a(h, num);
+	return h;
+}
+
+bool
+sipmsg_is_dialog_forming(const sip_t *sip)
+{
+	sip_method_t m;
+
+	if (!sip->sip_request || (sip->sip_to && sip->sip_to->a_tag))
+		return false;
+	m = sip->sip_request->rq_method;
+	return m == sip_method_invite || m == sip_method_subscribe || m == sip_method_refer;
+}
+
+/* ACK/CANCEL share everything but the method and the To. */
+static msg_t *
+make_hop_request(const sip_t *fwd, sip_method_t method, const char *name, const sip_to_t *to)
+{
+	msg_t *m = msg_create(sip_default_mclass(), 0);
+	sip_t *s;
+	su_home_t *home;
+	msg_header_t *h;
+
+	if (!m)
+		return NULL;
+	s = sip_object(m);
+	home = msg_home(m);
+	h = (msg_header_t *)sip_request_create(home, method, name,
+	    (url_string_t const *)fwd->sip_request->rq_url, NULL);
+	if (!h || msg_header_insert(m, (msg_pub_t *)s, h) < 0)
+		goto fail;
+	/* Only the top Via: ours, with the INVITE's branch. */
+	h = (msg_header_t *)sip_via_dup(home, fwd->sip_via);
+	if (!h)
+		goto fail;
+	((sip_via_t *)h)->v_next = NULL;
+	if (msg_header_insert(m, (msg_pub_t *)s, h) < 0)
+		goto fail;
+	if (sip_add_make(m, s, sip_max_forwards_class, "70") < 0)
+		goto fail;
+	if (fwd->sip_route && msg_header_add_dup(m, (msg_pub_t *)s, (msg_header_t const *)fwd->sip_route) < 0)
+		goto fail;
+	if (msg_header_add_dup(m, (msg_pub_t *)s, (msg_header_t const *)fwd->sip_from) < 0 ||
+	    msg_header_add_dup(m, (msg_pub_t *)s, (msg_header_t const *)to) < 0 ||
+	    msg_header_add_dup(m, (msg_pub_t *)s, (msg_header_t const *)fwd->sip_call_id) < 0)
+		goto fail;
+	h = (msg_header_t *)sip_cseq_create(home, fwd->sip_cseq->cs_seq, method, name);
+	if (!h || msg_header_insert(m, (msg_pub_t *)s, h) < 0)
+		goto fail;
+	if (sip_complete_message(m) < 0)
+		goto fail;
+	return m;
+fail:
+	msg_destroy(m);
+	return NULL;
+}
+
+msg_t *
+sipmsg_make_ack(const sip_t *fwd, const sip_t *response)
+{
+	return make_hop_request(fwd, sip_method_ack, "ACK",
+	    response->sip_to ? response->sip_to : fwd->sip_to);
+}
+
+msg_t *
+sipmsg_make_cancel(const sip_t *fwd)
+{
+	return make_hop_request(fwd, sip_method_cancel, "CANCEL", fwd->sip_to);
+}
+
+const char *
+sipmsg_url_host(const url_t *url, char *buf, size_t len)
+{
+	size_t n;
+
+	if (!url || !url->url_host || !url->url_host[0])
+		return NULL;
+	n = strlen(url->url_host);
+	if (n >= len)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)tolower((unsigned char)url->url_host[i]);
+	buf[n] = '\0';
+	if (n > 1 && buf[n - 1] == '.')
+		buf[n - 1] = '\0';
+	return buf;
+}
+
+const char *
+sipmsg_describe(const sip_t *sip, char *buf, size_t len)
+{
+	char url[256], cid[96], m[32];
+
+	url[0] = '\0';
+	if (sip->sip_request) {
+		url_e(url, sizeof(url), sip->sip_request->rq_url);
+		url[sizeof(url) - 1] = '\0';
+		snprintf(buf, len, "%s %s (Call-ID %s)",
+		    clean(sip->sip_request->rq_method_name, m, sizeof(m)), clean(url, url, sizeof(url)),
+		    clean(sip->sip_call_id ? sip->sip_call_id->i_id : "-", cid, sizeof(cid)));
+	} else if (sip->sip_status) {
+		snprintf(buf, len, "%u response to %s (Call-ID %s)", sip->sip_status->st_status,
+		    clean(sip->sip_cseq ? sip->sip_cseq->cs_method_name : "?", m, sizeof(m)),
+		    clean(sip->sip_call_id ? sip->sip_call_id->i_id : "-", cid, sizeof(cid)));
+	} else
+		snprintf(buf, len, "(unparsable message)");
+	return buf;
+}
