@@ -295,6 +295,8 @@ class Lab(object):
         self.pki = os.path.join(self.dir, "pki")
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM):
             signal.signal(sig, self._on_signal)
+        # Every test is bounded in time (SIGALRM bails out and kills the lab).
+        signal.alarm(int(os.environ.get("SIPEDGE_TEST_TIMEOUT", "300")))
         self.ep = dict((n, Endpoint(self, n)) for n in ENDPOINTS)
 
     # -- lifetime ------------------------------------------------------------
@@ -338,8 +340,29 @@ class Lab(object):
         else:
             TAP.diag("lab files kept in %s" % self.dir)
 
+    def stop_edge(self):
+        """SIGTERM sipedge: one TAP point for a clean exit (status 0, no
+        sanitizer report in its log)."""
+        if not self.edge_proc or self.edge_proc.returncode is not None:
+            return
+        was_alive = self.edge_proc.poll() is None
+        if was_alive:
+            self.edge_proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.edge_proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.edge_proc.kill()
+            rc = "hung (killed after 15 s)"
+        san = [l for l in self.edge_lines()
+               if "Sanitizer" in l or "runtime error:" in l or "LeakSanitizer" in l]
+        self.ok(was_alive and rc == 0 and not san,
+                "sipedge exits cleanly on SIGTERM (status %s%s)" %
+                (rc, ", sanitizer report in log" if san else ""),
+                lambda: san[:20] + self.edge_diag(20))
+
     def done(self):
-        """Print the plan, stop everything, exit with the TAP verdict."""
+        """Stop sipedge, print the plan, stop everything, exit with the TAP verdict."""
+        self.stop_edge()
         print("1..%d" % self.tap.n, flush=True)
         ok = self.tap.failed == 0
         self.close(ok=ok)
@@ -437,7 +460,6 @@ class Lab(object):
               "log-level debug", "workers 1",
               "connect-timeout 2s", "timer-f 6s", "timer-c 20s"]
         L += list(extra)
-        keys = set(l.split()[0] for l in extra if l.strip())
         out, seen = [], set()
         # later settings of single-valued keys (extra) replace the defaults
         single = {"timer-f", "timer-c", "connect-timeout", "log-level", "workers", "t1",
@@ -448,7 +470,6 @@ class Lab(object):
                 continue
             seen.add(k)
             out.append(l)
-        del keys
         return "\n".join(reversed(out)) + "\n"
 
     @property
