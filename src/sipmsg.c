@@ -247,6 +247,8 @@ addr_str(const struct sockaddr_storage *ss, char *buf, size_t len, unsigned *por
 	return NULL;
 }
 
+/* Note: msg_header_replace_param() keeps the pointer it is given, so every
+ * parameter string is allocated from the message home. */
 int
 sipmsg_via_stamp(msg_t *msg, sip_t *sip, const struct sockaddr_storage *src)
 {
@@ -266,15 +268,15 @@ sipmsg_via_stamp(msg_t *msg, sip_t *sip, const struct sockaddr_storage *src)
 
 		if (!(n == strlen(host) + 2 && strncasecmp(vh + 1, host, n - 2) == 0)) {
 			snprintf(param, sizeof(param), "received=%s", host);
-			changed = msg_header_replace_param(home, v->v_common, param) >= 0;
+			changed = msg_header_replace_param(home, v->v_common, su_strdup(home, param)) >= 0;
 		}
 	} else if (strcasecmp(vh, host) != 0) {
 		snprintf(param, sizeof(param), "received=%s", host);
-		changed = msg_header_replace_param(home, v->v_common, param) >= 0;
+		changed = msg_header_replace_param(home, v->v_common, su_strdup(home, param)) >= 0;
 	}
 	if (v->v_rport && !v->v_rport[0]) {
 		snprintf(param, sizeof(param), "rport=%u", port);
-		changed = msg_header_replace_param(home, v->v_common, param) >= 0 || changed;
+		changed = msg_header_replace_param(home, v->v_common, su_strdup(home, param)) >= 0 || changed;
 	}
 	if (changed)
 		msg_fragment_clear(v->v_common);

@@ -1,0 +1,424 @@
+/* test_core.c: unit tests for the pure parts of the proxy core: configuration
+ * parsing, signed branches and Record-Route tokens, request checks and local
+ * responses (Sofia-SIP), and the static relay rules. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sofia-sip/msg.h>
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_protos.h>
+
+#include "sipedge/conf.h"
+#include "sipedge/route.h"
+#include "sipedge/rr.h"
+#include "sipedge/sipmsg.h"
+#include "unit.h"
+
+/* ---- helpers ---- */
+
+static const char *
+write_tmp(const char *text)
+{
+	static char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/sipedge-unit-%ld.conf", (long)getpid());
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static const char base_conf[] =
+    "edge-fqdn sip.contoso.test\n"
+    "sip-domain contoso.test\n"
+    "listen external tls 127.0.0.1:5061\n"
+    "listen internal tcp 127.0.0.1:5060\n"
+    "certificate /x.crt\nprivate-key /x.key\nca-bundle /ca.crt\n"
+    "pool-server pool1.contoso.test:5071 127.0.0.10\n"
+    "pool-server pool2.contoso.test 127.0.0.11\n"
+    "internal-server pool1.contoso.test\n"
+    "internal-server 127.0.0.2\n"
+    "route fabrikam.test sip.fabrikam.test 127.0.0.20\n"
+    "route fabrikam.test sip2.fabrikam.test:5062 127.0.0.21\n"
+    "route * default.contoso.test\n"
+    "timer-f 2s\n";
+
+static struct conf *
+load(const char *text, char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+
+	if (conf_load(write_tmp(text), &c, err, errlen) < 0)
+		return NULL;
+	return c;
+}
+
+static msg_t *
+parse(const char *text)
+{
+	msg_t *m = msg_create(sip_default_mclass(), MSG_DO_EXTRACT_COPY);
+	size_t len = strlen(text);
+	msg_iovec_t iov[2];
+	int n;
+
+	n = msg_recv_iovec(m, iov, 2, len, 1);
+	if (n < 1 || iov[0].mv_len < len) {
+		msg_destroy(m);
+		return NULL;
+	}
+	memcpy(iov[0].mv_base, text, len);
+	msg_recv_commit(m, len, 1);
+	if (msg_extract(m) <= 0) {
+		msg_destroy(m);
+		return NULL;
+	}
+	return m;
+}
+
+static const char invite[] =
+    "INVITE sip:bob@fabrikam.test SIP/2.0\r\n"
+    "Via: SIP/2.0/TLS 10.0.0.1:5061;branch=z9hG4bK-1;rport\r\n"
+    "Max-Forwards: 70\r\n"
+    "From: <sip:alice@contoso.test>;tag=a1\r\n"
+    "To: <sip:bob@fabrikam.test>\r\n"
+    "Call-ID: call-1@contoso.test\r\n"
+    "CSeq: 1 INVITE\r\n"
+    "Contact: <sip:alice@10.0.0.1:5061;transport=tls>\r\n"
+    "Content-Length: 0\r\n\r\n";
+
+static int
+check_text(const char *text, int want_status)
+{
+	msg_t *m = parse(text);
+	struct sip_problem p;
+	int rc;
+
+	CHECK(m != NULL);
+	rc = sipmsg_check_request(m, sip_object(m), &p);
+	if (want_status == 0) {
+		CHECK_EQ_INT(rc, 0);
+	} else {
+		CHECK_EQ_INT(rc, -1);
+		CHECK_EQ_INT(p.status, want_status);
+	}
+	msg_destroy(m);
+	return 0;
+}
+
+/* ---- conf ---- */
+
+static int
+test_conf_sample(void)
+{
+	char err[512];
+	struct conf *c = load(base_conf, err, sizeof(err));
+	const struct route_conf *r;
+
+	CHECK(c != NULL);
+	CHECK_EQ_STR(c->internal_fqdn, "sip.contoso.test");
+	CHECK_EQ_INT(c->nlisteners, 2);
+	CHECK(c->listeners[0].mutual_tls);
+	CHECK(!c->listeners[1].mutual_tls);
+	CHECK_EQ_INT(c->npool, 2);
+	CHECK_EQ_INT(c->pool[0].port, 5071);
+	CHECK_EQ_INT(c->pool[1].port, 5061);
+	CHECK(c->pool[1].has_addr);
+	CHECK_EQ_INT(ntohs(((struct sockaddr_in *)&c->pool[1].addr)->sin_port), 5061);
+	CHECK_EQ_INT(c->timer_f_ms, 2000);
+	CHECK(conf_is_internal_server(c, "POOL1.contoso.test"));
+	CHECK(conf_is_internal_server(c, "127.0.0.2"));
+	r = conf_route_find(c, "fabrikam.test");
+	CHECK(r && r->nhops == 2);
+	CHECK_EQ_INT(r->hops[1].port, 5062);
+	r = conf_route_find(c, "eu.fabrikam.test");     /* parent domain */
+	CHECK(r && strcmp(r->domain, "fabrikam.test") == 0);
+	r = conf_route_find(c, "other.test");
+	CHECK(r && strcmp(r->domain, "*") == 0 && !r->hops[0].has_addr);
+	conf_free(c);
+	return 0;
+}
+
+static int
+bad_conf(const char *extra, const char *want)
+{
+	char err[512], text[2048];
+	struct conf *c;
+
+	snprintf(text, sizeof(text), "%s%s", base_conf, extra);
+	c = load(text, err, sizeof(err));
+	CHECK(c == NULL);
+	if (!strstr(err, want)) {
+		fprintf(stderr, "# got: %s\n# want: %s\n", err, want);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+test_conf_errors(void)
+{
+	CHECK(bad_conf("bogus-key 1\n", ":16: unknown key 'bogus-key'") == 0);
+	CHECK(bad_conf("listen external tcp 127.0.0.1:1\n", ":16: listen: the external listener must use TLS") == 0);
+	CHECK(bad_conf("listen external tls 127.0.0.1:1 mutual-tls no\n", "always requires mutual TLS") == 0);
+	CHECK(bad_conf("listen internal tls nowhere:99\n", "is not ADDRESS[:PORT]") == 0);
+	CHECK(bad_conf("workers lots\n", "workers: expected a whole number") == 0);
+	CHECK(bad_conf("timer-c 5 parsecs\n", "timer-c: expected one value") == 0);
+	CHECK(bad_conf("timer-c 5x\n", "timer-c: expected a duration") == 0);
+	CHECK(bad_conf("pool-server bad_name!\n", "is not a valid host name") == 0);
+	CHECK(bad_conf("pool-server ok.test:99999\n", "bad port") == 0);
+	CHECK(bad_conf("route x.test a.test 1.2.3.4 5.6.7.8\n", "unexpected '5.6.7.8'") == 0);
+	return 0;
+}
+
+static int
+test_conf_missing(void)
+{
+	char err[512];
+
+	CHECK(load("sip-domain a.test\n", err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "edge-fqdn is not set") != NULL);
+	CHECK(conf_load("/nonexistent/sipedge.conf", &(struct conf *){ NULL }, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "/nonexistent/sipedge.conf: No such file") != NULL);
+	return 0;
+}
+
+/* ---- rr ---- */
+
+static const struct rr_key key1 = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL };
+
+static int
+test_rr_siphash_vector(void)
+{
+	/* SipHash-2-4 reference vector: key 00..0f, message 00..0e. */
+	unsigned char m[15];
+
+	for (int i = 0; i < 15; i++)
+		m[i] = (unsigned char)i;
+	CHECK(rr_siphash(&key1, m, 15) == 0xa129ca6149be45e5ULL);
+	CHECK(rr_siphash(&key1, m, 0) == 0x726fdb47dd0e0e31ULL);
+	return 0;
+}
+
+static int
+test_rr_token_roundtrip(void)
+{
+	struct rr_peer p, q;
+	char tok[RR_TOKEN_MAX + 1];
+	struct rr_key other = { 1, 2 };
+
+	memset(&p, 0, sizeof(p));
+	p.side = SIDE_EXTERNAL;
+	p.kind = TP_TLS;
+	p.conn_id = 0x0100000000000042ULL;
+	strcpy(p.fqdn, "sip.fabrikam.test");
+	CHECK(conf_parse_sockaddr("127.0.0.20:5061", 0, &p.addr) == 0);
+	p.has_addr = true;
+	CHECK(rr_token_encode(&key1, &p, "call-1", tok, sizeof(tok)) == 0);
+	for (const char *s = tok; *s; s++)
+		CHECK((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    *s == '-' || *s == '_');
+	CHECK(rr_token_decode(&key1, tok, "call-1", &q) == 0);
+	CHECK(q.side == SIDE_EXTERNAL && q.conn_id == p.conn_id && q.has_addr);
+	CHECK_EQ_STR(q.fqdn, "sip.fabrikam.test");
+	CHECK(memcmp(&q.addr, &p.addr, sizeof(struct sockaddr_in)) == 0);
+	/* Another dialog, another key, or a changed byte: refused. */
+	CHECK_EQ_INT(rr_token_decode(&key1, tok, "call-2", &q), -EPERM);
+	CHECK_EQ_INT(rr_token_decode(&other, tok, "call-1", &q), -EPERM);
+	tok[5] = tok[5] == 'A' ? 'B' : 'A';
+	CHECK(rr_token_decode(&key1, tok, "call-1", &q) < 0);
+	CHECK_EQ_INT(rr_token_decode(&key1, "not a token!", "call-1", &q), -EINVAL);
+	CHECK_EQ_INT(rr_token_decode(&key1, "", "call-1", &q), -EINVAL);
+	return 0;
+}
+
+static int
+test_rr_branch(void)
+{
+	char b[RR_BRANCH_LEN + 1];
+	uint64_t id;
+	uint32_t loop;
+
+	rr_branch_make(&key1, 0x0200000000000007ULL, 9, 0xdeadbeef, b);
+	CHECK_EQ_INT(strlen(b), RR_BRANCH_LEN);
+	CHECK(strncmp(b, "z9hG4bK", 7) == 0);
+	CHECK(rr_branch_parse(&key1, b, &id, &loop) == 0);
+	CHECK(id == 0x0200000000000007ULL && loop == 0xdeadbeef);
+	b[20] = b[20] == '0' ? '1' : '0';
+	CHECK_EQ_INT(rr_branch_parse(&key1, b, &id, &loop), -EPERM);
+	CHECK(rr_branch_parse(&key1, "z9hG4bK-other", &id, &loop) < 0);
+	return 0;
+}
+
+/* ---- sipmsg ---- */
+
+static int
+test_sipmsg_valid(void)
+{
+	return check_text(invite, 0);
+}
+
+static int
+test_sipmsg_bad_requests(void)
+{
+	char buf[2048];
+
+	/* Max-Forwards 0 → 483 */
+	snprintf(buf, sizeof(buf), "%s", invite);
+	memcpy(strstr(buf, "Max-Forwards: 70"), "Max-Forwards: 00", 16);
+	CHECK(check_text(buf, 483) == 0);
+	/* CSeq method mismatch → 400 */
+	snprintf(buf, sizeof(buf), "%s", invite);
+	memcpy(strstr(buf, "CSeq: 1 INVITE"), "CSeq: 1 OPTION", 14);
+	CHECK(check_text(buf, 400) == 0);
+	/* SIP/3.0 → 505 */
+	snprintf(buf, sizeof(buf), "%s", invite);
+	memcpy(strstr(buf, "SIP/2.0\r\n"), "SIP/3.0", 7);
+	CHECK(check_text(buf, 505) == 0);
+	/* unknown scheme → 416 */
+	CHECK(check_text("OPTIONS nobodyKnowsThisScheme:opaque SIP/2.0\r\n"
+			 "Via: SIP/2.0/TCP h;branch=z9hG4bK-2\r\nFrom: <sip:a@b>;tag=1\r\n"
+			 "To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 7\r\n"
+			 "Content-Length: 0\r\n\r\n", 416) == 0);
+	/* Proxy-Require → 420 */
+	CHECK(check_text("OPTIONS sip:c@d SIP/2.0\r\n"
+			 "Via: SIP/2.0/TCP h;branch=z9hG4bK-3\r\nFrom: <sip:a@b>;tag=1\r\n"
+			 "To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 7\r\n"
+			 "Proxy-Require: newfeature1, newfeature2\r\n"
+			 "Content-Length: 0\r\n\r\n", 420) == 0);
+	/* missing Call-ID → 400 */
+	CHECK(check_text("OPTIONS sip:c@d SIP/2.0\r\n"
+			 "Via: SIP/2.0/TCP h;branch=z9hG4bK-4\r\nFrom: <sip:a@b>;tag=1\r\n"
+			 "To: <sip:c@d>\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 7\r\n"
+			 "Content-Length: 0\r\n\r\n", 400) == 0);
+	return 0;
+}
+
+static int
+test_sipmsg_response_diag(void)
+{
+	msg_t *m = parse(invite), *r;
+	struct sip_diag d = { DIAG_RELAY_DENIED, "domain not served here: x.test", "sip.contoso.test" };
+	char *text;
+	sip_t *rs;
+
+	CHECK(m != NULL);
+	r = sipmsg_response(sip_object(m), sip_object(m)->sip_via, 403, NULL, "tag9", &d, NULL);
+	CHECK(r != NULL);
+	CHECK(msg_serialize(r, NULL) == 0);
+	text = msg_as_string(msg_home(r), r, NULL, 0, NULL);
+	CHECK(text != NULL);
+	CHECK(strstr(text, "SIP/2.0 403 Forbidden\r\n") == text);
+	CHECK(strstr(text, "ms-diagnostics: 1102;reason=\"domain not served here: x.test\";source=\"sip.contoso.test\"\r\n"));
+	CHECK(strstr(text, "Warning: 399 sip.contoso.test \"1102 domain not served here: x.test\"\r\n"));
+	CHECK(strstr(text, ";tag=tag9"));
+	CHECK(strstr(text, "branch=z9hG4bK-1"));
+	rs = sip_object(r);
+	CHECK(rs->sip_content_length && rs->sip_content_length->l_length == 0);
+	msg_destroy(r);
+	msg_destroy(m);
+	return 0;
+}
+
+static int
+test_sipmsg_via_stamp(void)
+{
+	msg_t *m = parse(invite);
+	struct sockaddr_storage src;
+	sip_t *sip;
+
+	CHECK(m != NULL);
+	sip = sip_object(m);
+	CHECK(conf_parse_sockaddr("127.0.0.9:40000", 0, &src) == 0);
+	CHECK(sipmsg_via_stamp(m, sip, &src) == 0);
+	CHECK_EQ_STR(sip->sip_via->v_received, "127.0.0.9");
+	CHECK_EQ_STR(sip->sip_via->v_rport, "40000");
+	msg_destroy(m);
+	return 0;
+}
+
+static int
+test_sipmsg_ack_cancel(void)
+{
+	msg_t *m = parse(invite), *ack, *cancel;
+	char *text;
+
+	CHECK(m != NULL);
+	cancel = sipmsg_make_cancel(sip_object(m));
+	CHECK(cancel != NULL);
+	CHECK(msg_serialize(cancel, NULL) == 0);
+	text = msg_as_string(msg_home(cancel), cancel, NULL, 0, NULL);
+	CHECK(strstr(text, "CANCEL sip:bob@fabrikam.test SIP/2.0\r\n") == text);
+	CHECK(strstr(text, "CSeq: 1 CANCEL\r\n"));
+	CHECK(strstr(text, "branch=z9hG4bK-1"));
+	ack = sipmsg_make_ack(sip_object(m), sip_object(m));
+	CHECK(ack != NULL);
+	msg_destroy(ack);
+	msg_destroy(cancel);
+	msg_destroy(m);
+	return 0;
+}
+
+static int
+test_sipmsg_dialog_forming(void)
+{
+	msg_t *m = parse(invite);
+
+	CHECK(sipmsg_is_dialog_forming(sip_object(m)));
+	msg_destroy(m);
+	return 0;
+}
+
+/* ---- route ---- */
+
+static int
+test_route_rules(void)
+{
+	char err[512];
+	struct conf *c = load(base_conf, err, sizeof(err));
+	struct route_facts f = { SIDE_INTERNAL, "fabrikam.test" };
+	struct route_decision d;
+
+	CHECK(c != NULL);
+	CHECK(route_decide(c, &f, &d) == 0);
+	CHECK(d.out_side == SIDE_EXTERNAL && d.nhops == 2);
+	f.target_domain = "contoso.test";           /* internal → our own domain */
+	CHECK(route_decide(c, &f, &d) < 0 && d.status == 403 && d.diag == DIAG_LOCAL_TARGET);
+	f.in_side = SIDE_EXTERNAL;                   /* partner → us: the pool */
+	CHECK(route_decide(c, &f, &d) == 0);
+	CHECK(d.out_side == SIDE_INTERNAL && d.nhops == 2);
+	CHECK_EQ_STR(d.hops[0].fqdn, "pool1.contoso.test");
+	f.target_domain = "fabrikam.test";          /* partner → elsewhere: no relay */
+	CHECK(route_decide(c, &f, &d) < 0 && d.status == 403 && d.diag == DIAG_RELAY_DENIED);
+	conf_free(c);
+	return 0;
+}
+
+static const struct unit_test tests[] = {
+	UNIT(test_conf_sample),
+	UNIT(test_conf_errors),
+	UNIT(test_conf_missing),
+	UNIT(test_rr_siphash_vector),
+	UNIT(test_rr_token_roundtrip),
+	UNIT(test_rr_branch),
+	UNIT(test_sipmsg_valid),
+	UNIT(test_sipmsg_bad_requests),
+	UNIT(test_sipmsg_response_diag),
+	UNIT(test_sipmsg_via_stamp),
+	UNIT(test_sipmsg_ack_cancel),
+	UNIT(test_sipmsg_dialog_forming),
+	UNIT(test_route_rules),
+	{ NULL, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+	return unit_main(argc, argv, tests);
+}
