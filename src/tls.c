@@ -235,8 +235,15 @@ tls_ctx_new(const struct tls_conf *c, bool server, struct tls_ctx **out, char *e
 		if ((r = tls_check_readable("private key", c->private_key, err, errlen)) < 0)
 			goto out;
 		if (SSL_CTX_use_PrivateKey_file(ctx, c->private_key, SSL_FILETYPE_PEM) != 1) {
-			snprintf(err, errlen, "private key %s: cannot load: %s", c->private_key,
-			    tls_err_reason("no key found"));
+			/* OpenSSL already compares the key with the certificate here. */
+			if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+				ERR_clear_error();
+				snprintf(err, errlen, "private key %s does not match certificate %s",
+				    c->private_key, c->certificate);
+			} else {
+				snprintf(err, errlen, "private key %s: cannot load: %s",
+				    c->private_key, tls_err_reason("no key found"));
+			}
 			r = -EINVAL;
 			goto out;
 		}
