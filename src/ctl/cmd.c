@@ -1,0 +1,314 @@
+/* cmd.c: sipedgectl's command table, argument parsing and dispatch. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+/* One row per command, in help order.  A command needing the routing dry run
+ * (route URI …) is one more row here. */
+const struct ctl_cmd ctl_cmds[] = {
+	{ "config show", cmd_config_show, 0, 1, "", CTL_DB_OPEN, "[KEY]",
+	  "show the access-edge settings (or one value)" },
+	{ "config set", cmd_config_set, 2, 2, "", CTL_DB_OPEN, "KEY VALUE",
+	  "change a setting" },
+	{ "config reset", cmd_config_reset, 1, 1, "", CTL_DB_OPEN, "KEY",
+	  "return a setting to its default" },
+	{ "allow add", cmd_allow_add, 1, 1, "proxy-fqdn= monitor comment=", CTL_DB_OPEN,
+	  "DOMAIN [--proxy-fqdn FQDN] [--monitor] [--comment TEXT]",
+	  "allow a partner domain (with --proxy-fqdn: a partner server)" },
+	{ "allow remove", cmd_allow_remove, 1, 1, "", CTL_DB_OPEN, "DOMAIN",
+	  "remove an allowed domain" },
+	{ "allow list", cmd_allow_list, 0, 0, "", CTL_DB_OPEN, "", "list allowed domains" },
+	{ "block add", cmd_block_add, 1, 1, "comment=", CTL_DB_OPEN,
+	  "DOMAIN [--comment TEXT]", "block a domain" },
+	{ "block remove", cmd_block_remove, 1, 1, "", CTL_DB_OPEN, "DOMAIN",
+	  "remove a blocked domain" },
+	{ "block list", cmd_block_list, 0, 0, "", CTL_DB_OPEN, "", "list blocked domains" },
+	{ "provider add", cmd_provider_add, 1, 1,
+	  "proxy-fqdn= kind= domain=+ verification= disabled comment=", CTL_DB_OPEN,
+	  "NAME --proxy-fqdn FQDN --kind public|hosting [--domain D]... "
+	  "[--verification LEVEL] [--disabled] [--comment TEXT]",
+	  "add a public IM or hosting provider" },
+	{ "provider set", cmd_provider_set, 1, 1,
+	  "proxy-fqdn= kind= domain=+ add-domain=+ remove-domain=+ no-domains "
+	  "verification= enabled disabled comment=", CTL_DB_OPEN,
+	  "NAME [--proxy-fqdn FQDN] [--kind KIND] [--domain D]... [--add-domain D]... "
+	  "[--remove-domain D]... [--no-domains] [--verification LEVEL] "
+	  "[--enabled | --disabled] [--comment TEXT]",
+	  "change a provider" },
+	{ "provider remove", cmd_provider_remove, 1, 1, "", CTL_DB_OPEN, "NAME",
+	  "remove a provider" },
+	{ "provider list", cmd_provider_list, 0, 0, "", CTL_DB_OPEN, "", "list providers" },
+	{ "partners", cmd_partners, 0, 0, "", CTL_DB_OPEN, "",
+	  "list discovered partners and their counters" },
+	{ "partners promote", cmd_partners_promote, 1, 1, "comment=", CTL_DB_OPEN,
+	  "DOMAIN [--comment TEXT]", "allow a discovered partner" },
+	{ "partners block", cmd_partners_block, 1, 1, "comment=", CTL_DB_OPEN,
+	  "DOMAIN [--comment TEXT]", "block a discovered partner" },
+	{ "audit", cmd_audit, 0, 0, "limit=", CTL_DB_OPEN, "[--limit N]",
+	  "show the change log, oldest first" },
+	{ "db init", cmd_db_init, 0, 0, "", CTL_DB_CREATE, "",
+	  "create the policy database" },
+	{ "db migrate", cmd_db_migrate, 0, 0, "", CTL_DB_ANY, "",
+	  "upgrade the database schema to this version's" },
+	{ "export", cmd_export, 0, 1, "", CTL_DB_OPEN, "[FILE]",
+	  "write the whole policy as JSON (to standard output without FILE)" },
+	{ "import", cmd_import, 1, 1, "", CTL_DB_OPEN, "FILE",
+	  "replace the whole policy with FILE's (\"-\": standard input)" },
+	{ "help", cmd_help, 0, -1, "", CTL_DB_NONE, "", "list the commands" },
+	{ NULL, NULL, 0, 0, NULL, 0, NULL, NULL }
+};
+
+/* Number of words in w that equal argv[0..]; 0 if they do not all match. */
+static int
+match_words(const char *w, int argc, char **argv)
+{
+	int n = 0;
+
+	while (*w) {
+		size_t len = strcspn(w, " ");
+
+		if (n >= argc || strlen(argv[n]) != len || strncmp(argv[n], w, len) != 0)
+			return 0;
+		n++;
+		w += len;
+		while (*w == ' ')
+			w++;
+	}
+	return n;
+}
+
+/* Find name in the option spec; *has_arg and *repeat describe it. */
+static const char *
+spec_find(const char *spec, const char *name, size_t namelen, bool *has_arg, bool *repeat)
+{
+	const char *p = spec;
+
+	while (*p) {
+		size_t len = strcspn(p, "=+ ");
+		const char *q = p + len;
+
+		*has_arg = *q == '=';
+		if (*q == '=')
+			q++;
+		*repeat = *q == '+';
+		if (*q == '+')
+			q++;
+		if (len == namelen && strncmp(p, name, len) == 0)
+			return p;
+		p = q;
+		while (*p == ' ')
+			p++;
+	}
+	return NULL;
+}
+
+static int
+usage_fail(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+usage_fail(struct ctl *c, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return ctl_fail(c, CTL_USAGE, "%s (usage: sipedgectl %s%s%s)", msg, c->cmd->words,
+	    c->cmd->usage[0] ? " " : "", c->cmd->usage);
+}
+
+/* Split argv into positionals and options per the command's spec.  The global
+ * options (--json, --db) are accepted here too. */
+static int
+parse_args(struct ctl *c, int argc, char **argv, struct ctl_args *a)
+{
+	bool only_pos = false;
+
+	a->npos = 0;
+	a->nopts = 0;
+	if ((a->pos = calloc((size_t)argc + 1, sizeof(*a->pos))) == NULL)
+		return ctl_fail(c, CTL_FAIL, "out of memory");
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *name, *eq, *value = NULL;
+		char optname[64];
+		bool has_arg, repeat;
+		size_t len;
+
+		if (only_pos || arg[0] != '-' || arg[1] != '-' || arg[2] == '\0') {
+			if (!only_pos && strcmp(arg, "--") == 0) {
+				only_pos = true;
+				continue;
+			}
+			/* "-" alone is a positional (standard input for import). */
+			if (!only_pos && arg[0] == '-' && arg[1] != '\0')
+				return usage_fail(c, "unknown option \"%s\"", arg);
+			a->pos[a->npos++] = argv[i];
+			continue;
+		}
+		name = arg + 2;
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+		snprintf(optname, sizeof(optname), "%.*s", (int)(len < 63 ? len : 63), name);
+		if (strcmp(optname, "json") == 0 && eq == NULL) {
+			c->json = true;
+			continue;
+		}
+		if (strcmp(optname, "db") == 0) {
+			value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (value == NULL)
+				return usage_fail(c, "option --db needs a value");
+			c->db_path = value;
+			continue;
+		}
+		if (spec_find(c->cmd->opts, name, len, &has_arg, &repeat) == NULL)
+			return usage_fail(c, "unknown option \"--%s\"", optname);
+		if (has_arg) {
+			if (eq != NULL)
+				value = eq + 1;
+			else if (i + 1 < argc)
+				value = argv[++i];
+			else
+				return usage_fail(c, "option --%s needs a value", optname);
+		} else if (eq != NULL) {
+			return usage_fail(c, "option --%s takes no value", optname);
+		}
+		if (!repeat && ctl_flag(a, optname))
+			return usage_fail(c, "option --%s given twice", optname);
+		if (a->nopts == CTL_MAX_OPTS)
+			return usage_fail(c, "too many options");
+		snprintf(a->opt_name[a->nopts], sizeof(a->opt_name[0]), "%s", optname);
+		a->opt_value[a->nopts++] = value;
+	}
+	if (a->npos < c->cmd->min_args)
+		return usage_fail(c, "missing argument%s", c->cmd->min_args - a->npos > 1 ? "s" : "");
+	if (c->cmd->max_args >= 0 && a->npos > c->cmd->max_args)
+		return usage_fail(c, "unexpected argument \"%s\"", a->pos[c->cmd->max_args]);
+	return 0;
+}
+
+const char *
+ctl_opt(const struct ctl_args *a, const char *name)
+{
+	for (int i = a->nopts - 1; i >= 0; i--)
+		if (strcmp(a->opt_name[i], name) == 0)
+			return a->opt_value[i];
+	return NULL;
+}
+
+bool
+ctl_flag(const struct ctl_args *a, const char *name)
+{
+	for (int i = 0; i < a->nopts; i++)
+		if (strcmp(a->opt_name[i], name) == 0)
+			return true;
+	return false;
+}
+
+const char **
+ctl_opt_all(const struct ctl_args *a, const char *name, size_t *n)
+{
+	const char **v = NULL;
+	size_t k = 0;
+
+	for (int i = 0; i < a->nopts; i++)
+		if (strcmp(a->opt_name[i], name) == 0)
+			k++;
+	*n = 0;
+	if (k == 0 || (v = calloc(k, sizeof(*v))) == NULL)
+		return NULL;
+	for (int i = 0; i < a->nopts; i++)
+		if (strcmp(a->opt_name[i], name) == 0)
+			v[(*n)++] = a->opt_value[i];
+	return v;
+}
+
+void
+ctl_help(FILE *f)
+{
+	fprintf(f, "usage: sipedgectl [--db PATH] [--json] COMMAND [ARGS]\n\ncommands:\n");
+	for (const struct ctl_cmd *k = ctl_cmds; k->words; k++)
+		fprintf(f, "  %s%s%s\n      %s\n", k->words, k->usage[0] ? " " : "", k->usage,
+		    k->help);
+}
+
+/* The subcommands of a group ("allow" → "add, remove, list") for a message. */
+static void
+subcommands(const char *group, char *buf, size_t len)
+{
+	size_t glen = strlen(group), used = 0;
+
+	buf[0] = '\0';
+	for (const struct ctl_cmd *k = ctl_cmds; k->words; k++) {
+		if (strncmp(k->words, group, glen) != 0 || k->words[glen] != ' ')
+			continue;
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+		    used ? ", " : "", k->words + glen + 1);
+		if (used >= len)
+			break;
+	}
+}
+
+int
+ctl_run(struct ctl *c, int argc, char **argv)
+{
+	const struct ctl_cmd *best = NULL;
+	struct ctl_args a = { 0 };
+	char err[512];
+	int nbest = 0, rc;
+
+	for (const struct ctl_cmd *k = ctl_cmds; k->words; k++) {
+		int n = match_words(k->words, argc, argv);
+
+		if (n > nbest) {
+			nbest = n;
+			best = k;
+		}
+	}
+	if (best == NULL) {
+		char subs[256];
+
+		subcommands(argv[0], subs, sizeof(subs));
+		if (subs[0] != '\0' && argc == 1)
+			fprintf(stderr, "sipedgectl: %s: missing subcommand (%s)\n", argv[0], subs);
+		else if (subs[0] != '\0')
+			fprintf(stderr, "sipedgectl: %s: unknown subcommand \"%s\" (%s)\n",
+			    argv[0], argv[1], subs);
+		else
+			fprintf(stderr, "sipedgectl: unknown command \"%s\"; \"sipedgectl help\" "
+			    "lists the commands\n", argv[0]);
+		return CTL_USAGE;
+	}
+	c->cmd = best;
+	/* "partners frobnicate" is a mistyped subcommand, not an argument. */
+	if (best->max_args == 0 && argc > nbest && argv[nbest][0] != '-') {
+		char subs[256];
+
+		subcommands(best->words, subs, sizeof(subs));
+		if (subs[0] != '\0')
+			return ctl_fail(c, CTL_USAGE, "unknown subcommand \"%s\" (%s)",
+			    argv[nbest], subs);
+	}
+	if ((rc = parse_args(c, argc - nbest, argv + nbest, &a)) != 0)
+		goto out;
+	if (best->db != CTL_DB_NONE) {
+		unsigned flags = best->db == CTL_DB_CREATE ? STORE_OPEN_CREATE | STORE_OPEN_ANY :
+		    best->db == CTL_DB_ANY ? STORE_OPEN_ANY : 0;
+
+		if ((rc = store_open(c->db_path, flags, &c->st, err, sizeof(err))) != 0) {
+			fprintf(stderr, "sipedgectl: %s\n", err);
+			rc = ctl_exit_for(rc);
+			goto out;
+		}
+		store_set_actor(c->st, c->actor);
+	}
+	rc = best->fn(c, &a);
+out:
+	free(a.pos);
+	store_close(c->st);
+	c->st = NULL;
+	return rc;
+}
