@@ -883,7 +883,9 @@ txn_response(struct txn *t, msg_t *msg, sip_t *sip)
 	int status = (int)sip->sip_status->st_status;
 	msg_t *m;
 
-	if (t->state == TX_COMPLETED) {
+	if (t->state == TX_COMPLETED || sip->sip_cseq->cs_method == sip_method_cancel ||
+	    sip->sip_cseq->cs_method == sip_method_ack) {
+		/* Answers to our own CANCEL end here (RFC 3261 §16.10). */
 		msg_destroy(msg);
 		return;
 	}
@@ -949,6 +951,7 @@ handle_response_local(struct worker *w, msg_t *msg, sip_t *sip, uint64_t in_id)
 	/* No transaction (a 2xx retransmission, or a late answer): forward it
 	 * statelessly to the connection our branch names (RFC 3261 §16.11). */
 	if (sip->sip_status->st_status >= 200 && sip->sip_status->st_status < 300 &&
+	    sip->sip_cseq->cs_method == sip_method_invite &&
 	    (up = transport_conn_find(w->tw, in_id)) != NULL) {
 		sip_via_remove(msg, sip);
 		conn_send(up, msg);

@@ -212,7 +212,19 @@ sipmsg_response(const sip_t *req, const sip_via_t *via, int status, const char *
 		goto fail;
 	if (req->sip_call_id && msg_header_add_dup(r, (msg_pub_t *)rs, (msg_header_t const *)req->sip_call_id) < 0)
 		goto fail;
-	if (req->sip_cseq && msg_header_add_dup(r, (msg_pub_t *)rs, (msg_header_t const *)req->sip_cseq) < 0)
+	if (req->sip_cseq) {
+		if (msg_header_add_dup(r, (msg_pub_t *)rs, (msg_header_t const *)req->sip_cseq) < 0)
+			goto fail;
+	} else if (req->sip_request) {
+		/* The request's CSeq was unusable: the client matches our answer
+		 * by branch and method (RFC 3261 §17.1.3), so give it those. */
+		msg_header_t *h = (msg_header_t *)sip_cseq_create(home, 0, req->sip_request->rq_method,
+		    req->sip_request->rq_method_name);
+
+		if (!h || msg_header_insert(r, (msg_pub_t *)rs, h) < 0)
+			goto fail;
+	}
+	if (!req->sip_call_id && sip_add_make(r, rs, sip_call_id_class, "unknown") < 0)
 		goto fail;
 	if (unsupported && unsupported[0] &&
 	    sip_add_make(r, rs, sip_unsupported_class, unsupported) < 0)
