@@ -51,7 +51,9 @@ def shared_dir():
 
 
 # Port ranges: 100 ports per test, below the Linux ephemeral range (32768+), so
-# tests run in parallel (make check -j2) without colliding.
+# tests run in parallel (make check -j2) without colliding.  Each is only a
+# preference: claim_ports() moves to the next free block when another run
+# (another build's make check) holds it.
 PORT_BASE = {
     "plumbing": 21000, "message-out": 21100, "message-in": 21200,
     "dialog-out": 21300, "dialog-in": 21400, "cancel": 21500,
@@ -99,6 +101,52 @@ def listening(ip, port):
     except OSError:
         pass
     return False
+
+
+def listening_any(port):
+    want = ":%04X" % port
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if parts[3] == "0A" and parts[1].endswith(want):
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def claim_ports(preferred, size=100, lo=20000, hi=32700):
+    """A block of ports for this run: the preferred one unless another run
+    holds it.  A block is held by binding 127.0.0.1:(base + size - 1) for the
+    run's lifetime; a block where anything listens is skipped too (leftovers).
+    Returns (base, lock socket)."""
+    nblocks = (hi - lo) // size
+    first = (preferred - lo) // size
+    for k in range(nblocks):
+        base = lo + ((first + k) % nblocks) * size
+        lock = socket.socket()
+        try:
+            lock.bind(("127.0.0.1", base + size - 1))
+        except OSError:
+            lock.close()
+            continue
+        if any(listening_any(p) for p in range(base, base + size)):
+            lock.close()
+            continue
+        return base, lock
+    raise RuntimeError("no free block of %d ports in %d-%d" % (size, lo, hi))
+
+
+def _die_with_parent():
+    """preexec_fn: SIGKILL this child when the test driver dies, even by
+    SIGKILL (PR_SET_PDEATHSIG), so no lab process outlives its run."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except Exception:
+        pass
 
 
 def tail(path, n=30):
@@ -279,7 +327,7 @@ class Lab(object):
     def __init__(self, name, need=("sipp", "stunnel4"), trace_msg=True, keep=None,
                  workdir=None, timeout=None):
         self.name = name
-        self.base = PORT_BASE[name]
+        self.base, self._port_lock = claim_ports(PORT_BASE[name])
         self.tap = TAP()
         self.procs = []
         self.traps = []
@@ -321,7 +369,7 @@ class Lab(object):
 
     def spawn(self, cmd, **kw):
         kw.setdefault("stdin", subprocess.DEVNULL)
-        p = subprocess.Popen(cmd, start_new_session=True, **kw)
+        p = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent, **kw)
         self.procs.append(p)
         return p
 
@@ -347,6 +395,7 @@ class Lab(object):
                 except OSError:
                     pass
                 p.wait()
+        self._port_lock.close()
         if ok and not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
         elif not self.workdir:
@@ -522,6 +571,11 @@ class Lab(object):
 
     def edge_lines(self):
         return tail(self.edge_log, 100000) if self.edge_log else []
+
+    def edge_grep(self, regex):
+        import re
+        r = re.compile(regex)
+        return [l for l in self.edge_lines() if r.search(l)]
 
     def edge_diag(self, n=40):
         if not self.edge_log:
