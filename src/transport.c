@@ -153,7 +153,7 @@ tp_limits_take(struct transport *t, const struct sockaddr_storage *peer)
 	const unsigned char *p = NULL;
 	size_t len = tp_addr_bytes(peer, &p);
 	struct tp_addr_slot *s;
-	unsigned n = atomic_fetch_add(&t->inbound, 1) + 1;
+	unsigned b, n = atomic_fetch_add(&t->inbound, 1) + 1;
 	bool ok = true;
 
 	if (t->conf.max_connections && n > t->conf.max_connections) {
@@ -162,31 +162,25 @@ tp_limits_take(struct transport *t, const struct sockaddr_storage *peer)
 	}
 	if (len == 0)
 		return true;
+	b = tp_addr_hash(peer->ss_family, p, len);
 	pthread_mutex_lock(&t->addr_mu);
-	unsigned b = tp_addr_hash(peer->ss_family, p, len);
 	for (s = t->addr_tab[b]; s; s = s->next)
 		if (s->family == peer->ss_family && memcmp(s->addr, p, len) == 0)
 			break;
 	if (s == NULL) {
-		if ((s = calloc(1, sizeof(*s))) == NULL) {
-			ok = false;
-		} else {
+		/* Slots exist only while they count something. */
+		if ((s = calloc(1, sizeof(*s))) != NULL) {
 			s->family = peer->ss_family;
 			memcpy(s->addr, p, len);
 			s->next = t->addr_tab[b];
 			t->addr_tab[b] = s;
 		}
 	}
-	if (ok && t->conf.max_connections_per_address &&
-	    s->count >= t->conf.max_connections_per_address)
+	if (s == NULL || (t->conf.max_connections_per_address &&
+	    s->count >= t->conf.max_connections_per_address))
 		ok = false;
-	if (ok)
+	else
 		s->count++;
-	else if (s != NULL && s->count == 0) {
-		/* A slot is created for the first connection only; unlink it. */
-		t->addr_tab[b] = s->next;
-		free(s);
-	}
 	pthread_mutex_unlock(&t->addr_mu);
 	if (!ok)
 		atomic_fetch_sub(&t->inbound, 1);
@@ -1478,7 +1472,8 @@ dial_fail(struct conn *c, int status, const char *detail)
 		conn_abort(c);
 		return;
 	}
-	log_warnx("%s: cannot connect: %s%s%s, %s", __func__, transport_strerror(status),
+	/* Info only: the core reports the failure with its own diagnostic. */
+	log_info("cannot connect: %s%s%s, %s", transport_strerror(status),
 	    detail && detail[0] ? ": " : "", detail ? detail : "", conn_ctx(c, ctx, sizeof(ctx)));
 	/* Unlinked first so that a callback dialling the same hop starts afresh. */
 	dial_unlink(p);

@@ -928,6 +928,53 @@ test_tcp_idle_timeout(void)
 	return teardown();
 }
 
+/* A message cut by EOF is dropped, not delivered. */
+static int
+test_tcp_partial_at_eof(void)
+{
+	struct raw_read rr = { 0 };
+	char buf[2048];
+	size_t n;
+	int want = 1;
+
+	CHECK(setup(NULL, TP_TCP, NULL, false, NULL) == 0);
+	n = mk_message(buf, sizeof(buf), 1, 100, true);
+	CHECK((rr.fd = raw_connect(T.port)) >= 0);
+	/* Headers only, then FIN: Sofia would call that complete at eos. */
+	CHECK(raw_send(rr.fd, buf, n - 100));
+	CHECK(shutdown(rr.fd, SHUT_WR) == 0);
+	CHECK(run_until(cond_raw, &rr, 5000));
+	CHECK(rr.eof);
+	CHECK(run_until(cond_nclosed, &want, 5000));
+	CHECK_EQ_INT(T.nmsgs, 0);
+	close(rr.fd);
+	return teardown();
+}
+
+static int
+test_limits_total(void)
+{
+	struct transport_conf tc;
+	struct transport_stats st;
+	struct raw_read a = { 0 }, b = { 0 };
+
+	default_conf(&tc);
+	tc.max_connections = 1;
+	CHECK(setup(&tc, TP_TCP, NULL, false, NULL) == 0);
+	CHECK((a.fd = raw_connect(T.port)) >= 0);
+	CHECK((b.fd = raw_connect(T.port)) >= 0);
+	CHECK(run_until(cond_raw, &b, 5000));
+	CHECK(b.eof);
+	run_nowait(5);
+	CHECK(!cond_raw(&a));
+	transport_stats_get(T.t, &st);
+	CHECK_EQ_INT(st.refused_limit, 1);
+	CHECK_EQ_INT(st.open_connections, 1);
+	close(a.fd);
+	close(b.fd);
+	return teardown();
+}
+
 static int
 test_limits(void)
 {
@@ -1046,6 +1093,8 @@ static const struct unit_test tests[] = {
 	UNIT(test_tcp_no_content_length),
 	UNIT(test_tcp_incomplete_timeout),
 	UNIT(test_tcp_idle_timeout),
+	UNIT(test_tcp_partial_at_eof),
+	UNIT(test_limits_total),
 	UNIT(test_limits),
 	UNIT(test_dial_resolve_and_refused),
 	UNIT(test_listen_in_use),
