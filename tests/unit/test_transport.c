@@ -9,12 +9,15 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -209,6 +212,12 @@ loopback(struct sockaddr_storage *ss, unsigned short port)
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(port);
 	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+static unsigned short
+tp_port_of(const struct sockaddr_storage *ss)
+{
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
 static void
@@ -975,6 +984,36 @@ test_limits_total(void)
 	return teardown();
 }
 
+/* A peer that does not read is dropped once the backlog passes 4 MiB. */
+static int
+test_tcp_write_backlog(void)
+{
+	static char buf[70000];
+	struct raw_read rr = { 0 };
+	size_t n;
+	int want = 1, r = 0, i;
+	struct conn *c;
+	msg_t *m;
+
+	CHECK(setup(NULL, TP_TCP, NULL, false, NULL) == 0);
+	n = mk_message(buf, sizeof(buf), 1, 0, true);
+	CHECK((rr.fd = raw_connect(T.port)) >= 0);
+	CHECK(raw_send(rr.fd, buf, n));
+	CHECK(run_until(cond_nmsgs, &want, 5000));
+	c = T.last_in;
+	n = mk_message(buf, sizeof(buf), 2, 60000, true);
+	CHECK((m = msg_make(sip_default_mclass(), 0, buf, (ssize_t)n)) != NULL);
+	for (i = 0; i < 2000 && r == 0; i++)
+		r = conn_send(c, m);
+	msg_destroy(m);
+	CHECK_EQ_INT(r, UV_ENOBUFS);
+	CHECK(!conn_is_open(c));
+	CHECK(conn_send(c, T.msgs[0].msg) == TP_ECLOSED);
+	CHECK(run_until(cond_nclosed, &want, 5000));
+	close(rr.fd);
+	return teardown();
+}
+
 static int
 test_limits(void)
 {
@@ -1077,6 +1116,105 @@ test_listen_in_use(void)
 	return teardown();
 }
 
+/* Two workers, each on its own thread and loop, on one port: the limits are
+ * process-wide. */
+struct thr {
+	uv_loop_t loop;
+	uv_async_t stop;
+	struct tp_worker *tw;
+	pthread_t th;
+};
+
+static atomic_int thr_msgs;
+
+static void
+thr_message_cb(struct conn *c, msg_t *msg, int status, void *ud)
+{
+	if (msg)
+		msg_destroy(msg);
+	if (status == 0)
+		atomic_fetch_add(&thr_msgs, 1);
+}
+
+static void
+thr_stop_cb(uv_async_t *a)
+{
+	struct thr *w = a->data;
+
+	transport_worker_shutdown(w->tw);
+	uv_close((uv_handle_t *)a, NULL);
+}
+
+static void *
+thr_main(void *arg)
+{
+	struct thr *w = arg;
+
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+static int
+test_workers_threads(void)
+{
+	struct transport_cbs cbs = { thr_message_cb, NULL, NULL };
+	struct transport_conf tc;
+	struct transport_stats st;
+	struct listener_conf lc;
+	struct transport *t;
+	struct thr w[2];
+	int fds[20];
+	char buf[2048];
+	size_t n;
+
+	default_conf(&tc);
+	tc.max_connections_per_address = 10;
+	CHECK(transport_new(&tc, &t) == 0);
+	memset(&lc, 0, sizeof(lc));
+	lc.kind = TP_TCP;
+	loopback(&lc.addr, free_port());
+	for (int i = 0; i < 2; i++) {
+		CHECK(uv_loop_init(&w[i].loop) == 0);
+		CHECK(uv_async_init(&w[i].loop, &w[i].stop, thr_stop_cb) == 0);
+		w[i].stop.data = &w[i];
+		CHECK(transport_worker_new(t, &w[i].loop, (unsigned)i, &cbs, &w[i].tw) == 0);
+		CHECK_EQ_INT(transport_worker_listen(w[i].tw, &lc, NULL), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&w[i].th, NULL, thr_main, &w[i]) == 0);
+	n = mk_message(buf, sizeof(buf), 1, 0, true);
+	for (int i = 0; i < 20; i++) {
+		CHECK((fds[i] = raw_connect(tp_port_of(&lc.addr))) >= 0);
+		(void)raw_send(fds[i], buf, n);
+	}
+	/* Poll the counters until both loops have seen every connection. */
+	for (int ms = 0; ms < 5000; ms++) {
+		struct timespec ts = { 0, 1000000 };
+
+		transport_stats_get(t, &st);
+		if (atomic_load(&thr_msgs) >= 10 && st.refused_limit >= 10)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	transport_stats_get(t, &st);
+	CHECK_EQ_INT(atomic_load(&thr_msgs), 10);
+	CHECK_EQ_INT(st.accepted, 10);
+	CHECK_EQ_INT(st.refused_limit, 10);
+	for (int i = 0; i < 2; i++)
+		CHECK(uv_async_send(&w[i].stop) == 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK(pthread_join(w[i].th, NULL) == 0);
+		CHECK_EQ_INT(uv_loop_close(&w[i].loop), 0);
+		transport_worker_free(w[i].tw);
+	}
+	for (int i = 0; i < 20; i++)
+		close(fds[i]);
+	transport_stats_get(t, &st);
+	CHECK_EQ_INT(st.open_connections, 0);
+	transport_free(t);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	UNIT(test_tls_ctx_errors),
 	UNIT(test_tls_mutual_message),
@@ -1094,10 +1232,12 @@ static const struct unit_test tests[] = {
 	UNIT(test_tcp_incomplete_timeout),
 	UNIT(test_tcp_idle_timeout),
 	UNIT(test_tcp_partial_at_eof),
+	UNIT(test_tcp_write_backlog),
 	UNIT(test_limits_total),
 	UNIT(test_limits),
 	UNIT(test_dial_resolve_and_refused),
 	UNIT(test_listen_in_use),
+	UNIT(test_workers_threads),
 	{ 0 }
 };
 
