@@ -1131,11 +1131,12 @@ conn_established(struct conn *c)
 	}
 	conn_arm_timer(c);
 	if (log_would(LOG_LVL_DEBUG))
-		log_debug("connection %016llx %s %s%s%s%s, %s", (unsigned long long)c->info.id,
+		log_debug("connection %016llx %s %s%s%s%s%s, %s", (unsigned long long)c->info.id,
 		    c->info.outbound ? "dialled" : "accepted",
 		    c->tls ? tls_sess_version(c->tls) : "TCP", c->tls ? " " : "",
 		    c->tls ? tls_sess_cipher(c->tls) : "",
-		    c->info.npeer_names ? " names " : "", conn_ctx(c, ctx, sizeof(ctx)));
+		    c->info.npeer_names ? ", certificate names " : "",
+		    c->info.npeer_names ? c->info.peer_names[0] : "", conn_ctx(c, ctx, sizeof(ctx)));
 	if (c->dial)
 		dial_succeed(c);
 }
