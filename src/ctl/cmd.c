@@ -299,8 +299,9 @@ ctl_run(struct ctl *c, int argc, char **argv)
 		    best->db == CTL_DB_ANY ? STORE_OPEN_ANY : 0;
 
 		if ((rc = store_open(c->db_path, flags, &c->st, err, sizeof(err))) != 0) {
+			/* Whatever the reason, the db could not be used. */
 			fprintf(stderr, "sipedgectl: %s\n", err);
-			rc = ctl_exit_for(rc);
+			rc = CTL_DB;
 			goto out;
 		}
 		store_set_actor(c->st, c->actor);
