@@ -63,6 +63,7 @@ static struct {
 	struct conn *last_in;            /* server side of the last message */
 	const char *reply_on_error;      /* raw response sent on status 400/513 */
 	const char *reply_on_message;    /* raw response sent to every inbound message */
+	bool eku_any;                    /* for contexts made by ctx_new */
 } T;
 
 /* --- helpers --- */
@@ -178,6 +179,7 @@ ctx_new(bool server, const char *who, bool mutual, struct tls_ctx **out)
 	tc.private_key = who ? key : NULL;
 	tc.ca_bundle = ca;
 	tc.require_client_cert = mutual;
+	tc.eku_any = T.eku_any;
 	r = server ? tls_ctx_new_server(&tc, out, err, sizeof(err)) :
 	    tls_ctx_new_client(&tc, out, err, sizeof(err));
 	if (r < 0)
@@ -638,6 +640,49 @@ test_tls_no_client_cert(void)
 	CHECK_EQ_INT(T.nclosed_in, 0);
 	transport_stats_get(T.t, &st);
 	CHECK(st.tls_failures >= 1);
+	return teardown();
+}
+
+/* A client certificate without the clientAuth EKU: refused unless eku_any. */
+static int
+test_tls_eku(void)
+{
+	struct dial_res d = { 0 }, d2 = { 0 };
+	struct conn *c = NULL;
+	struct dial_req *req = NULL;
+	struct hop hop;
+	char buf[2048];
+	size_t n;
+	int want = 1;
+	msg_t *m;
+
+	n = mk_message(buf, sizeof(buf), 1, 5, true);
+	CHECK(setup(NULL, TP_TLS, "edge", true, "serveronly") == 0);
+	hop_init(&hop, "sip.contoso.test", TP_TLS, T.port);
+	CHECK_EQ_INT(transport_dial(T.tw, &hop, SIDE_EXTERNAL, dial_cb, &d, &c, &req), 1);
+	CHECK(run_until(cond_dial, &d, 5000));
+	if (d.status == 0) {
+		CHECK((m = msg_make(sip_default_mclass(), 0, buf, (ssize_t)n)) != NULL);
+		(void)conn_send(d.c, m);
+		msg_destroy(m);
+		CHECK(run_until(cond_nclosed, &want, 5000));
+	}
+	CHECK_EQ_INT(T.nmsgs, 0);
+	CHECK(teardown() == 0);
+
+	T.eku_any = true;
+	T.nclosed = T.nclosed_in = T.nclosed_out = 0;
+	CHECK(setup(NULL, TP_TLS, "edge", true, "serveronly") == 0);
+	hop_init(&hop, "sip.contoso.test", TP_TLS, T.port);
+	CHECK_EQ_INT(transport_dial(T.tw, &hop, SIDE_EXTERNAL, dial_cb, &d2, &c, &req), 1);
+	CHECK(run_until(cond_dial, &d2, 5000));
+	CHECK_EQ_INT(d2.status, 0);
+	CHECK((m = msg_make(sip_default_mclass(), 0, buf, (ssize_t)n)) != NULL);
+	CHECK_EQ_INT(conn_send(d2.c, m), 0);
+	msg_destroy(m);
+	CHECK(run_until(cond_nmsgs, &want, 5000));
+	CHECK_EQ_INT(T.msgs[0].status, 0);
+	CHECK_EQ_STR(T.msgs[0].name0, "sip.fabrikam.test");
 	return teardown();
 }
 
@@ -1222,6 +1267,7 @@ static const struct unit_test tests[] = {
 	UNIT(test_tls_certname),
 	UNIT(test_tls_untrusted),
 	UNIT(test_tls_no_client_cert),
+	UNIT(test_tls_eku),
 	UNIT(test_tls_handshake_timeout),
 	UNIT(test_tcp_several_in_one_write),
 	UNIT(test_tcp_byte_by_byte),
