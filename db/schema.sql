@@ -81,8 +81,9 @@ CREATE TABLE partner_peer (
 	PRIMARY KEY (domain, fqdn)
 ) WITHOUT ROWID;
 
--- Every change made through sipedgectl: old and new are JSON objects (NULL when
--- the object did not exist before or does not exist after).
+-- Every change made through sipedgectl: object is "allowed <domain>", "blocked
+-- <domain>", "provider <name>", "config <setting>" or "schema"; old and new are
+-- its JSON values before and after (NULL when it did not exist).
 CREATE TABLE audit (
 	id      INTEGER PRIMARY KEY AUTOINCREMENT,
 	at      INTEGER NOT NULL,

@@ -443,16 +443,76 @@ audit_add(struct store *st, const char *command, const char *object,
 	    "isssss", (int64_t)time(NULL), st->actor, command, object, old, new);
 }
 
-/* Apply sql[v..n-1] to a db at version v, one transaction each.  Foreign keys
- * are off during a migration (SQLite's advice for table rebuilds) and checked
- * before its commit. */
+/* One migration step in its own transaction: take the db from its version v
+ * to v + 1 with sql[v].  *done is set when there was nothing left to do
+ * (another sipedgectl may have migrated while we waited for the lock). */
+static int
+migrate_step(struct store *st, const char *const *sql, int n, const char *command, bool *done)
+{
+	sqlite3_stmt *s = NULL;
+	char buf[128], o[16], nw[16];
+	int v, rc;
+	bool has;
+
+	*done = false;
+	if ((rc = tx_begin(st)) != 0)
+		return rc;
+	if ((rc = db_version(st, &v)) != 0)
+		goto out;
+	if (v >= n) {
+		*done = true;
+		goto out;
+	}
+	if (v == 0) {
+		if ((rc = db_has_schema(st, &has)) != 0)
+			goto out;
+		if (has) {
+			rc = serr(st, -EILSEQ, "%s: not a sipedge policy database", st->path);
+			goto out;
+		}
+	}
+	if (sqlite3_exec(st->db, sql[v], NULL, NULL, NULL) != SQLITE_OK) {
+		rc = serr(st, -EIO, "%s: migration to schema version %d failed: %s",
+		    st->path, v + 1, sqlite3_errmsg(st->db));
+		goto out;
+	}
+	if ((rc = prep(st, &s, "PRAGMA foreign_key_check", NULL)) != 0)
+		goto out;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		rc = serr(st, -EIO, "%s: migration to schema version %d broke a foreign key",
+		    st->path, v + 1);
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = sqlerr(st, rc);
+		goto out;
+	}
+	snprintf(buf, sizeof(buf), "PRAGMA application_id = %d; PRAGMA user_version = %d",
+	    STORE_APP_ID, v + 1);
+	if ((rc = exec_sql(st, buf)) != 0)
+		goto out;
+	snprintf(o, sizeof(o), "%d", v);
+	snprintf(nw, sizeof(nw), "%d", v + 1);
+	if ((rc = audit_add(st, command, "schema", v ? o : NULL, nw)) != 0)
+		goto out;
+	rc = tx_commit(st);
+out:
+	sqlite3_finalize(s);
+	/* Also ends the read-only transaction of a step with nothing to do. */
+	tx_rollback(st);
+	return rc;
+}
+
+/* Apply sql[v..n-1] to a db at version v.  Foreign keys are off during a
+ * migration (SQLite's advice for table rebuilds; the pragma is a no-op inside
+ * a transaction) and checked before each commit. */
 static int
 migrate_list(struct store *st, const char *const *sql, int n, const char *command,
     int *from, int *to)
 {
-	int v0, v, rc;
-	bool has;
-	char buf[128];
+	bool done = false;
+	int v0, rc;
 
 	if ((rc = db_version(st, &v0)) != 0)
 		return rc;
@@ -460,77 +520,22 @@ migrate_list(struct store *st, const char *const *sql, int n, const char *comman
 		return serr(st, -ENOTSUP,
 		    "%s: schema version %d is newer than this program supports (%d); "
 		    "use the sipedge release that wrote it", st->path, v0, n);
-	if (v0 == n)
-		goto done;
-	if ((rc = exec_sql(st, "PRAGMA journal_mode = WAL")) != 0)
-		return rc;
-	if ((rc = exec_sql(st, "PRAGMA foreign_keys = OFF")) != 0)
-		return rc;
-	for (;;) {
-		sqlite3_stmt *s = NULL;
-
-		if ((rc = tx_begin(st)) != 0)
+	if (v0 < n) {
+		if ((rc = exec_sql(st, "PRAGMA journal_mode = WAL")) != 0 ||
+		    (rc = exec_sql(st, "PRAGMA foreign_keys = OFF")) != 0)
 			goto out;
-		/* Another sipedgectl may have migrated while we waited for the lock. */
-		if ((rc = db_version(st, &v)) != 0)
-			goto fail;
-		if (v >= n)
-			break;
-		if (v == 0) {
-			if ((rc = db_has_schema(st, &has)) != 0)
-				goto fail;
-			if (has) {
-				rc = serr(st, -EILSEQ, "%s: not a sipedge policy database", st->path);
-				goto fail;
-			}
-		}
-		rc = sqlite3_exec(st->db, sql[v], NULL, NULL, NULL);
-		if (rc != SQLITE_OK) {
-			const char *m = sqlite3_errmsg(st->db);
-
-			rc = serr(st, -EIO, "%s: migration to schema version %d failed: %s",
-			    st->path, v + 1, m);
-			goto fail;
-		}
-		if ((rc = prep(st, &s, "PRAGMA foreign_key_check", NULL)) != 0)
-			goto fail;
-		rc = sqlite3_step(s);
-		sqlite3_finalize(s);
-		if (rc == SQLITE_ROW) {
-			rc = serr(st, -EIO, "%s: migration to schema version %d broke a "
-			    "foreign key", st->path, v + 1);
-			goto fail;
-		}
-		snprintf(buf, sizeof(buf), "PRAGMA application_id = %d; PRAGMA user_version = %d",
-		    STORE_APP_ID, v + 1);
-		if ((rc = exec_sql(st, buf)) != 0)
-			goto fail;
-		{
-			char o[16], nw[16];
-
-			snprintf(o, sizeof(o), "%d", v);
-			snprintf(nw, sizeof(nw), "%d", v + 1);
-			if ((rc = audit_add(st, command, "schema", v ? o : NULL, nw)) != 0)
-				goto fail;
-		}
-		if ((rc = tx_commit(st)) != 0)
-			goto fail;
+		while (!done)
+			if ((rc = migrate_step(st, sql, n, command, &done)) != 0)
+				goto out;
 	}
-	tx_rollback(st);
-	rc = 0;
-	goto out;
-fail:
-	tx_rollback(st);
-out:
-	exec_sql(st, "PRAGMA foreign_keys = ON");
-	if (rc != 0)
-		return rc;
-done:
 	if (from)
 		*from = v0;
 	if (to)
 		*to = n;
-	return 0;
+out:
+	if (v0 < n)
+		exec_sql(st, "PRAGMA foreign_keys = ON");
+	return rc;
 }
 
 int
