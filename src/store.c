@@ -693,13 +693,13 @@ static const struct store_setting settings[] = {
 	  offsetof(struct store_config, default_route_fqdn), apply_fqdn, format_fqdn,
 	  "next hop for routing-method default-route (empty: unset)" },
 	UINT_ROW("discovered-rate", discovered_rate, 1, 100000, "20", "requests/s",
-	    "messages per second accepted from each discovered partner"),
+	    "messages accepted from each discovered partner"),
 	UINT_ROW("discovered-suspicious-rate", discovered_suspicious_rate, 1, 100000, "1",
-	    "requests/s", "messages per second once a discovered partner is suspicious"),
+	    "requests/s", "messages accepted from a discovered partner once it is suspicious"),
 	UINT_ROW("discovered-suspicious-ratio", discovered_suspicious_ratio, 1, 100000,
-	    "100", "percent", "failed responses per 100 successful ones that mark a "
-	    "discovered partner suspicious"),
-	UINT_ROW("discovered-contacts", discovered_contacts, 1, 10000000, "1000", "contacts",
+	    "100", "percent", "failed responses, as a share of successful ones, that "
+	    "mark a discovered partner suspicious"),
+	UINT_ROW("discovered-contacts", discovered_contacts, 1, 10000000, "1000", NULL,
 	    "distinct internal contacts a discovered partner may reach per period"),
 	UINT_ROW("discovered-period", discovered_period, 1, 10080, "60", "minutes",
 	    "report and contact-limit period for discovered partners"),

@@ -106,9 +106,12 @@ cmd_config_show(struct ctl *c, const struct ctl_args *a)
 	} else {
 		ctl_table_init(&t, 4, heads);
 		for (const struct store_setting *s = store_settings(); s->name; s++) {
+			char desc[512];
+
 			store_setting_format(s, &p->config, buf, sizeof(buf));
-			ctl_table_add(&t, s->name, buf[0] ? buf : "-", s->def[0] ? s->def : "-",
-			    s->description);
+			snprintf(desc, sizeof(desc), "%s%s%s%s", s->description, s->unit ? " (" : "",
+			    s->unit ? s->unit : "", s->unit ? ")" : "");
+			ctl_table_add(&t, s->name, buf[0] ? buf : "-", s->def[0] ? s->def : "-", desc);
 		}
 		ctl_table_print(&t, c->out);
 		ctl_table_free(&t);
