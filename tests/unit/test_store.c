@@ -16,10 +16,24 @@ cleanup(void)
 {
 	char cmd[160];
 
+	if (dir[0] == '\0')
+		return;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "# could not remove %s\n", dir);
 }
+
+/* unit.h ends a test's process with _exit(), which skips atexit(): wrap each
+ * test so that its directory goes whatever the result. */
+#define STORE_TEST(name)                                                      \
+	static int name##_body(void);                                         \
+	static int name(void)                                                 \
+	{                                                                     \
+		int rc_ = name##_body();                                      \
+		cleanup();                                                    \
+		return rc_;                                                   \
+	}                                                                     \
+	static int name##_body(void)
 
 static int
 tmpdb(void)
@@ -28,7 +42,6 @@ tmpdb(void)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(dbpath, sizeof(dbpath), "%s/policy.db", dir);
-	atexit(cleanup);
 	return 0;
 }
 
@@ -92,8 +105,7 @@ has(const char *s, const char *want)
 
 /* ------------------------------------------------------------------ open */
 
-static int
-test_store_init_creates_current_schema(void)
+STORE_TEST(test_store_init_creates_current_schema)
 {
 	struct store *st = new_store();
 	char *mode = NULL;
@@ -117,8 +129,7 @@ test_store_init_creates_current_schema(void)
 	return 0;
 }
 
-static int
-test_store_open_missing_file(void)
+STORE_TEST(test_store_open_missing_file)
 {
 	struct store *st = NULL;
 	char err[512];
@@ -133,8 +144,7 @@ test_store_open_missing_file(void)
 	return 0;
 }
 
-static int
-test_store_open_uninitialised(void)
+STORE_TEST(test_store_open_uninitialised)
 {
 	struct store *st = NULL;
 	char err[512];
@@ -154,8 +164,7 @@ test_store_open_uninitialised(void)
 	return 0;
 }
 
-static int
-test_store_refuses_newer_db(void)
+STORE_TEST(test_store_refuses_newer_db)
 {
 	struct store *st = new_store();
 	char err[512], sql[64];
@@ -171,8 +180,7 @@ test_store_refuses_newer_db(void)
 	return 0;
 }
 
-static int
-test_store_refuses_garbage_file(void)
+STORE_TEST(test_store_refuses_garbage_file)
 {
 	struct store *st = NULL;
 	char err[512], junk[8192];
@@ -190,8 +198,7 @@ test_store_refuses_garbage_file(void)
 	return 0;
 }
 
-static int
-test_store_refuses_foreign_sqlite_db(void)
+STORE_TEST(test_store_refuses_foreign_sqlite_db)
 {
 	struct store *st = NULL;
 	char err[512];
@@ -208,8 +215,7 @@ test_store_refuses_foreign_sqlite_db(void)
 	return 0;
 }
 
-static int
-test_store_corrupt_pages(void)
+STORE_TEST(test_store_corrupt_pages)
 {
 	struct store *st = new_store();
 	struct store_policy *p = NULL;
@@ -244,8 +250,7 @@ test_store_corrupt_pages(void)
 	return 0;
 }
 
-static int
-test_store_busy(void)
+STORE_TEST(test_store_busy)
 {
 	struct store *st = new_store(), *st2 = NULL;
 	char err[512];
@@ -265,8 +270,7 @@ test_store_busy(void)
 
 /* ------------------------------------------------------------- migrations */
 
-static int
-test_store_migration_applies_in_order(void)
+STORE_TEST(test_store_migration_applies_in_order)
 {
 	struct store *st = new_store();
 	const char *list[3];
@@ -297,8 +301,7 @@ test_store_migration_applies_in_order(void)
 	return 0;
 }
 
-static int
-test_store_failed_migration_rolls_back(void)
+STORE_TEST(test_store_failed_migration_rolls_back)
 {
 	struct store *st = new_store();
 	const char *list[2];
@@ -323,8 +326,7 @@ test_store_failed_migration_rolls_back(void)
 	return 0;
 }
 
-static int
-test_store_migrate_from_empty(void)
+STORE_TEST(test_store_migrate_from_empty)
 {
 	struct store *st = NULL;
 	char err[512];
@@ -344,8 +346,7 @@ test_store_migrate_from_empty(void)
 
 /* ------------------------------------------------------------ consistency */
 
-static int
-test_store_allowed_and_blocked_exclusive(void)
+STORE_TEST(test_store_allowed_and_blocked_exclusive)
 {
 	struct store *st = new_store();
 
@@ -369,8 +370,7 @@ test_store_allowed_and_blocked_exclusive(void)
 	return 0;
 }
 
-static int
-test_store_remove_unknown(void)
+STORE_TEST(test_store_remove_unknown)
 {
 	struct store *st = new_store();
 
@@ -389,8 +389,7 @@ test_store_remove_unknown(void)
 	return 0;
 }
 
-static int
-test_store_bad_names_and_comments(void)
+STORE_TEST(test_store_bad_names_and_comments)
 {
 	struct store *st = new_store();
 	struct store_provider p = { 0 };
@@ -414,8 +413,7 @@ test_store_bad_names_and_comments(void)
 	return 0;
 }
 
-static int
-test_store_provider_names_and_proxies_unique(void)
+STORE_TEST(test_store_provider_names_and_proxies_unique)
 {
 	struct store *st = new_store();
 	struct store_provider p = { 0 };
@@ -458,8 +456,7 @@ test_store_provider_names_and_proxies_unique(void)
 	return 0;
 }
 
-static int
-test_store_fqdn_not_partner_server_and_provider(void)
+STORE_TEST(test_store_fqdn_not_partner_server_and_provider)
 {
 	struct store *st = new_store();
 	struct store_provider p = { 0 };
@@ -487,8 +484,7 @@ test_store_fqdn_not_partner_server_and_provider(void)
 	return 0;
 }
 
-static int
-test_store_provider_update(void)
+STORE_TEST(test_store_provider_update)
 {
 	struct store *st = new_store();
 	struct store_provider p = { 0 };
@@ -552,8 +548,7 @@ test_store_provider_update(void)
 
 /* --------------------------------------------------------------- settings */
 
-static int
-test_store_config_defaults(void)
+STORE_TEST(test_store_config_defaults)
 {
 	struct store *st = new_store();
 	struct store_policy *p = NULL;
@@ -585,8 +580,7 @@ test_store_config_defaults(void)
 	return 0;
 }
 
-static int
-test_store_config_set_and_reset(void)
+STORE_TEST(test_store_config_set_and_reset)
 {
 	struct store *st = new_store();
 	struct store_policy *p = NULL;
@@ -610,8 +604,7 @@ test_store_config_set_and_reset(void)
 	return 0;
 }
 
-static int
-test_store_config_refusals(void)
+STORE_TEST(test_store_config_refusals)
 {
 	struct store *st = new_store();
 
@@ -644,8 +637,7 @@ test_store_config_refusals(void)
 	return 0;
 }
 
-static int
-test_store_hand_edited_rows_refused_on_load(void)
+STORE_TEST(test_store_hand_edited_rows_refused_on_load)
 {
 	struct store *st = new_store();
 	struct store_policy *p = NULL;
@@ -667,8 +659,7 @@ test_store_hand_edited_rows_refused_on_load(void)
 
 /* ------------------------------------------------------------- generation */
 
-static int
-test_store_generation(void)
+STORE_TEST(test_store_generation)
 {
 	struct store *st = new_store();
 	struct store_partner_delta d = { .domain = "open.test", .requests = 1 };
@@ -704,8 +695,7 @@ test_store_generation(void)
 
 /* --------------------------------------------------------------- policy */
 
-static int
-test_store_policy_load(void)
+STORE_TEST(test_store_policy_load)
 {
 	struct store *st = new_store();
 	struct store_provider pr = { 0 };
@@ -779,8 +769,7 @@ sample_policy(void)
 	return p;
 }
 
-static int
-test_store_policy_replace(void)
+STORE_TEST(test_store_policy_replace)
 {
 	struct store *st = new_store();
 	struct store_policy in = sample_policy(), *p = NULL;
@@ -816,8 +805,7 @@ test_store_policy_replace(void)
 	return 0;
 }
 
-static int
-test_store_policy_replace_all_or_nothing(void)
+STORE_TEST(test_store_policy_replace_all_or_nothing)
 {
 	struct store *st = new_store();
 	struct store_policy in = sample_policy();
@@ -855,8 +843,7 @@ test_store_policy_replace_all_or_nothing(void)
 
 /* --------------------------------------------------------------- partners */
 
-static int
-test_store_partners_record(void)
+STORE_TEST(test_store_partners_record)
 {
 	struct store *st = new_store();
 	const char *peers1[] = { "sip.open.test", "SIP2.open.test." };
@@ -895,8 +882,7 @@ test_store_partners_record(void)
 	return 0;
 }
 
-static int
-test_store_partners_promote_and_block(void)
+STORE_TEST(test_store_partners_promote_and_block)
 {
 	struct store *st = new_store();
 	struct store_partner_delta d[2] = {
@@ -929,8 +915,7 @@ test_store_partners_promote_and_block(void)
 
 /* ------------------------------------------------------------------ audit */
 
-static int
-test_store_audit(void)
+STORE_TEST(test_store_audit)
 {
 	struct store *st = new_store();
 	struct store_audit *a = NULL;
