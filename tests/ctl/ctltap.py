@@ -1,5 +1,6 @@
 # ctltap.py: helpers for the sipedgectl TAP tests (tests/ctl/*.test): run the
 # binary in a private temporary directory, check exit codes and messages.
+import atexit
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ class Tap:
         self.failed = 0
         self.dir = tempfile.mkdtemp(prefix='sipedgectl-test.')
         self.db = os.path.join(self.dir, 'policy.db')
+        atexit.register(shutil.rmtree, self.dir, True)
         top = os.environ.get('top_builddir') or os.path.join(
             os.path.dirname(os.path.abspath(__file__)), '..', '..')
         self.ctl = os.path.join(top, 'sipedgectl')
