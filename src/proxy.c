@@ -128,6 +128,12 @@ reply(struct worker *w, struct conn *c, const sip_t *sip, const sip_via_t *via, 
 	}
 	r = sipmsg_response(sip, via, status, d != DIAG_NONE && di->status == status ? di->phrase : NULL,
 	    to_tag, d != DIAG_NONE ? &sd : NULL, unsupported);
+	if (!r && c) {
+		/* Not even a response can be made of it: the peer is broken. */
+		log_info("closing %s: cannot answer its malformed request", peer_str(c, pd, sizeof(pd)));
+		conn_close(c);
+		return;
+	}
 	if (d != DIAG_NONE && status >= 300) {
 		atomic_fetch_add(&w->px->refused, 1);
 		log_info("refused %s from %s: %d %u %s", sipmsg_describe(sip, desc, sizeof(desc)),
@@ -776,8 +782,14 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		if (prob.status > 0)
 			reply(w, c, sip, sip->sip_via, ci->side, prob.status, prob.diag, prob.detail, NULL,
 			    prob.unsupported);
-		else
-			log_info("dropped a request without Via from %s", peer_str(c, key, sizeof(key)));
+		if (prob.status < 0 || !sip->sip_from || !sip->sip_to || !sip->sip_call_id ||
+		    !sip->sip_cseq) {
+			/* No Via to answer along, or an answer the peer cannot match
+			 * to its request: a stream peer this broken is cut off
+			 * (RFC 3261 §18.3 allows closing on a framing problem). */
+			log_info("closing %s: %s", peer_str(c, key, sizeof(key)), prob.detail);
+			conn_close(c);
+		}
 		msg_destroy(msg);
 		return;
 	}

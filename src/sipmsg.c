@@ -33,14 +33,15 @@ problem(struct sip_problem *p, int status, enum diag_code d, const char *fmt, ..
 	va_end(ap);
 }
 
-/* Header names in the error list, for the reason text. */
+/* The first bad header's name, for the reason text.  Only the head of the
+ * error list is looked at: its links are not reliable for every kind of error
+ * (a corpus message with several bad headers crashed a walk along er_next). */
 static const char *
 bad_header_name(const sip_t *sip)
 {
-	for (const msg_error_t *e = sip->sip_error; e; e = e->er_next)
-		if (e->er_name && e->er_name[0])
-			return e->er_name;
-	return NULL;
+	const msg_error_t *e = sip->sip_error;
+
+	return e && e->er_name && e->er_name[0] ? e->er_name : NULL;
 }
 
 /* Printable, bounded copy of a peer-supplied token for our reason texts. */

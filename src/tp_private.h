@@ -23,6 +23,10 @@
 #define TP_MAX_BACKLOG      (4u << 20)
 /* A connection closed gracefully gets this long to flush its writes. */
 #define TP_LINGER_MS        5000
+/* After a framing error the connection stops reading but stays open while
+ * transactions it carried are still owed a final response (they hold
+ * references), at most this long (> Timer F, 64*T1). */
+#define TP_DRAIN_MS         35000
 #define TP_ADDR_BUCKETS     1024
 
 enum conn_state {
@@ -96,6 +100,8 @@ struct conn {
 	bool counted_open;
 	bool in_ht;
 	bool shutdown_started;
+	bool draining;                   /* framing lost: answer what is pending, then close */
+	uint64_t drain_since;
 	uint8_t ka;                      /* CRLFCRLF matcher state */
 	uint8_t handles_open;
 	struct tls_sess *tls;

@@ -446,8 +446,14 @@ conn_ref(struct conn *c)
 void
 conn_unref(struct conn *c)
 {
-	if (c != NULL && --c->refs == 0)
+	if (c == NULL)
+		return;
+	if (--c->refs == 0) {
 		conn_free(c);
+		return;
+	}
+	if (c->refs == 1 && c->draining && c->state == CS_OPEN)
+		conn_close(c);
 }
 
 static void
@@ -590,6 +596,13 @@ conn_timer_cb(uv_timer_t *h)
 		}
 		return;
 	case CS_OPEN:
+		if (c->draining) {
+			if (now >= c->drain_since + TP_DRAIN_MS)
+				conn_close(c);
+			else
+				conn_arm_timer(c);
+			return;
+		}
 		if (tc->incomplete_timeout_ms && c->partial_since &&
 		    now >= c->partial_since + tc->incomplete_timeout_ms) {
 			log_info("incomplete message for %u ms, closing, %s",
@@ -633,6 +646,10 @@ conn_arm_timer(struct conn *c)
 		due = tc->handshake_timeout_ms ? now + tc->handshake_timeout_ms : 0;
 		break;
 	case CS_OPEN:
+		if (c->draining) {
+			due = c->drain_since + TP_DRAIN_MS;
+			break;
+		}
 		if (tc->idle_timeout_ms)
 			due = c->last_io + tc->idle_timeout_ms;
 		if (tc->incomplete_timeout_ms && c->partial_since &&
@@ -964,7 +981,18 @@ conn_framing_error(struct conn *c, msg_t *msg, int status, const char *why)
 	c->cur = NULL;
 	c->partial_since = 0;
 	conn_deliver(c, msg, status);
-	conn_close(c);
+	if (c->state != CS_OPEN)
+		return;
+	if (c->refs <= 1) {
+		conn_close(c);
+		return;
+	}
+	/* Requests read before the bad one are still in progress (they hold
+	 * references): stop reading, let them answer, close after the last. */
+	c->draining = true;
+	c->drain_since = uv_now(c->tw->loop);
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	conn_arm_timer(c);
 }
 
 static msg_t *
@@ -978,6 +1006,25 @@ conn_msg_new(struct conn *c)
 	/* One block for the header structures saves ~24 mallocs a message. */
 	su_home_preload(msg_home(m), 1, 4096);
 	return m;
+}
+
+/* Put len bytes into an empty message's receive buffer. */
+static int
+conn_msg_fill(msg_t *m, const char *p, size_t len)
+{
+	msg_iovec_t vec[msg_n_fragments * 2];
+	issize_t k;
+	size_t off = 0;
+
+	k = msg_recv_iovec(m, vec, (isize_t)(sizeof(vec) / sizeof(vec[0])), len, 0);
+	if (k <= 0 || (size_t)k > sizeof(vec) / sizeof(vec[0]))
+		return -1;
+	for (issize_t i = 0; i < k; i++) {
+		memcpy(vec[i].mv_base, p + off, vec[i].mv_len);
+		off += vec[i].mv_len;
+	}
+	msg_recv_commit(m, len, 0);
+	return 0;
 }
 
 /* Only CR/LF left after a message: a keep-alive, not a message. */
@@ -1049,9 +1096,33 @@ conn_extract(struct conn *c)
 			msg_destroy(next);
 			break;
 		}
-		/* The parser skips CRLF before a message; look for a ping in them. */
-		conn_keepalive(c, msg_buf_committed_data(next), msg_buf_committed(next));
-		su_home_preload(msg_home(next), 1, 4096);
+		/* CRLF before the next message: answer a ping in them, and give
+		 * the parser the bytes after them in a fresh message (Sofia's
+		 * msg_next() keeps them, and msg_extract() then fails). */
+		{
+			const char *d = msg_buf_committed_data(next);
+			size_t len = msg_buf_committed(next), skip;
+
+			skip = conn_keepalive(c, d, len);
+			if (c->state != CS_OPEN) {
+				msg_destroy(next);
+				return;
+			}
+			if (skip > 0 && skip < len) {
+				msg_t *fresh = conn_msg_new(c);
+
+				if (!fresh || conn_msg_fill(fresh, d + skip, len - skip) < 0) {
+					if (fresh)
+						msg_destroy(fresh);
+					msg_destroy(next);
+					conn_abort(c);
+					return;
+				}
+				msg_destroy(next);
+				next = fresh;
+			} else
+				su_home_preload(msg_home(next), 1, 4096);
+		}
 		c->cur = m = next;
 	}
 	if (c->cur && c->partial_since == 0) {
