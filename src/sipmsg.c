@@ -33,15 +33,27 @@ problem(struct sip_problem *p, int status, enum diag_code d, const char *fmt, ..
 	va_end(ap);
 }
 
-/* The first bad header's name, for the reason text.  Only the head of the
- * error list is looked at: its links are not reliable for every kind of error
- * (a corpus message with several bad headers crashed a walk along er_next). */
+/* The name of the first bad header, taken from its raw bytes ("Name: value").
+ * er_name is not reliable for every kind of parse error (a corpus message with
+ * several bad headers left it dangling), h_data always points into the message. */
 static const char *
-bad_header_name(const sip_t *sip)
+bad_header_name(const sip_t *sip, char *buf, size_t len)
 {
 	const msg_error_t *e = sip->sip_error;
+	const char *d;
+	size_t n = 0, max;
 
-	return e && e->er_name && e->er_name[0] ? e->er_name : NULL;
+	if (!e || !e->er_common->h_data || e->er_common->h_len == 0)
+		return NULL;
+	d = e->er_common->h_data;
+	max = e->er_common->h_len < len - 1 ? e->er_common->h_len : len - 1;
+	while (n < max && d[n] != ':' && d[n] != ' ' && d[n] != '\t' && d[n] != '\r' && d[n] != '\n')
+		n++;
+	if (n == 0 || n == max)
+		return NULL;
+	memcpy(buf, d, n);
+	buf[n] = '\0';
+	return buf;
 }
 
 /* Printable, bounded copy of a peer-supplied token for our reason texts. */
@@ -80,7 +92,8 @@ sipmsg_check_request(msg_t *msg, sip_t *sip, struct sip_problem *out)
 		return -1;
 	}
 	if (msg_extract_errors(msg) & (sip_mask_request | sip_mask_proxy)) {
-		const char *name = bad_header_name(sip);
+		char nbuf[48];
+		const char *name = bad_header_name(sip, nbuf, sizeof(nbuf));
 
 		if (name)
 			problem(out, 400, DIAG_MALFORMED, "Bad %s header", clean(name, buf, sizeof(buf)));
