@@ -29,7 +29,9 @@ perr(struct parse *p, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	n = snprintf(p->err, p->errlen, "%s:%u: ", p->file, p->line);
+	/* Line 0: a whole-file check (a key is missing). */
+	n = p->line ? snprintf(p->err, p->errlen, "%s:%u: ", p->file, p->line) :
+		      snprintf(p->err, p->errlen, "%s: ", p->file);
 	if (n < 0 || (size_t)n >= p->errlen)
 		return -1;
 	va_start(ap, fmt);

@@ -37,7 +37,7 @@ on_signal(uv_signal_t *s, int signum)
 	struct signals *sg = s->data;
 
 	if (signum == SIGHUP) {
-		log_info("SIGHUP: configuration reload needs a restart; policy changes apply by themselves");
+		log_info("SIGHUP ignored: configuration changes need a restart");
 		return;
 	}
 	log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");

@@ -252,6 +252,10 @@ txn_send_down(struct txn *t, msg_t *m)
 	}
 	p->kind = POST_SEND;
 	p->conn_id = t->out_id;
+	if (t->out_id == t->flow.conn_id && t->flow.conn_id) {
+		p->flow_check = true;
+		p->flow = t->flow;
+	}
 	p->from = w->idx;
 	memcpy(p->branch, t->branch, sizeof(p->branch));
 	return worker_post(owner, p);
@@ -426,6 +430,19 @@ dial_cb(struct conn *c, int status, const char *detail, void *arg)
 	txn_send_request(t, c, conn_info(c)->id, h->kind, &conn_info(c)->peer, h->fqdn);
 }
 
+/* A connection found by a token's id must also be the peer the token names. */
+static bool
+flow_matches(struct conn *c, const struct rr_peer *p)
+{
+	const struct conn_info *ci = conn_info(c);
+
+	if (ci->side != p->side || ci->kind != p->kind)
+		return false;
+	if (p->fqdn[0] && ci->kind == TP_TLS && !conn_peer_matches(c, p->fqdn))
+		return false;
+	return true;
+}
+
 static void
 txn_next_hop(struct txn *t)
 {
@@ -438,6 +455,8 @@ txn_next_hop(struct txn *t)
 		t->use_flow = false;
 		if (id && CONN_ID_WORKER(id) == w->idx)
 			c = transport_conn_find(w->tw, id);
+		if (c && !flow_matches(c, &t->flow))
+			c = NULL;
 		if (c) {
 			txn_send_request(t, c, id, conn_info(c)->kind, NULL, NULL);
 			return;
@@ -880,6 +899,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 
 /* ---- responses --------------------------------------------------------- */
 
+/* Pop our Via and send the response upstream; consumes msg. */
 static void
 forward_up(struct txn *t, msg_t *msg, sip_t *sip)
 {
@@ -887,6 +907,7 @@ forward_up(struct txn *t, msg_t *msg, sip_t *sip)
 	if (!t->in || conn_send(t->in, msg) < 0)
 		log_debug("%s: upstream connection gone; %u response dropped", __func__,
 		    sip->sip_status->st_status);
+	msg_destroy(msg);
 }
 
 static void
@@ -1085,7 +1106,7 @@ proxy_on_post(struct worker *w, struct post *p)
 		break;
 	case POST_SEND:
 		c = transport_conn_find(w->tw, p->conn_id);
-		if (!c || conn_send(c, p->msg) < 0) {
+		if (!c || (p->flow_check && !flow_matches(c, &p->flow)) || conn_send(c, p->msg) < 0) {
 			struct worker *from = worker_by_index(w->px, p->from);
 			struct post *f = calloc(1, sizeof(*f));
 

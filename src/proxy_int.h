@@ -36,6 +36,8 @@ struct post {
 	unsigned from;                  /* worker index that posted */
 	char branch[RR_BRANCH_LEN + 1]; /* transaction to notify on failure */
 	int status;
+	bool flow_check;                /* POST_SEND on a token's flow: check the peer */
+	struct rr_peer flow;
 };
 
 struct worker {

@@ -10,6 +10,8 @@
 #include <strings.h>
 
 #include <sofia-sip/msg_header.h>
+#include <sofia-sip/msg_mclass.h>
+#include <pthread.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_protos.h>
 #include <sofia-sip/sip_status.h>
@@ -66,6 +68,136 @@ clean(const char *s, char *buf, size_t len)
 		buf[o++] = (isprint((unsigned char)*s) && *s != '"' && *s != '\\') ? *s : '?';
 	buf[o] = '\0';
 	return buf;
+}
+
+/* ---- the message class: Sofia-SIP's, with RFC 3261 method tokens ----------
+ *
+ * Sofia's method parser refuses two characters RFC 3261 allows in a token ('+'
+ * and '`', §25.1), so a request such as RFC 4475's "intmeth" cannot be parsed
+ * at all.  We wrap the request-line and CSeq parsers: a method with those
+ * characters is parsed with a stand-in of the same length and then named
+ * correctly.  The bytes forwarded are the original ones (EXTRACT_COPY). */
+
+static struct msg_hclass_s request_class, cseq_class;
+static msg_parse_f *sofia_request_parse, *sofia_cseq_parse;
+static msg_mclass_t *edge_mclass;
+static pthread_once_t mclass_once = PTHREAD_ONCE_INIT;
+
+static bool
+is_token_char(char c)
+{
+	return isalnum((unsigned char)c) || (c && strchr("-.!%*_+`'~", c) != NULL);
+}
+
+/* Length of a method token at s that Sofia would refuse, else 0. */
+static size_t
+odd_method(const char *s, size_t n)
+{
+	size_t i;
+	bool odd = false;
+
+	for (i = 0; i < n && is_token_char(s[i]); i++)
+		if (s[i] == '+' || s[i] == '`')
+			odd = true;
+	return odd && i > 0 && i < n && (s[i] == ' ' || s[i] == '\t') ? i : 0;
+}
+
+static issize_t
+request_parse(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
+{
+	size_t m = odd_method(s, (size_t)slen);
+	char *name;
+	issize_t rc;
+
+	if (m == 0)
+		return sofia_request_parse(home, h, s, slen);
+	if ((name = su_strndup(home, s, (isize_t)m)) == NULL)
+		return -1;
+	memset(s, 'X', m);
+	rc = sofia_request_parse(home, h, s, slen);
+	if (rc >= 0) {
+		((sip_request_t *)h)->rq_method = sip_method_unknown;
+		((sip_request_t *)h)->rq_method_name = name;
+	}
+	return rc;
+}
+
+static issize_t
+cseq_parse(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
+{
+	size_t i = 0, m;
+	char *name;
+	issize_t rc;
+
+	while (i < (size_t)slen && (isdigit((unsigned char)s[i]) || s[i] == ' ' || s[i] == '\t'))
+		i++;
+	m = i < (size_t)slen ? odd_method(s + i, (size_t)slen - i + 1) : 0;
+	if (m == 0 && i < (size_t)slen) {
+		/* The method ends the value: accept its end as the token's end. */
+		size_t k = i;
+		bool odd = false;
+
+		while (k < (size_t)slen && is_token_char(s[k])) {
+			odd = odd || s[k] == '+' || s[k] == '`';
+			k++;
+		}
+		if (odd && (k == (size_t)slen || s[k] == ' ' || s[k] == '\t' || s[k] == '\0'))
+			m = k - i;
+	}
+	if (m == 0)
+		return sofia_cseq_parse(home, h, s, slen);
+	if ((name = su_strndup(home, s + i, (isize_t)m)) == NULL)
+		return -1;
+	memset(s + i, 'X', m);
+	rc = sofia_cseq_parse(home, h, s, slen);
+	if (rc >= 0) {
+		((sip_cseq_t *)h)->cs_method = sip_method_unknown;
+		((sip_cseq_t *)h)->cs_method_name = name;
+	}
+	return rc;
+}
+
+static void
+mclass_init(void)
+{
+	msg_mclass_t *mc = msg_mclass_clone(sip_default_mclass(), 0, 0);
+	msg_href_t *cseq;
+
+	if (!mc)
+		return;
+	request_class = *sip_request_class;
+	sofia_request_parse = request_class.hc_parse;
+	request_class.hc_parse = request_parse;
+	mc->mc_request->hr_class = &request_class;
+	cseq = (msg_href_t *)msg_find_hclass(mc, "CSeq", NULL);
+	if (cseq && cseq->hr_class == sip_cseq_class) {
+		cseq_class = *sip_cseq_class;
+		sofia_cseq_parse = cseq_class.hc_parse;
+		cseq_class.hc_parse = cseq_parse;
+		cseq->hr_class = &cseq_class;
+	}
+	edge_mclass = mc;
+}
+
+msg_mclass_t const *
+sipmsg_mclass(void)
+{
+	pthread_once(&mclass_once, mclass_init);
+	return edge_mclass ? edge_mclass : sip_default_mclass();
+}
+
+/* Headers made with sip_request_create()/sip_cseq_create() carry Sofia's
+ * classes; a message of our class accepts only ours. */
+static msg_header_t *
+adopt(msg_header_t *h)
+{
+	if (h && edge_mclass) {
+		if (h->sh_common->h_class == sip_request_class)
+			h->sh_common->h_class = &request_class;
+		else if (h->sh_common->h_class == sip_cseq_class && cseq_class.hc_parse)
+			h->sh_common->h_class = &cseq_class;
+	}
+	return h;
 }
 
 int
@@ -199,7 +331,7 @@ msg_t *
 sipmsg_response(const sip_t *req, const sip_via_t *via, int status, const char *phrase,
     const char *to_tag, const struct sip_diag *d, const char *unsupported)
 {
-	msg_t *r = msg_create(sip_default_mclass(), 0);
+	msg_t *r = msg_create(sipmsg_mclass(), 0);
 	sip_t *rs;
 	su_home_t *home;
 	sip_status_t *st;
@@ -232,8 +364,8 @@ sipmsg_response(const sip_t *req, const sip_via_t *via, int status, const char *
 	} else if (req->sip_request) {
 		/* The request's CSeq was unusable: the client matches our answer
 		 * by branch and method (RFC 3261 §17.1.3), so give it those. */
-		msg_header_t *h = (msg_header_t *)sip_cseq_create(home, 0, req->sip_request->rq_method,
-		    req->sip_request->rq_method_name);
+		msg_header_t *h = adopt((msg_header_t *)sip_cseq_create(home, 0, req->sip_request->rq_method,
+		    req->sip_request->rq_method_name));
 
 		if (!h || msg_header_insert(r, (msg_pub_t *)rs, h) < 0)
 			goto fail;
@@ -353,7 +485,7 @@ sipmsg_is_dialog_forming(const sip_t *sip)
 static msg_t *
 make_hop_request(const sip_t *fwd, sip_method_t method, const char *name, const sip_to_t *to)
 {
-	msg_t *m = msg_create(sip_default_mclass(), 0);
+	msg_t *m = msg_create(sipmsg_mclass(), 0);
 	sip_t *s;
 	su_home_t *home;
 	msg_header_t *h;
@@ -362,8 +494,8 @@ make_hop_request(const sip_t *fwd, sip_method_t method, const char *name, const 
 		return NULL;
 	s = sip_object(m);
 	home = msg_home(m);
-	h = (msg_header_t *)sip_request_create(home, method, name,
-	    (url_string_t const *)fwd->sip_request->rq_url, NULL);
+	h = adopt((msg_header_t *)sip_request_create(home, method, name,
+	    (url_string_t const *)fwd->sip_request->rq_url, NULL));
 	if (!h || msg_header_insert(m, (msg_pub_t *)s, h) < 0)
 		goto fail;
 	/* Only the top Via: ours, with the INVITE's branch. */
@@ -381,7 +513,7 @@ make_hop_request(const sip_t *fwd, sip_method_t method, const char *name, const 
 	    msg_header_add_dup(m, (msg_pub_t *)s, (msg_header_t const *)to) < 0 ||
 	    msg_header_add_dup(m, (msg_pub_t *)s, (msg_header_t const *)fwd->sip_call_id) < 0)
 		goto fail;
-	h = (msg_header_t *)sip_cseq_create(home, fwd->sip_cseq->cs_seq, method, name);
+	h = adopt((msg_header_t *)sip_cseq_create(home, fwd->sip_cseq->cs_seq, method, name));
 	if (!h || msg_header_insert(m, (msg_pub_t *)s, h) < 0)
 		goto fail;
 	if (sip_complete_message(m) < 0)

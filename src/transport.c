@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include <sofia-sip/su_alloc.h>
 
 #include "sipedge/log.h"
+#include "sipedge/sipmsg.h"
 #include "tp_private.h"
 
 #define STAT_INC(t, f)  atomic_fetch_add_explicit(&(t)->f, 1, memory_order_relaxed)
@@ -281,7 +283,12 @@ transport_worker_new(struct transport *t, uv_loop_t *loop, unsigned idx,
 	tw->loop = loop;
 	tw->idx = idx;
 	tw->cbs = *cbs;
-	tw->next_seq = 1;
+	/* Connection ids outlive the process inside Record-Route tokens: start
+	 * each run at a random point so a token from an earlier run does not
+	 * name a connection of this one. */
+	if (getrandom(&tw->next_seq, sizeof(tw->next_seq), 0) != (ssize_t)sizeof(tw->next_seq))
+		tw->next_seq = (uint64_t)uv_hrtime();
+	tw->next_seq = (tw->next_seq & 0x00ffffff00000000ull) | 1;
 	*out = tw;
 	return 0;
 }
@@ -998,7 +1005,7 @@ conn_framing_error(struct conn *c, msg_t *msg, int status, const char *why)
 static msg_t *
 conn_msg_new(struct conn *c)
 {
-	msg_t *m = msg_create(sip_default_mclass(), MSG_DO_EXTRACT_COPY);
+	msg_t *m = msg_create(sipmsg_mclass(), MSG_DO_EXTRACT_COPY);
 
 	if (m == NULL)
 		return NULL;

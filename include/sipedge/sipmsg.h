@@ -12,6 +12,10 @@
 
 #include "sipedge/diag.h"
 
+/* The message class to parse with: Sofia-SIP's SIP class, accepting every
+ * RFC 3261 token character in methods. */
+msg_mclass_t const *sipmsg_mclass(void);
+
 /* Why a request cannot be processed. */
 struct sip_problem {
 	int status;                 /* 0: fine; -1: no response possible (no Via): drop */

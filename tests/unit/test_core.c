@@ -63,7 +63,7 @@ load(const char *text, char *err, size_t errlen)
 static msg_t *
 parse(const char *text)
 {
-	msg_t *m = msg_create(sip_default_mclass(), MSG_DO_EXTRACT_COPY);
+	msg_t *m = msg_create(sipmsg_mclass(), MSG_DO_EXTRACT_COPY);
 	size_t len = strlen(text);
 	msg_iovec_t iov[2];
 	int n;
@@ -366,6 +366,38 @@ test_sipmsg_ack_cancel(void)
 }
 
 static int
+test_sipmsg_trying(void)
+{
+	msg_t *m = parse(invite), *r;
+
+	CHECK(m != NULL);
+	r = sipmsg_response(sip_object(m), sip_object(m)->sip_via, 100, NULL, NULL, NULL, NULL);
+	CHECK(r != NULL);
+	msg_destroy(r);
+	msg_destroy(m);
+	return 0;
+}
+
+/* RFC 4475 "intmeth": every RFC 3261 token character in a method. */
+static int
+test_sipmsg_token_method(void)
+{
+	msg_t *m = parse("!interesting-Method0123456789_*+`.%indeed'~ sip:u@example.com SIP/2.0\r\n"
+			 "Via: SIP/2.0/TCP host1.example.com;branch=z9hG4bK-.!%66*_+`'~\r\n"
+			 "To: <sip:u@example.com>\r\nFrom: <sip:m@example.com>;tag=1\r\n"
+			 "Call-ID: intmeth\r\nCSeq: 139122385 !interesting-Method0123456789_*+`.%indeed'~\r\n"
+			 "Max-Forwards: 255\r\nContent-Length: 0\r\n\r\n");
+	struct sip_problem p;
+
+	CHECK(m != NULL);
+	CHECK_EQ_STR(sip_object(m)->sip_request->rq_method_name, "!interesting-Method0123456789_*+`.%indeed'~");
+	CHECK_EQ_STR(sip_object(m)->sip_cseq->cs_method_name, "!interesting-Method0123456789_*+`.%indeed'~");
+	CHECK_EQ_INT(sipmsg_check_request(m, sip_object(m), &p), 0);
+	msg_destroy(m);
+	return 0;
+}
+
+static int
 test_sipmsg_dialog_forming(void)
 {
 	msg_t *m = parse(invite);
@@ -412,6 +444,8 @@ static const struct unit_test tests[] = {
 	UNIT(test_sipmsg_response_diag),
 	UNIT(test_sipmsg_via_stamp),
 	UNIT(test_sipmsg_ack_cancel),
+	UNIT(test_sipmsg_trying),
+	UNIT(test_sipmsg_token_method),
 	UNIT(test_sipmsg_dialog_forming),
 	UNIT(test_route_rules),
 	{ NULL, NULL },
