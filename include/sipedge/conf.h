@@ -72,7 +72,7 @@ struct conf {
 	unsigned handshake_timeout_ms;     /* default 10000 */
 	unsigned idle_timeout_ms;          /* default 600000 */
 	unsigned incomplete_timeout_ms;    /* partial message stall, default 30000 */
-	unsigned connect_timeout_ms;       /* TCP connect + TLS handshake out, default 5000 */
+	unsigned connect_timeout_ms;       /* name look-up + TCP connect out, default 5000 */
 	unsigned max_connections;          /* process-wide, default 10000 */
 	unsigned max_connections_per_address; /* default 256 */
 	unsigned t1_ms;                    /* RFC 3261 T1, default 500 */
