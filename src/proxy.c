@@ -801,8 +801,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		if (prob.status > 0)
 			reply(w, c, sip, sip->sip_via, ci->side, prob.status, prob.diag, prob.detail, NULL,
 			    prob.unsupported);
-		if (prob.status < 0 || !sip->sip_from || !sip->sip_to || !sip->sip_call_id ||
-		    !sip->sip_cseq) {
+		if (prob.status < 0 || !sip->sip_from || !sip->sip_to || !sip->sip_call_id) {
 			/* No Via to answer along, or an answer the peer cannot match
 			 * to its request: a stream peer this broken is cut off
 			 * (RFC 3261 §18.3 allows closing on a framing problem). */

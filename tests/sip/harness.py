@@ -180,6 +180,18 @@ class TAP(object):
         self.n += 1
         print("ok %d - %s # SKIP %s" % (self.n, desc, why), flush=True)
 
+    def todo(self, cond, desc, why, diag=None):
+        """A known, documented failure: TAP TODO (XFAIL), not counted as failed.
+        Passing prints a plain ok, so a fix shows up without turning red."""
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, desc), flush=True)
+        else:
+            print("not ok %d - %s # TODO %s" % (self.n, desc, why), flush=True)
+            for line in (diag() if callable(diag) else (diag or [])):
+                self.diag(line)
+        return bool(cond)
+
     @staticmethod
     def diag(line):
         for l in str(line).splitlines() or [""]:
