@@ -44,9 +44,17 @@ TOP_BUILDDIR = env_dir("top_builddir", TOP_SRCDIR)
 
 
 def shared_dir():
-    for d in (os.environ.get("SHARED_DIR"), os.path.join(TOP_SRCDIR, "..", "shared")):
-        if d and os.path.isdir(d):
-            return os.path.abspath(d)
+    """$SHARED_DIR, else ../shared next to the source tree; under make
+    distcheck the tree is an unpacked copy inside a build directory, so the
+    ancestors' 'shared' folders are tried too."""
+    cands = [os.environ.get("SHARED_DIR"), os.path.join(TOP_SRCDIR, "..", "shared")]
+    d = TOP_SRCDIR
+    while os.path.dirname(d) != d:
+        d = os.path.dirname(d)
+        cands.append(os.path.join(d, "shared"))
+    for c in cands:
+        if c and os.path.isfile(os.path.join(c, "corpus", "README.md")):
+            return os.path.abspath(c)
     return None
 
 
