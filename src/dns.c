@@ -1,0 +1,1274 @@
+/* dns.c: asynchronous SRV and A/AAAA look-ups (RFC 1035 §4.1, RFC 2782, RFC 3596) over
+ * c-ares driven by libuv, a TTL cache (RFC 2181 §8, RFC 2308 §5), RFC 2782 ordering
+ * and dead-target marking for RFC 3263 §4.3 failover.
+ *
+ * Structure: a cache entry per (type, name) owns at most one c-ares query in flight
+ * and the last answer (a refcounted, immutable rrset).  A caller's struct dns_query
+ * waits on one entry (SRV) or two (A and AAAA).  c-ares callbacks never run caller
+ * code: a finished query is put on a ready list, and a 0 ms timer delivers it, so a
+ * callback never runs inside dns_srv/dns_addr/c-ares and may call anything here. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/random.h>
+#include <ares.h>
+
+#include "sipedge/dns.h"
+#include "sipedge/hmap.h"
+#include "sipedge/log.h"
+
+#define DNS_MAX_RR      64      /* records kept per answer; more are never tried */
+#define DNS_DEAD_MAX    1024    /* dead marks kept */
+#define DNS_NAME_MAX    253     /* RFC 1035 §2.3.4, in text form without the root dot */
+
+enum { RR_A = 1, RR_CNAME = 5, RR_AAAA = 28, RR_SRV = 33, CLASS_IN = 1 };
+
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+/* A circular doubly-linked list; a node that is in no list points to itself, so
+ * unlinking twice is harmless. */
+struct link {
+	struct link *prev, *next;
+};
+
+static void
+link_init(struct link *l)
+{
+	l->prev = l->next = l;
+}
+
+static bool
+link_empty(const struct link *l)
+{
+	return l->next == l;
+}
+
+static void
+link_del(struct link *l)
+{
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+	link_init(l);
+}
+
+static void
+link_add_tail(struct link *head, struct link *l)
+{
+	l->prev = head->prev;
+	l->next = head;
+	head->prev->next = l;
+	head->prev = l;
+}
+
+/* Moves every node of from to the end of to; from becomes empty. */
+static void
+link_splice(struct link *to, struct link *from)
+{
+	if (link_empty(from))
+		return;
+	from->next->prev = to->prev;
+	to->prev->next = from->next;
+	from->prev->next = to;
+	to->prev = from->prev;
+	link_init(from);
+}
+
+union rr {
+	struct dns_srv srv;
+	struct sockaddr_storage ss;          /* port 0 */
+};
+
+/* One answer, immutable once built; shared by the cache and by delivered queries. */
+struct rrset {
+	unsigned refs;
+	size_t n;
+	union rr v[];
+};
+
+struct entry {
+	struct hnode node;
+	struct link fifo;                    /* d->fifo: age order, for eviction */
+	struct link waiters;                 /* struct waiter.link */
+	struct link dlink;                   /* d->deadlines while someone waits */
+	struct dns *d;
+	int type;
+	bool inflight;                       /* a c-ares query holds this entry */
+	int status;                          /* of rs: 0 or DNS_ENOTFOUND */
+	struct rrset *rs;                    /* cached answer or NULL */
+	uint64_t expires;                    /* uv_now() ms */
+	uint64_t deadline;                   /* uv_now() ms, while in d->deadlines */
+	char key[2 + DNS_NAME_MAX + 1];      /* type letter + name */
+};
+
+struct waiter {
+	struct link link;                    /* entry->waiters while waiting */
+	struct dns_query *q;
+	struct entry *e;                     /* while waiting */
+	int status;
+	struct rrset *rs;                    /* a reference, once done */
+	bool done;
+};
+
+enum qkind { Q_SRV, Q_ADDR };
+enum qstate { Q_WAITING, Q_READY, Q_DELIVERING };
+
+struct dns_query {
+	struct link live;                    /* d->live: every query not yet delivered */
+	struct link rlink;                   /* d->ready (or a delivery batch) when ready */
+	struct dns *d;
+	enum qkind kind;
+	enum qstate state;
+	union {
+		dns_srv_cb srv;
+		dns_addr_cb addr;
+	} cb;
+	void *arg;
+	unsigned short port;
+	unsigned nw, npending;
+	struct waiter w[2];                  /* SRV: w[0]; addresses: A, AAAA */
+};
+
+struct dead {
+	struct hnode node;
+	struct link fifo;
+	uint64_t until;
+	char key[DNS_NAME_MAX + 8];          /* "target:port" */
+};
+
+struct dpoll {
+	uv_poll_t h;
+	struct link link;                    /* d->polls until closed */
+	struct dns *d;
+	ares_socket_t fd;
+};
+
+struct dns {
+	uv_loop_t *loop;
+	ares_channel ch;
+	uv_timer_t ares_timer;               /* c-ares retransmissions and timeouts */
+	uv_timer_t deliver;                  /* 0 ms: runs the ready list */
+	uv_timer_t deadline_timer;           /* our overall per-look-up bound */
+	unsigned handles;                    /* open libuv handles, to free d at the last */
+	bool closing;
+	struct link polls;
+	struct hmap cache;
+	struct link fifo;
+	struct link deadlines;               /* entries by deadline (all get the same bound) */
+	struct hmap dead;
+	struct link dead_fifo;
+	size_t ndead;
+	struct link live;
+	struct link ready;
+	uint64_t rng;
+	uint64_t bound_ms;                   /* timeout_ms * tries * servers */
+	unsigned max_ttl_s, neg_ttl_s, max_entries;
+	struct dns_stats st;
+};
+
+const char *
+dns_strerror(int status)
+{
+	switch (status) {
+	case 0:
+		return "success";
+	case DNS_ENOTFOUND:
+		return "no such name or no records";
+	case DNS_ETIMEOUT:
+		return "no answer from the DNS servers";
+	case DNS_EFAIL:
+		return "DNS server failure or bad reply";
+	default:
+		return uv_strerror(status);
+	}
+}
+
+static const char *
+type_name(int type)
+{
+	return type == RR_SRV ? "SRV" : type == RR_A ? "A" : "AAAA";
+}
+
+/* ---- names ---- */
+
+/* Lower case without the trailing dot, checked for DNS syntax.  Underscores are
+ * allowed (service labels, RFC 2782); other characters a host name cannot hold are
+ * refused so that nothing odd reaches the wire or the logs. */
+static int
+name_norm(const char *in, char *out, size_t outlen)
+{
+	size_t len, label = 0;
+
+	if (in == NULL)
+		return -EINVAL;
+	len = strlen(in);
+	if (len > 0 && in[len - 1] == '.')
+		len--;
+	if (len == 0 || len > DNS_NAME_MAX || len >= outlen)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)in[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				return -EINVAL;
+			label = 0;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-' || ch == '_') {
+			label++;
+		} else if (ch >= 'A' && ch <= 'Z') {
+			ch = (unsigned char)(ch - 'A' + 'a');
+			label++;
+		} else {
+			return -EINVAL;
+		}
+		if (label > 63)
+			return -EINVAL;
+		out[i] = (char)ch;
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+/* ---- rrsets ---- */
+
+static struct rrset *
+rrset_new(size_t n)
+{
+	struct rrset *rs = calloc(1, sizeof(*rs) + n * sizeof(rs->v[0]));
+
+	if (rs)
+		rs->refs = 1;
+	return rs;
+}
+
+static struct rrset *
+rrset_ref(struct rrset *rs)
+{
+	if (rs)
+		rs->refs++;
+	return rs;
+}
+
+static void
+rrset_unref(struct rrset *rs)
+{
+	if (rs && --rs->refs == 0)
+		free(rs);
+}
+
+/* ---- answer parsing (RFC 1035 §4.1) ---- */
+
+static unsigned
+get16(const unsigned char *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Expands the name at p into out (normalised; "" for the root) and the length it
+ * takes in the message into *used.  0 or -1. */
+static int
+expand(const unsigned char *p, const unsigned char *abuf, int alen, char *out,
+    size_t outlen, long *used)
+{
+	char *s = NULL;
+	int rc = -1;
+
+	if (ares_expand_name(p, abuf, alen, &s, used) != ARES_SUCCESS)
+		return -1;
+	if (s[0] == '\0' || (s[0] == '.' && s[1] == '\0')) {
+		out[0] = '\0';
+		rc = 0;
+	} else if (name_norm(s, out, outlen) == 0) {
+		rc = 0;
+	} else {
+		/* A name we would refuse from a caller: keep the record out, but the
+		 * message itself is still well formed. */
+		out[0] = '\x01';
+		out[1] = '\0';
+		rc = 0;
+	}
+	ares_free_string(s);
+	return rc;
+}
+
+struct parsed {
+	size_t n;
+	union rr v[DNS_MAX_RR];
+	uint32_t ttl;                        /* smallest TTL of the records used */
+	bool dot_target;                     /* an SRV "." target: service not offered */
+};
+
+/* Walks the answer section for records of type `type` owned by qname or, through
+ * CNAMEs, by its alias target.  ares_parse_srv_reply gives no TTL, hence this walk.
+ * 0, or -1 for a malformed message. */
+static int
+parse_answer(const unsigned char *abuf, int alen, int type, const char *qname,
+    struct parsed *out)
+{
+	const unsigned char *p = abuf + 12, *end = abuf + alen;
+	char owner[DNS_NAME_MAX + 2], cur[DNS_NAME_MAX + 2], target[DNS_NAME_MAX + 2];
+	unsigned qd, an;
+	long used;
+
+	out->n = 0;
+	out->ttl = UINT32_MAX;
+	out->dot_target = false;
+	if (alen < 12)
+		return -1;
+	qd = get16(abuf + 4);
+	an = get16(abuf + 6);
+	for (unsigned i = 0; i < qd; i++) {
+		if (expand(p, abuf, alen, owner, sizeof(owner), &used) < 0 ||
+		    end - p < used + 4)
+			return -1;
+		p += used + 4;
+	}
+	snprintf(cur, sizeof(cur), "%s", qname);
+	for (unsigned i = 0; i < an; i++) {
+		unsigned rtype, rclass, rdlen;
+		uint32_t ttl;
+
+		if (expand(p, abuf, alen, owner, sizeof(owner), &used) < 0 ||
+		    end - p < used + 10)
+			return -1;
+		p += used;
+		rtype = get16(p);
+		rclass = get16(p + 2);
+		ttl = get32(p + 4);
+		rdlen = get16(p + 8);
+		p += 10;
+		if ((size_t)(end - p) < rdlen)
+			return -1;
+		/* RFC 2181 §8: a TTL with the top bit set is read as zero. */
+		if (ttl & 0x80000000u)
+			ttl = 0;
+		if (rclass != CLASS_IN || strcmp(owner, cur) != 0) {
+			p += rdlen;
+			continue;
+		}
+		if (rtype == RR_CNAME && (int)rtype != type) {
+			if (expand(p, abuf, alen, target, sizeof(target), &used) < 0)
+				return -1;
+			snprintf(cur, sizeof(cur), "%s", target);
+			if (ttl < out->ttl)
+				out->ttl = ttl;
+		} else if ((int)rtype == type && out->n < DNS_MAX_RR) {
+			union rr *r = &out->v[out->n];
+
+			memset(r, 0, sizeof(*r));
+			if (type == RR_SRV) {
+				if (rdlen < 7 || expand(p + 6, abuf, alen, target,
+				    sizeof(target), &used) < 0)
+					return -1;
+				if (target[0] == '\0') {
+					out->dot_target = true;
+				} else if (target[0] != '\x01') {
+					r->srv.priority = (unsigned short)get16(p);
+					r->srv.weight = (unsigned short)get16(p + 2);
+					r->srv.port = (unsigned short)get16(p + 4);
+					snprintf(r->srv.target, sizeof(r->srv.target), "%s",
+					    target);
+					out->n++;
+				}
+			} else if (type == RR_A && rdlen == 4) {
+				struct sockaddr_in *sin = (struct sockaddr_in *)&r->ss;
+
+				sin->sin_family = AF_INET;
+				memcpy(&sin->sin_addr, p, 4);
+				out->n++;
+			} else if (type == RR_AAAA && rdlen == 16) {
+				struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&r->ss;
+
+				sin6->sin6_family = AF_INET6;
+				memcpy(&sin6->sin6_addr, p, 16);
+				out->n++;
+			} else {
+				return -1;
+			}
+			if (ttl < out->ttl)
+				out->ttl = ttl;
+		}
+		p += rdlen;
+	}
+	return 0;
+}
+
+/* ---- RFC 2782 ordering ---- */
+
+static void
+srv_swap(struct dns_srv *a, struct dns_srv *b)
+{
+	struct dns_srv t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Uniform in [0, bound) from a 32-bit draw, by scaling rather than modulo. */
+static uint32_t
+draw(uint32_t (*rnd)(void *), void *arg, uint64_t bound)
+{
+	return (uint32_t)(((uint64_t)rnd(arg) * bound) >> 32);
+}
+
+/* RFC 2782 "Usage rules": order one priority group v[0..n) in place. */
+static void
+order_group(struct dns_srv *v, size_t n, uint32_t (*rnd)(void *), void *rnd_arg)
+{
+	size_t zeros = 0;
+
+	/* "All those with weight 0 are placed at the beginning of the list"; among
+	 * themselves their order is ours to choose, and a shuffle spreads the load
+	 * when every weight is 0. */
+	for (size_t i = 0; i < n; i++)
+		if (v[i].weight == 0)
+			srv_swap(&v[zeros++], &v[i]);
+	for (size_t i = zeros; i > 1; i--)
+		srv_swap(&v[i - 1], &v[draw(rnd, rnd_arg, i)]);
+	for (size_t done = 0; done + 1 < n; done++) {
+		uint64_t sum = 0, pick, run = 0;
+		size_t k = done;
+
+		for (size_t i = done; i < n; i++)
+			sum += v[i].weight;
+		/* A number between 0 and the sum, inclusive; the first record whose
+		 * running sum reaches it is next.  A weight-0 record at the front is
+		 * chosen only when the number is 0: rarely, as the RFC asks. */
+		pick = draw(rnd, rnd_arg, sum + 1);
+		for (size_t i = done; i < n; i++) {
+			run += v[i].weight;
+			if (run >= pick) {
+				k = i;
+				break;
+			}
+		}
+		/* Keep the rest in their order, so weight-0 records stay in front. */
+		if (k != done) {
+			struct dns_srv t = v[k];
+
+			memmove(&v[done + 1], &v[done], (k - done) * sizeof(v[0]));
+			v[done] = t;
+		}
+	}
+}
+
+void
+dns_srv_order(struct dns_srv *v, size_t n, uint32_t (*rnd)(void *), void *rnd_arg)
+{
+	/* Insertion sort by priority: stable, and n is at most DNS_MAX_RR here. */
+	for (size_t i = 1; i < n; i++) {
+		struct dns_srv t = v[i];
+		size_t j = i;
+
+		for (; j > 0 && v[j - 1].priority > t.priority; j--)
+			v[j] = v[j - 1];
+		v[j] = t;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+
+		while (j < n && v[j].priority == v[i].priority)
+			j++;
+		order_group(v + i, j - i, rnd, rnd_arg);
+		i = j;
+	}
+}
+
+static uint32_t
+rng_next(void *arg)
+{
+	/* splitmix64: load spreading only, nothing secret depends on it. */
+	uint64_t *s = arg, z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+/* ---- dead targets ---- */
+
+static void
+dead_key(char *buf, size_t len, const char *target, unsigned short port)
+{
+	char name[DNS_NAME_MAX + 1];
+
+	if (name_norm(target, name, sizeof(name)) < 0)
+		snprintf(name, sizeof(name), "%s", target ? target : "");
+	snprintf(buf, len, "%s:%u", name, (unsigned)port);
+}
+
+static void
+dead_free(struct dns *d, struct dead *x)
+{
+	hmap_del(&d->dead, &x->node);
+	link_del(&x->fifo);
+	d->ndead--;
+	free(x);
+}
+
+static bool
+is_dead(struct dns *d, const struct dns_srv *s)
+{
+	char key[sizeof(((struct dead *)0)->key)];
+	struct hnode *n;
+	struct dead *x;
+
+	if (d->ndead == 0)
+		return false;
+	dead_key(key, sizeof(key), s->target, s->port);
+	if ((n = hmap_get(&d->dead, key)) == NULL)
+		return false;
+	x = hmap_entry(n, struct dead, node);
+	if (x->until > uv_now(d->loop))
+		return true;
+	dead_free(d, x);
+	return false;
+}
+
+void
+dns_mark_dead(struct dns *d, const char *target, unsigned short port, unsigned seconds)
+{
+	char key[sizeof(((struct dead *)0)->key)];
+	struct hnode *n;
+	struct dead *x;
+
+	if (d == NULL || d->closing || target == NULL)
+		return;
+	dead_key(key, sizeof(key), target, port);
+	if ((n = hmap_get(&d->dead, key)) != NULL) {
+		x = hmap_entry(n, struct dead, node);
+		if (seconds == 0)
+			dead_free(d, x);
+		else
+			x->until = uv_now(d->loop) + (uint64_t)seconds * 1000;
+		return;
+	}
+	if (seconds == 0)
+		return;
+	/* Bounded: when full, the oldest mark goes first. */
+	if (d->ndead >= DNS_DEAD_MAX)
+		dead_free(d, container_of(d->dead_fifo.next, struct dead, fifo));
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return;  /* only ordering is lost */
+	snprintf(x->key, sizeof(x->key), "%s", key);
+	x->until = uv_now(d->loop) + (uint64_t)seconds * 1000;
+	if (hmap_put(&d->dead, &x->node, x->key) < 0) {
+		free(x);
+		return;
+	}
+	link_add_tail(&d->dead_fifo, &x->fifo);
+	d->ndead++;
+}
+
+/* ---- delivery ---- */
+
+static void deliver_cb(uv_timer_t *t);
+static void ares_timer_cb(uv_timer_t *t);
+static void deadline_cb(uv_timer_t *t);
+static void deadline_arm(struct dns *d);
+
+static void
+query_ready(struct dns_query *q)
+{
+	struct dns *d = q->d;
+
+	q->state = Q_READY;
+	link_add_tail(&d->ready, &q->rlink);
+	if (!uv_is_active((uv_handle_t *)&d->deliver))
+		uv_timer_start(&d->deliver, deliver_cb, 0, 0);
+}
+
+static void
+waiter_done(struct waiter *w, int status, struct rrset *rs)
+{
+	link_del(&w->link);
+	w->e = NULL;
+	w->done = true;
+	w->status = status;
+	w->rs = rrset_ref(rs);
+	if (--w->q->npending == 0)
+		query_ready(w->q);
+}
+
+static void
+query_free(struct dns_query *q)
+{
+	for (unsigned i = 0; i < q->nw; i++) {
+		link_del(&q->w[i].link);
+		rrset_unref(q->w[i].rs);
+	}
+	link_del(&q->rlink);
+	link_del(&q->live);
+	free(q);
+}
+
+static void
+deliver_srv(struct dns *d, struct dns_query *q)
+{
+	struct waiter *w = &q->w[0];
+	struct dns_srv *v = NULL;
+	size_t n = 0;
+	int status = w->status;
+
+	if (status == 0 && w->rs->n > 0) {
+		n = w->rs->n;
+		/* The upper half is scratch space for the partition below. */
+		if ((v = malloc(2 * n * sizeof(*v))) == NULL) {
+			status = UV_ENOMEM;
+			n = 0;
+		}
+	}
+	if (v) {
+		struct dns_srv *dead = v + n;
+
+		for (size_t i = 0; i < n; i++)
+			v[i] = w->rs->v[i].srv;
+		dns_srv_order(v, n, rng_next, &d->rng);
+		/* Dead targets go last within their priority, keeping the order. */
+		for (size_t i = 0; i < n;) {
+			size_t j = i, k = i, ndead = 0;
+			unsigned short prio = v[i].priority;
+
+			for (; j < n && v[j].priority == prio; j++) {
+				if (is_dead(d, &v[j]))
+					dead[ndead++] = v[j];
+				else
+					v[k++] = v[j];
+			}
+			memcpy(v + k, dead, ndead * sizeof(*v));
+			i = j;
+		}
+	} else if (status == 0) {
+		status = DNS_ENOTFOUND;
+	}
+	q->cb.srv(status, v, n, q->arg);
+	free(v);
+}
+
+static void
+deliver_addr(struct dns_query *q)
+{
+	struct sockaddr_storage *a = NULL;
+	size_t n = 0, total = 0;
+	int status = 0;
+
+	for (unsigned i = 0; i < q->nw; i++)
+		if (q->w[i].status == 0 && q->w[i].rs)
+			total += q->w[i].rs->n;
+	if (total > 0 && (a = malloc(total * sizeof(*a))) == NULL)
+		status = UV_ENOMEM;
+	for (unsigned i = 0; a && i < q->nw; i++) {
+		if (q->w[i].status != 0 || q->w[i].rs == NULL)
+			continue;
+		for (size_t k = 0; k < q->w[i].rs->n; k++) {
+			a[n] = q->w[i].rs->v[k].ss;
+			if (a[n].ss_family == AF_INET)
+				((struct sockaddr_in *)&a[n])->sin_port = htons(q->port);
+			else
+				((struct sockaddr_in6 *)&a[n])->sin6_port = htons(q->port);
+			n++;
+		}
+	}
+	if (n == 0 && status == 0) {
+		/* No address: a failure says more than "not found" of the other
+		 * family, since the name may well have addresses. */
+		status = DNS_ENOTFOUND;
+		for (unsigned i = 0; i < q->nw; i++)
+			if (q->w[i].status != 0 && q->w[i].status != DNS_ENOTFOUND) {
+				status = q->w[i].status;
+				break;
+			}
+	}
+	q->cb.addr(status, n ? a : NULL, n, q->arg);
+	free(a);
+}
+
+static void
+deliver_cb(uv_timer_t *t)
+{
+	struct dns *d = t->data;
+	struct link batch;
+
+	/* Queries that become ready during a callback go to the next round. */
+	link_init(&batch);
+	link_splice(&batch, &d->ready);
+	while (!link_empty(&batch) && !d->closing) {
+		struct dns_query *q = container_of(batch.next, struct dns_query, rlink);
+
+		link_del(&q->rlink);
+		link_del(&q->live);
+		q->state = Q_DELIVERING;
+		if (q->kind == Q_SRV)
+			deliver_srv(d, q);
+		else
+			deliver_addr(q);
+		query_free(q);
+	}
+}
+
+/* ---- c-ares plumbing ---- */
+
+static void
+handle_closed(uv_handle_t *h)
+{
+	struct dns *d = h->data;
+
+	if (h->type == UV_POLL)
+		free(container_of((uv_poll_t *)h, struct dpoll, h));
+	if (--d->handles == 0 && d->closing)
+		free(d);
+}
+
+static void
+ares_timer_arm(struct dns *d)
+{
+	struct timeval tv, *tp;
+
+	if (d->closing)
+		return;
+	tp = ares_timeout(d->ch, NULL, &tv);
+	if (tp == NULL) {
+		uv_timer_stop(&d->ares_timer);
+		return;
+	}
+	uv_timer_start(&d->ares_timer, ares_timer_cb,
+	    (uint64_t)tp->tv_sec * 1000 + ((uint64_t)tp->tv_usec + 999) / 1000, 0);
+}
+
+static void
+ares_timer_cb(uv_timer_t *t)
+{
+	struct dns *d = t->data;
+
+	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	ares_timer_arm(d);
+}
+
+static void
+poll_cb(uv_poll_t *h, int status, int events)
+{
+	struct dpoll *p = container_of(h, struct dpoll, h);
+	struct dns *d = p->d;
+	ares_socket_t fd = p->fd;
+
+	/* On a poll error (an ICMP error queued on the socket, say) let c-ares read
+	 * the socket and find out for itself.  p may be closed inside this call. */
+	ares_process_fd(d->ch,
+	    status < 0 || (events & UV_READABLE) ? fd : ARES_SOCKET_BAD,
+	    status < 0 || (events & UV_WRITABLE) ? fd : ARES_SOCKET_BAD);
+	ares_timer_arm(d);
+}
+
+static void
+sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct dns *d = data;
+	struct dpoll *p = NULL;
+	int rc;
+
+	for (struct link *l = d->polls.next; l != &d->polls; l = l->next)
+		if (container_of(l, struct dpoll, link)->fd == fd) {
+			p = container_of(l, struct dpoll, link);
+			break;
+		}
+	if (!readable && !writable) {
+		/* c-ares closes fd right after this; uv_close stops polling now. */
+		if (p) {
+			link_del(&p->link);
+			uv_close((uv_handle_t *)&p->h, handle_closed);
+		}
+		return;
+	}
+	if (p == NULL) {
+		if ((p = calloc(1, sizeof(*p))) == NULL) {
+			log_warnx("%s: out of memory; the DNS query will time out", __func__);
+			return;
+		}
+		if ((rc = uv_poll_init_socket(d->loop, &p->h, fd)) < 0) {
+			log_warnx("%s: uv_poll_init_socket: %s; the DNS query will time out",
+			    __func__, uv_strerror(rc));
+			free(p);
+			return;
+		}
+		p->d = d;
+		p->fd = fd;
+		p->h.data = d;
+		d->handles++;
+		link_add_tail(&d->polls, &p->link);
+	}
+	rc = uv_poll_start(&p->h, (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0),
+	    poll_cb);
+	if (rc < 0)
+		log_warnx("%s: uv_poll_start: %s", __func__, uv_strerror(rc));
+}
+
+/* ---- cache ---- */
+
+static void
+entry_free(struct dns *d, struct entry *e)
+{
+	hmap_del(&d->cache, &e->node);
+	link_del(&e->fifo);
+	link_del(&e->dlink);
+	rrset_unref(e->rs);
+	free(e);
+	d->st.entries--;
+}
+
+/* Makes room for one more entry: expired ones first would need a scan, so the
+ * oldest entries not in use go, which is close enough for a bound. */
+static void
+cache_evict(struct dns *d)
+{
+	struct link *l = d->fifo.next;
+
+	while (d->st.entries >= d->max_entries && l != &d->fifo) {
+		struct entry *e = container_of(l, struct entry, fifo);
+
+		l = l->next;
+		if (!e->inflight)
+			entry_free(d, e);
+	}
+}
+
+static int
+map_ares_status(int status)
+{
+	switch (status) {
+	case ARES_SUCCESS:
+		return 0;
+	case ARES_ENOTFOUND:
+	case ARES_ENODATA:
+		return DNS_ENOTFOUND;
+	case ARES_ETIMEOUT:
+		return DNS_ETIMEOUT;
+	default:
+		return DNS_EFAIL;
+	}
+}
+
+static void
+entry_complete(struct entry *e, int status, struct rrset *rs, uint32_t ttl)
+{
+	struct dns *d = e->d;
+
+	e->inflight = false;
+	if (!link_empty(&e->dlink)) {
+		link_del(&e->dlink);
+		deadline_arm(d);
+	}
+	if (status == 0 || status == DNS_ENOTFOUND) {
+		rrset_unref(e->rs);
+		e->rs = rrset_ref(rs);
+		e->status = status;
+		e->expires = uv_now(d->loop) + (uint64_t)ttl * 1000;
+	}
+	while (!link_empty(&e->waiters))
+		waiter_done(container_of(e->waiters.next, struct waiter, link), status, rs);
+}
+
+static void
+query_cb(void *arg, int astatus, int timeouts, unsigned char *abuf, int alen)
+{
+	struct entry *e = arg;
+	struct dns *d = e->d;
+	struct parsed *pr = NULL;
+	struct rrset *rs = NULL;
+	int status = map_ares_status(astatus);
+	uint32_t ttl = d->neg_ttl_s;
+
+	/* ares_destroy in dns_close calls back every query; everything is going. */
+	if (d->closing || astatus == ARES_EDESTRUCTION)
+		return;
+	if (status == 0) {
+		if ((pr = malloc(sizeof(*pr))) == NULL) {
+			status = UV_ENOMEM;
+		} else if (parse_answer(abuf, alen, e->type, e->key + 1, pr) < 0) {
+			status = DNS_EFAIL;
+		} else if (pr->n == 0) {
+			/* No-data, or only a "." target: both mean nothing to try. */
+			status = DNS_ENOTFOUND;
+		} else if ((rs = rrset_new(pr->n)) == NULL) {
+			status = UV_ENOMEM;
+		} else {
+			rs->n = pr->n;
+			memcpy(rs->v, pr->v, pr->n * sizeof(pr->v[0]));
+			ttl = pr->ttl < d->max_ttl_s ? pr->ttl : d->max_ttl_s;
+		}
+	}
+	log_debug("dns: %s %s: %s, %zu records, ttl %u s", type_name(e->type), e->key + 1,
+	    status ? dns_strerror(status) : "ok", rs ? rs->n : 0,
+	    status == 0 || status == DNS_ENOTFOUND ? (unsigned)ttl : 0);
+	free(pr);
+	entry_complete(e, status, rs, ttl);
+	rrset_unref(rs);
+}
+
+static void
+deadline_arm(struct dns *d)
+{
+	uint64_t now = uv_now(d->loop);
+	struct entry *e;
+
+	if (link_empty(&d->deadlines)) {
+		uv_timer_stop(&d->deadline_timer);
+		return;
+	}
+	e = container_of(d->deadlines.next, struct entry, dlink);
+	uv_timer_start(&d->deadline_timer, deadline_cb, e->deadline > now ? e->deadline - now : 0, 0);
+}
+
+/* c-ares doubles the timeout on each round over the servers; the caller was
+ * promised timeout_ms per try, so waiters are answered DNS_ETIMEOUT at the bound.
+ * The c-ares query goes on, and a late answer still fills the cache. */
+static void
+deadline_cb(uv_timer_t *t)
+{
+	struct dns *d = t->data;
+	uint64_t now = uv_now(d->loop);
+
+	while (!link_empty(&d->deadlines)) {
+		struct entry *e = container_of(d->deadlines.next, struct entry, dlink);
+
+		if (e->deadline > now)
+			break;
+		link_del(&e->dlink);
+		log_debug("dns: %s %s: no answer in %llu ms", type_name(e->type), e->key + 1,
+		    (unsigned long long)d->bound_ms);
+		while (!link_empty(&e->waiters)) {
+			d->st.timeouts++;
+			waiter_done(container_of(e->waiters.next, struct waiter, link),
+			    DNS_ETIMEOUT, NULL);
+		}
+	}
+	deadline_arm(d);
+}
+
+/* Attaches waiter w to the (type, name) entry: answered from the cache, joined to
+ * the query in flight, or a new c-ares query.  0 or -ENOMEM. */
+static int
+lookup(struct dns *d, struct waiter *w, int type, const char *name)
+{
+	char key[sizeof(((struct entry *)0)->key)];
+	uint64_t now = uv_now(d->loop);
+	struct hnode *n;
+	struct entry *e;
+
+	snprintf(key, sizeof(key), "%c%s", type == RR_SRV ? 'S' : type == RR_A ? 'A' : 'Q',
+	    name);
+	if ((n = hmap_get(&d->cache, key)) != NULL) {
+		e = hmap_entry(n, struct entry, node);
+		if (!e->inflight && e->expires > now) {
+			d->st.cache_hits++;
+			waiter_done(w, e->status, e->rs);
+			return 0;
+		}
+	} else {
+		cache_evict(d);
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			return -ENOMEM;
+		e->d = d;
+		e->type = type;
+		snprintf(e->key, sizeof(e->key), "%s", key);
+		link_init(&e->waiters);
+		link_init(&e->dlink);
+		if (hmap_put(&d->cache, &e->node, e->key) < 0) {
+			free(e);
+			return -ENOMEM;
+		}
+		link_add_tail(&d->fifo, &e->fifo);
+		d->st.entries++;
+	}
+	w->e = e;
+	link_add_tail(&e->waiters, &w->link);
+	if (link_empty(&e->dlink)) {
+		/* Every bound is the same length, so appending keeps the list sorted. */
+		e->deadline = now + d->bound_ms;
+		link_add_tail(&d->deadlines, &e->dlink);
+		if (!uv_is_active((uv_handle_t *)&d->deadline_timer))
+			deadline_arm(d);
+	}
+	if (e->inflight) {
+		d->st.shared++;
+		return 0;
+	}
+	/* Set first: c-ares may call query_cb before ares_query returns. */
+	e->inflight = true;
+	d->st.sent++;
+	ares_query(d->ch, e->key + 1, CLASS_IN, type, query_cb, e);
+	ares_timer_arm(d);
+	return 0;
+}
+
+/* ---- queries ---- */
+
+static struct dns_query *
+query_new(struct dns *d, enum qkind kind, void *arg)
+{
+	struct dns_query *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return NULL;
+	q->d = d;
+	q->kind = kind;
+	q->arg = arg;
+	link_init(&q->rlink);
+	link_init(&q->live);
+	for (unsigned i = 0; i < 2; i++) {
+		link_init(&q->w[i].link);
+		q->w[i].q = q;
+	}
+	return q;
+}
+
+/* Undoes a half-started query: nothing was delivered, no callback will run. */
+static void
+query_abort(struct dns_query *q)
+{
+	q->state = Q_DELIVERING;
+	query_free(q);
+}
+
+int
+dns_srv(struct dns *d, const char *name, dns_srv_cb cb, void *arg, struct dns_query **out)
+{
+	char norm[DNS_NAME_MAX + 1];
+	struct dns_query *q;
+	int rc;
+
+	if (d == NULL || d->closing || cb == NULL)
+		return -EINVAL;
+	if ((rc = name_norm(name, norm, sizeof(norm))) < 0)
+		return rc;
+	if ((q = query_new(d, Q_SRV, arg)) == NULL)
+		return -ENOMEM;
+	q->cb.srv = cb;
+	q->nw = q->npending = 1;
+	link_add_tail(&d->live, &q->live);
+	if ((rc = lookup(d, &q->w[0], RR_SRV, norm)) < 0) {
+		query_abort(q);
+		return rc;
+	}
+	d->st.lookups++;
+	if (out)
+		*out = q;
+	return 0;
+}
+
+/* An address literal, bracketed or not, as a one-record rrset. */
+static struct rrset *
+literal(const char *host)
+{
+	char buf[INET6_ADDRSTRLEN + 2];
+	struct sockaddr_storage ss;
+	size_t len = strlen(host);
+	struct rrset *rs;
+
+	memset(&ss, 0, sizeof(ss));
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof(buf)) {
+		memcpy(buf, host + 1, len - 2);
+		buf[len - 2] = '\0';
+		if (inet_pton(AF_INET6, buf, &((struct sockaddr_in6 *)&ss)->sin6_addr) != 1)
+			return NULL;
+		ss.ss_family = AF_INET6;
+	} else if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+	} else {
+		return NULL;
+	}
+	if ((rs = rrset_new(1)) != NULL) {
+		rs->n = 1;
+		rs->v[0].ss = ss;
+	}
+	return rs;
+}
+
+int
+dns_addr(struct dns *d, const char *host, unsigned short port, dns_addr_cb cb, void *arg,
+    struct dns_query **out)
+{
+	char norm[DNS_NAME_MAX + 1];
+	struct dns_query *q;
+	struct rrset *lit;
+	int rc;
+
+	if (d == NULL || d->closing || cb == NULL || host == NULL)
+		return -EINVAL;
+	if ((q = query_new(d, Q_ADDR, arg)) == NULL)
+		return -ENOMEM;
+	q->cb.addr = cb;
+	q->port = port;
+	link_add_tail(&d->live, &q->live);
+	if ((lit = literal(host)) != NULL) {
+		q->nw = 1;
+		q->npending = 1;
+		waiter_done(&q->w[0], 0, lit);
+		rrset_unref(lit);
+	} else {
+		if ((rc = name_norm(host, norm, sizeof(norm))) < 0) {
+			query_abort(q);
+			return rc;
+		}
+		/* Both waiters count before either starts, so a cache hit on A cannot
+		 * make the query ready while AAAA is still to be asked. */
+		q->nw = q->npending = 2;
+		if ((rc = lookup(d, &q->w[0], RR_A, norm)) < 0 ||
+		    (rc = lookup(d, &q->w[1], RR_AAAA, norm)) < 0) {
+			query_abort(q);
+			return rc;
+		}
+	}
+	d->st.lookups++;
+	if (out)
+		*out = q;
+	return 0;
+}
+
+void
+dns_cancel(struct dns_query *q)
+{
+	/* The query an entry still waits for stays in flight; its answer is cached. */
+	if (q == NULL || q->state == Q_DELIVERING)
+		return;
+	query_free(q);
+}
+
+void
+dns_get_stats(const struct dns *d, struct dns_stats *out)
+{
+	*out = d->st;
+}
+
+/* ---- life cycle ---- */
+
+static void
+lib_init(void)
+{
+	/* Needed only on Windows, harmless here; not thread-safe, hence once. */
+	(void)ares_library_init(ARES_LIB_INIT_ALL);
+}
+
+int
+dns_new(uv_loop_t *loop, const struct dns_conf *c, struct dns **out)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct ares_options o;
+	struct ares_addr_port_node *servers = NULL;
+	unsigned nservers = 0, timeout_ms, tries;
+	struct dns *d;
+	int rc;
+
+	pthread_once(&once, lib_init);
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return -ENOMEM;
+	timeout_ms = c && c->timeout_ms ? c->timeout_ms : 1000;
+	tries = c && c->tries ? c->tries : 2;
+	d->max_ttl_s = c && c->max_ttl_s ? c->max_ttl_s : 3600;
+	d->neg_ttl_s = c && c->neg_ttl_s ? c->neg_ttl_s : 60;
+	d->max_entries = c && c->max_entries ? c->max_entries : 4096;
+
+	memset(&o, 0, sizeof(o));
+	o.sock_state_cb = sock_state_cb;
+	o.sock_state_cb_data = d;
+	o.timeout = (int)timeout_ms;
+	o.tries = (int)tries;
+	/* Queries are full names: no search list, no ndots games. */
+	o.flags = ARES_FLAG_NOSEARCH;
+	rc = ares_init_options(&d->ch, &o,
+	    ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS);
+	if (rc != ARES_SUCCESS) {
+		log_warnx("%s: ares_init_options: %s", __func__, ares_strerror(rc));
+		free(d);
+		return rc == ARES_ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	if (c && c->servers &&
+	    (rc = ares_set_servers_ports_csv(d->ch, c->servers)) != ARES_SUCCESS) {
+		log_warnx("%s: DNS servers \"%s\": %s", __func__, c->servers,
+		    ares_strerror(rc));
+		ares_destroy(d->ch);
+		free(d);
+		return rc == ARES_ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	if (ares_get_servers_ports(d->ch, &servers) == ARES_SUCCESS) {
+		for (struct ares_addr_port_node *s = servers; s; s = s->next)
+			nservers++;
+		ares_free_data(servers);
+	}
+	d->bound_ms = (uint64_t)timeout_ms * tries * (nservers ? nservers : 1);
+
+	if (getrandom(&d->rng, sizeof(d->rng), 0) != (ssize_t)sizeof(d->rng))
+		d->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)d;
+	d->loop = loop;
+	link_init(&d->polls);
+	link_init(&d->fifo);
+	link_init(&d->deadlines);
+	link_init(&d->dead_fifo);
+	link_init(&d->live);
+	link_init(&d->ready);
+	hmap_init(&d->cache);
+	hmap_init(&d->dead);
+	uv_timer_init(loop, &d->ares_timer);
+	uv_timer_init(loop, &d->deliver);
+	uv_timer_init(loop, &d->deadline_timer);
+	d->ares_timer.data = d->deliver.data = d->deadline_timer.data = d;
+	d->handles = 3;
+	*out = d;
+	return 0;
+}
+
+static void
+cache_free_one(struct hnode *n, void *arg)
+{
+	entry_free(arg, hmap_entry(n, struct entry, node));
+}
+
+static void
+dead_free_one(struct hnode *n, void *arg)
+{
+	dead_free(arg, hmap_entry(n, struct dead, node));
+}
+
+void
+dns_close(struct dns *d)
+{
+	if (d == NULL || d->closing)
+		return;
+	d->closing = true;
+	/* Callbacks with ARES_EDESTRUCTION are ignored (closing); sock_state_cb
+	 * closes the poll handles of the sockets c-ares closes. */
+	ares_destroy(d->ch);
+	while (!link_empty(&d->polls)) {
+		struct dpoll *p = container_of(d->polls.next, struct dpoll, link);
+
+		link_del(&p->link);
+		uv_close((uv_handle_t *)&p->h, handle_closed);
+	}
+	while (!link_empty(&d->live)) {
+		struct dns_query *q = container_of(d->live.next, struct dns_query, live);
+
+		q->state = Q_DELIVERING;
+		query_free(q);
+	}
+	hmap_each(&d->cache, cache_free_one, d);
+	hmap_free(&d->cache);
+	hmap_each(&d->dead, dead_free_one, d);
+	hmap_free(&d->dead);
+	uv_close((uv_handle_t *)&d->ares_timer, handle_closed);
+	uv_close((uv_handle_t *)&d->deliver, handle_closed);
+	uv_close((uv_handle_t *)&d->deadline_timer, handle_closed);
+}
