@@ -26,6 +26,19 @@ static const struct diag_info table[] = {
 	{ DIAG_FLOW_GONE, 430, "Flow Failed", "Connection to the dialog peer is gone" },
 	{ DIAG_OVERLOAD, 503, "Service Unavailable", "Edge overloaded" },
 	{ DIAG_CANCELLED, 487, "Request Terminated", "Request cancelled" },
+	{ DIAG_FED_DISABLED, 403, "Forbidden", "Federation is disabled" },
+	{ DIAG_FED_BLOCKED, 403, "Forbidden", "Domain is blocked" },
+	{ DIAG_FED_PROVIDER_DISABLED, 403, "Forbidden", "Provider is disabled" },
+	{ DIAG_FED_NOT_FEDERATED, 403, "Forbidden", "Domain is not a federated partner" },
+	{ DIAG_FED_CERT_MISMATCH, 403, "Forbidden", "Peer certificate does not match the partner's configured proxy" },
+	{ DIAG_FED_PROVIDER_FOREIGN, 403, "Forbidden", "Provider does not serve the source domain" },
+	{ DIAG_FED_NOT_SRV_TARGET, 403, "Forbidden", "Peer is not a federation SRV target of the source domain" },
+	{ DIAG_FED_SRV_NONE, 504, "Server Time-out", "Domain has no federation SRV record" },
+	{ DIAG_FED_SRV_FAILED, 504, "Server Time-out", "Federation SRV look-up failed" },
+	{ DIAG_FED_SPOOFED, 403, "Forbidden", "Source domain is one of ours" },
+	{ DIAG_FED_RATE, 503, "Service Unavailable", "Discovered partner over its message rate" },
+	{ DIAG_FED_CONTACTS, 480, "Temporarily Unavailable", "Discovered partner over its contact limit" },
+	{ DIAG_FED_SUSPICIOUS, 503, "Service Unavailable", "Suspicious discovered partner over its reduced rate" },
 };
 
 static const struct diag_info unknown = { DIAG_NONE, 500, "Server Internal Error", "Internal error" };

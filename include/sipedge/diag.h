@@ -32,6 +32,20 @@ enum diag_code {
 	DIAG_FLOW_GONE = 1203,          /* 430: the dialog's connection to the peer is gone */
 	DIAG_OVERLOAD = 1204,           /* 503: the edge is over its limits */
 	DIAG_CANCELLED = 1205,          /* 487: cancelled before the next hop answered */
+	/* 2000-2099: federation policy (fedroute.c, throttle.c) */
+	DIAG_FED_DISABLED = 2001,       /* 403: federation is off */
+	DIAG_FED_BLOCKED = 2002,        /* 403: the partner domain is blocked */
+	DIAG_FED_PROVIDER_DISABLED = 2003, /* 403: the domain's provider is disabled */
+	DIAG_FED_NOT_FEDERATED = 2004,  /* 403: not a partner domain (discovery off) */
+	DIAG_FED_CERT_MISMATCH = 2005,  /* 403: peer certificate is not the configured proxy */
+	DIAG_FED_PROVIDER_FOREIGN = 2006, /* 403: a provider proxy spoke for a domain not its own */
+	DIAG_FED_NOT_SRV_TARGET = 2007, /* 403: peer is no SRV target of the source domain */
+	DIAG_FED_SRV_NONE = 2008,       /* 504: the partner domain has no federation SRV record */
+	DIAG_FED_SRV_FAILED = 2009,     /* 504: the SRV look-up failed (time-out, server failure) */
+	DIAG_FED_SPOOFED = 2010,        /* 403: external request from one of our own domains */
+	DIAG_FED_RATE = 2011,           /* 503: discovered partner over its message rate */
+	DIAG_FED_CONTACTS = 2012,       /* 480: discovered partner over its contacts per period */
+	DIAG_FED_SUSPICIOUS = 2013,     /* 503: suspicious discovered partner over its reduced rate */
 };
 
 struct diag_info {
