@@ -909,9 +909,12 @@ query_cb(void *arg, int astatus, int timeouts, unsigned char *abuf, int alen)
 			ttl = pr->ttl < d->max_ttl_s ? pr->ttl : d->max_ttl_s;
 		}
 	}
-	log_debug("dns: %s %s: %s, %zu records, ttl %u s", type_name(e->type), e->key + 1,
-	    status ? dns_strerror(status) : "ok", rs ? rs->n : 0,
-	    status == 0 || status == DNS_ENOTFOUND ? (unsigned)ttl : 0);
+	if (status == DNS_ETIMEOUT && !link_empty(&e->waiters))
+		d->st.timeouts++;
+	log_debug("dns: %s %s: %s%s, %zu records, ttl %u s", type_name(e->type),
+	    e->key + 1, status ? dns_strerror(status) : "ok",
+	    pr && pr->dot_target ? " (target \".\": service not offered)" : "",
+	    rs ? rs->n : 0, status == 0 || status == DNS_ENOTFOUND ? (unsigned)ttl : 0);
 	free(pr);
 	entry_complete(e, status, rs, ttl);
 	rrset_unref(rs);
@@ -928,7 +931,8 @@ deadline_arm(struct dns *d)
 		return;
 	}
 	e = container_of(d->deadlines.next, struct entry, dlink);
-	uv_timer_start(&d->deadline_timer, deadline_cb, e->deadline > now ? e->deadline - now : 0, 0);
+	uv_timer_start(&d->deadline_timer, deadline_cb,
+	    e->deadline > now ? e->deadline - now : 0, 0);
 }
 
 /* c-ares doubles the timeout on each round over the servers; the caller was
@@ -948,11 +952,11 @@ deadline_cb(uv_timer_t *t)
 		link_del(&e->dlink);
 		log_debug("dns: %s %s: no answer in %llu ms", type_name(e->type), e->key + 1,
 		    (unsigned long long)d->bound_ms);
-		while (!link_empty(&e->waiters)) {
+		if (!link_empty(&e->waiters))
 			d->st.timeouts++;
+		while (!link_empty(&e->waiters))
 			waiter_done(container_of(e->waiters.next, struct waiter, link),
 			    DNS_ETIMEOUT, NULL);
-		}
 	}
 	deadline_arm(d);
 }

@@ -81,7 +81,7 @@ struct dns_stats {
 	uint64_t cache_hits;   /* per record type: answered from the cache */
 	uint64_t shared;       /* per record type: joined a query already in flight */
 	uint64_t sent;         /* c-ares queries started */
-	uint64_t timeouts;     /* per record type: gave up waiting */
+	uint64_t timeouts;     /* per record type: no answer in time for someone waiting */
 	size_t entries;        /* cache entries now */
 };
 void dns_get_stats(const struct dns *d, struct dns_stats *out);

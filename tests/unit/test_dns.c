@@ -143,6 +143,7 @@ dm_start(const char *ttl, const char *const *extra)
 	argv[n++] = "--host-record=sip.fabrikam.test,127.0.0.20";
 	argv[n++] = "--host-record=sip2.fabrikam.test,127.0.0.21,::1";
 	argv[n++] = "--host-record=v6only.fabrikam.test,::2";
+	argv[n++] = "--cname=alias.fabrikam.test,sip.fabrikam.test";
 	for (; extra && *extra && n < 63; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
@@ -622,12 +623,16 @@ test_dns_addr(void)
 	CHECK_EQ_INT(r[4].n, 1);
 	CHECK_EQ_STR(ntop(&r[4].ss[0], buf, sizeof(buf)), "::1");
 	CHECK_EQ_INT(port_of(&r[4].ss[0]), 5065);
-	/* A name with neither family. */
+	/* A name with neither family; an alias followed to its target. */
 	memset(r, 0, sizeof(r));
 	CHECK_EQ_INT(addr("nothing.fabrikam.test", 5061, &r[0], NULL), 0);
-	CHECK(wait_all(r, 1, 5000));
+	CHECK_EQ_INT(addr("alias.fabrikam.test", 5061, &r[1], NULL), 0);
+	CHECK(wait_all(r, 2, 5000));
 	CHECK_EQ_INT(r[0].status, DNS_ENOTFOUND);
 	CHECK_EQ_INT(r[0].n, 0);
+	CHECK_EQ_INT(r[1].status, 0);
+	CHECK_EQ_INT(r[1].n, 1);
+	CHECK_EQ_STR(ntop(&r[1].ss[0], buf, sizeof(buf)), "127.0.0.20");
 	return teardown();
 }
 
@@ -924,6 +929,217 @@ test_dns_close_in_callback(void)
 	return teardown();
 }
 
+/* ---- a hand-written server, for answers dnsmasq does not give ---- */
+
+enum craft { CRAFT_SERVFAIL, CRAFT_BAD_RDLEN, CRAFT_TWO_TTLS, CRAFT_OTHER_OWNER,
+	CRAFT_TTL_HIGH_BIT };
+
+static struct {
+	uv_udp_t udp;
+	enum craft mode;
+	int queries;
+} C;
+
+static size_t
+put_srv(unsigned char *p, uint32_t ttl, unsigned short port, const char *label,
+    bool other_owner)
+{
+	size_t n = 0, len = strlen(label);
+	unsigned rdlen = 6 + 1 + (unsigned)len + 1 + 8 + 1 + 4 + 1;
+
+	if (other_owner) {
+		/* "x" then the query name: another owner than the one asked for. */
+		p[n++] = 1;
+		p[n++] = 'x';
+	}
+	p[n++] = 0xc0;          /* the query name, by pointer */
+	p[n++] = 12;
+	p[n++] = 0;
+	p[n++] = 33;            /* SRV */
+	p[n++] = 0;
+	p[n++] = 1;             /* IN */
+	p[n++] = (unsigned char)(ttl >> 24);
+	p[n++] = (unsigned char)(ttl >> 16);
+	p[n++] = (unsigned char)(ttl >> 8);
+	p[n++] = (unsigned char)ttl;
+	p[n++] = (unsigned char)(rdlen >> 8);
+	p[n++] = (unsigned char)rdlen;
+	p[n++] = 0;
+	p[n++] = 10;            /* priority */
+	p[n++] = 0;
+	p[n++] = 50;            /* weight */
+	p[n++] = (unsigned char)(port >> 8);
+	p[n++] = (unsigned char)port;
+	p[n++] = (unsigned char)len;
+	memcpy(p + n, label, len);
+	n += len;
+	p[n++] = 8;
+	memcpy(p + n, "fabrikam", 8);
+	n += 8;
+	p[n++] = 4;
+	memcpy(p + n, "test", 4);
+	n += 4;
+	p[n++] = 0;
+	return n;
+}
+
+static void
+craft_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	static char mem[1024];
+
+	*buf = uv_buf_init(mem, sizeof(mem));
+}
+
+static void
+craft_sent(uv_udp_send_t *req, int status)
+{
+	free(req);
+}
+
+static void
+craft_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
+    unsigned flags)
+{
+	struct {
+		uv_udp_send_t req;
+		unsigned char b[512];
+	} *out;
+	unsigned char *p;
+	size_t n;
+	uv_buf_t ub;
+
+	if (nread < 12 || from == NULL || (size_t)nread > 256)
+		return;
+	C.queries++;
+	if ((out = calloc(1, sizeof(*out))) == NULL)
+		return;
+	p = out->b;
+	/* The query's header and question, turned into a response. */
+	memcpy(p, buf->base, (size_t)nread);
+	n = (size_t)nread;
+	p[2] = 0x81;
+	p[3] = 0x80;
+	p[6] = p[7] = p[8] = p[9] = p[10] = p[11] = 0;
+	switch (C.mode) {
+	case CRAFT_SERVFAIL:
+		p[3] |= 2;
+		break;
+	case CRAFT_BAD_RDLEN:
+		p[7] = 1;
+		n += put_srv(p + n, 30, 5061, "sip", false);
+		p[n - 26] = 0xff;   /* RDLENGTH low byte (25 bytes of RDATA follow) */
+		break;
+	case CRAFT_TWO_TTLS:
+		p[7] = 2;
+		n += put_srv(p + n, 100, 5061, "sip", false);
+		n += put_srv(p + n, 1, 5062, "sip2", false);
+		break;
+	case CRAFT_OTHER_OWNER:
+		p[7] = 1;
+		n += put_srv(p + n, 30, 5061, "sip", true);
+		break;
+	case CRAFT_TTL_HIGH_BIT:
+		p[7] = 1;
+		n += put_srv(p + n, 0x80000010u, 5061, "sip", false);
+		break;
+	}
+	ub = uv_buf_init((char *)out->b, (unsigned)n);
+	if (uv_udp_send(&out->req, h, &ub, 1, from, craft_sent) < 0)
+		free(out);
+}
+
+static int
+craft_start(enum craft mode)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char servers[64];
+
+	memset(&C, 0, sizeof(C));
+	C.mode = mode;
+	CHECK(uv_loop_init(&T.loop) == 0);
+	uv_ip4_addr("127.0.0.1", 0, &sin);
+	CHECK(uv_udp_init(&T.loop, &C.udp) == 0);
+	CHECK(uv_udp_bind(&C.udp, (struct sockaddr *)&sin, 0) == 0);
+	CHECK(uv_udp_getsockname(&C.udp, (struct sockaddr *)&ss, &len) == 0);
+	CHECK(uv_udp_recv_start(&C.udp, craft_alloc, craft_recv) == 0);
+	snprintf(servers, sizeof(servers), "127.0.0.1:%u",
+	    (unsigned)ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	{
+		struct dns_conf c = { .servers = servers, .timeout_ms = 1000, .tries = 1 };
+
+		log_init("test_dns", 1, getenv("TEST_DNS_VERBOSE") ? LOG_LVL_DEBUG :
+		    LOG_LVL_WARNING);
+		CHECK(uv_timer_init(&T.loop, &T.safety) == 0);
+		CHECK_EQ_INT(dns_new(&T.loop, &c, &T.d), 0);
+	}
+	return 0;
+}
+
+static int
+craft_one(enum craft mode, int expect)
+{
+	struct res r;
+
+	CHECK(craft_start(mode) == 0);
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(srv(SRV_NAME, &r, NULL), 0);
+	CHECK(wait_all(&r, 1, 5000));
+	CHECK_EQ_INT(r.status, expect);
+	CHECK_EQ_INT(C.queries, 1);
+	uv_close((uv_handle_t *)&C.udp, NULL);
+	return teardown();
+}
+
+static int
+test_dns_bad_answers(void)
+{
+	CHECK(craft_one(CRAFT_SERVFAIL, DNS_EFAIL) == 0);
+	CHECK(craft_one(CRAFT_BAD_RDLEN, DNS_EFAIL) == 0);
+	/* Records owned by another name than the one asked for are not used. */
+	CHECK(craft_one(CRAFT_OTHER_OWNER, DNS_ENOTFOUND) == 0);
+	return 0;
+}
+
+static int
+test_dns_ttl_smallest(void)
+{
+	struct res r[3];
+
+	/* Two records, TTL 100 and 1: the set is cached for 1 s. */
+	CHECK(craft_start(CRAFT_TWO_TTLS) == 0);
+	memset(r, 0, sizeof(r));
+	CHECK_EQ_INT(srv(SRV_NAME, &r[0], NULL), 0);
+	CHECK(wait_all(r, 1, 5000));
+	CHECK_EQ_INT(r[0].status, 0);
+	CHECK_EQ_INT(r[0].n, 2);
+	CHECK_EQ_INT(srv(SRV_NAME, &r[1], NULL), 0);
+	CHECK(wait_all(r + 1, 1, 5000));
+	CHECK_EQ_INT(C.queries, 1);
+	run_for(1100);
+	CHECK_EQ_INT(srv(SRV_NAME, &r[2], NULL), 0);
+	CHECK(wait_all(r + 2, 1, 5000));
+	CHECK_EQ_INT(r[2].n, 2);
+	CHECK_EQ_INT(C.queries, 2);
+	uv_close((uv_handle_t *)&C.udp, NULL);
+	CHECK(teardown() == 0);
+
+	/* RFC 2181 §8: a TTL with the top bit set counts as 0, so nothing is kept. */
+	CHECK(craft_start(CRAFT_TTL_HIGH_BIT) == 0);
+	memset(r, 0, sizeof(r));
+	CHECK_EQ_INT(srv(SRV_NAME, &r[0], NULL), 0);
+	CHECK(wait_all(r, 1, 5000));
+	CHECK_EQ_INT(r[0].status, 0);
+	CHECK_EQ_INT(srv(SRV_NAME, &r[1], NULL), 0);
+	CHECK(wait_all(r + 1, 1, 5000));
+	CHECK_EQ_INT(r[1].status, 0);
+	CHECK_EQ_INT(C.queries, 2);
+	uv_close((uv_handle_t *)&C.udp, NULL);
+	return teardown();
+}
+
 static const struct unit_test tests[] = {
 	UNIT(test_dns_srv_order_priority),
 	UNIT(test_dns_srv_order_weights),
@@ -939,6 +1155,8 @@ static const struct unit_test tests[] = {
 	UNIT(test_dns_bad_input),
 	UNIT(test_dns_close_pending),
 	UNIT(test_dns_close_in_callback),
+	UNIT(test_dns_bad_answers),
+	UNIT(test_dns_ttl_smallest),
 	{ 0 },
 };
 
