@@ -58,6 +58,7 @@ conf_defaults(struct conf *c)
 	c->t1_ms = 500;
 	c->timer_c_ms = 180000;
 	c->timer_f_ms = 0;     /* 64*T1 unless set */
+	c->dns_timeout_ms = 1000;
 }
 
 /* Lower-case a host name in place and drop one trailing dot. */
@@ -365,33 +366,55 @@ k_listen(struct parse *p, char **w, int nw)
 	return 0;
 }
 
+/* host FQDN ADDRESS[:PORT] [tcp] */
 static int
-k_route(struct parse *p, char **w, int nw)
+k_host(struct parse *p, char **w, int nw)
 {
 	struct conf *c = p->c;
-	struct route_conf *r = NULL;
-	char domain[CONF_MAX_NAME];
-	struct hop h;
+	struct host_conf h;
+	const char *a;
 
-	if (nw < 2)
-		return perr(p, "route: expected DOMAIN|* FQDN[:PORT] [ADDRESS] [tcp]");
-	if (strcmp(w[0], "*") == 0)
-		strcpy(domain, "*");
-	else if (copy_host(p, domain, sizeof(domain), w[0], "route") < 0)
+	memset(&h, 0, sizeof(h));
+	h.kind = TP_TLS;
+	if (nw < 2 || nw > 3)
+		return perr(p, "host: expected FQDN ADDRESS[:PORT] [tcp]");
+	if (copy_host(p, h.fqdn, sizeof(h.fqdn), w[0], "host") < 0)
 		return -1;
-	if (parse_hop(p, "route", w + 1, nw - 1, &h) < 0)
-		return -1;
-	for (size_t i = 0; i < c->nroutes; i++)
-		if (strcmp(c->routes[i].domain, domain) == 0)
-			r = &c->routes[i];
-	if (!r) {
-		c->routes = grow(c->routes, c->nroutes, sizeof(*c->routes));
-		r = &c->routes[c->nroutes++];
-		memset(r, 0, sizeof(*r));
-		strcpy(r->domain, domain);
+	a = w[1];
+	if (conf_parse_sockaddr(a, 0, &h.addr) < 0)
+		return perr(p, "host: '%s' is not ADDRESS[:PORT]", a);
+	h.has_port = (h.addr.ss_family == AF_INET ? ((struct sockaddr_in *)&h.addr)->sin_port :
+					     ((struct sockaddr_in6 *)&h.addr)->sin6_port) != 0;
+	if (nw == 3) {
+		if (strcasecmp(w[2], "tcp") == 0)
+			h.kind = TP_TCP;
+		else if (strcasecmp(w[2], "tls") != 0)
+			return perr(p, "host: unexpected '%s'", w[2]);
 	}
-	r->hops = grow(r->hops, r->nhops, sizeof(*r->hops));
-	r->hops[r->nhops++] = h;
+	if (conf_host_find(c, h.fqdn))
+		return perr(p, "host: %s is already pinned", h.fqdn);
+	c->hosts = grow(c->hosts, c->nhosts, sizeof(*c->hosts));
+	c->hosts[c->nhosts++] = h;
+	return 0;
+}
+
+/* dns-server ADDRESS[:PORT] (repeatable) */
+static int
+k_dns_server(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct sockaddr_storage ss;
+	char buf[80];
+	size_t n = strlen(c->dns_servers);
+
+	if (nw != 1)
+		return perr(p, "dns-server: expected one ADDRESS[:PORT]");
+	if (conf_parse_sockaddr(w[0], 53, &ss) < 0)
+		return perr(p, "dns-server: '%s' is not ADDRESS[:PORT]", w[0]);
+	conf_sockaddr_str(&ss, buf, sizeof(buf));
+	if (n + strlen(buf) + 2 > sizeof(c->dns_servers))
+		return perr(p, "dns-server: too many servers");
+	snprintf(c->dns_servers + n, sizeof(c->dns_servers) - n, "%s%s", n ? "," : "", buf);
 	return 0;
 }
 
@@ -467,7 +490,9 @@ static const struct key keys[] = {
 	{ "eku-any", K_BOOL, OFF(eku_any), 0, 0, 0, NULL },
 	{ "pool-server", K_FN, 0, 0, 0, 0, k_pool_server },
 	{ "internal-server", K_FN, 0, 0, 0, 0, k_internal_server },
-	{ "route", K_FN, 0, 0, 0, 0, k_route },
+	{ "host", K_FN, 0, 0, 0, 0, k_host },
+	{ "dns-server", K_FN, 0, 0, 0, 0, k_dns_server },
+	{ "dns-timeout", K_DURATION, OFF(dns_timeout_ms), 0, 100, 60000, NULL },
 	{ "db", K_PATH, STR(db_path), 0, 0, NULL },
 	{ "state-dir", K_PATH, STR(state_dir), 0, 0, NULL },
 	{ "rr-key-file", K_PATH, STR(rr_key_file), 0, 0, NULL },
@@ -654,9 +679,7 @@ conf_free(struct conf *c)
 	for (size_t i = 0; i < c->ninternal_servers; i++)
 		free(c->internal_servers[i]);
 	free(c->internal_servers);
-	for (size_t i = 0; i < c->nroutes; i++)
-		free(c->routes[i].hops);
-	free(c->routes);
+	free(c->hosts);
 	free(c->pool);
 	free(c->listeners);
 	free(c);
@@ -680,22 +703,11 @@ conf_is_internal_server(const struct conf *c, const char *name)
 	return false;
 }
 
-const struct route_conf *
-conf_route_find(const struct conf *c, const char *domain)
+const struct host_conf *
+conf_host_find(const struct conf *c, const char *fqdn)
 {
-	const char *d = domain;
-
-	/* Exact domain first, then each parent domain, then the default. */
-	while (d && *d) {
-		for (size_t i = 0; i < c->nroutes; i++)
-			if (strcasecmp(c->routes[i].domain, d) == 0)
-				return &c->routes[i];
-		d = strchr(d, '.');
-		if (d)
-			d++;
-	}
-	for (size_t i = 0; i < c->nroutes; i++)
-		if (strcmp(c->routes[i].domain, "*") == 0)
-			return &c->routes[i];
+	for (size_t i = 0; i < c->nhosts; i++)
+		if (strcasecmp(c->hosts[i].fqdn, fqdn) == 0)
+			return &c->hosts[i];
 	return NULL;
 }

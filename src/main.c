@@ -13,7 +13,9 @@
 
 #include "sipedge/conf.h"
 #include "sipedge/log.h"
+#include "sipedge/policy.h"
 #include "sipedge/proxy.h"
+#include "sipedge/store.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -29,7 +31,58 @@ usage(void)
 struct signals {
 	struct proxy *px;
 	uv_signal_t sigint, sigterm, sighup;
+	uv_timer_t policy_timer;
+	struct store *st;
+	const struct conf *c;
+	uint64_t generation;
+	unsigned ticks;
 };
+
+/* A snapshot of the store's policy, with our own SIP domains as local. */
+static int
+load_policy(struct store *st, const struct conf *c, struct policy **out, char *err, size_t errlen)
+{
+	struct store_policy *sp;
+	int rc;
+
+	if ((rc = store_policy_load(st, &sp)) < 0) {
+		snprintf(err, errlen, "%s: %s", c->db_path, store_error(st));
+		return rc;
+	}
+	rc = policy_build_local(sp, (const char *const *)c->domains, c->ndomains, out);
+	store_policy_free(sp);
+	if (rc < 0)
+		snprintf(err, errlen, "%s: cannot build the policy: %s", c->db_path, strerror(-rc));
+	return rc;
+}
+
+/* Once a second: apply a committed policy change (the store's generation
+ * moves on every write), and write the discovered-partner counters. */
+static void
+on_policy_timer(uv_timer_t *tm)
+{
+	struct signals *sg = tm->data;
+	struct policy *pol;
+	uint64_t gen;
+	char err[1024];
+
+	if (store_generation(sg->st, &gen) < 0) {
+		log_warnx("%s: %s: %s", __func__, sg->c->db_path, store_error(sg->st));
+	} else if (gen != sg->generation) {
+		if (load_policy(sg->st, sg->c, &pol, err, sizeof(err)) < 0) {
+			log_warnx("policy change not applied, keeping the previous one: %s", err);
+		} else {
+			proxy_set_policy(sg->px, pol);
+			log_info("policy generation %llu applied (%zu allowed, %zu blocked, %zu providers)",
+			    (unsigned long long)policy_generation(pol), policy_nallowed(pol),
+			    policy_nblocked(pol), policy_nproviders(pol));
+			policy_unref(pol);
+		}
+		sg->generation = gen;
+	}
+	if (++sg->ticks % 2 == 0)
+		proxy_record_partners(sg->px, sg->st);
+}
 
 static void
 on_signal(uv_signal_t *s, int signum)
@@ -42,6 +95,7 @@ on_signal(uv_signal_t *s, int signum)
 	}
 	log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
 	proxy_stop(sg->px);
+	uv_close((uv_handle_t *)&sg->policy_timer, NULL);
 	uv_close((uv_handle_t *)&sg->sigint, NULL);
 	uv_close((uv_handle_t *)&sg->sigterm, NULL);
 	uv_close((uv_handle_t *)&sg->sighup, NULL);
@@ -114,6 +168,9 @@ main(int argc, char **argv)
 	struct signals sg;
 	char err[2048];
 	uv_loop_t *loop;
+	struct store *st = NULL;
+	struct policy *pol = NULL;
+	uint64_t gen = 0;
 
 	while ((ch = getopt(argc, argv, "df:nvh")) != -1) {
 		switch (ch) {
@@ -149,6 +206,15 @@ main(int argc, char **argv)
 			conf_free(c);
 			return 1;
 		}
+		if (store_open(c->db_path, 0, &st, err, sizeof(err)) < 0 ||
+		    load_policy(st, c, &pol, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sipedge: %s: %s\n", file, err);
+			store_close(st);
+			conf_free(c);
+			return 1;
+		}
+		policy_unref(pol);
+		store_close(st);
 		fprintf(stderr, "sipedge: %s: configuration OK\n", file);
 		conf_free(c);
 		return 0;
@@ -163,12 +229,27 @@ main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* The policy store must exist and be current before we serve. */
+	if (store_open(c->db_path, 0, &st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sipedge: %s\n", err);
+		return 1;
+	}
+	if (store_generation(st, &gen) < 0) {
+		fprintf(stderr, "sipedge: %s: %s\n", c->db_path, store_error(st));
+		return 1;
+	}
+	if (load_policy(st, c, &pol, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sipedge: %s\n", err);
+		return 1;
+	}
 	/* Everything that can fail on start-up is checked (and reported on
 	 * stderr) before we detach. */
 	if (proxy_new(c, &px, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sipedge: %s\n", err);
 		return 1;
 	}
+	proxy_set_policy(px, pol);
+	policy_unref(pol);
 	if (!foreground) {
 		if (daemon(0, 0) < 0) {
 			fprintf(stderr, "sipedge: daemon: %s\n", strerror(errno));
@@ -192,9 +273,18 @@ main(int argc, char **argv)
 	uv_signal_start(&sg.sigint, on_signal, SIGINT);
 	uv_signal_start(&sg.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&sg.sighup, on_signal, SIGHUP);
+	sg.st = st;
+	sg.c = c;
+	sg.generation = gen;
+	sg.ticks = 0;
+	uv_timer_init(loop, &sg.policy_timer);
+	sg.policy_timer.data = &sg;
+	uv_timer_start(&sg.policy_timer, on_policy_timer, 1000, 1000);
 	uv_run(loop, UV_RUN_DEFAULT);
 
+	proxy_record_partners(px, st);
 	proxy_free(px);
+	store_close(st);
 	uv_loop_close(loop);
 	log_info("sipedge stopped");
 	conf_free(c);

@@ -24,10 +24,11 @@
 
 #include "proxy_int.h"
 #include "sipedge/log.h"
-#include "sipedge/route.h"
+#include "sipedge/fedroute.h"
 #include "sipedge/sipmsg.h"
 
-#define MAX_HOPS 16
+#define MAX_HOPS 8
+#define TRUST_HEADER "ms-edge-proxy-message-trust"
 #define KEY_MAX 512
 
 enum txn_state {
@@ -69,12 +70,26 @@ struct txn {
 	sip_via_t *our_via;
 	sip_record_route_t *rr_in, *rr_out;
 
+	/* federation: who the partner is, and finding its edge */
+	enum fed_type fed;
+	char fed_domain[CONF_MAX_NAME];
+	struct fed_in *fin;               /* inbound: awaiting its SRV check */
+	struct dns_query *q;              /* look-up in flight */
+	struct res_target *res;           /* SRV targets to resolve, in order */
+	size_t res_n, res_i;
+	enum diag_code res_diag;
+
 	enum txn_state state;
 	bool got_100, got_provisional, cancelled, cancel_pending, cancel_sent, timer_c_fired;
 	int last_status;
 	enum diag_code last_diag;
-	char last_detail[160];
+	char last_detail[384];
 	uv_timer_t timer;
+};
+
+struct res_target {
+	char fqdn[CONF_MAX_NAME];
+	unsigned short port;
 };
 
 static void txn_next_hop(struct txn *t);
@@ -147,6 +162,8 @@ reply(struct worker *w, struct conn *c, const sip_t *sip, const sip_via_t *via, 
 static void
 txn_reply(struct txn *t, int status, enum diag_code d, const char *detail)
 {
+	if (t->stateless)
+		return;         /* an ACK is never answered */
 	reply(t->w, t->in, t->sip, t->up_via, t->in_side, status, d, detail, t->to_tag, NULL);
 }
 
@@ -219,6 +236,10 @@ txn_destroy(struct txn *t)
 		t->next->prev = t->prev;
 	if (t->dial)
 		transport_dial_cancel(t->dial);
+	if (t->q)
+		dns_cancel(t->q);
+	free(t->res);
+	free(t->fin);
 	if (t->in)
 		conn_unref(t->in);
 	if (t->out)
@@ -266,6 +287,12 @@ txn_complete(struct txn *t, int status)
 {
 	t->state = TX_COMPLETED;
 	t->last_status = status;
+	if (t->q) {
+		dns_cancel(t->q);
+		t->q = NULL;
+	}
+	if (t->fed == FED_DISCOVERED && t->fed_domain[0] && status >= 200)
+		throttle_outcome(t->w->px->throttle, t->fed_domain, status);
 	if (t->dial) {
 		transport_dial_cancel(t->dial);
 		t->dial = NULL;
@@ -669,57 +696,400 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
 
 /* Decide where a request goes: in-dialog along our tokens, or by the relay
  * rules.  Fills the transaction's targets; 0, or -1 with prob set. */
+/* ---- federation: finding the partner's edge ------------------------------ */
+
+static void
+prob_set(struct sip_problem *prob, int status, enum diag_code d, const char *detail)
+{
+	size_t n = detail ? strlen(detail) : 0;
+
+	prob->status = status;
+	prob->diag = d;
+	/* Truncation is fine: this is reason text. */
+	if (n >= sizeof(prob->detail))
+		n = sizeof(prob->detail) - 1;
+	memcpy(prob->detail, detail ? detail : "", n);
+	prob->detail[n] = '\0';
+}
+
+/* user@host of a name-addr, for the throttle's distinct contacts. */
+static const char *
+aor_str(const sip_addr_t *a, char *buf, size_t len)
+{
+	char host[CONF_MAX_NAME];
+
+	if (!a || !sipmsg_url_host(a->a_url, host, sizeof(host)))
+		return "";
+	snprintf(buf, len, "%s@%s", a->a_url->url_user ? a->a_url->url_user : "", host);
+	return buf;
+}
+
+static void
+add_hop(struct txn *t, const char *fqdn, const struct sockaddr_storage *addr, enum tp_kind kind)
+{
+	struct hop *h;
+
+	if (t->nhops >= MAX_HOPS)
+		return;
+	h = &t->hops[t->nhops++];
+	memset(h, 0, sizeof(*h));
+	snprintf(h->fqdn, sizeof(h->fqdn), "%s", fqdn);
+	h->addr = *addr;
+	h->has_addr = true;
+	h->kind = kind;
+	h->port = addr->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)addr)->sin6_port) :
+						ntohs(((const struct sockaddr_in *)addr)->sin_port);
+}
+
+/* A host pinned in the configuration: its address (and port, kind) without DNS. */
+static bool
+add_pinned_hop(struct txn *t, const char *fqdn, unsigned short port)
+{
+	const struct host_conf *hc = conf_host_find(t->w->px->conf, fqdn);
+	struct sockaddr_storage a;
+
+	if (!hc)
+		return false;
+	a = hc->addr;
+	if (!hc->has_port) {
+		if (a.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
+		else
+			((struct sockaddr_in *)&a)->sin_port = htons(port);
+	}
+	add_hop(t, fqdn, &a, hc->kind);
+	return true;
+}
+
+/* Resolution done: dial what was found, or answer for the partner. */
+static void
+res_done(struct txn *t)
+{
+	t->q = NULL;
+	if (t->state == TX_COMPLETED)
+		return;
+	if (t->nhops == 0) {
+		enum diag_code d = t->res_diag ? t->res_diag : DIAG_HOPS_FAILED;
+
+		txn_reply(t, diag_lookup(d)->status, d, t->last_detail[0] ? t->last_detail : NULL);
+		txn_complete(t, diag_lookup(d)->status);
+		return;
+	}
+	txn_next_hop(t);
+}
+
+static void res_next_target(struct txn *t);
+
+static void
+res_addr_cb(int status, const struct sockaddr_storage *a, size_t n, void *arg)
+{
+	struct txn *t = arg;
+	const struct res_target *rt = &t->res[t->res_i];
+
+	t->q = NULL;
+	if (status == 0) {
+		for (size_t i = 0; i < n; i++)
+			add_hop(t, rt->fqdn, &a[i], TP_TLS);
+	} else {
+		snprintf(t->last_detail, sizeof(t->last_detail), "%.253s: %.100s", rt->fqdn,
+		    dns_strerror(status));
+		t->res_diag = DIAG_HOPS_FAILED;
+	}
+	t->res_i++;
+	res_next_target(t);
+}
+
+/* Resolve the targets in order (pins first, then DNS A/AAAA), one at a time:
+ * the cache makes the later ones cheap, and order is failover order. */
+static void
+res_next_target(struct txn *t)
+{
+	while (t->res_i < t->res_n && t->nhops < MAX_HOPS) {
+		const struct res_target *rt = &t->res[t->res_i];
+
+		if (add_pinned_hop(t, rt->fqdn, rt->port)) {
+			t->res_i++;
+			continue;
+		}
+		if (dns_addr(t->w->dns, rt->fqdn, rt->port, res_addr_cb, t, &t->q) == 0)
+			return;
+		t->res_i++;
+	}
+	res_done(t);
+}
+
+static void
+res_srv_cb(int status, const struct dns_srv *v, size_t n, void *arg)
+{
+	struct txn *t = arg;
+
+	t->q = NULL;
+	if (status != 0 || n == 0) {
+		t->res_diag = status == DNS_ENOTFOUND || n == 0 ? DIAG_FED_SRV_NONE : DIAG_FED_SRV_FAILED;
+		snprintf(t->last_detail, sizeof(t->last_detail), "%.253s: %.100s", t->fed_domain,
+		    status ? dns_strerror(status) : "no SRV records");
+		res_done(t);
+		return;
+	}
+	if (n > MAX_HOPS)
+		n = MAX_HOPS;
+	if (!(t->res = calloc(n, sizeof(*t->res)))) {
+		res_done(t);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(t->res[i].fqdn, sizeof(t->res[i].fqdn), "%s", v[i].target);
+		t->res[i].port = v[i].port;
+	}
+	t->res_n = n;
+	t->res_i = 0;
+	res_next_target(t);
+}
+
+/* Remove every header named name (an extension header Sofia keeps as unknown). */
+static bool
+strip_unknown(msg_t *msg, sip_t *sip, const char *name, const char *flag)
+{
+	bool found = false;
+	sip_unknown_t *u, *next;
+
+	for (u = sip->sip_unknown; u; u = next) {
+		next = u->un_next;
+		if (u->un_name && strcasecmp(u->un_name, name) == 0) {
+			if (flag && u->un_value && strstr(u->un_value, flag))
+				found = true;
+			msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)u);
+		}
+	}
+	return found;
+}
+
+static int
+add_trust(msg_t *msg, sip_t *sip, const char *value)
+{
+	msg_header_t *h = msg_header_format(msg_home(msg), sip_unknown_class, "%s: %s", TRUST_HEADER, value);
+
+	return h ? msg_header_insert(msg, (msg_pub_t *)sip, h) : -1;
+}
+
+/* Internal → partner (RFC 3261 §16.5 target set from the federation policy). */
+static int
+route_outbound(struct worker *w, struct txn *t, sip_t *sip, const char *domain,
+    struct sip_problem *prob)
+{
+	const struct conf *cf = w->px->conf;
+	struct fed_out fo;
+	enum diag_code why;
+	char contact[CONF_MAX_NAME * 2], value[FEDROUTE_TRUST_MAX];
+
+	if (conf_is_our_domain(cf, domain)) {
+		prob_set(prob, 403, DIAG_LOCAL_TARGET, domain);
+		return -1;
+	}
+	if (fedroute_outbound(w->pol, domain, &fo) < 0) {
+		prob_set(prob, fo.status, fo.diag, fo.detail);
+		return -1;
+	}
+	t->fed = fo.type;
+	snprintf(t->fed_domain, sizeof(t->fed_domain), "%s", fo.domain);
+	if (fo.throttled && throttle_admit(w->px->throttle, w->pol, fo.domain, NULL,
+				aor_str(sip->sip_from, contact, sizeof(contact)), uv_now(&w->loop), &why) < 0) {
+		prob_set(prob, diag_lookup(why)->status, why, fo.domain);
+		return -1;
+	}
+	/* Our own marking replaces whatever the pool put there. */
+	strip_unknown(t->req, sip, TRUST_HEADER, NULL);
+	if (fo.mark_verified) {
+		snprintf(value, sizeof(value), "ms-source-type=InternalUser;ms-ep-fqdn=%s;"
+		    "ms-source-network=federation;ms-source-verified-user=verified", cf->edge_fqdn);
+		add_trust(t->req, sip, value);
+	}
+	t->out_side = SIDE_EXTERNAL;
+	t->add_rr = sipmsg_is_dialog_forming(sip);
+	if (fo.via == FED_VIA_FQDN) {
+		if (add_pinned_hop(t, fo.next, 5061))
+			return 0;
+		if (!(t->res = calloc(1, sizeof(*t->res)))) {
+			prob_set(prob, 503, DIAG_OVERLOAD, "out of memory");
+			return -1;
+		}
+		snprintf(t->res[0].fqdn, sizeof(t->res[0].fqdn), "%s", fo.next);
+		t->res[0].port = 5061;
+		t->res_n = 1;
+		if (dns_addr(w->dns, fo.next, 5061, res_addr_cb, t, &t->q) < 0) {
+			prob_set(prob, 503, DIAG_HOPS_FAILED, fo.next);
+			return -1;
+		}
+		return 1;
+	}
+	if (dns_srv(w->dns, fo.next, res_srv_cb, t, &t->q) < 0) {
+		prob_set(prob, 504, DIAG_FED_SRV_FAILED, fo.next);
+		return -1;
+	}
+	return 1;
+}
+
+/* An inbound request passed its checks: throttle, mark it, send it to the pool. */
+static int
+inbound_accept(struct worker *w, struct txn *t, sip_t *sip, struct fed_in *fi,
+    struct sip_problem *prob)
+{
+	const struct conf *cf = w->px->conf;
+	enum diag_code why;
+	char contact[CONF_MAX_NAME * 2], value[FEDROUTE_TRUST_MAX];
+
+	t->fed = fi->type;
+	if (fi->throttled && throttle_admit(w->px->throttle, w->pol, fi->domain, fi->peer,
+				aor_str(sip->sip_to, contact, sizeof(contact)), uv_now(&w->loop), &why) < 0) {
+		prob_set(prob, diag_lookup(why)->status, why, fi->domain);
+		return -1;
+	}
+	/* Nothing from outside may assert identity or trust to the pool
+	 * (RFC 3325 §5): only our own marking goes in. */
+	fi->source_verified = strip_unknown(t->req, sip, TRUST_HEADER, "ms-source-verified-user=verified");
+	strip_unknown(t->req, sip, "P-Asserted-Identity", NULL);
+	strip_unknown(t->req, sip, "P-Preferred-Identity", NULL);
+	if (fedroute_trust_header(fi, fi->peer, value, sizeof(value)) == 0)
+		add_trust(t->req, sip, value);
+	t->out_side = SIDE_INTERNAL;
+	t->add_rr = sipmsg_is_dialog_forming(sip);
+	if (cf->npool == 0) {
+		prob_set(prob, 503, DIAG_HOPS_FAILED, "no pool-server configured");
+		return -1;
+	}
+	for (size_t i = 0; i < cf->npool && i < MAX_HOPS; i++)
+		t->hops[t->nhops++] = cf->pool[i];
+	return 0;
+}
+
+static void
+in_srv_cb(int status, const struct dns_srv *v, size_t n, void *arg)
+{
+	struct txn *t = arg;
+	struct sip_problem prob;
+	struct fed_in out;
+	const char *names[MAX_HOPS];
+	const struct conn_info *ci;
+	enum diag_code d;
+
+	t->q = NULL;
+	if (t->state == TX_COMPLETED)
+		return;
+	memset(&prob, 0, sizeof(prob));
+	if (!t->in) {
+		txn_complete(t, 408);      /* nobody left to answer */
+		return;
+	}
+	ci = conn_info(t->in);
+	if (status != 0 || n == 0) {
+		d = status == DNS_ENOTFOUND || n == 0 ? DIAG_FED_SRV_NONE : DIAG_FED_SRV_FAILED;
+		snprintf(prob.detail, sizeof(prob.detail), "%.80s: %.100s", t->fin->srv,
+		    status ? dns_strerror(status) : "no SRV records");
+		txn_reply(t, diag_lookup(d)->status, d, prob.detail);
+		txn_complete(t, diag_lookup(d)->status);
+		return;
+	}
+	if (n > MAX_HOPS)
+		n = MAX_HOPS;
+	for (size_t i = 0; i < n; i++)
+		names[i] = v[i].target;
+	if (fedroute_inbound_srv(t->fin, names, n, (const char *const *)ci->peer_names,
+		ci->npeer_names, &out) < 0) {
+		txn_reply(t, out.status, out.diag, out.detail);
+		txn_complete(t, out.status);
+		return;
+	}
+	if (inbound_accept(t->w, t, t->sip, &out, &prob) < 0) {
+		txn_reply(t, prob.status, prob.diag, prob.detail);
+		txn_complete(t, prob.status);
+		return;
+	}
+	txn_next_hop(t);
+}
+
+/* Partner → internal: entitled to speak for its domain, and for one of ours. */
+static int
+route_inbound(struct worker *w, struct txn *t, const struct conn_info *ci, sip_t *sip,
+    const char *target, struct sip_problem *prob)
+{
+	const struct conf *cf = w->px->conf;
+	char source[CONF_MAX_NAME];
+	struct fed_in fi;
+	int rc;
+
+	if (!conf_is_our_domain(cf, target)) {
+		prob_set(prob, 403, DIAG_RELAY_DENIED, target);
+		return -1;
+	}
+	if (!sipmsg_url_host(sip->sip_from->a_url, source, sizeof(source))) {
+		prob_set(prob, 400, DIAG_MALFORMED, "From has no host");
+		return -1;
+	}
+	rc = fedroute_inbound(w->pol, source, (const char *const *)ci->peer_names, ci->npeer_names, &fi);
+	if (rc == FED_IN_REFUSE) {
+		prob_set(prob, fi.status, fi.diag, fi.detail);
+		return -1;
+	}
+	t->fed = fi.type;
+	snprintf(t->fed_domain, sizeof(t->fed_domain), "%s", fi.domain);
+	if (rc == FED_IN_ACCEPT)
+		return inbound_accept(w, t, sip, &fi, prob);
+	if (!(t->fin = malloc(sizeof(*t->fin)))) {
+		prob_set(prob, 503, DIAG_OVERLOAD, "out of memory");
+		return -1;
+	}
+	*t->fin = fi;
+	if (dns_srv(w->dns, fi.srv, in_srv_cb, t, &t->q) < 0) {
+		prob_set(prob, 504, DIAG_FED_SRV_FAILED, fi.srv);
+		return -1;
+	}
+	return 1;
+}
+
+/* Decide where a request goes: in-dialog along our tokens, or by the relay
+ * rules and the federation policy.  0: hops ready; 1: a look-up is under way
+ * and will continue the transaction; -1: refused (prob set). */
 static int
 route_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, struct txn *t,
     const struct rr_peer *target, bool have_target, struct sip_problem *prob)
 {
 	const struct conf *cf = w->px->conf;
 	const struct conn_info *ci = conn_info(c);
-	bool allowed = ci->side == SIDE_INTERNAL && is_internal_allowed(cf, ci);
-	struct route_facts f;
-	struct route_decision d;
-	char host[CONF_MAX_NAME];
+	char host[CONF_MAX_NAME], partner[CONF_MAX_NAME];
+	const sip_addr_t *pa;
 
-	if (ci->side == SIDE_INTERNAL && !allowed) {
-		prob->status = 403;
-		prob->diag = DIAG_INTERNAL_NOT_ALLOWED;
-		snprintf(prob->detail, sizeof(prob->detail), "%s is not an allowed internal server",
-		    ci->npeer_names ? ci->peer_names[0] : "peer");
+	if (ci->side == SIDE_INTERNAL && !is_internal_allowed(cf, ci)) {
+		prob_set(prob, 403, DIAG_INTERNAL_NOT_ALLOWED, ci->npeer_names ? ci->peer_names[0] : "peer");
+		return -1;
+	}
+	if (!w->pol) {
+		prob_set(prob, 403, DIAG_FED_DISABLED, "no policy loaded");
 		return -1;
 	}
 	if (have_target) {
+		/* In a dialog: the partner is the To party seen from inside, the
+		 * From party seen from outside; a block applies at once. */
+		pa = ci->side == SIDE_INTERNAL ? sip->sip_to : sip->sip_from;
+		if (pa && sipmsg_url_host(pa->a_url, partner, sizeof(partner)) &&
+		    policy_blocked(w->pol, partner)) {
+			prob_set(prob, 403, DIAG_FED_BLOCKED, partner);
+			return -1;
+		}
 		t->out_side = target->side;
 		t->use_flow = true;
 		t->flow = *target;
-		if (target->has_addr) {
-			struct hop *h = &t->hops[0];
-
-			memset(h, 0, sizeof(*h));
-			snprintf(h->fqdn, sizeof(h->fqdn), "%s", target->fqdn);
-			h->addr = target->addr;
-			h->has_addr = true;
-			h->kind = target->kind;
-			h->port = target->addr.ss_family == AF_INET6 ?
-			    ntohs(((const struct sockaddr_in6 *)&target->addr)->sin6_port) :
-			    ntohs(((const struct sockaddr_in *)&target->addr)->sin_port);
-			t->nhops = 1;
-		}
+		if (target->has_addr)
+			add_hop(t, target->fqdn, &target->addr, target->kind);
 		return 0;
 	}
-	memset(&f, 0, sizeof(f));
-	f.in_side = ci->side;
-	f.target_domain = sipmsg_url_host(sip->sip_request->rq_url, host, sizeof(host));
-	if (route_decide(cf, &f, &d) < 0) {
-		prob->status = d.status;
-		prob->diag = d.diag;
-		snprintf(prob->detail, sizeof(prob->detail), "%s", d.detail);
+	if (!sipmsg_url_host(sip->sip_request->rq_url, host, sizeof(host))) {
+		prob_set(prob, 400, DIAG_MALFORMED, "Request-URI has no host");
 		return -1;
 	}
-	t->out_side = d.out_side;
-	for (size_t i = 0; i < d.nhops && i < MAX_HOPS; i++)
-		t->hops[t->nhops++] = d.hops[i];
-	t->add_rr = sipmsg_is_dialog_forming(sip);
-	return 0;
+	(void)msg;
+	if (ci->side == SIDE_INTERNAL)
+		return route_outbound(w, t, sip, host, prob);
+	return route_inbound(w, t, ci, sip, host, prob);
 }
 
 static void
@@ -739,12 +1109,17 @@ fill_in_peer(struct worker *w, struct txn *t, const struct conn_info *ci)
 		t->in_peer.addr = ci->peer;
 		if (ci->dialled_fqdn)
 			snprintf(t->in_peer.fqdn, sizeof(t->in_peer.fqdn), "%s", ci->dialled_fqdn);
+	} else if (t->in_peer.fqdn[0] && ci->side == SIDE_INTERNAL) {
+		fill_peer_from_hops(&t->in_peer, cf->pool, cf->npool);
 	} else if (t->in_peer.fqdn[0]) {
-		if (ci->side == SIDE_INTERNAL)
-			fill_peer_from_hops(&t->in_peer, cf->pool, cf->npool);
-		else
-			for (size_t i = 0; i < cf->nroutes && !t->in_peer.has_addr; i++)
-				fill_peer_from_hops(&t->in_peer, cf->routes[i].hops, cf->routes[i].nhops);
+		const struct host_conf *hc = conf_host_find(cf, t->in_peer.fqdn);
+
+		if (hc && hc->kind == TP_TLS) {
+			t->in_peer.has_addr = true;
+			t->in_peer.addr = hc->addr;
+			if (!hc->has_port)
+				((struct sockaddr_in *)&t->in_peer.addr)->sin_port = htons(5061);
+		}
 	}
 }
 
@@ -796,6 +1171,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 	uint32_t loop;
 	struct txn *t;
 	sip_method_t m;
+	int rc;
 
 	if (sipmsg_check_request(msg, sip, &prob) < 0) {
 		if (prob.status > 0)
@@ -870,7 +1246,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	t->stateless = m == sip_method_ack;
-	if (route_request(w, c, msg, sip, t, &target, have_target, &prob) < 0) {
+	if ((rc = route_request(w, c, msg, sip, t, &target, have_target, &prob)) < 0) {
 		if (!t->stateless) {
 			reply(w, c, sip, t->up_via, ci->side, prob.status, prob.diag, prob.detail, t->to_tag, NULL);
 			t->last_status = prob.status;
@@ -893,7 +1269,9 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer B until a provisional */
 	} else if (!t->stateless)
 		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer F */
-	txn_next_hop(t);
+	if (rc == 0)
+		txn_next_hop(t);
+	/* else a DNS answer continues it (res_done, in_srv_cb). */
 }
 
 /* ---- responses --------------------------------------------------------- */
@@ -1132,9 +1510,17 @@ proxy_on_post(struct worker *w, struct post *p)
 				txn_branch_failed(t, 430, DIAG_FLOW_GONE, NULL);
 		}
 		break;
+	case POST_POLICY:
+		if (w->pol)
+			policy_unref(w->pol);
+		w->pol = p->policy;        /* the post's reference becomes ours */
+		p->policy = NULL;
+		break;
 	case POST_STOP:
 		break;
 	}
+	if (p->policy)
+		policy_unref(p->policy);
 	if (p->msg)
 		msg_destroy(p->msg);
 	free(p);

@@ -13,7 +13,10 @@
 
 #include "sipedge/conf.h"
 #include "sipedge/diag.h"
+#include "sipedge/dns.h"
 #include "sipedge/hmap.h"
+#include "sipedge/policy.h"
+#include "sipedge/throttle.h"
 #include "sipedge/proxy.h"
 #include "sipedge/rr.h"
 #include "sipedge/transport.h"
@@ -25,6 +28,7 @@ enum post_kind {
 	POST_RESPONSE,       /* msg: a response for a transaction of the target */
 	POST_SEND,           /* msg: send on conn_id (owned by the target) */
 	POST_SEND_FAILED,    /* a POST_SEND failed: tell the transaction (branch) */
+	POST_POLICY,         /* policy: a new snapshot (one reference) */
 	POST_STOP,
 };
 
@@ -38,6 +42,7 @@ struct post {
 	int status;
 	bool flow_check;                /* POST_SEND on a token's flow: check the peer */
 	struct rr_peer flow;
+	struct policy *policy;
 };
 
 struct worker {
@@ -51,6 +56,8 @@ struct worker {
 	struct post *mbox_head, *mbox_tail;
 	bool stopping;
 	struct tp_worker *tw;
+	struct dns *dns;
+	struct policy *pol;             /* the snapshot in force (one reference) */
 
 	struct hmap by_branch;          /* client side: our branch → txn */
 	struct hmap by_key;             /* server side: request key → txn */
@@ -63,6 +70,7 @@ struct proxy {
 	struct rr_key key;
 	struct tls_ctx *tls_server_mutual, *tls_server_plain, *tls_client;
 	struct transport *tp;
+	struct throttle *throttle;      /* discovered partners, process-wide */
 	struct worker *workers;
 	unsigned nworkers;
 	unsigned short port[2];         /* our port on each side (Via, Record-Route) */

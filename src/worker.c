@@ -9,6 +9,7 @@
 
 #include "proxy_int.h"
 #include "sipedge/log.h"
+#include "sipedge/store.h"
 #include "sipedge/tls.h"
 
 struct worker *
@@ -72,6 +73,10 @@ mailbox_cb(uv_async_t *a)
 		pthread_mutex_unlock(&w->mbox_lock);
 		proxy_worker_shutdown(w);
 		transport_worker_shutdown(w->tw);
+		if (w->dns) {
+			dns_close(w->dns);
+			w->dns = NULL;
+		}
 		uv_close((uv_handle_t *)&w->async, NULL);
 	}
 }
@@ -187,6 +192,11 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		snprintf(err, errlen, "transport: %s", uv_strerror(rc));
 		goto fail;
 	}
+	if ((rc = throttle_new(THROTTLE_MAX_DOMAINS_DEFAULT, THROTTLE_MAX_CONTACTS_DEFAULT,
+		 &px->throttle)) < 0) {
+		snprintf(err, errlen, "throttle: %s", strerror(-rc));
+		goto fail;
+	}
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	px->nworkers = c->workers ? c->workers : (unsigned)(ncpu > 0 ? ncpu : 1);
@@ -218,6 +228,22 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		if ((rc = transport_worker_new(px->tp, &w->loop, i, &cbs, &w->tw)) < 0) {
 			snprintf(err, errlen, "transport worker: %s", uv_strerror(rc));
 			goto fail;
+		}
+		{
+			struct dns_conf dc;
+
+			memset(&dc, 0, sizeof(dc));
+			dc.servers = c->dns_servers[0] ? c->dns_servers : NULL;
+			dc.timeout_ms = c->dns_timeout_ms;
+			dc.tries = 2;
+			dc.max_ttl_s = 3600;
+			dc.neg_ttl_s = 60;
+			if ((rc = dns_new(&w->loop, &dc, &w->dns)) < 0) {
+				snprintf(err, errlen, "%s: dns-server %s: %s", c->path,
+				    c->dns_servers[0] ? c->dns_servers : "(system)",
+				    rc > -10000 ? strerror(-rc) : dns_strerror(rc));
+				goto fail;
+			}
 		}
 		for (size_t l = 0; l < c->nlisteners; l++) {
 			const struct listener_conf *lc = &c->listeners[l];
@@ -264,6 +290,48 @@ proxy_start(struct proxy *px)
 }
 
 void
+proxy_set_policy(struct proxy *px, struct policy *pol)
+{
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		struct worker *w = &px->workers[i];
+		struct post *p;
+
+		if (!w->thread_started) {
+			/* Not running yet: set it directly. */
+			if (w->pol)
+				policy_unref(w->pol);
+			w->pol = policy_ref(pol);
+			continue;
+		}
+		if (!(p = calloc(1, sizeof(*p))))
+			continue;   /* that worker keeps the old snapshot: logged below */
+		p->kind = POST_POLICY;
+		p->policy = policy_ref(pol);
+		if (worker_post(w, p) < 0)
+			policy_unref(pol);
+	}
+}
+
+int
+proxy_record_partners(struct proxy *px, struct store *st)
+{
+	struct store_partner_delta d[64];
+	size_t n;
+	int rc = 0;
+
+	/* Drain in batches; each batch is one transaction. */
+	while ((n = throttle_drain(px->throttle, d, sizeof(d) / sizeof(d[0]))) > 0) {
+		if ((rc = store_partners_record(st, d, n)) < 0) {
+			log_warnx("%s: %s", __func__, store_error(st));
+			break;
+		}
+		if (n < sizeof(d) / sizeof(d[0]))
+			break;
+	}
+	return rc;
+}
+
+void
 proxy_stop(struct proxy *px)
 {
 	for (unsigned i = 0; i < px->nworkers; i++) {
@@ -292,6 +360,10 @@ proxy_free(struct proxy *px)
 			/* Never ran: close what was opened on its loop. */
 			if (w->tw)
 				transport_worker_shutdown(w->tw);
+			if (w->dns) {
+				dns_close(w->dns);
+				w->dns = NULL;
+			}
 			if (w->loop.data) {
 				uv_walk(&w->loop, close_walk_cb, NULL);
 				uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -309,6 +381,8 @@ proxy_free(struct proxy *px)
 		pthread_mutex_unlock(&w->mbox_lock);
 		if (w->tw)
 			transport_worker_free(w->tw);
+		if (w->pol)
+			policy_unref(w->pol);
 		if (w->loop.data)
 			uv_loop_close(&w->loop);
 		hmap_free(&w->by_branch);
@@ -318,6 +392,8 @@ proxy_free(struct proxy *px)
 	free(px->workers);
 	if (px->tp)
 		transport_free(px->tp);
+	if (px->throttle)
+		throttle_free(px->throttle);
 	if (px->tls_server_mutual)
 		tls_ctx_free(px->tls_server_mutual);
 	if (px->tls_server_plain)

@@ -32,11 +32,13 @@ struct listener_conf {
 	char source[CONF_MAX_NAME + 32];   /* "file:line" for error messages */
 };
 
-/* A static outbound route: a domain (or "*" for any) and its hops in order. */
-struct route_conf {
-	char domain[CONF_MAX_NAME];
-	struct hop *hops;
-	size_t nhops;
+/* A static host entry: an FQDN pinned to an address (and optionally a port and
+ * plain TCP), consulted before DNS A/AAAA look-ups (labs, or pinning a partner). */
+struct host_conf {
+	char fqdn[CONF_MAX_NAME];
+	struct sockaddr_storage addr;      /* port 0 unless given */
+	bool has_port;
+	enum tp_kind kind;
 };
 
 struct conf {
@@ -59,8 +61,10 @@ struct conf {
 	char **internal_servers;           /* allowed internal peers: cert FQDN or IP (TCP labs) */
 	size_t ninternal_servers;
 
-	struct route_conf *routes;         /* static route table (until policy routing) */
-	size_t nroutes;
+	struct host_conf *hosts;           /* static host table */
+	size_t nhosts;
+	char dns_servers[512];             /* "127.0.0.1:5353,…"; "" = system resolver */
+	unsigned dns_timeout_ms;           /* per try, default 1000 */
 
 	char db_path[1024];
 	char state_dir[1024];              /* pid file, record-route key */
@@ -89,8 +93,8 @@ void conf_defaults(struct conf *c);
 
 bool conf_is_our_domain(const struct conf *c, const char *domain);
 bool conf_is_internal_server(const struct conf *c, const char *name);
-/* The route for a domain: exact match, then parent domains, then "*". */
-const struct route_conf *conf_route_find(const struct conf *c, const char *domain);
+/* The static host entry for an FQDN, or NULL. */
+const struct host_conf *conf_host_find(const struct conf *c, const char *fqdn);
 
 /* "host:port", "[v6]:port", "v4" → sockaddr.  0 or -EINVAL. */
 int conf_parse_sockaddr(const char *s, unsigned short default_port, struct sockaddr_storage *out);

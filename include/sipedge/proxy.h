@@ -8,6 +8,8 @@
 #include "sipedge/conf.h"
 
 struct proxy;
+struct policy;
+struct store;
 
 /* Load keys and TLS contexts, create workers and bind every listener (in the
  * calling thread, before any worker runs).  On error -1 and one line in err. */
@@ -16,6 +18,11 @@ int proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen
 void proxy_after_fork(struct proxy *p);
 /* Start the worker threads. */
 int proxy_start(struct proxy *p);
+/* Give every worker a new policy snapshot (takes one reference of pol, which
+ * the caller may drop afterwards). */
+void proxy_set_policy(struct proxy *p, struct policy *pol);
+/* Write the discovered-partner counters gathered since the last call. */
+int proxy_record_partners(struct proxy *p, struct store *st);
 /* Ask every worker to stop (async-signal-unsafe; call from a loop). */
 void proxy_stop(struct proxy *p);
 /* Join the workers and free everything. */

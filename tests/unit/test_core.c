@@ -15,7 +15,6 @@
 #include <sofia-sip/sip_protos.h>
 
 #include "sipedge/conf.h"
-#include "sipedge/route.h"
 #include "sipedge/rr.h"
 #include "sipedge/sipmsg.h"
 #include "unit.h"
@@ -45,9 +44,9 @@ static const char base_conf[] =
     "pool-server pool2.contoso.test 127.0.0.11\n"
     "internal-server pool1.contoso.test\n"
     "internal-server 127.0.0.2\n"
-    "route fabrikam.test sip.fabrikam.test 127.0.0.20\n"
-    "route fabrikam.test sip2.fabrikam.test:5062 127.0.0.21\n"
-    "route * default.contoso.test\n"
+    "host sip.fabrikam.test 127.0.0.20\n"
+    "host sip2.fabrikam.test 127.0.0.21:5062 tcp\n"
+    "dns-server 127.0.0.1:5353\n"
     "timer-f 2s\n";
 
 static struct conf *
@@ -119,7 +118,7 @@ test_conf_sample(void)
 {
 	char err[512];
 	struct conf *c = load(base_conf, err, sizeof(err));
-	const struct route_conf *r;
+	const struct host_conf *h;
 
 	CHECK(c != NULL);
 	CHECK_EQ_STR(c->internal_fqdn, "sip.contoso.test");
@@ -134,13 +133,13 @@ test_conf_sample(void)
 	CHECK_EQ_INT(c->timer_f_ms, 2000);
 	CHECK(conf_is_internal_server(c, "POOL1.contoso.test"));
 	CHECK(conf_is_internal_server(c, "127.0.0.2"));
-	r = conf_route_find(c, "fabrikam.test");
-	CHECK(r && r->nhops == 2);
-	CHECK_EQ_INT(r->hops[1].port, 5062);
-	r = conf_route_find(c, "eu.fabrikam.test");     /* parent domain */
-	CHECK(r && strcmp(r->domain, "fabrikam.test") == 0);
-	r = conf_route_find(c, "other.test");
-	CHECK(r && strcmp(r->domain, "*") == 0 && !r->hops[0].has_addr);
+	h = conf_host_find(c, "SIP.fabrikam.test");
+	CHECK(h && !h->has_port && h->kind == TP_TLS);
+	h = conf_host_find(c, "sip2.fabrikam.test");
+	CHECK(h && h->has_port && h->kind == TP_TCP);
+	CHECK_EQ_INT(ntohs(((struct sockaddr_in *)&h->addr)->sin_port), 5062);
+	CHECK(conf_host_find(c, "other.test") == NULL);
+	CHECK_EQ_STR(c->dns_servers, "127.0.0.1:5353");
 	conf_free(c);
 	return 0;
 }
@@ -173,7 +172,10 @@ test_conf_errors(void)
 	CHECK(bad_conf("timer-c 5x\n", "timer-c: expected a duration") == 0);
 	CHECK(bad_conf("pool-server bad_name!\n", "is not a valid host name") == 0);
 	CHECK(bad_conf("pool-server ok.test:99999\n", "bad port") == 0);
-	CHECK(bad_conf("route x.test a.test 1.2.3.4 5.6.7.8\n", "unexpected '5.6.7.8'") == 0);
+	CHECK(bad_conf("host x.test 1.2.3.4 udp\n", "host: unexpected 'udp'") == 0);
+	CHECK(bad_conf("host sip.fabrikam.test 1.2.3.5\n", "already pinned") == 0);
+	CHECK(bad_conf("dns-server localhost\n", "dns-server: 'localhost' is not ADDRESS[:PORT]") == 0);
+	CHECK(bad_conf("route x.test a.test\n", "unknown key 'route'") == 0);
 	return 0;
 }
 
@@ -407,31 +409,6 @@ test_sipmsg_dialog_forming(void)
 	return 0;
 }
 
-/* ---- route ---- */
-
-static int
-test_route_rules(void)
-{
-	char err[512];
-	struct conf *c = load(base_conf, err, sizeof(err));
-	struct route_facts f = { SIDE_INTERNAL, "fabrikam.test" };
-	struct route_decision d;
-
-	CHECK(c != NULL);
-	CHECK(route_decide(c, &f, &d) == 0);
-	CHECK(d.out_side == SIDE_EXTERNAL && d.nhops == 2);
-	f.target_domain = "contoso.test";           /* internal → our own domain */
-	CHECK(route_decide(c, &f, &d) < 0 && d.status == 403 && d.diag == DIAG_LOCAL_TARGET);
-	f.in_side = SIDE_EXTERNAL;                   /* partner → us: the pool */
-	CHECK(route_decide(c, &f, &d) == 0);
-	CHECK(d.out_side == SIDE_INTERNAL && d.nhops == 2);
-	CHECK_EQ_STR(d.hops[0].fqdn, "pool1.contoso.test");
-	f.target_domain = "fabrikam.test";          /* partner → elsewhere: no relay */
-	CHECK(route_decide(c, &f, &d) < 0 && d.status == 403 && d.diag == DIAG_RELAY_DENIED);
-	conf_free(c);
-	return 0;
-}
-
 static const struct unit_test tests[] = {
 	UNIT(test_conf_sample),
 	UNIT(test_conf_errors),
@@ -447,7 +424,6 @@ static const struct unit_test tests[] = {
 	UNIT(test_sipmsg_trying),
 	UNIT(test_sipmsg_token_method),
 	UNIT(test_sipmsg_dialog_forming),
-	UNIT(test_route_rules),
 	{ NULL, NULL },
 };
 
