@@ -872,6 +872,14 @@ test_dns_bad_input(void)
 		CHECK_EQ_INT(dns_new(&T.loop, &c, &d2), -EINVAL);
 		CHECK(d2 == NULL);
 	}
+	{
+		struct dns *d3 = NULL;
+
+		/* No configuration: the system resolver and every default. */
+		CHECK_EQ_INT(dns_new(&T.loop, NULL, &d3), 0);
+		CHECK(d3 != NULL);
+		dns_close(d3);
+	}
 	CHECK_EQ_STR(dns_strerror(DNS_ETIMEOUT), "no answer from the DNS servers");
 	return teardown();
 }
