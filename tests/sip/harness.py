@@ -8,6 +8,8 @@ loopback.  Standard library only.
 Topology (DESIGN.md): the edge listens on 127.0.0.1; lab endpoints are
   pool1 127.0.0.10 (cert pool1.contoso.test)   pool2 127.0.0.11
   fab   127.0.0.20 (cert sip.fabrikam.test)    fab2  127.0.0.21 (sip2.fabrikam.test)
+  lit   127.0.0.30 (cert edge.litware.test: a direct partner's edge)
+  prov  127.0.0.31 (cert fed.provider.test: a public IM provider's proxy)
 Each endpoint has, in the lab's port range: a SIPp TCP port (sipp), a stunnel
 client port (cli) that carries SIPp's TCP to the edge over mutual TLS with the
 endpoint's certificate, and a stunnel server port (srv) where the edge reaches
@@ -67,7 +69,10 @@ PORT_BASE = {
     "dialog-out": 21300, "dialog-in": 21400, "cancel": 21500,
     "pool-failover": 21600, "hop-wrongname": 21700, "mtls-required": 21800,
     "relay-denied": 21900, "bad-input": 22000, "max-forwards": 22100,
-    "timer-f": 22200, "corpus": 22300, "demo": 25000, "bench": 26000,
+    "timer-f": 22200, "corpus": 22300,
+    "fed-out": 24000, "fed-in": 24100, "fed-refused": 24200, "fed-spoofed": 24300,
+    "fed-throttle": 24400, "fed-block-live": 24500,
+    "demo": 25000, "bench": 26000,
 }
 
 ENDPOINTS = {
@@ -76,6 +81,8 @@ ENDPOINTS = {
     "pool2": ("127.0.0.11", "pool2", "pool2.contoso.test", "internal", 2),
     "fab": ("127.0.0.20", "fabrikam", "sip.fabrikam.test", "external", 3),
     "fab2": ("127.0.0.21", "fabrikam2", "sip2.fabrikam.test", "external", 4),
+    "lit": ("127.0.0.30", "litware", "edge.litware.test", "external", 5),
+    "prov": ("127.0.0.31", "provider", "fed.provider.test", "external", 6),
 }
 
 EDGE_IP = "127.0.0.1"
@@ -515,7 +522,8 @@ class Lab(object):
     # -- sipedge -----------------------------------------------------------------
 
     def edge_conf(self, extra=(), pool=("pool1", "pool2"), routes=("fab", "fab2"),
-                  internal_tcp=False, omit=(), state=None, fed="srv", srv=None, policy=()):
+                  internal_tcp=False, omit=(), state=None, fed="srv", srv=None, policy=(),
+                  srv_only=None):
         """A configuration naming the lab: internal listener base+1, external
         base+2 (both TLS on 127.0.0.1), optional internal TCP lab listener base+3.
 
@@ -525,7 +533,9 @@ class Lab(object):
         as _sipfederationtls._tcp SRV records; fed="direct" makes it an
         allowed partner server (proxy FQDN of routes[0]) pinned with a `host`
         line, no DNS.  srv: more SRV domains {domain: [(target, port, prio)]},
-        each allowed too.  policy: further sipedgectl commands (lists)."""
+        each allowed too.  srv_only: SRV domains served but not allowed
+        (discovered partners, refusals).  policy: further sipedgectl commands
+        (lists), run after those."""
         st = state or os.path.join(self.dir, "state")
         os.makedirs(st, exist_ok=True)
         self.db = os.path.join(st, "policy.db")
@@ -544,6 +554,8 @@ class Lab(object):
                 (self.ep[n].fqdn, self.ep[n].srv, 10 * (i + 1)) for i, n in enumerate(routes)]
         for dom, lst in (srv or {}).items():
             cmds.append(["allow", "add", dom])
+            self.dns_srv["_sipfederationtls._tcp." + dom] = list(lst)
+        for dom, lst in (srv_only or {}).items():
             self.dns_srv["_sipfederationtls._tcp." + dom] = list(lst)
         self.policy_cmds = cmds + [list(c) for c in policy]
         crt, key = self.cert("edge")
@@ -798,3 +810,87 @@ def sip_request(method="MESSAGE", ruri="sip:bob@fabrikam.test", via_host="127.0.
     h += list(extra_headers)
     h += ["Content-Type: text/plain", "Content-Length: %d" % len(body)]
     return ("\r\n".join(h) + "\r\n\r\n").encode() + body
+
+
+def parse_sip(raw):
+    """Split one SIP message (bytes or str) into (start line, [(name, value)],
+    body).  Header names keep their case; folded lines are joined."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    head, _, body = raw.replace("\r\n", "\n").partition("\n\n")
+    lines = head.split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    start = lines[0].strip() if lines else ""
+    hdrs = []
+    for l in lines[1:]:
+        if l[:1] in (" ", "\t") and hdrs:
+            hdrs[-1] = (hdrs[-1][0], hdrs[-1][1] + " " + l.strip())
+        elif ":" in l:
+            n, v = l.split(":", 1)
+            hdrs.append((n.strip(), v.strip()))
+    return start, hdrs, body
+
+
+def headers(hdrs, name):
+    """Every value of header name (case-insensitive) in a parse_sip list."""
+    return [v for n, v in hdrs if n.lower() == name.lower()]
+
+
+def diag_codes(hdrs):
+    """(Warning code, ms-diagnostics code) of a response, None where absent:
+    Warning: 399 host "CODE text"; ms-diagnostics: CODE;reason=...;source=..."""
+    import re
+    w = m = None
+    for v in headers(hdrs, "Warning"):
+        r = re.match(r'\s*399\s+\S+\s+"(\d+)', v)
+        if r:
+            w = int(r.group(1))
+    for v in headers(hdrs, "ms-diagnostics"):
+        r = re.match(r"\s*(\d+)", v)
+        if r:
+            m = int(r.group(1))
+    return w, m
+
+
+def sipp_messages(path):
+    """The messages a SIPp -trace_msg log holds, in order: dicts with 'at'
+    (Unix time, from SIPp's local-time stamp), 'dir' ('sent' or 'received'),
+    'start' (start line), 'hdrs' (parse_sip list), 'call_id', and 'status'
+    (int, responses only)."""
+    import re
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    out = []
+    parts = re.split(r"(?m)^-{20,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d+)\s*\n", text)
+    # parts: [preamble, date, fraction, chunk, date, fraction, chunk, ...]
+    for i in range(1, len(parts) - 2, 3):
+        at = time.mktime(time.strptime(parts[i], "%Y-%m-%d %H:%M:%S")) + float("0." + parts[i + 1])
+        chunk = parts[i + 2]
+        m = re.match(r"\s*\S+ message (sent|received)[^\n]*\n", chunk)
+        if not m:
+            continue
+        start, hdrs, _ = parse_sip(chunk[m.end():])
+        if not start:
+            continue
+        st = re.match(r"SIP/2\.0 (\d{3})", start)
+        cid = headers(hdrs, "Call-ID") or headers(hdrs, "i")
+        out.append({"at": at, "dir": m.group(1), "start": start, "hdrs": hdrs,
+                    "call_id": cid[0] if cid else None,
+                    "status": int(st.group(1)) if st else None})
+    return out
+
+
+def sip_exchange(sock, data, timeout=5.0):
+    """Send one request on a connected stream socket and read its final
+    response: (status or None, parse_sip headers, raw bytes, closed)."""
+    try:
+        sock.sendall(data)
+    except (OSError, ssl.SSLError):
+        return None, [], b"", True
+    code, raw, closed = read_response(sock, timeout)
+    _, hdrs, _ = parse_sip(raw) if raw else ("", [], "")
+    return code, hdrs, raw, closed
