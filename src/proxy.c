@@ -825,7 +825,7 @@ res_srv_cb(int status, const struct dns_srv *v, size_t n, void *arg)
 
 	t->q = NULL;
 	if (status != 0 || n == 0) {
-		t->res_diag = status == DNS_ENOTFOUND || n == 0 ? DIAG_FED_SRV_NONE : DIAG_FED_SRV_FAILED;
+		t->res_diag = status == DNS_ENOTFOUND || status == 0 ? DIAG_FED_SRV_NONE : DIAG_FED_SRV_FAILED;
 		snprintf(t->last_detail, sizeof(t->last_detail), "%.253s: %.100s", t->fed_domain,
 		    status ? dns_strerror(status) : "no SRV records");
 		res_done(t);
@@ -982,7 +982,7 @@ in_srv_cb(int status, const struct dns_srv *v, size_t n, void *arg)
 	}
 	ci = conn_info(t->in);
 	if (status != 0 || n == 0) {
-		d = status == DNS_ENOTFOUND || n == 0 ? DIAG_FED_SRV_NONE : DIAG_FED_SRV_FAILED;
+		d = status == DNS_ENOTFOUND || status == 0 ? DIAG_FED_SRV_NONE : DIAG_FED_SRV_FAILED;
 		snprintf(prob.detail, sizeof(prob.detail), "%.80s: %.100s", t->fin->srv,
 		    status ? dns_strerror(status) : "no SRV records");
 		txn_reply(t, diag_lookup(d)->status, d, prob.detail);
