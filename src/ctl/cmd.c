@@ -6,8 +6,7 @@
 
 #include "ctl.h"
 
-/* One row per command, in help order.  A command needing the routing dry run
- * (route URI …) is one more row here. */
+/* One row per command, in help order. */
 const struct ctl_cmd ctl_cmds[] = {
 	{ "config show", cmd_config_show, 0, 1, "", CTL_DB_OPEN, "[KEY]",
 	  "show the access-edge settings (or one value)" },
@@ -57,6 +56,9 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "write the whole policy as JSON (to standard output without FILE)" },
 	{ "import", cmd_import, 1, 1, "", CTL_DB_OPEN, "FILE",
 	  "replace the whole policy with FILE's (\"-\": standard input)" },
+	{ "route", cmd_route, 1, 1, "from= inbound peer=+ config=", CTL_DB_OPEN,
+	  "URI [--from URI] [--inbound --peer FQDN...] [--config FILE]",
+	  "dry-run the daemon's routing of a new request to URI, DNS look-ups included" },
 	{ "help", cmd_help, 0, -1, "", CTL_DB_NONE, "", "list the commands" },
 	{ NULL, NULL, 0, 0, NULL, 0, NULL, NULL }
 };

@@ -121,4 +121,7 @@ int cmd_export(struct ctl *c, const struct ctl_args *a);
 int cmd_import(struct ctl *c, const struct ctl_args *a);
 int cmd_help(struct ctl *c, const struct ctl_args *a);
 
+/* cmd_route.c */
+int cmd_route(struct ctl *c, const struct ctl_args *a);
+
 #endif
