@@ -622,6 +622,7 @@ class Lab(object):
                 args.append("--srv-host=%s,%s,%d,%d,10" % (name, target, port, prio))
         for fqdn, ip in sorted(self.dns_hosts.items()):
             args.append("--host-record=%s,%s" % (fqdn, ip))
+        args += list(getattr(self, "dns_extra", ()))    # more dnsmasq options, from tests
         log = open(os.path.join(self.dir, "dnsmasq.log"), "wb")
         self.dns_proc = self.spawn(args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
