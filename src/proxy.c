@@ -380,6 +380,8 @@ txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind ki
 		t->out = c;
 	}
 	t->out_id = out_id;
+	if (t->fed == FED_DISCOVERED && t->out_side == SIDE_EXTERNAL && peer_fqdn && peer_fqdn[0])
+		throttle_peer(w->px->throttle, t->fed_domain, peer_fqdn);
 	rr_branch_make(&w->px->key, t->in_id, ++w->counter, t->loop, t->branch);
 	if (hmap_put(&w->by_branch, &t->by_branch, t->branch) == 0)
 		t->in_branch_map = true;
@@ -449,11 +451,14 @@ dial_cb(struct conn *c, int status, const char *detail, void *arg)
 		    h->has_addr ? conf_sockaddr_str(&h->addr, a, sizeof(a)) : "DNS",
 		    detail && detail[0] ? detail : transport_strerror(status));
 		log_info("next hop failed for %s: %s", sipmsg_describe(t->sip, desc, sizeof(desc)), why);
+		/* Try it last for a while (RFC 3263 §4.3 failover order). */
+		dns_mark_dead(t->w->dns, h->fqdn, h->port, 30);
 		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, why);
 		return;
 	}
 	if (t->state == TX_COMPLETED)
 		return;
+
 	txn_send_request(t, c, conn_info(c)->id, h->kind, &conn_info(c)->peer, h->fqdn);
 }
 
@@ -949,7 +954,7 @@ inbound_accept(struct worker *w, struct txn *t, sip_t *sip, struct fed_in *fi,
 	fi->source_verified = strip_unknown(t->req, sip, TRUST_HEADER, "ms-source-verified-user=verified");
 	strip_unknown(t->req, sip, "P-Asserted-Identity", NULL);
 	strip_unknown(t->req, sip, "P-Preferred-Identity", NULL);
-	if (fedroute_trust_header(fi, fi->peer, value, sizeof(value)) == 0)
+	if (fedroute_trust_header(fi, fi->peer, value, sizeof(value)) > 0)
 		add_trust(t->req, sip, value);
 	t->out_side = SIDE_INTERNAL;
 	t->add_rr = sipmsg_is_dialog_forming(sip);

@@ -413,6 +413,22 @@ throttle_outcome(struct throttle *t, const char *domain, int final_status)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void
+throttle_peer(struct throttle *t, const char *domain, const char *peer_fqdn)
+{
+	char dom[NAMES_MAX + 1];
+	struct thr_dom *e;
+
+	if (domain == NULL || names_normalize(domain, dom, sizeof(dom), NULL) != 0)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if ((e = dom_get(t, dom)) != NULL) {
+		note_peer(e, peer_fqdn);
+		e->pending = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 bool
 throttle_suspicious(struct throttle *t, const struct policy *p, const char *domain)
 {

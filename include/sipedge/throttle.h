@@ -75,6 +75,9 @@ int throttle_admit(struct throttle *t, const struct policy *p, const char *domai
 
 /* Count the final response to a request the partner domain sent. */
 void throttle_outcome(struct throttle *t, const char *domain, int final_status);
+/* Record the partner edge an outbound request was sent to (known only once
+ * DNS has answered, after throttle_admit). */
+void throttle_peer(struct throttle *t, const char *domain, const char *peer_fqdn);
 /* Whether final_status counts as a failure (1), a success (0) or not at all (-1). */
 int throttle_classify(int final_status);
 
