@@ -55,6 +55,7 @@ conf_defaults(struct conf *c)
 	c->connect_timeout_ms = 5000;
 	c->max_connections = 10000;
 	c->max_connections_per_address = 256;
+	c->max_transactions = 20000;
 	c->t1_ms = 500;
 	c->timer_c_ms = 180000;
 	c->timer_f_ms = 0;     /* 64*T1 unless set */
@@ -505,6 +506,7 @@ static const struct key keys[] = {
 	{ "connect-timeout", K_DURATION, OFF(connect_timeout_ms), 0, 100, 300000, NULL },
 	{ "max-connections", K_UINT, OFF(max_connections), 0, 1, 1000000, NULL },
 	{ "max-connections-per-address", K_UINT, OFF(max_connections_per_address), 0, 1, 1000000, NULL },
+	{ "max-transactions", K_UINT, OFF(max_transactions), 0, 16, 10000000, NULL },
 	{ "t1", K_DURATION, OFF(t1_ms), 0, 10, 60000, NULL },
 	{ "timer-c", K_DURATION, OFF(timer_c_ms), 0, 100, 3600000, NULL },
 	{ "timer-f", K_DURATION, OFF(timer_f_ms), 0, 100, 600000, NULL },

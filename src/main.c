@@ -2,6 +2,7 @@
  * pid file, signals, and the worker threads (sipedge(8)). */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,10 @@ on_policy_timer(uv_timer_t *tm)
 	}
 	if (++sg->ticks % 2 == 0)
 		proxy_record_partners(sg->px, sg->st);
+	/* After a burst, give freed memory back to the system (glibc keeps
+	 * it in its arenas otherwise). */
+	if (sg->ticks % 30 == 0)
+		malloc_trim(0);
 }
 
 static void

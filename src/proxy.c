@@ -143,6 +143,8 @@ reply(struct worker *w, struct conn *c, const sip_t *sip, const sip_via_t *via, 
 	}
 	r = sipmsg_response(sip, via, status, d != DIAG_NONE && di->status == status ? di->phrase : NULL,
 	    to_tag, d != DIAG_NONE ? &sd : NULL, unsupported);
+	if (r && d == DIAG_OVERLOAD)
+		sip_add_make(r, sip_object(r), sip_retry_after_class, "5");
 	if (!r && c) {
 		/* Not even a response can be made of it: the peer is broken. */
 		log_info("closing %s: cannot answer its malformed request", peer_str(c, pd, sizeof(pd)));
@@ -228,6 +230,7 @@ txn_destroy(struct txn *t)
 		hmap_del(&w->by_key, &t->by_key);
 	if (t->in_branch_map)
 		hmap_del(&w->by_branch, &t->by_branch);
+	w->ntxns--;
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -696,6 +699,7 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
 	if (w->txns)
 		w->txns->prev = t;
 	w->txns = t;
+	w->ntxns++;
 	return t;
 }
 
@@ -1244,9 +1248,16 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 
-	t = txn_new(w, c, msg, sip, key[0] ? key : NULL);
+	/* Overload: refuse new work before it costs memory (RFC 3261 §21.5.4;
+	 * Retry-After asks well-behaved peers to back off). */
+	t = w->ntxns < w->max_txns ? txn_new(w, c, msg, sip, key[0] ? key : NULL) : NULL;
+	if (!t && m == sip_method_ack) {
+		msg_destroy(msg);
+		return;
+	}
 	if (!t) {
-		reply(w, c, sip, sip->sip_via, ci->side, 503, DIAG_OVERLOAD, "out of memory", NULL, NULL);
+		reply(w, c, sip, sip->sip_via, ci->side, 503, DIAG_OVERLOAD,
+		    w->ntxns >= w->max_txns ? "too many requests in progress" : "out of memory", NULL, NULL);
 		msg_destroy(msg);
 		return;
 	}

@@ -62,6 +62,7 @@ struct worker {
 	struct hmap by_branch;          /* client side: our branch → txn */
 	struct hmap by_key;             /* server side: request key → txn */
 	struct txn *txns;               /* every live transaction */
+	unsigned ntxns, max_txns;       /* max: max-transactions / workers */
 	uint32_t counter;
 };
 

@@ -212,6 +212,9 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 
 		w->px = px;
 		w->idx = i;
+		w->max_txns = c->max_transactions / px->nworkers;
+		if (w->max_txns < 16)
+			w->max_txns = 16;
 		pthread_mutex_init(&w->mbox_lock, NULL);
 		hmap_init(&w->by_branch);
 		hmap_init(&w->by_key);

@@ -79,6 +79,7 @@ struct conf {
 	unsigned connect_timeout_ms;       /* name look-up + TCP connect out, default 5000 */
 	unsigned max_connections;          /* process-wide, default 10000 */
 	unsigned max_connections_per_address; /* default 256 */
+	unsigned max_transactions;         /* in progress, process-wide, default 20000 */
 	unsigned t1_ms;                    /* RFC 3261 T1, default 500 */
 	unsigned timer_c_ms;               /* INVITE proxy timer, default 180000 */
 	unsigned timer_f_ms;               /* non-INVITE (and INVITE B), default 64*T1 */

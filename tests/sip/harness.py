@@ -71,7 +71,7 @@ PORT_BASE = {
     "relay-denied": 21900, "bad-input": 22000, "max-forwards": 22100,
     "timer-f": 22200, "corpus": 22300,
     "fed-out": 24000, "fed-in": 24100, "fed-refused": 24200, "fed-spoofed": 24300,
-    "fed-throttle": 24400, "fed-block-live": 24500,
+    "fed-throttle": 24400, "fed-block-live": 24500, "overload": 24600,
     "demo": 25000, "bench": 26000,
 }
 
