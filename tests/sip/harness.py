@@ -577,7 +577,7 @@ class Lab(object):
         if self.dns_srv:
             L.append("dns-server 127.0.0.1:%d" % self.dns_port)
         L += ["db %s" % self.db, "state-dir %s" % st,
-              "log-level debug", "workers 1",
+              "log-level debug", "workers %s" % os.environ.get("SIPEDGE_WORKERS", "2"),
               "connect-timeout 2s", "timer-f 6s", "timer-c 20s"]
         L += list(extra)
         out, seen = [], set()
