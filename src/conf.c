@@ -713,3 +713,31 @@ conf_host_find(const struct conf *c, const char *fqdn)
 			return &c->hosts[i];
 	return NULL;
 }
+
+void
+conf_hop_set(struct hop *h, const char *fqdn, const struct sockaddr_storage *addr,
+    enum tp_kind kind)
+{
+	memset(h, 0, sizeof(*h));
+	snprintf(h->fqdn, sizeof(h->fqdn), "%s", fqdn);
+	h->addr = *addr;
+	h->has_addr = true;
+	h->kind = kind;
+	h->port = addr->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)addr)->sin6_port) :
+						ntohs(((const struct sockaddr_in *)addr)->sin_port);
+}
+
+bool
+conf_host_hop(const struct conf *c, const char *fqdn, unsigned short port, struct hop *out)
+{
+	const struct host_conf *hc = conf_host_find(c, fqdn);
+	struct sockaddr_storage a;
+
+	if (!hc)
+		return false;
+	a = hc->addr;
+	if (!hc->has_port)
+		sockaddr_set_port(&a, port);
+	conf_hop_set(out, fqdn, &a, hc->kind);
+	return true;
+}

@@ -736,37 +736,17 @@ aor_str(const sip_addr_t *a, char *buf, size_t len)
 static void
 add_hop(struct txn *t, const char *fqdn, const struct sockaddr_storage *addr, enum tp_kind kind)
 {
-	struct hop *h;
-
-	if (t->nhops >= MAX_HOPS)
-		return;
-	h = &t->hops[t->nhops++];
-	memset(h, 0, sizeof(*h));
-	snprintf(h->fqdn, sizeof(h->fqdn), "%s", fqdn);
-	h->addr = *addr;
-	h->has_addr = true;
-	h->kind = kind;
-	h->port = addr->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)addr)->sin6_port) :
-						ntohs(((const struct sockaddr_in *)addr)->sin_port);
+	if (t->nhops < MAX_HOPS)
+		conf_hop_set(&t->hops[t->nhops++], fqdn, addr, kind);
 }
 
 /* A host pinned in the configuration: its address (and port, kind) without DNS. */
 static bool
 add_pinned_hop(struct txn *t, const char *fqdn, unsigned short port)
 {
-	const struct host_conf *hc = conf_host_find(t->w->px->conf, fqdn);
-	struct sockaddr_storage a;
-
-	if (!hc)
+	if (t->nhops >= MAX_HOPS || !conf_host_hop(t->w->px->conf, fqdn, port, &t->hops[t->nhops]))
 		return false;
-	a = hc->addr;
-	if (!hc->has_port) {
-		if (a.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
-		else
-			((struct sockaddr_in *)&a)->sin_port = htons(port);
-	}
-	add_hop(t, fqdn, &a, hc->kind);
+	t->nhops++;
 	return true;
 }
 

@@ -96,6 +96,11 @@ bool conf_is_our_domain(const struct conf *c, const char *domain);
 bool conf_is_internal_server(const struct conf *c, const char *name);
 /* The static host entry for an FQDN, or NULL. */
 const struct host_conf *conf_host_find(const struct conf *c, const char *fqdn);
+/* A hop to fqdn at addr (its port taken from addr). */
+void conf_hop_set(struct hop *h, const char *fqdn, const struct sockaddr_storage *addr,
+    enum tp_kind kind);
+/* The hop a host line pins fqdn to (its port, else port), or false. */
+bool conf_host_hop(const struct conf *c, const char *fqdn, unsigned short port, struct hop *out);
 
 /* "host:port", "[v6]:port", "v4" → sockaddr.  0 or -EINVAL. */
 int conf_parse_sockaddr(const char *s, unsigned short default_port, struct sockaddr_storage *out);

@@ -388,41 +388,24 @@ dns_end(struct route *r)
 static void
 add_hop(struct route *r, const char *fqdn, const struct sockaddr_storage *a, enum tp_kind kind)
 {
-	struct hop *h;
-
-	if (r->nhops >= ROUTE_MAX_HOPS)
-		return;
-	h = &r->hops[r->nhops++];
-	memset(h, 0, sizeof(*h));
-	snprintf(h->fqdn, sizeof(h->fqdn), "%s", fqdn);
-	h->addr = *a;
-	h->has_addr = true;
-	h->kind = kind;
-	h->port = a->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)a)->sin6_port) :
-	    ntohs(((const struct sockaddr_in *)a)->sin_port);
+	if (r->nhops < ROUTE_MAX_HOPS)
+		conf_hop_set(&r->hops[r->nhops++], fqdn, a, kind);
 }
 
 /* A host line of the configuration: its address, its port or the given one,
- * and its transport, without DNS (proxy.c add_pinned_hop). */
+ * and its transport, without DNS (as proxy.c add_pinned_hop). */
 static bool
 add_pinned(struct route *r, const char *fqdn, unsigned short port)
 {
-	const struct host_conf *hc = conf_host_find(r->cf, fqdn);
-	struct sockaddr_storage a;
+	struct hop h;
 	char buf[80];
 
-	if (hc == NULL)
+	if (!conf_host_hop(r->cf, fqdn, port, &h))
 		return false;
-	a = hc->addr;
-	if (!hc->has_port) {
-		if (a.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
-		else
-			((struct sockaddr_in *)&a)->sin_port = htons(port);
-	}
-	add_hop(r, fqdn, &a, hc->kind);
-	step(r, "host pin %s → %s%s (host line in %s, no DNS)", fqdn, addr_str(&a, buf, sizeof(buf)),
-	    hc->kind == TP_TCP ? " tcp" : "", r->conf_path);
+	if (r->nhops < ROUTE_MAX_HOPS)
+		r->hops[r->nhops++] = h;
+	step(r, "host pin %s → %s%s (host line in %s, no DNS)", fqdn, addr_str(&h.addr, buf, sizeof(buf)),
+	    h.kind == TP_TCP ? " tcp" : "", r->conf_path);
 	return true;
 }
 
