@@ -613,6 +613,20 @@ fill_peer_from_hops(struct rr_peer *p, const struct hop *hops, size_t n)
 		}
 }
 
+static void
+prob_set(struct sip_problem *prob, int status, enum diag_code d, const char *detail)
+{
+	size_t n = detail ? strlen(detail) : 0;
+
+	prob->status = status;
+	prob->diag = d;
+	/* Truncation is fine: this is reason text. */
+	if (n >= sizeof(prob->detail))
+		n = sizeof(prob->detail) - 1;
+	memcpy(prob->detail, detail ? detail : "", n);
+	prob->detail[n] = '\0';
+}
+
 /* Pop the Route entries that name this edge (RFC 3261 §16.4).  A token for the
  * other side tells where an in-dialog request goes.  0, or -1 with prob set. */
 static int
@@ -632,16 +646,12 @@ pop_own_routes(struct worker *w, msg_t *msg, sip_t *sip, enum side in_side,
 			int rc;
 
 			if ((size_t)n >= sizeof(tok)) {
-				prob->status = 403;
-				prob->diag = DIAG_BAD_ROUTE_TOKEN;
-				snprintf(prob->detail, sizeof(prob->detail), "Route token too long");
+				prob_set(prob, 403, DIAG_BAD_ROUTE_TOKEN, "Route token too long");
 				return -1;
 			}
 			rc = rr_token_decode(&w->px->key, tok, sip->sip_call_id->i_id, &p);
 			if (rc < 0) {
-				prob->status = 403;
-				prob->diag = DIAG_BAD_ROUTE_TOKEN;
-				snprintf(prob->detail, sizeof(prob->detail), "%s",
+				prob_set(prob, 403, DIAG_BAD_ROUTE_TOKEN,
 				    rc == -EPERM ? "Route token does not verify for this dialog" :
 						   "Route token is malformed");
 				return -1;
@@ -661,16 +671,15 @@ pop_own_routes(struct worker *w, msg_t *msg, sip_t *sip, enum side in_side,
 	}
 	if (sip->sip_route && !*have_target && in_side == SIDE_EXTERNAL) {
 		/* An outsider may only route through us along our own tokens. */
-		prob->status = 403;
-		prob->diag = DIAG_FOREIGN_ROUTE;
-		snprintf(prob->detail, sizeof(prob->detail), "Route to a foreign host");
+		prob_set(prob, 403, DIAG_FOREIGN_ROUTE, "Route to a foreign host");
 		return -1;
 	}
 	return 0;
 }
 
 static struct txn *
-txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *key)
+txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *key,
+    uint32_t loop)
 {
 	struct txn *t = calloc(1, sizeof(*t));
 	const struct conn_info *ci = conn_info(c);
@@ -686,7 +695,7 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
 	conn_ref(c);
 	t->in_id = ci->id;
 	t->in_side = ci->side;
-	t->loop = sipmsg_loop_hash(sip);
+	t->loop = loop;
 	snprintf(t->to_tag, sizeof(t->to_tag), "se%08" PRIx32 "%08" PRIx32, ++w->counter, t->loop);
 	uv_timer_init(&w->loop, &t->timer);
 	t->timer.data = t;
@@ -707,19 +716,6 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
  * rules.  Fills the transaction's targets; 0, or -1 with prob set. */
 /* ---- federation: finding the partner's edge ------------------------------ */
 
-static void
-prob_set(struct sip_problem *prob, int status, enum diag_code d, const char *detail)
-{
-	size_t n = detail ? strlen(detail) : 0;
-
-	prob->status = status;
-	prob->diag = d;
-	/* Truncation is fine: this is reason text. */
-	if (n >= sizeof(prob->detail))
-		n = sizeof(prob->detail) - 1;
-	memcpy(prob->detail, detail ? detail : "", n);
-	prob->detail[n] = '\0';
-}
 
 /* user@host of a name-addr, for the throttle's distinct contacts. */
 static const char *
@@ -1039,7 +1035,7 @@ route_inbound(struct worker *w, struct txn *t, const struct conn_info *ci, sip_t
  * rules and the federation policy.  0: hops ready; 1: a look-up is under way
  * and will continue the transaction; -1: refused (prob set). */
 static int
-route_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, struct txn *t,
+route_request(struct worker *w, struct conn *c, sip_t *sip, struct txn *t,
     const struct rr_peer *target, bool have_target, struct sip_problem *prob)
 {
 	const struct conf *cf = w->px->conf;
@@ -1075,7 +1071,6 @@ route_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, struct t
 		prob_set(prob, 400, DIAG_MALFORMED, "Request-URI has no host");
 		return -1;
 	}
-	(void)msg;
 	if (ci->side == SIDE_INTERNAL)
 		return route_outbound(w, t, sip, host, prob);
 	return route_inbound(w, t, ci, sip, host, prob);
@@ -1230,7 +1225,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 
 	/* Overload: refuse new work before it costs memory (RFC 3261 §21.5.4;
 	 * Retry-After asks well-behaved peers to back off). */
-	t = w->ntxns < w->max_txns ? txn_new(w, c, msg, sip, key[0] ? key : NULL) : NULL;
+	t = w->ntxns < w->max_txns ? txn_new(w, c, msg, sip, key[0] ? key : NULL, loop) : NULL;
 	if (!t && m == sip_method_ack) {
 		msg_destroy(msg);
 		return;
@@ -1242,7 +1237,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	t->stateless = m == sip_method_ack;
-	if ((rc = route_request(w, c, msg, sip, t, &target, have_target, &prob)) < 0) {
+	if ((rc = route_request(w, c, sip, t, &target, have_target, &prob)) < 0) {
 		if (!t->stateless) {
 			reply(w, c, sip, t->up_via, ci->side, prob.status, prob.diag, prob.detail, t->to_tag, NULL);
 			t->last_status = prob.status;
@@ -1261,7 +1256,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		sip_add_make(msg, sip, sip_max_forwards_class, "70");
 
 	if (m == sip_method_invite) {
-		reply(w, c, sip, t->up_via, ci->side, 100, DIAG_NONE, NULL, NULL, NULL);
+		reply(w, c, sip, t->up_via, ci->side, 100, DIAG_NONE, NULL, t->to_tag, NULL);
 		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer B until a provisional */
 	} else if (!t->stateless)
 		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer F */
