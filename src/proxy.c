@@ -1394,6 +1394,54 @@ handle_response(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 	worker_post(owner, p);
 }
 
+/* A response for transaction t could not be taken (over the size limit): the
+ * request was processed downstream, so no other hop is tried. */
+static void
+txn_response_unusable(struct txn *t, int status)
+{
+	char desc[256];
+
+	if (t->state == TX_COMPLETED || t->stateless)
+		return;
+	log_info("the response of %s to %s could not be read (%d); answering 502",
+	    t->hops[t->cur < t->nhops ? t->cur : 0].fqdn, sipmsg_describe(t->sip, desc, sizeof(desc)),
+	    status);
+	if (t->in_branch_map) {
+		hmap_del(&t->w->by_branch, &t->by_branch);
+		t->in_branch_map = false;
+	}
+	txn_reply(t, 502, status == 513 ? DIAG_TOO_LARGE : DIAG_FRAMING,
+	    status == 513 ? "response over the size limit" : "unparsable response");
+	txn_complete(t, 502);
+}
+
+/* A response whose framing failed, for our branch: tell its transaction,
+ * wherever it lives. */
+static void
+response_unusable(struct worker *w, const char *branch, int status)
+{
+	uint64_t in_id;
+	struct worker *owner;
+	struct post *p;
+	struct txn *t;
+
+	if (rr_branch_parse(&w->px->key, branch, &in_id, NULL) < 0 ||
+	    (owner = worker_by_index(w->px, CONN_ID_WORKER(in_id))) == NULL)
+		return;
+	if (owner == w) {
+		if ((t = txn_by_branch(w, branch)) != NULL)
+			txn_response_unusable(t, status);
+		return;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return;
+	p->kind = POST_RESPONSE_BAD;
+	p->status = status;
+	p->from = w->idx;
+	snprintf(p->branch, sizeof(p->branch), "%s", branch);
+	worker_post(owner, p);
+}
+
 /* ---- entry points from transport and the mailbox ------------------------ */
 
 void
@@ -1404,10 +1452,13 @@ proxy_on_message(struct conn *c, msg_t *msg, int status, void *ud)
 
 	if (status != 0) {
 		/* Framing lost: answer if we can tell whom, then the transport closes. */
+		if (sip && sip->sip_status && sip->sip_via && sip->sip_via->v_branch)
+			response_unusable(w, sip->sip_via->v_branch, status);
 		if (sip && sip->sip_request && sip->sip_via && sip->sip_cseq && sip->sip_call_id &&
 		    sip->sip_from && sip->sip_to)
 			reply(w, c, sip, sip->sip_via, conn_info(c)->side, status,
-			    status == 513 ? DIAG_TOO_LARGE : DIAG_FRAMING, NULL, NULL, NULL);
+			    status == 513 ? DIAG_TOO_LARGE : status == 414 ? DIAG_URI_TOO_LONG :
+			    DIAG_FRAMING, NULL, NULL, NULL);
 		else {
 			char pd[160];
 
@@ -1500,6 +1551,10 @@ proxy_on_post(struct worker *w, struct post *p)
 			} else
 				txn_branch_failed(t, 430, DIAG_FLOW_GONE, NULL);
 		}
+		break;
+	case POST_RESPONSE_BAD:
+		if ((t = txn_by_branch(w, p->branch)) != NULL)
+			txn_response_unusable(t, p->status);
 		break;
 	case POST_POLICY:
 		if (w->pol)

@@ -28,6 +28,7 @@ enum post_kind {
 	POST_RESPONSE,       /* msg: a response for a transaction of the target */
 	POST_SEND,           /* msg: send on conn_id (owned by the target) */
 	POST_SEND_FAILED,    /* a POST_SEND failed: tell the transaction (branch) */
+	POST_RESPONSE_BAD,   /* the transaction's (branch) response could not be taken */
 	POST_POLICY,         /* policy: a new snapshot (one reference) */
 	POST_STOP,
 };

@@ -233,6 +233,17 @@ sipmsg_check_request(msg_t *msg, sip_t *sip, struct sip_problem *out)
 			problem(out, 400, DIAG_MALFORMED, "Malformed header");
 		return -1;
 	}
+	{
+		unsigned nvia = 0;
+
+		for (const sip_via_t *v = sip->sip_via; v; v = v->v_next)
+			nvia++;
+		if (nvia > SIPMSG_MAX_VIA) {
+			problem(out, 400, DIAG_TOO_MANY_VIAS, "%u Via header field values (at most %u)",
+			    nvia, SIPMSG_MAX_VIA);
+			return -1;
+		}
+	}
 	if (!sip->sip_from || !sip->sip_from->a_url->url_type) {
 		problem(out, 400, DIAG_MISSING_HEADER, "Missing or bad From header");
 		return -1;
@@ -574,4 +585,65 @@ sipmsg_describe(const sip_t *sip, char *buf, size_t len)
 	} else
 		snprintf(buf, len, "(unparsable message)");
 	return buf;
+}
+
+/* ---- NUL octets in header fields (framing.c) ------------------------------ */
+
+#define NUL_FLAG   (1u << 8)
+#define NUL_SHIFT  9
+#define NUL_MASK   (0x1fu << NUL_SHIFT)
+
+/* Octets valid in SIP only inside a quoted-pair, never in what the edge writes. */
+static const unsigned char nul_candidates[SIPMSG_NUL_CANDIDATES] = {
+	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x0b, 0x0c, 0x0e, 0x0f,
+	0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b,
+	0x1c, 0x1d, 0x1e, 0x1f, 0x7f,
+};
+
+int
+sipmsg_nul_candidate(unsigned k)
+{
+	return k < SIPMSG_NUL_CANDIDATES ? nul_candidates[k] : -1;
+}
+
+void
+sipmsg_nul_mark(msg_t *msg, unsigned k)
+{
+	if (k < SIPMSG_NUL_CANDIDATES) {
+		msg_set_flags(msg, NUL_FLAG | (k << NUL_SHIFT));
+	}
+}
+
+int
+sipmsg_nul_byte(const msg_t *msg)
+{
+	unsigned f = msg ? msg_get_flags(msg, NUL_FLAG | NUL_MASK) : 0;
+
+	if (!(f & NUL_FLAG))
+		return -1;
+	return sipmsg_nul_candidate((f & NUL_MASK) >> NUL_SHIFT);
+}
+
+void
+sipmsg_nul_copy(msg_t *dst, const msg_t *src)
+{
+	int b = sipmsg_nul_byte(src);
+
+	if (dst && b >= 0)
+		msg_set_flags(dst, msg_get_flags(src, NUL_FLAG | NUL_MASK));
+}
+
+void
+sipmsg_nul_restore(const msg_t *msg, char *buf, size_t len)
+{
+	int b = sipmsg_nul_byte(msg);
+
+	if (b < 0)
+		return;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n' && i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
+			break;          /* the body starts: leave it alone */
+		if ((unsigned char)buf[i] == (unsigned)b)
+			buf[i] = '\0';
+	}
 }

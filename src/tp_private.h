@@ -11,11 +11,11 @@
 #include <uv.h>
 #include <sofia-sip/msg.h>
 
+#include "sipedge/framing.h"
 #include "sipedge/tls.h"
 #include "sipedge/transport.h"
 
-/* Bytes handed to the parser at a time: msg_next() copies what is left after
- * each message, so big slices make many messages per read quadratic. */
+/* Decrypted bytes taken from the TLS session at a time. */
 #define TP_SLICE            16384
 /* One read buffer per worker: reads are handled to the end before the next. */
 #define TP_READ_BUF         65536
@@ -101,11 +101,12 @@ struct conn {
 	bool in_ht;
 	bool shutdown_started;
 	bool draining;                   /* framing lost: answer what is pending, then close */
+	bool discard;                    /* framing lost: input is read and dropped */
+	bool peer_eof;                   /* the peer has closed its side */
 	uint64_t drain_since;
-	uint8_t ka;                      /* CRLFCRLF matcher state */
 	uint8_t handles_open;
 	struct tls_sess *tls;
-	msg_t *cur;                      /* partial message; NULL between messages */
+	struct framer fr;                /* stream framing, the partial message */
 	uint64_t last_io, partial_since; /* uv_now() */
 	size_t wq_bytes;
 	struct dial_pending *dial;       /* outbound setup in progress */

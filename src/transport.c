@@ -20,6 +20,7 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_alloc.h>
 
+#include "sipedge/framing.h"
 #include "sipedge/log.h"
 #include "sipedge/sipmsg.h"
 #include "tp_private.h"
@@ -427,6 +428,7 @@ conn_alloc(struct tp_worker *tw, enum side side, enum tp_kind kind, bool outboun
 	c->info.kind = kind;
 	c->info.outbound = outbound;
 	c->last_io = uv_now(tw->loop);
+	framer_init(&c->fr, tw->t->conf.max_message_size);
 	c->next = tw->conns;
 	if (tw->conns)
 		tw->conns->prev = c;
@@ -437,8 +439,7 @@ conn_alloc(struct tp_worker *tw, enum side side, enum tp_kind kind, bool outboun
 static void
 conn_free(struct conn *c)
 {
-	if (c->cur)
-		msg_destroy(c->cur);
+	framer_clear(&c->fr);
 	tls_sess_free(c->tls);
 	free(c->fqdn);
 	free(c);
@@ -499,11 +500,8 @@ conn_handle_closed(uv_handle_t *h)
 		tp_limits_release(c->t, &c->info.peer);
 	if (c->counted_open)
 		STAT_DEC(c->t, open_connections);
-	if (c->cur) {
-		/* A partial message at close or EOF is dropped (RFC 3261 §18.3). */
-		msg_destroy(c->cur);
-		c->cur = NULL;
-	}
+	/* A partial message at close or EOF is dropped (RFC 3261 §18.3). */
+	framer_clear(&c->fr);
 	if (c->established && tw->cbs.closed_cb)
 		tw->cbs.closed_cb(c, tw->cbs.ud);
 	conn_unref(c);
@@ -525,7 +523,15 @@ conn_abort(struct conn *c)
 static void
 conn_shutdown_cb(uv_shutdown_t *req, int status)
 {
-	conn_abort(req->data);
+	struct conn *c = req->data;
+
+	/* After a framing error the peer may still be sending what we refused:
+	 * closing now would reset the connection and could destroy our answer
+	 * before the peer reads it.  Read and discard until its FIN (or the
+	 * linger timer). */
+	if (status == 0 && c->discard && !c->peer_eof)
+		return;
+	conn_abort(c);
 }
 
 /* The write queue is empty: send FIN after it, then close. */
@@ -560,7 +566,8 @@ conn_close(struct conn *c)
 	c->state = CS_CLOSING;
 	tp_ht_remove(c->tw, c);
 	conn_outbound_unlink(c);
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	if (!c->discard)
+		uv_read_stop((uv_stream_t *)&c->tcp);
 	if (c->tls) {
 		char *buf;
 		size_t n;
@@ -851,15 +858,14 @@ out:
 	return r;
 }
 
+/* The message in one buffer (tw->wbuf), NUL octets of its header fields
+ * restored (framing.h). */
 static int
-conn_send_tls(struct conn *c, msg_iovec_t *iov, size_t n, size_t total)
+conn_flatten(struct conn *c, const msg_t *msg, msg_iovec_t *iov, size_t n, size_t total)
 {
 	struct tp_worker *tw = c->tw;
 	size_t off = 0;
-	int r;
 
-	/* One SSL_write for the whole message: a record per header fragment
-	 * would multiply the overhead. */
 	if (total > tw->wbufsize) {
 		char *p = realloc(tw->wbuf, total);
 
@@ -872,16 +878,36 @@ conn_send_tls(struct conn *c, msg_iovec_t *iov, size_t n, size_t total)
 		memcpy(tw->wbuf + off, iov[k].mv_base, iov[k].mv_len);
 		off += iov[k].mv_len;
 	}
-	if ((r = tls_sess_write(c->tls, tw->wbuf, total)) < 0) {
-		conn_abort(c);
-		return TP_ETLS;
-	}
-	/* Big messages are rare; do not keep their buffer. */
+	sipmsg_nul_restore(msg, tw->wbuf, total);
+	return 0;
+}
+
+/* Big messages are rare; do not keep their buffer. */
+static void
+conn_wbuf_trim(struct tp_worker *tw)
+{
 	if (tw->wbufsize > TP_SLICE) {
 		free(tw->wbuf);
 		tw->wbuf = NULL;
 		tw->wbufsize = 0;
 	}
+}
+
+static int
+conn_send_tls(struct conn *c, const msg_t *msg, msg_iovec_t *iov, size_t n, size_t total)
+{
+	struct tp_worker *tw = c->tw;
+	int r;
+
+	/* One SSL_write for the whole message: a record per header fragment
+	 * would multiply the overhead. */
+	if ((r = conn_flatten(c, msg, iov, n, total)) < 0)
+		return r;
+	if ((r = tls_sess_write(c->tls, tw->wbuf, total)) < 0) {
+		conn_abort(c);
+		return TP_ETLS;
+	}
+	conn_wbuf_trim(tw);
 	return conn_tls_flush(c);
 }
 
@@ -906,10 +932,16 @@ conn_send(struct conn *c, msg_t *msg)
 	msg_iovec(msg, iov, (isize_t)n);
 	for (size_t k = 0; k < n; k++)
 		total += iov[k].mv_len;
-	if (c->tls)
-		r = conn_send_tls(c, iov, n, total);
-	else
+	if (c->tls) {
+		r = conn_send_tls(c, msg, iov, n, total);
+	} else if (sipmsg_nul_byte(msg) >= 0) {
+		/* Rare: NULs to restore need a copy. */
+		if ((r = conn_flatten(c, msg, iov, n, total)) == 0)
+			r = conn_write_bytes(c, c->tw->wbuf, total, false);
+		conn_wbuf_trim(c->tw);
+	} else {
 		r = conn_send_tcp(c, msg, iov, n, total);
+	}
 	if (iov != stackiov)
 		free(iov);
 	if (r == 0)
@@ -932,35 +964,6 @@ conn_send_pong(struct conn *c)
 }
 
 /* --- reading and framing --- */
-
-/* Feed CR and LF bytes between messages to the CRLFCRLF matcher; returns how
- * many leading bytes of p were CR or LF.  A lone CRLF is ignored. */
-static size_t
-conn_keepalive(struct conn *c, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r') {
-			c->ka = (c->ka == 0 || c->ka == 2) ? c->ka + 1 : 1;
-		} else if (p[i] == '\n') {
-			if (c->ka == 1 || c->ka == 3) {
-				if (++c->ka == 4) {
-					c->ka = 0;
-					if (c->state == CS_OPEN)
-						conn_send_pong(c);
-				}
-			} else {
-				c->ka = 0;
-			}
-		} else {
-			break;
-		}
-	}
-	if (i < n)
-		c->ka = 0;          /* a message starts */
-	return i;
-}
 
 static void
 conn_deliver(struct conn *c, msg_t *msg, int status)
@@ -985,8 +988,8 @@ conn_framing_error(struct conn *c, msg_t *msg, int status, const char *why)
 	STAT_INC(c->t, framing_errors);
 	log_info("framing error (%s), answering %d and closing, %s", why, status,
 	    conn_ctx(c, ctx, sizeof(ctx)));
-	c->cur = NULL;
 	c->partial_since = 0;
+	c->discard = true;          /* what follows is read and dropped */
 	conn_deliver(c, msg, status);
 	if (c->state != CS_OPEN)
 		return;
@@ -998,194 +1001,43 @@ conn_framing_error(struct conn *c, msg_t *msg, int status, const char *why)
 	 * references): stop reading, let them answer, close after the last. */
 	c->draining = true;
 	c->drain_since = uv_now(c->tw->loop);
-	uv_read_stop((uv_stream_t *)&c->tcp);
 	conn_arm_timer(c);
 }
 
-static msg_t *
-conn_msg_new(struct conn *c)
-{
-	msg_t *m = msg_create(sipmsg_mclass(), MSG_DO_EXTRACT_COPY);
-
-	if (m == NULL)
-		return NULL;
-	msg_maxsize(m, c->t->conf.max_message_size);
-	/* One block for the header structures saves ~24 mallocs a message. */
-	su_home_preload(msg_home(m), 1, 4096);
-	return m;
-}
-
-/* Put len bytes into an empty message's receive buffer. */
+/* What the framer found in the stream. */
 static int
-conn_msg_fill(msg_t *m, const char *p, size_t len)
+conn_framer_cb(void *arg, enum framer_event ev, msg_t *msg, int status, const char *why)
 {
-	msg_iovec_t vec[msg_n_fragments * 2];
-	issize_t k;
-	size_t off = 0;
+	struct conn *c = arg;
 
-	k = msg_recv_iovec(m, vec, (isize_t)(sizeof(vec) / sizeof(vec[0])), len, 0);
-	if (k <= 0 || (size_t)k > sizeof(vec) / sizeof(vec[0]))
-		return -1;
-	for (issize_t i = 0; i < k; i++) {
-		memcpy(vec[i].mv_base, p + off, vec[i].mv_len);
-		off += vec[i].mv_len;
-	}
-	msg_recv_commit(m, len, 0);
-	return 0;
-}
-
-/* Only CR/LF left after a message: a keep-alive, not a message. */
-static bool
-tp_all_crlf(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != '\r' && p[i] != '\n')
-			return false;
-	return true;
-}
-
-/* Run the parser over what c->cur holds; deliver complete messages. */
-static void
-conn_extract(struct conn *c)
-{
-	size_t max = c->t->conf.max_message_size;
-	msg_t *m = c->cur;
-
-	while (m != NULL) {
-		int r = msg_extract(m);
-		unsigned f = msg_get_flags(m, ~0u);
-		sip_t *sip = sip_object(m);
-
-		if (r == 0) {
-			if (f & MSG_FLG_TOOLARGE) {
-				conn_framing_error(c, m, 513, "message too large");
-				return;
-			}
-			/* Headers are complete: judge Content-Length now rather
-			 * than wait for a body that must not come. */
-			if ((f & MSG_FLG_BODY) && sip) {
-				if (sip->sip_content_length == NULL) {
-					conn_framing_error(c, m, 400, "no Content-Length");
-					return;
-				}
-				if (sip->sip_content_length->l_length > max ||
-				    msg_size(m) + sip->sip_content_length->l_length > max) {
-					conn_framing_error(c, m, 513, "Content-Length over the limit");
-					return;
-				}
-			}
-			break;
-		}
-		if (r < 0 || (f & (MSG_FLG_ERROR | MSG_FLG_TRUNC | MSG_FLG_TOOLARGE))) {
-			conn_framing_error(c, m, (f & MSG_FLG_TOOLARGE) ? 513 : 400,
-			    "unparsable message");
-			return;
-		}
-		if (sip == NULL || sip->sip_content_length == NULL) {
-			conn_framing_error(c, m, 400, "no Content-Length");
-			return;
-		}
-
-		msg_t *next = msg_next(m);
-
-		c->cur = NULL;
+	switch (ev) {
+	case FRAMER_MESSAGE:
 		c->partial_since = 0;
-		conn_deliver(c, m, 0);
-		if (c->state != CS_OPEN) {
-			if (next)
-				msg_destroy(next);
-			return;
-		}
-		if (next == NULL)
-			break;
-		if (tp_all_crlf(msg_buf_committed_data(next), msg_buf_committed(next))) {
-			conn_keepalive(c, msg_buf_committed_data(next), msg_buf_committed(next));
-			msg_destroy(next);
-			break;
-		}
-		/* CRLF before the next message: answer a ping in them, and give
-		 * the parser the bytes after them in a fresh message (Sofia's
-		 * msg_next() keeps them, and msg_extract() then fails). */
-		{
-			const char *d = msg_buf_committed_data(next);
-			size_t len = msg_buf_committed(next), skip;
-
-			skip = conn_keepalive(c, d, len);
-			if (c->state != CS_OPEN) {
-				msg_destroy(next);
-				return;
-			}
-			if (skip > 0 && skip < len) {
-				msg_t *fresh = conn_msg_new(c);
-
-				if (!fresh || conn_msg_fill(fresh, d + skip, len - skip) < 0) {
-					if (fresh)
-						msg_destroy(fresh);
-					msg_destroy(next);
-					conn_abort(c);
-					return;
-				}
-				msg_destroy(next);
-				next = fresh;
-			} else
-				su_home_preload(msg_home(next), 1, 4096);
-		}
-		c->cur = m = next;
+		conn_deliver(c, msg, 0);
+		break;
+	case FRAMER_PING:
+		if (c->state == CS_OPEN)
+			conn_send_pong(c);
+		break;
+	case FRAMER_ERROR:
+		conn_framing_error(c, msg, status, why);
+		return 1;
 	}
-	if (c->cur && c->partial_since == 0) {
-		c->partial_since = uv_now(c->tw->loop);
-		if (c->t->conf.incomplete_timeout_ms)
-			conn_arm_timer(c);
-	}
+	return c->state == CS_OPEN ? 0 : 1;
 }
 
-/* Parse one slice (≤ TP_SLICE bytes) of the stream. */
-static void
-conn_parse(struct conn *c, const char *p, size_t n)
-{
-	msg_iovec_t vec[msg_n_fragments * 2];
-	issize_t k;
-	size_t off = 0;
-
-	if (c->cur == NULL) {
-		size_t skip = conn_keepalive(c, p, n);
-
-		p += skip;
-		n -= skip;
-		if (n == 0 || c->state != CS_OPEN)
-			return;
-		if ((c->cur = conn_msg_new(c)) == NULL) {
-			conn_abort(c);
-			return;
-		}
-	}
-	k = msg_recv_iovec(c->cur, vec, (isize_t)(sizeof(vec) / sizeof(vec[0])), n, 0);
-	if (k < 0 || msg_get_flags(c->cur, MSG_FLG_TOOLARGE)) {
-		conn_framing_error(c, c->cur, 513, "message too large");
-		return;
-	}
-	if (k == 0 || (size_t)k > sizeof(vec) / sizeof(vec[0])) {
-		conn_framing_error(c, c->cur, 400, "no receive buffer");
-		return;
-	}
-	for (issize_t i = 0; i < k; i++) {
-		memcpy(vec[i].mv_base, p + off, vec[i].mv_len);
-		off += vec[i].mv_len;
-	}
-	msg_recv_commit(c->cur, n, 0);
-	conn_extract(c);
-}
-
-/* Plaintext from the stream, sliced for the parser. */
+/* Plaintext from the stream. */
 static void
 conn_feed(struct conn *c, const char *p, size_t n)
 {
-	while (n > 0 && c->state == CS_OPEN) {
-		size_t k = n > TP_SLICE ? TP_SLICE : n;
-
-		conn_parse(c, p, k);
-		p += k;
-		n -= k;
+	if (c->state != CS_OPEN || c->fr.failed)
+		return;
+	if (framer_feed(&c->fr, p, n, conn_framer_cb, c) != 0)
+		return;
+	if (framer_partial(&c->fr) && c->partial_since == 0) {
+		c->partial_since = uv_now(c->tw->loop);
+		if (c->t->conf.incomplete_timeout_ms)
+			conn_arm_timer(c);
 	}
 }
 
@@ -1287,14 +1139,24 @@ conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	struct conn *c = s->data;
 	char ctx[320];
 
-	if (nread == 0 || c->state >= CS_CLOSING)
+	if (nread == 0 || c->state == CS_CLOSED)
+		return;
+	if (c->discard) {
+		/* Lingering after a framing error: drop the input; the peer's
+		 * FIN (or an error) ends it once our own FIN is out. */
+		if (nread < 0) {
+			c->peer_eof = true;
+			uv_read_stop(s);
+			if (c->state == CS_CLOSING && c->shutdown_started)
+				conn_abort(c);
+		}
+		return;
+	}
+	if (c->state >= CS_CLOSING)
 		return;
 	if (nread < 0) {
-		if (c->cur) {
-			msg_destroy(c->cur);
-			c->cur = NULL;
-			c->partial_since = 0;
-		}
+		framer_clear(&c->fr);
+		c->partial_since = 0;
 		if (c->dial) {
 			dial_fail(c, nread == UV_EOF ? TP_ETLS : (int)nread, nread == UV_EOF ?
 			    "connection closed during the TLS handshake" : uv_strerror((int)nread));

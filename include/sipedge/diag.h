@@ -19,6 +19,8 @@ enum diag_code {
 	DIAG_TOO_LARGE = 1009,          /* 513: message over the size limit */
 	DIAG_NO_TRANSACTION = 1010,     /* 481: CANCEL matches no transaction */
 	DIAG_FRAMING = 1011,            /* 400: stream framing lost (Content-Length) */
+	DIAG_TOO_MANY_VIAS = 1012,      /* 400: more Via header field values than hops allow */
+	DIAG_URI_TOO_LONG = 1013,       /* 414: the start line is over its limit */
 	/* 1100-1199: who may send what where (relay rules) */
 	DIAG_INTERNAL_NOT_ALLOWED = 1101, /* 403: internal peer is not an allowed internal server */
 	DIAG_RELAY_DENIED = 1102,       /* 403: external request for a domain we do not serve */
@@ -26,6 +28,7 @@ enum diag_code {
 	DIAG_NO_ROUTE = 1104,           /* 403: no route for the target domain */
 	DIAG_BAD_ROUTE_TOKEN = 1105,    /* 403: Route names this edge with a token that does not verify */
 	DIAG_FOREIGN_ROUTE = 1106,      /* 403: external request routed through a foreign host */
+	DIAG_DIALOG_PEER = 1107,        /* 403: in-dialog request from a peer the dialog is not with */
 	/* 1200-1299: next hops */
 	DIAG_HOPS_FAILED = 1201,        /* 503: every next hop failed (connect, TLS, 503) */
 	DIAG_HOP_TIMEOUT = 1202,        /* 408: the next hop did not answer in time */

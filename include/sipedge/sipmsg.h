@@ -60,6 +60,25 @@ bool sipmsg_is_dialog_forming(const sip_t *sip);
 msg_t *sipmsg_make_ack(const sip_t *fwd, const sip_t *response);
 msg_t *sipmsg_make_cancel(const sip_t *fwd);
 
+/* NUL octets in header fields (see framing.h).  The parser sees one of these
+ * control octets in place of each NUL; a message whose flags say which is
+ * written back with NULs.  The flags are Sofia user flags (bits 8-13, unused by
+ * Sofia), so msg_dup() keeps them. */
+#define SIPMSG_NUL_CANDIDATES 29
+int sipmsg_nul_candidate(unsigned k);          /* k < SIPMSG_NUL_CANDIDATES */
+void sipmsg_nul_mark(msg_t *msg, unsigned k);
+/* The octet that stands for NUL in msg's header text, or -1. */
+int sipmsg_nul_byte(const msg_t *msg);
+/* A message made from src's headers (a response, an ACK) stands for NUL the same way. */
+void sipmsg_nul_copy(msg_t *dst, const msg_t *src);
+/* Turn the stand-in octet back into NUL in the header section of buf, the
+ * serialised message (len octets). */
+void sipmsg_nul_restore(const msg_t *msg, char *buf, size_t len);
+
+/* Most Via header field values a request may carry (each hop adds one;
+ * Max-Forwards starts at 70). */
+#define SIPMSG_MAX_VIA 70
+
 /* Lower-cased host of a URL into buf (no trailing dot); NULL if none. */
 const char *sipmsg_url_host(const url_t *url, char *buf, size_t len);
 /* Short description for logs: "MESSAGE sip:bob@fabrikam.test (Call-ID abc)". */

@@ -73,6 +73,7 @@ PORT_BASE = {
     "fed-out": 24000, "fed-in": 24100, "fed-refused": 24200, "fed-spoofed": 24300,
     "fed-throttle": 24400, "fed-block-live": 24500, "overload": 24600,
     "cross-worker": 24700, "route-steering": 24900,
+    "size-limit": 25100, "bad-input-more": 25200,
     "demo": 25000, "bench": 26000,
 }
 
@@ -896,3 +897,139 @@ def sip_exchange(sock, data, timeout=5.0):
     code, raw, closed = read_response(sock, timeout)
     _, hdrs, _ = parse_sip(raw) if raw else ("", [], "")
     return code, hdrs, raw, closed
+
+
+def sip_response(req, status=200, reason="OK", extra_headers=(), body=b"", to_tag="resp1"):
+    """A response to the request req (bytes): its Vias, From, To (with a tag
+    when it has none), Call-ID and CSeq, then extra_headers and body."""
+    start, hdrs, _ = parse_sip(req)
+    h = ["SIP/2.0 %d %s" % (status, reason)]
+    for n, v in hdrs:
+        ln = n.lower()
+        if ln in ("via", "v", "from", "f", "call-id", "i", "cseq", "record-route"):
+            h.append("%s: %s" % (n, v))
+        elif ln in ("to", "t"):
+            h.append("%s: %s%s" % (n, v, "" if ";tag=" in v else ";tag=" + to_tag))
+    h += list(extra_headers)
+    h.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(h) + "\r\n\r\n").encode("utf-8", "surrogateescape") + body
+
+
+def read_message(sock, buf, timeout=5.0):
+    """Read one SIP message from a stream socket, skipping CRLF keep-alives.
+    Returns (message bytes or None, rest of buf, closed)."""
+    import re
+    deadline = time.monotonic() + timeout
+    while True:
+        buf = buf.lstrip(b"\r\n")
+        i = buf.find(b"\r\n\r\n")
+        if i >= 0:
+            m = re.search(rb"(?im)^(?:content-length|l)\s*:\s*(\d+)", buf[:i])
+            clen = int(m.group(1)) if m else 0
+            if len(buf) >= i + 4 + clen:
+                return buf[:i + 4 + clen], buf[i + 4 + clen:], False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None, buf, False
+        sock.settimeout(left)
+        try:
+            d = sock.recv(65536)
+        except socket.timeout:
+            return None, buf, False
+        except (OSError, ssl.SSLError):
+            return None, buf, True
+        if not d:
+            return None, buf, True
+        buf += d
+
+
+class Responder(object):
+    """A SIP server on ip:port, TLS with an endpoint certificate (client
+    certificate required) or plain TCP, that answers every request it reads
+    with answer(raw) (bytes, or None for no answer; default 200 OK) and records
+    each request: dicts with 'peer' (ip, port), 'raw', 'start', 'hdrs', 'body'.
+    Responses it receives are recorded in .responses.  Runs in threads until
+    the lab closes."""
+
+    def __init__(self, lab, ip, port, cert_stem=None, answer=None, tls=True):
+        self.lab, self.got, self.responses, self.conns = lab, [], [], []
+        self.answer = answer or (lambda raw: sip_response(raw))
+        self.ctx = None
+        if tls:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(*lab.cert(cert_stem))
+            self.ctx.load_verify_locations(os.path.join(lab.pki, "ca.crt"))
+            self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.stop = False
+        self.lock = threading.Lock()
+        lab.traps.append(self)
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, peer = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c, peer), daemon=True).start()
+
+    def serve(self, c, peer):
+        try:
+            if self.ctx:
+                c.settimeout(5)
+                c = self.ctx.wrap_socket(c, server_side=True)
+        except (ssl.SSLError, OSError):
+            c.close()
+            return
+        with self.lock:
+            self.conns.append(c)
+        buf = b""
+        while not self.stop:
+            raw, buf, closed = read_message(c, buf, timeout=0.5)
+            if raw is None:
+                if closed:
+                    break
+                continue
+            start, hdrs, body = parse_sip(raw)
+            rec = {"peer": peer, "raw": raw, "start": start, "hdrs": hdrs, "body": body,
+                   "conn": c}
+            if start.startswith("SIP/2.0"):
+                with self.lock:
+                    self.responses.append(rec)
+                continue
+            with self.lock:
+                self.got.append(rec)
+            out = self.answer(raw)
+            if out:
+                try:
+                    c.sendall(out)
+                except (OSError, ssl.SSLError):
+                    break
+        try:
+            c.close()
+        except OSError:
+            pass
+
+    def requests(self, method=None):
+        with self.lock:
+            return [r for r in self.got if method is None or r["start"].startswith(method + " ")]
+
+    def close(self):
+        self.stop = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.close()
+                except OSError:
+                    pass
