@@ -1,5 +1,7 @@
-/* proxy_int.h: structures shared by proxy.c (transactions, routing) and worker.c
- * (threads, cross-worker mailbox).  Private to the proxy core. */
+/* proxy_int.h: structures shared by the proxy core's files: proxy.c (entry points,
+ * requests and responses), txn.c (transactions, next hops), route.c (where a
+ * request goes) and worker.c (threads, cross-worker mailbox).  Private to the
+ * proxy core. */
 #ifndef SIPEDGE_PROXY_INT_H
 #define SIPEDGE_PROXY_INT_H
 
@@ -14,11 +16,13 @@
 #include "sipedge/conf.h"
 #include "sipedge/diag.h"
 #include "sipedge/dns.h"
+#include "sipedge/fedroute.h"
 #include "sipedge/hmap.h"
 #include "sipedge/policy.h"
 #include "sipedge/throttle.h"
 #include "sipedge/proxy.h"
 #include "sipedge/rr.h"
+#include "sipedge/sipmsg.h"
 #include "sipedge/transport.h"
 
 struct worker;
@@ -80,6 +84,117 @@ struct proxy {
 
 	atomic_ullong requests, responses, refused, timeouts;
 };
+
+/* ---- transactions (txn.c) ------------------------------------------------ */
+
+#define MAX_HOPS 8
+#define TRUST_HEADER "ms-edge-proxy-message-trust"
+#define KEY_MAX 512
+
+enum txn_state {
+	TX_TRYING,           /* looking for a next hop / waiting for the first response */
+	TX_PROCEEDING,       /* a provisional response came back */
+	TX_COMPLETED,        /* final response sent upstream; INVITE waits for the ACK */
+};
+
+struct txn {
+	struct worker *w;
+	struct txn *prev, *next;          /* the worker's list */
+	struct hnode by_key;
+	struct hnode by_branch;
+	bool in_key_map, in_branch_map;
+	char key[KEY_MAX];
+	char branch[RR_BRANCH_LEN + 1];
+	char to_tag[24];
+
+	msg_t *req;                       /* the request, edited in place for forwarding */
+	sip_t *sip;
+	sip_via_t *up_via;                /* first Via of the upstream request */
+	sip_method_t method;
+	uint32_t loop;
+	struct conn *in;                  /* upstream connection (ref), NULL once closed */
+	uint64_t in_id;
+	enum side in_side, out_side;
+	bool stateless;                   /* ACK for a 2xx: forward and forget */
+
+	struct hop hops[MAX_HOPS];
+	size_t nhops, cur;
+	bool use_flow;                    /* in-dialog: the connection in flow first */
+	struct rr_peer flow;
+	bool add_rr;
+	struct rr_peer in_peer;           /* the upstream side, for our Record-Route */
+
+	struct conn *out;                 /* downstream connection, if it is ours (ref) */
+	uint64_t out_id;                  /* downstream connection id (ours or another worker's) */
+	struct dial_req *dial;
+	sip_via_t *our_via;
+	sip_record_route_t *rr_in, *rr_out;
+
+	/* federation: who the partner is, and finding its edge */
+	enum fed_type fed;
+	char fed_domain[CONF_MAX_NAME];
+	struct fed_in *fin;               /* inbound: awaiting its SRV check */
+	struct dns_query *q;              /* look-up in flight */
+	struct res_target *res;           /* SRV targets to resolve, in order */
+	size_t res_n, res_i;
+	enum diag_code res_diag;
+
+	enum txn_state state;
+	bool got_100, got_provisional, cancelled, cancel_pending, cancel_sent, timer_c_fired;
+	int last_status;
+	enum diag_code last_diag;
+	char last_detail[384];
+	uv_timer_t timer;
+};
+
+struct res_target {
+	char fqdn[CONF_MAX_NAME];
+	unsigned short port;
+};
+
+int txn_server_key(const sip_t *sip, const char *method, char *out, size_t len);
+struct txn *txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *key,
+    uint32_t loop);
+void txn_destroy(struct txn *t);
+struct txn *txn_by_key(struct worker *w, const char *key);
+struct txn *txn_by_branch(struct worker *w, const char *branch);
+void txn_arm(struct txn *t, unsigned ms);
+/* Final response from a transaction, upstream (nothing for an ACK). */
+void txn_reply(struct txn *t, int status, enum diag_code d, const char *detail);
+/* The transaction has its final response: wait for an ACK, or end. */
+void txn_complete(struct txn *t, int status);
+/* Give up on the current branch: next hop, or a final response upstream. */
+void txn_branch_failed(struct txn *t, int status, enum diag_code d, const char *detail);
+/* Send on the first usable next hop (the dialog's flow first). */
+void txn_next_hop(struct txn *t);
+int txn_send_down(struct txn *t, msg_t *m);
+void txn_add_hop(struct txn *t, const char *fqdn, const struct sockaddr_storage *addr,
+    enum tp_kind kind);
+bool txn_add_pinned_hop(struct txn *t, const char *fqdn, unsigned short port);
+/* A connection found by a token's id must also be the peer the token names. */
+bool txn_flow_matches(struct conn *c, const struct rr_peer *p);
+void txn_forward_up(struct txn *t, msg_t *msg, sip_t *sip);
+void txn_response(struct txn *t, msg_t *msg, sip_t *sip);
+void txn_response_unusable(struct txn *t, int status);
+
+/* ---- routing (route.c) --------------------------------------------------- */
+
+bool route_internal_allowed(const struct conf *cf, const struct conn_info *ci);
+void route_prob_set(struct sip_problem *prob, int status, enum diag_code d, const char *detail);
+int route_pop_own(struct worker *w, msg_t *msg, sip_t *sip, enum side in_side,
+    struct rr_peer *target, bool *have_target, struct sip_problem *prob);
+int route_request(struct worker *w, struct conn *c, sip_t *sip, struct txn *t,
+    const struct rr_peer *target, bool have_target, struct sip_problem *prob);
+void route_fill_in_peer(struct worker *w, struct txn *t, const struct conn_info *ci);
+
+/* ---- proxy.c ------------------------------------------------------------- */
+
+const char *proxy_side_fqdn(const struct worker *w, enum side s);
+const char *proxy_peer_str(const struct conn *c, char *buf, size_t len);
+/* A response made by the edge itself to a request (via: its own Vias). */
+void proxy_reply(struct worker *w, struct conn *c, const sip_t *sip, const sip_via_t *via,
+    enum side side, int status, enum diag_code d, const char *detail, const char *to_tag,
+    const char *unsupported);
 
 /* worker.c */
 int worker_post(struct worker *to, struct post *p);   /* takes ownership of p */

@@ -1,0 +1,575 @@
+/* txn.c: transactions of the proxy core (RFC 3261 §16, §17 over reliable
+ * transports): server-transaction keys, timers (Timer B/F, Timer C, Timer H),
+ * forwarding to the next hops with serial failover (RFC 3263 §4.3), our Via and
+ * double Record-Route (RFC 5658) with signed tokens, hop-by-hop ACK, CANCEL
+ * downstream, and the responses coming back.
+ *
+ * Ownership: a struct txn belongs to the worker that received its request (the
+ * worker owning the upstream connection).  It owns the request message, one
+ * reference on each connection it uses, and its timer handle (freed from the close
+ * callback). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_protos.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_util.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/url.h>
+
+#include "proxy_int.h"
+#include "sipedge/log.h"
+#include "sipedge/fedroute.h"
+#include "sipedge/sipmsg.h"
+
+static void txn_timer_cb(uv_timer_t *tm);
+
+/* Final response from a transaction, upstream. */
+void
+txn_reply(struct txn *t, int status, enum diag_code d, const char *detail)
+{
+	if (t->stateless)
+		return;         /* an ACK is never answered */
+	proxy_reply(t->w, t->in, t->sip, t->up_via, t->in_side, status, d, detail, t->to_tag, NULL);
+}
+
+/* The server transaction key (RFC 3261 §17.2.3); method is INVITE for ACK and
+ * CANCEL so they find their INVITE.  RFC 2543 requests (no magic cookie) use
+ * Call-ID, CSeq number, From tag and sent-by. */
+int
+txn_server_key(const sip_t *sip, const char *method, char *out, size_t len)
+{
+	const sip_via_t *v = sip->sip_via;
+	int n;
+
+	if (v->v_branch && strncmp(v->v_branch, "z9hG4bK", 7) == 0)
+		n = snprintf(out, len, "%s\x01%s:%s\x01%s", v->v_branch, v->v_host ? v->v_host : "",
+		    v->v_port ? v->v_port : "", method);
+	else
+		n = snprintf(out, len, "2543\x01%s\x01%u\x01%s\x01%s:%s\x01%s", sip->sip_call_id->i_id,
+		    sip->sip_cseq->cs_seq, sip->sip_from->a_tag ? sip->sip_from->a_tag : "",
+		    v->v_host ? v->v_host : "", v->v_port ? v->v_port : "", method);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+struct txn *
+txn_by_key(struct worker *w, const char *key)
+{
+	struct hnode *n = hmap_get(&w->by_key, key);
+
+	return n ? hmap_entry(n, struct txn, by_key) : NULL;
+}
+
+struct txn *
+txn_by_branch(struct worker *w, const char *branch)
+{
+	struct hnode *n = hmap_get(&w->by_branch, branch);
+
+	return n ? hmap_entry(n, struct txn, by_branch) : NULL;
+}
+
+static void
+timer_free_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void
+txn_arm(struct txn *t, unsigned ms)
+{
+	uv_timer_start(&t->timer, txn_timer_cb, ms, 0);
+}
+
+void
+txn_destroy(struct txn *t)
+{
+	struct worker *w = t->w;
+
+	if (t->in_key_map)
+		hmap_del(&w->by_key, &t->by_key);
+	if (t->in_branch_map)
+		hmap_del(&w->by_branch, &t->by_branch);
+	w->ntxns--;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		w->txns = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	if (t->dial)
+		transport_dial_cancel(t->dial);
+	if (t->q)
+		dns_cancel(t->q);
+	free(t->res);
+	free(t->fin);
+	if (t->in)
+		conn_unref(t->in);
+	if (t->out)
+		conn_unref(t->out);
+	if (t->req)
+		msg_destroy(t->req);
+	uv_timer_stop(&t->timer);
+	uv_close((uv_handle_t *)&t->timer, timer_free_cb);
+}
+
+/* Send a message downstream on the transaction's branch, on our connection or
+ * through the worker that owns it. */
+int
+txn_send_down(struct txn *t, msg_t *m)
+{
+	struct worker *w = t->w, *owner;
+	struct post *p;
+
+	if (t->out)
+		return conn_send(t->out, m);
+	if (!t->out_id)
+		return -ENOTCONN;
+	owner = worker_by_index(w->px, CONN_ID_WORKER(t->out_id));
+	if (!owner || owner == w)
+		return -ENOTCONN;
+	if (!(p = calloc(1, sizeof(*p))))
+		return -ENOMEM;
+	if (!(p->msg = msg_dup(m))) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->kind = POST_SEND;
+	p->conn_id = t->out_id;
+	if (t->out_id == t->flow.conn_id && t->flow.conn_id) {
+		p->flow_check = true;
+		p->flow = t->flow;
+	}
+	p->from = w->idx;
+	memcpy(p->branch, t->branch, sizeof(p->branch));
+	return worker_post(owner, p);
+}
+
+void
+txn_complete(struct txn *t, int status)
+{
+	t->state = TX_COMPLETED;
+	t->last_status = status;
+	if (t->q) {
+		dns_cancel(t->q);
+		t->q = NULL;
+	}
+	if (t->fed == FED_DISCOVERED && t->fed_domain[0] && status >= 200)
+		throttle_outcome(t->w->px->throttle, t->fed_domain, status);
+	if (t->dial) {
+		transport_dial_cancel(t->dial);
+		t->dial = NULL;
+	}
+	/* An INVITE answered with a failure waits for the hop-by-hop ACK (Timer H
+	 * on a reliable transport); everything else is done. */
+	if (t->method == sip_method_invite && status >= 300)
+		txn_arm(t, t->w->px->conf->timer_f_ms);
+	else
+		txn_destroy(t);
+}
+
+/* Give up on the current branch: next hop, or a final response upstream. */
+void
+txn_branch_failed(struct txn *t, int status, enum diag_code d, const char *detail)
+{
+	if (t->state == TX_COMPLETED)
+		return;
+	t->last_diag = d;
+	snprintf(t->last_detail, sizeof(t->last_detail), "%s", detail ? detail : "");
+	if (t->in_branch_map) {
+		hmap_del(&t->w->by_branch, &t->by_branch);
+		t->in_branch_map = false;
+	}
+	if (t->out) {
+		conn_unref(t->out);
+		t->out = NULL;
+	}
+	t->out_id = 0;
+	if (!t->cancelled && !t->got_provisional && !t->stateless && t->cur + 1 < t->nhops) {
+		t->cur++;
+		txn_next_hop(t);
+		return;
+	}
+	if (t->stateless) {
+		txn_destroy(t);
+		return;
+	}
+	if (t->cancelled) {
+		txn_reply(t, 487, DIAG_CANCELLED, NULL);
+		txn_complete(t, 487);
+		return;
+	}
+	txn_reply(t, status, d, t->last_detail);
+	txn_complete(t, status);
+}
+
+static const char *
+transport_token(enum tp_kind k)
+{
+	return k == TP_TCP ? "tcp" : "tls";
+}
+
+/* Record-Route URI for one side, carrying the token of that side's peer. */
+static sip_record_route_t *
+make_rr(struct txn *t, enum side s, const struct rr_peer *peer)
+{
+	struct worker *w = t->w;
+	char tok[RR_TOKEN_MAX + 1], uri[RR_TOKEN_MAX + CONF_MAX_NAME + 64];
+
+	if (rr_token_encode(&w->px->key, peer, t->sip->sip_call_id->i_id, tok, sizeof(tok)) < 0)
+		return NULL;
+	snprintf(uri, sizeof(uri), "<sip:%s:%u;transport=%s;lr;" RR_PARAM "=%s>", proxy_side_fqdn(w, s),
+	    w->px->port[s], transport_token(w->px->kind[s]), tok);
+	return sip_record_route_make(msg_home(t->req), uri);
+}
+
+/* Put our Via (a fresh branch) and, for dialog-forming requests, our two
+ * Record-Routes on the request, and send it on connection c (ours) or to
+ * out_id (another worker's). */
+static void
+txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind kind,
+    const struct sockaddr_storage *peer_addr, const char *peer_fqdn)
+{
+	struct worker *w = t->w;
+	su_home_t *home = msg_home(t->req);
+	char port[8], param[RR_BRANCH_LEN + 16];
+	sip_via_t *v;
+	int rc;
+
+	if (c) {
+		conn_ref(c);
+		t->out = c;
+	}
+	t->out_id = out_id;
+	if (t->fed == FED_DISCOVERED && t->out_side == SIDE_EXTERNAL && peer_fqdn && peer_fqdn[0])
+		throttle_peer(w->px->throttle, t->fed_domain, peer_fqdn);
+	rr_branch_make(&w->px->key, t->in_id, ++w->counter, t->loop, t->branch);
+	if (hmap_put(&w->by_branch, &t->by_branch, t->branch) == 0)
+		t->in_branch_map = true;
+
+	if (t->our_via)
+		msg_header_remove(t->req, (msg_pub_t *)t->sip, (msg_header_t *)t->our_via);
+	snprintf(port, sizeof(port), "%u", w->px->port[t->out_side]);
+	snprintf(param, sizeof(param), "branch=%s", t->branch);
+	v = sip_via_create(home, proxy_side_fqdn(w, t->out_side), port,
+	    kind == TP_TCP ? "SIP/2.0/TCP" : "SIP/2.0/TLS", param, NULL);
+	if (!v || msg_header_insert(t->req, (msg_pub_t *)t->sip, (msg_header_t *)v) < 0) {
+		txn_branch_failed(t, 500, DIAG_NONE, "out of memory");
+		return;
+	}
+	t->our_via = v;
+
+	if (t->add_rr) {
+		struct rr_peer out_peer;
+
+		memset(&out_peer, 0, sizeof(out_peer));
+		out_peer.side = t->out_side;
+		out_peer.kind = kind;
+		out_peer.conn_id = out_id;
+		snprintf(out_peer.fqdn, sizeof(out_peer.fqdn), "%s", peer_fqdn ? peer_fqdn : "");
+		if (peer_addr && kind == TP_TLS) {
+			out_peer.has_addr = true;
+			out_peer.addr = *peer_addr;
+		}
+		if (t->rr_out) {
+			msg_header_remove(t->req, (msg_pub_t *)t->sip, (msg_header_t *)t->rr_out);
+			t->rr_out = NULL;
+		}
+		if (!t->rr_in) {
+			t->rr_in = make_rr(t, t->in_side, &t->in_peer);
+			if (!t->rr_in || msg_header_insert(t->req, (msg_pub_t *)t->sip, (msg_header_t *)t->rr_in) < 0) {
+				txn_branch_failed(t, 500, DIAG_NONE, "cannot add Record-Route");
+				return;
+			}
+		}
+		t->rr_out = make_rr(t, t->out_side, &out_peer);
+		if (!t->rr_out || msg_header_insert(t->req, (msg_pub_t *)t->sip, (msg_header_t *)t->rr_out) < 0) {
+			txn_branch_failed(t, 500, DIAG_NONE, "cannot add Record-Route");
+			return;
+		}
+	}
+	rc = txn_send_down(t, t->req);
+	if (rc < 0) {
+		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, "connection to the next hop failed");
+		return;
+	}
+	if (t->stateless)
+		txn_destroy(t);
+}
+
+static void
+dial_cb(struct conn *c, int status, const char *detail, void *arg)
+{
+	struct txn *t = arg;
+	const struct hop *h = &t->hops[t->cur];
+	char desc[256], a[80];
+
+	t->dial = NULL;
+	if (status < 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "%s (%s): %s", h->fqdn,
+		    h->has_addr ? conf_sockaddr_str(&h->addr, a, sizeof(a)) : "DNS",
+		    detail && detail[0] ? detail : transport_strerror(status));
+		log_info("next hop failed for %s: %s", sipmsg_describe(t->sip, desc, sizeof(desc)), why);
+		/* Try it last for a while (RFC 3263 §4.3 failover order). */
+		dns_mark_dead(t->w->dns, h->fqdn, h->port, 30);
+		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, why);
+		return;
+	}
+	if (t->state == TX_COMPLETED)
+		return;
+
+	txn_send_request(t, c, conn_info(c)->id, h->kind, &conn_info(c)->peer, h->fqdn);
+}
+
+/* A connection found by a token's id must also be the peer the token names. */
+bool
+txn_flow_matches(struct conn *c, const struct rr_peer *p)
+{
+	const struct conn_info *ci = conn_info(c);
+
+	if (ci->side != p->side || ci->kind != p->kind)
+		return false;
+	if (p->fqdn[0] && ci->kind == TP_TLS && !conn_peer_matches(c, p->fqdn))
+		return false;
+	return true;
+}
+
+void
+txn_next_hop(struct txn *t)
+{
+	struct worker *w = t->w;
+
+	if (t->use_flow) {
+		uint64_t id = t->flow.conn_id;
+		struct conn *c = NULL;
+
+		t->use_flow = false;
+		if (id && CONN_ID_WORKER(id) == w->idx)
+			c = transport_conn_find(w->tw, id);
+		if (c && !txn_flow_matches(c, &t->flow))
+			c = NULL;
+		if (c) {
+			txn_send_request(t, c, id, conn_info(c)->kind, NULL, NULL);
+			return;
+		}
+		if (id && CONN_ID_WORKER(id) != w->idx && CONN_ID_WORKER(id) < w->px->nworkers) {
+			/* The flow lives on another worker: if it is gone, the
+			 * owner tells us (POST_SEND_FAILED) and we fall back. */
+			txn_send_request(t, NULL, id, t->flow.kind, NULL, NULL);
+			return;
+		}
+		if (t->nhops == 0) {
+			txn_branch_failed(t, 430, DIAG_FLOW_GONE, NULL);
+			return;
+		}
+	}
+	while (t->cur < t->nhops) {
+		struct conn *c = NULL;
+		int rc;
+
+		rc = transport_dial(w->tw, &t->hops[t->cur], t->out_side, dial_cb, t, &c, &t->dial);
+		if (rc == 0) {
+			t->dial = NULL;
+			txn_send_request(t, c, conn_info(c)->id, t->hops[t->cur].kind,
+			    &conn_info(c)->peer, t->hops[t->cur].fqdn);
+			return;
+		}
+		if (rc == 1)
+			return;
+		t->dial = NULL;
+		snprintf(t->last_detail, sizeof(t->last_detail), "%s: %s", t->hops[t->cur].fqdn,
+		    rc > -10000 ? uv_strerror(rc) : transport_strerror(rc));
+		if (t->cur + 1 >= t->nhops)
+			break;
+		t->cur++;
+	}
+	if (t->stateless) {
+		txn_destroy(t);
+		return;
+	}
+	txn_reply(t, 503, DIAG_HOPS_FAILED, t->last_detail[0] ? t->last_detail : NULL);
+	txn_complete(t, 503);
+}
+
+static void
+txn_timer_cb(uv_timer_t *tm)
+{
+	struct txn *t = tm->data;
+	msg_t *cancel;
+
+	if (t->state == TX_COMPLETED) {
+		txn_destroy(t);
+		return;
+	}
+	if (t->method == sip_method_invite && (t->got_provisional || t->got_100) && !t->timer_c_fired) {
+		/* Timer C (RFC 3261 §16.8): cancel the branch, then give it
+		 * Timer F to answer before we answer for it. */
+		t->timer_c_fired = true;
+		if (!t->cancel_sent && (cancel = sipmsg_make_cancel(t->sip)) != NULL) {
+			txn_send_down(t, cancel);
+			msg_destroy(cancel);
+			t->cancel_sent = true;
+		}
+		txn_arm(t, t->w->px->conf->timer_f_ms);
+		return;
+	}
+	atomic_fetch_add(&t->w->px->timeouts, 1);
+	if (t->cancelled) {
+		txn_reply(t, 487, DIAG_CANCELLED, NULL);
+		txn_complete(t, 487);
+		return;
+	}
+	txn_reply(t, 408, DIAG_HOP_TIMEOUT, t->hops[t->cur < t->nhops ? t->cur : 0].fqdn);
+	txn_complete(t, 408);
+}
+
+struct txn *
+txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *key,
+    uint32_t loop)
+{
+	struct txn *t = calloc(1, sizeof(*t));
+	const struct conn_info *ci = conn_info(c);
+
+	if (!t)
+		return NULL;
+	t->w = w;
+	t->req = msg;
+	t->sip = sip;
+	t->up_via = sip->sip_via;
+	t->method = sip->sip_request->rq_method;
+	t->in = c;
+	conn_ref(c);
+	t->in_id = ci->id;
+	t->in_side = ci->side;
+	t->loop = loop;
+	snprintf(t->to_tag, sizeof(t->to_tag), "se%08" PRIx32 "%08" PRIx32, ++w->counter, t->loop);
+	uv_timer_init(&w->loop, &t->timer);
+	t->timer.data = t;
+	if (key) {
+		snprintf(t->key, sizeof(t->key), "%s", key);
+		if (hmap_put(&w->by_key, &t->by_key, t->key) == 0)
+			t->in_key_map = true;
+	}
+	t->next = w->txns;
+	if (w->txns)
+		w->txns->prev = t;
+	w->txns = t;
+	w->ntxns++;
+	return t;
+}
+
+void
+txn_add_hop(struct txn *t, const char *fqdn, const struct sockaddr_storage *addr, enum tp_kind kind)
+{
+	if (t->nhops < MAX_HOPS)
+		conf_hop_set(&t->hops[t->nhops++], fqdn, addr, kind);
+}
+
+/* A host pinned in the configuration: its address (and port, kind) without DNS. */
+bool
+txn_add_pinned_hop(struct txn *t, const char *fqdn, unsigned short port)
+{
+	if (t->nhops >= MAX_HOPS || !conf_host_hop(t->w->px->conf, fqdn, port, &t->hops[t->nhops]))
+		return false;
+	t->nhops++;
+	return true;
+}
+
+/* Pop our Via and send the response upstream; consumes msg. */
+void
+txn_forward_up(struct txn *t, msg_t *msg, sip_t *sip)
+{
+	sip_via_remove(msg, sip);
+	if (!t->in || conn_send(t->in, msg) < 0)
+		log_debug("%s: upstream connection gone; %u response dropped", __func__,
+		    sip->sip_status->st_status);
+	msg_destroy(msg);
+}
+
+void
+txn_response(struct txn *t, msg_t *msg, sip_t *sip)
+{
+	int status = (int)sip->sip_status->st_status;
+	msg_t *m;
+
+	if (t->state == TX_COMPLETED || sip->sip_cseq->cs_method == sip_method_cancel ||
+	    sip->sip_cseq->cs_method == sip_method_ack) {
+		/* Answers to our own CANCEL end here (RFC 3261 §16.10). */
+		msg_destroy(msg);
+		return;
+	}
+	if (status == 100) {
+		/* Timer B stops at any provisional; Timer C governs from now. */
+		if (t->method == sip_method_invite && !t->got_100 && !t->got_provisional)
+			txn_arm(t, t->w->px->conf->timer_c_ms);
+		t->got_100 = true;
+		goto maybe_cancel;
+	}
+	if (status < 200) {
+		t->got_provisional = true;
+		t->state = TX_PROCEEDING;
+		if (t->method == sip_method_invite && !t->timer_c_fired)
+			txn_arm(t, t->w->px->conf->timer_c_ms);
+		txn_forward_up(t, msg, sip);
+		msg = NULL;
+		goto maybe_cancel;
+	}
+	if (status >= 300 && t->method == sip_method_invite) {
+		/* Hop-by-hop ACK of a failure (RFC 3261 §17.1.1.3). */
+		if ((m = sipmsg_make_ack(t->sip, sip)) != NULL) {
+			txn_send_down(t, m);
+			msg_destroy(m);
+		}
+	}
+	if (status == 503 && !t->got_provisional && !t->cancelled && t->cur + 1 < t->nhops) {
+		char desc[256];
+
+		log_info("next hop %s answered 503 for %s; trying the next", t->hops[t->cur].fqdn,
+		    sipmsg_describe(t->sip, desc, sizeof(desc)));
+		msg_destroy(msg);
+		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, "next hop answered 503");
+		return;
+	}
+	atomic_fetch_add(&t->w->px->responses, 1);
+	txn_forward_up(t, msg, sip);
+	txn_complete(t, status);
+	return;
+
+maybe_cancel:
+	if (msg)
+		msg_destroy(msg);
+	if (t->cancel_pending && !t->cancel_sent && (m = sipmsg_make_cancel(t->sip)) != NULL) {
+		txn_send_down(t, m);
+		msg_destroy(m);
+		t->cancel_sent = true;
+		t->cancel_pending = false;
+	}
+}
+
+/* A response for transaction t could not be taken (over the size limit): the
+ * request was processed downstream, so no other hop is tried. */
+void
+txn_response_unusable(struct txn *t, int status)
+{
+	char desc[256];
+
+	if (t->state == TX_COMPLETED || t->stateless)
+		return;
+	log_info("the response of %s to %s could not be read (%d); answering 502",
+	    t->hops[t->cur < t->nhops ? t->cur : 0].fqdn, sipmsg_describe(t->sip, desc, sizeof(desc)),
+	    status);
+	if (t->in_branch_map) {
+		hmap_del(&t->w->by_branch, &t->by_branch);
+		t->in_branch_map = false;
+	}
+	txn_reply(t, 502, status == 513 ? DIAG_TOO_LARGE : DIAG_FRAMING,
+	    status == 513 ? "response over the size limit" : "unparsable response");
+	txn_complete(t, 502);
+}
