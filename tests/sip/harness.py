@@ -73,6 +73,7 @@ PORT_BASE = {
     "fed-out": 24000, "fed-in": 24100, "fed-refused": 24200, "fed-spoofed": 24300,
     "fed-throttle": 24400, "fed-block-live": 24500, "overload": 24600,
     "cross-worker": 24700, "route-steering": 24900,
+    "kam-long-call": 27000, "kam-options": 27100,
     "demo": 25000, "bench": 26000,
 }
 
