@@ -74,6 +74,7 @@ PORT_BASE = {
     "fed-throttle": 24400, "fed-block-live": 24500, "overload": 24600,
     "cross-worker": 24700, "route-steering": 24900,
     "size-limit": 25100, "bad-input-more": 25200,
+    "kam-long-call": 27000, "kam-options": 27100,
     "demo": 25000, "bench": 26000,
 }
 
