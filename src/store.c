@@ -1094,7 +1094,8 @@ blocked_insert(struct store *st, const char *domain_in, const char *comment)
 	rc = query_int(st, &one, "SELECT 1 FROM allowed_domain WHERE domain = ?", "s", domain);
 	if (rc == 0)
 		return serr(st, -EEXIST, "%s is allowed; a domain cannot be both allowed and "
-		    "blocked (\"sipedgectl allow remove %s\" first)", domain, domain);
+		    "blocked (\"sipedgectl block add %s --replace\" blocks it in one step)",
+		    domain, domain);
 	if (rc != -ENOENT)
 		return rc;
 	return run(st, NULL, "INSERT INTO blocked_domain (domain, comment, added) VALUES (?, ?, ?)",
@@ -1196,6 +1197,40 @@ store_blocked_add(struct store *st, const char *domain, const char *comment)
 	static const struct change ch = { "block add", "blocked", blocked_json };
 
 	return audited(st, &ch, domain, false, do_blocked_add, (void *)(uintptr_t)comment);
+}
+
+/* Allowed to blocked in one transaction: a running edge reloads either the
+ * old policy or the new one, never one where the domain is neither (with
+ * partner discovery on, it would be a discovered partner in between). */
+int
+store_blocked_replace(struct store *st, const char *domain_in, const char *comment)
+{
+	char domain[NAMES_MAX + 1], obj[NAMES_MAX + 32];
+	char *old_allowed = NULL, *new_blocked = NULL;
+	int rc;
+
+	if ((rc = norm(st, "domain", domain_in, domain)) != 0)
+		return rc;
+	if ((rc = tx_begin(st)) != 0)
+		return rc;
+	if ((rc = allowed_json(st, domain, &old_allowed)) != 0)
+		goto out;
+	if ((rc = run(st, NULL, "DELETE FROM allowed_domain WHERE domain = ?", "s", domain)) != 0)
+		goto out;
+	if ((rc = blocked_insert(st, domain, comment)) != 0)
+		goto out;
+	if ((rc = blocked_json(st, domain, &new_blocked)) != 0)
+		goto out;
+	snprintf(obj, sizeof(obj), "blocked %s", domain);
+	if ((rc = audit_add(st, "block add --replace", obj, old_allowed, new_blocked)) != 0)
+		goto out;
+	rc = tx_commit(st);
+out:
+	if (rc != 0)
+		tx_rollback(st);
+	free(old_allowed);
+	free(new_blocked);
+	return rc;
 }
 
 static int

@@ -191,6 +191,9 @@ int store_allowed_add(struct store *st, const char *domain, const char *proxy_fq
     bool monitor, const char *comment);
 int store_allowed_remove(struct store *st, const char *domain);
 int store_blocked_add(struct store *st, const char *domain, const char *comment);
+/* Block domain, removing it from the allow list in the same transaction (it
+ * need not be allowed). */
+int store_blocked_replace(struct store *st, const char *domain, const char *comment);
 int store_blocked_remove(struct store *st, const char *domain);
 
 int store_provider_add(struct store *st, const struct store_provider *p);

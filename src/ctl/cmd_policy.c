@@ -211,6 +211,9 @@ cmd_block_add(struct ctl *c, const struct ctl_args *a)
 {
 	char b[NAMES_MAX + 1];
 
+	if (ctl_flag(a, "replace"))
+		return done(c, store_blocked_replace(c->st, a->pos[0], ctl_opt(a, "comment")),
+		    "%s blocked", shown(a->pos[0], b));
 	return done(c, store_blocked_add(c->st, a->pos[0], ctl_opt(a, "comment")), "%s blocked",
 	    shown(a->pos[0], b));
 }
