@@ -60,6 +60,8 @@ conf_defaults(struct conf *c)
 	c->timer_c_ms = 180000;
 	c->timer_f_ms = 0;     /* 64*T1 unless set */
 	c->dns_timeout_ms = 1000;
+	c->failover_delay_ms = 500;
+	c->hop_retry_ms = 10000;
 }
 
 /* Lower-case a host name in place and drop one trailing dot. */
@@ -419,6 +421,53 @@ k_dns_server(struct parse *p, char **w, int nw)
 	return 0;
 }
 
+/* The wildcard address (0.0.0.0, ::): a listener on it names no one address. */
+static bool
+is_wildcard(const struct sockaddr_storage *ss)
+{
+	static const unsigned char zero[16];
+
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
+	return memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, zero, 16) == 0;
+}
+
+/* outgoing-address SIDE ADDRESS|any: where connections the edge opens on that
+ * side leave from (one address per family), or the kernel's choice. */
+static int
+k_outgoing_address(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct sockaddr_storage ss;
+	int side, fam;
+
+	if (nw != 2)
+		return perr(p, "outgoing-address: expected internal|external ADDRESS|any");
+	if (strcmp(w[0], "internal") == 0)
+		side = SIDE_INTERNAL;
+	else if (strcmp(w[0], "external") == 0)
+		side = SIDE_EXTERNAL;
+	else
+		return perr(p, "outgoing-address: side '%s' is not internal or external", w[0]);
+	if (strcmp(w[1], "any") == 0) {
+		c->out_any[side] = true;
+		return 0;
+	}
+	/* A port (0 stands for none given) is not ours to choose. */
+	if (conf_parse_sockaddr(w[1], 0, &ss) < 0 || (ss.ss_family == AF_INET ?
+	    ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port) != 0)
+		return perr(p, "outgoing-address: '%s' is not an IP address (without a port)", w[1]);
+	if (is_wildcard(&ss))
+		return perr(p, "outgoing-address: %s is no one address (use any)", w[1]);
+	fam = ss.ss_family == AF_INET6 ? 1 : 0;
+	if (c->has_out[side][fam])
+		return perr(p, "outgoing-address: a second %s address for the %s side",
+		    fam ? "IPv6" : "IPv4", w[0]);
+	c->has_out[side][fam] = true;
+	c->out_addr[side][fam] = ss;
+	return 0;
+}
+
 static int
 k_pool_server(struct parse *p, char **w, int nw)
 {
@@ -490,6 +539,7 @@ static const struct key keys[] = {
 	{ "ca-bundle", K_PATH, STR(ca_bundle), 0, 0, NULL },
 	{ "eku-any", K_BOOL, OFF(eku_any), 0, 0, 0, NULL },
 	{ "pool-server", K_FN, 0, 0, 0, 0, k_pool_server },
+	{ "outgoing-address", K_FN, 0, 0, 0, 0, k_outgoing_address },
 	{ "internal-server", K_FN, 0, 0, 0, 0, k_internal_server },
 	{ "host", K_FN, 0, 0, 0, 0, k_host },
 	{ "dns-server", K_FN, 0, 0, 0, 0, k_dns_server },
@@ -510,6 +560,8 @@ static const struct key keys[] = {
 	{ "t1", K_DURATION, OFF(t1_ms), 0, 10, 60000, NULL },
 	{ "timer-c", K_DURATION, OFF(timer_c_ms), 0, 100, 3600000, NULL },
 	{ "timer-f", K_DURATION, OFF(timer_f_ms), 0, 100, 600000, NULL },
+	{ "failover-delay", K_DURATION, OFF(failover_delay_ms), 0, 0, 60000, NULL },
+	{ "hop-retry", K_DURATION, OFF(hop_retry_ms), 0, 1000, 3600000, NULL },
 };
 
 static int
@@ -614,6 +666,18 @@ check_conf(struct parse *p)
 			return perr(p, "mutual TLS needs ca-bundle");
 	}
 	(void)ext;
+	/* By default connections leave from the address their side listens on. */
+	for (int side = 0; side < 2; side++)
+		for (size_t i = 0; !c->out_any[side] && i < c->nlisteners; i++) {
+			const struct sockaddr_storage *a = &c->listeners[i].addr;
+			int fam = a->ss_family == AF_INET6 ? 1 : 0;
+
+			if ((int)c->listeners[i].side != side || c->has_out[side][fam] || is_wildcard(a))
+				continue;
+			c->has_out[side][fam] = true;
+			c->out_addr[side][fam] = *a;
+			sockaddr_set_port(&c->out_addr[side][fam], 0);
+		}
 	if (c->timer_f_ms == 0)
 		c->timer_f_ms = 64 * c->t1_ms;
 	if (!c->rr_key_file[0]) {

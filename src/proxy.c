@@ -53,9 +53,10 @@ send_response(struct conn *c, msg_t *r)
 
 /* A response made by the edge itself: to a request (via = its own Vias). */
 void
-proxy_reply(struct worker *w, struct conn *c, const sip_t *sip, const sip_via_t *via, enum side side,
+proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, enum side side,
     int status, enum diag_code d, const char *detail, const char *to_tag, const char *unsupported)
 {
+	const sip_t *sip = sip_object(req);
 	const struct diag_info *di = diag_lookup(d);
 	struct sip_diag sd = { d, detail, proxy_side_fqdn(w, side) };
 	char desc[256], pd[160], tag[24];
@@ -72,6 +73,8 @@ proxy_reply(struct worker *w, struct conn *c, const sip_t *sip, const sip_via_t 
 	    to_tag, d != DIAG_NONE ? &sd : NULL, unsupported);
 	if (r && d == DIAG_OVERLOAD)
 		sip_add_make(r, sip_object(r), sip_retry_after_class, "5");
+	if (r)
+		sipmsg_nul_copy(r, req);       /* NULs in the headers we echo */
 	if (!r && c) {
 		/* Not even a response can be made of it: the peer is broken. */
 		log_info("closing %s: cannot answer its malformed request", proxy_peer_str(c, pd, sizeof(pd)));
@@ -97,12 +100,12 @@ handle_cancel(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, enum sid
 	if (txn_server_key(sip, "INVITE", key, sizeof(key)) == 0)
 		t = txn_by_key(w, key);
 	if (!t) {
-		proxy_reply(w, c, sip, sip->sip_via, side, 481, DIAG_NO_TRANSACTION, "CANCEL matches no INVITE", NULL, NULL);
+		proxy_reply(w, c, msg, sip->sip_via, side, 481, DIAG_NO_TRANSACTION, "CANCEL matches no INVITE", NULL, NULL);
 		msg_destroy(msg);
 		return;
 	}
 	/* 200 for the CANCEL itself (RFC 3261 §16.10), then cancel our branch. */
-	proxy_reply(w, c, sip, sip->sip_via, side, 200, DIAG_NONE, NULL, NULL, NULL);
+	proxy_reply(w, c, msg, sip->sip_via, side, 200, DIAG_NONE, NULL, NULL, NULL);
 	msg_destroy(msg);
 	if (t->state == TX_COMPLETED || t->cancelled)
 		return;
@@ -118,6 +121,7 @@ handle_cancel(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, enum sid
 		return;
 	}
 	if ((cancel = sipmsg_make_cancel(t->sip)) != NULL) {
+		sipmsg_nul_copy(cancel, t->req);
 		txn_send_down(t, cancel);
 		msg_destroy(cancel);
 		t->cancel_sent = true;
@@ -129,8 +133,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 {
 	const struct conn_info *ci = conn_info(c);
 	struct sip_problem prob;
-	struct rr_peer target;
-	bool have_target = false;
+	struct route_tokens rt;
 	char key[KEY_MAX];
 	uint32_t loop;
 	struct txn *t;
@@ -139,7 +142,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 
 	if (sipmsg_check_request(msg, sip, &prob) < 0) {
 		if (prob.status > 0)
-			proxy_reply(w, c, sip, sip->sip_via, ci->side, prob.status, prob.diag, prob.detail, NULL,
+			proxy_reply(w, c, msg, sip->sip_via, ci->side, prob.status, prob.diag, prob.detail, NULL,
 			    prob.unsupported);
 		if (prob.status < 0 || !sip->sip_from || !sip->sip_to || !sip->sip_call_id) {
 			/* No Via to answer along, or an answer the peer cannot match
@@ -161,7 +164,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 	}
 	if (txn_server_key(sip, m == sip_method_ack ? "INVITE" : sip->sip_request->rq_method_name,
 		key, sizeof(key)) < 0) {
-		proxy_reply(w, c, sip, sip->sip_via, ci->side, 400, DIAG_MALFORMED, "Via too long", NULL, NULL);
+		proxy_reply(w, c, msg, sip->sip_via, ci->side, 400, DIAG_MALFORMED, "Via too long", NULL, NULL);
 		msg_destroy(msg);
 		return;
 	}
@@ -189,16 +192,16 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		if (v->v_branch && rr_branch_parse(&w->px->key, v->v_branch, NULL, &vloop) == 0 &&
 		    vloop == loop) {
 			if (m != sip_method_ack)
-				proxy_reply(w, c, sip, sip->sip_via, ci->side, 482, DIAG_LOOP, NULL, NULL, NULL);
+				proxy_reply(w, c, msg, sip->sip_via, ci->side, 482, DIAG_LOOP, NULL, NULL, NULL);
 			msg_destroy(msg);
 			return;
 		}
 	}
 
 	memset(&prob, 0, sizeof(prob));
-	if (route_pop_own(w, msg, sip, ci->side, &target, &have_target, &prob) < 0) {
+	if (route_pop_own(w, msg, sip, ci->side, &rt, &prob) < 0) {
 		if (m != sip_method_ack)
-			proxy_reply(w, c, sip, sip->sip_via, ci->side, prob.status, prob.diag, prob.detail, NULL, NULL);
+			proxy_reply(w, c, msg, sip->sip_via, ci->side, prob.status, prob.diag, prob.detail, NULL, NULL);
 		msg_destroy(msg);
 		return;
 	}
@@ -211,22 +214,26 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	if (!t) {
-		proxy_reply(w, c, sip, sip->sip_via, ci->side, 503, DIAG_OVERLOAD,
+		proxy_reply(w, c, msg, sip->sip_via, ci->side, 503, DIAG_OVERLOAD,
 		    w->ntxns >= w->max_txns ? "too many requests in progress" : "out of memory", NULL, NULL);
 		msg_destroy(msg);
 		return;
 	}
 	t->stateless = m == sip_method_ack;
-	if ((rc = route_request(w, c, sip, t, &target, have_target, &prob)) < 0) {
+	route_fill_in_peer(w, t, ci);
+	if ((rc = route_request(w, c, sip, t, &rt, &prob)) < 0) {
 		if (!t->stateless) {
-			proxy_reply(w, c, sip, t->up_via, ci->side, prob.status, prob.diag, prob.detail, t->to_tag, NULL);
+			proxy_reply(w, c, msg, t->up_via, ci->side, prob.status, prob.diag, prob.detail, t->to_tag, NULL);
 			t->last_status = prob.status;
 		}
 		t->state = TX_COMPLETED;
 		txn_destroy(t);
 		return;
 	}
-	route_fill_in_peer(w, t, ci);
+	if (rc == 2) {
+		txn_answer_options(t);
+		return;
+	}
 
 	/* Max-Forwards (RFC 3261 §16.6 item 3). */
 	if (sip->sip_max_forwards) {
@@ -236,7 +243,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		sip_add_make(msg, sip, sip_max_forwards_class, "70");
 
 	if (m == sip_method_invite) {
-		proxy_reply(w, c, sip, t->up_via, ci->side, 100, DIAG_NONE, NULL, t->to_tag, NULL);
+		proxy_reply(w, c, msg, t->up_via, ci->side, 100, DIAG_NONE, NULL, t->to_tag, NULL);
 		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer B until a provisional */
 	} else if (!t->stateless)
 		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer F */
@@ -340,7 +347,7 @@ proxy_on_message(struct conn *c, msg_t *msg, int status, void *ud)
 			proxy_response_unusable(w, sip->sip_via->v_branch, status);
 		if (sip && sip->sip_request && sip->sip_via && sip->sip_cseq && sip->sip_call_id &&
 		    sip->sip_from && sip->sip_to)
-			proxy_reply(w, c, sip, sip->sip_via, conn_info(c)->side, status,
+			proxy_reply(w, c, msg, sip->sip_via, conn_info(c)->side, status,
 			    status == 513 ? DIAG_TOO_LARGE : status == 414 ? DIAG_URI_TOO_LONG :
 			    DIAG_FRAMING, NULL, NULL, NULL);
 		else {
@@ -423,18 +430,11 @@ proxy_on_post(struct worker *w, struct post *p)
 		}
 		break;
 	case POST_SEND_FAILED:
+		/* The dialog's connection on the other worker is gone:
+		 * txn_branch_failed reaches its peer anew (route_dialog_fallback). */
 		t = txn_by_branch(w, p->branch);
-		if (t && t->state != TX_COMPLETED) {
-			if (t->flow.has_addr && t->nhops > 0 && !t->got_provisional && t->cur == 0 &&
-			    t->out_id == t->flow.conn_id) {
-				/* The dialog's connection is gone: dial its peer. */
-				t->in_branch_map = false;
-				hmap_del(&w->by_branch, &t->by_branch);
-				t->out_id = 0;
-				txn_next_hop(t);
-			} else
-				txn_branch_failed(t, 430, DIAG_FLOW_GONE, NULL);
-		}
+		if (t && t->state != TX_COMPLETED)
+			txn_branch_failed(t, 430, DIAG_FLOW_GONE, NULL);
 		break;
 	case POST_RESPONSE_BAD:
 		if ((t = txn_by_branch(w, p->branch)) != NULL)

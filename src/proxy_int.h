@@ -63,6 +63,7 @@ struct worker {
 	struct tp_worker *tw;
 	struct dns *dns;
 	struct policy *pol;             /* the snapshot in force (one reference) */
+	uv_timer_t probe;               /* worker 0: background probes of down hops */
 
 	struct hmap by_branch;          /* client side: our branch → txn */
 	struct hmap by_key;             /* server side: request key → txn */
@@ -77,6 +78,7 @@ struct proxy {
 	struct tls_ctx *tls_server_mutual, *tls_server_plain, *tls_client;
 	struct transport *tp;
 	struct throttle *throttle;      /* discovered partners, process-wide */
+	struct health *health;          /* next hops that failed, process-wide */
 	struct worker *workers;
 	unsigned nworkers;
 	unsigned short port[2];         /* our port on each side (Via, Record-Route) */
@@ -121,12 +123,29 @@ struct txn {
 	size_t nhops, cur;
 	bool use_flow;                    /* in-dialog: the connection in flow first */
 	struct rr_peer flow;
+	/* in a dialog (route.c) */
+	bool dialog;                      /* along our tokens; the flow, else route_dialog_fallback */
+	bool fallback_done;               /* route_dialog_fallback has run */
+	bool ending;                      /* BYE or ACK: may end a dialog the policy refuses now */
+	bool bound;                       /* the sender is the dialog's peer (connection, certificate) */
+	bool local;                       /* OPTIONS for the edge itself: answered here */
+	struct rr_peer origin;            /* from outside: the token naming the sender's side */
+	char prefer[CONF_MAX_NAME];       /* resolution: hops of this name first */
+	bool has_routes;                  /* outbound dialog: the pool's Record-Route, hashed */
+	uint64_t routes;
 	bool add_rr;
 	struct rr_peer in_peer;           /* the upstream side, for our Record-Route */
 
 	struct conn *out;                 /* downstream connection, if it is ours (ref) */
 	uint64_t out_id;                  /* downstream connection id (ours or another worker's) */
-	struct dial_req *dial;
+	/* hop.c: dials in progress, one per hop; the next hop to start */
+	struct txn_dial {
+		struct txn *t;
+		struct dial_req *rq;      /* NULL: none pending */
+	} dials[MAX_HOPS];
+	size_t ndials, nexthop;
+	uv_timer_t *race;                 /* failover-delay: a silent hop lets the next start */
+	bool ordered;                     /* hops put in health order */
 	sip_via_t *our_via;
 	sip_record_route_t *rr_in, *rr_out;
 
@@ -143,7 +162,7 @@ struct txn {
 	bool got_100, got_provisional, cancelled, cancel_pending, cancel_sent, timer_c_fired;
 	int last_status;
 	enum diag_code last_diag;
-	char last_detail[384];
+	char last_detail[768];            /* each hop's failure, for the final reason */
 	uv_timer_t timer;
 };
 
@@ -165,8 +184,20 @@ void txn_reply(struct txn *t, int status, enum diag_code d, const char *detail);
 void txn_complete(struct txn *t, int status);
 /* Give up on the current branch: next hop, or a final response upstream. */
 void txn_branch_failed(struct txn *t, int status, enum diag_code d, const char *detail);
-/* Send on the first usable next hop (the dialog's flow first). */
+/* hop.c: send on the first usable next hop (the dialog's flow first). */
 void txn_next_hop(struct txn *t);
+/* Cancel the dials in progress (silent: mark those without progress down);
+ * close: also free the race timer (the transaction ends). */
+void txn_dials_stop(struct txn *t, bool silent);
+void txn_dials_close(struct txn *t);
+/* Put our Via (and Record-Routes) on the request and send it on c (ours) or
+ * to out_id (another worker's). */
+void txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind kind,
+    const struct sockaddr_storage *peer_addr, const char *peer_fqdn);
+/* Add a failure to the reason of the final response. */
+void txn_cause(struct txn *t, const char *text);
+/* Worker 0, every second: probe the down next hops that are due. */
+void hop_probe_due(struct worker *w);
 int txn_send_down(struct txn *t, msg_t *m);
 void txn_add_hop(struct txn *t, const char *fqdn, const struct sockaddr_storage *addr,
     enum tp_kind kind);
@@ -176,23 +207,44 @@ bool txn_flow_matches(struct conn *c, const struct rr_peer *p);
 void txn_forward_up(struct txn *t, msg_t *msg, sip_t *sip);
 void txn_response(struct txn *t, msg_t *msg, sip_t *sip);
 void txn_response_unusable(struct txn *t, int status);
+/* Our Record-Route entry for side s, carrying the token of peer, in msg. */
+sip_record_route_t *txn_make_rr(struct txn *t, msg_t *msg, enum side s, const struct rr_peer *peer);
+/* The edge's own 200 to an OPTIONS for itself; the transaction ends. */
+void txn_answer_options(struct txn *t);
 
 /* ---- routing (route.c) --------------------------------------------------- */
 
+/* Our Route entries of a request: the tokens they carry. */
+struct route_tokens {
+	bool have_target, have_origin;
+	struct rr_peer target;            /* the other side's: where an in-dialog request goes */
+	struct rr_peer origin;            /* the sender's side: who may send it */
+};
+
 bool route_internal_allowed(const struct conf *cf, const struct conn_info *ci);
+bool route_is_our_host(const struct conf *cf, const char *host);
+bool route_for_edge(const struct conf *cf, const sip_t *sip);
 void route_prob_set(struct sip_problem *prob, int status, enum diag_code d, const char *detail);
 int route_pop_own(struct worker *w, msg_t *msg, sip_t *sip, enum side in_side,
-    struct rr_peer *target, bool *have_target, struct sip_problem *prob);
+    struct route_tokens *rt, struct sip_problem *prob);
+/* 0 hops ready, 1 a look-up continues, 2 the edge answers (OPTIONS), -1 refused. */
 int route_request(struct worker *w, struct conn *c, sip_t *sip, struct txn *t,
-    const struct rr_peer *target, bool have_target, struct sip_problem *prob);
+    const struct route_tokens *rt, struct sip_problem *prob);
+/* Before route_request: the upstream peer, for our Record-Route token. */
 void route_fill_in_peer(struct worker *w, struct txn *t, const struct conn_info *ci);
+/* The dialog's connection is gone: hops to reach the peer its token names.
+ * 0 hops ready, 1 a look-up continues (then txn_next_hop), -1 none. */
+int route_dialog_fallback(struct txn *t);
+/* A dialog-forming response from the pool to a partner: our external token
+ * vouches for the pool's Record-Route entries. */
+void route_seal_response(struct txn *t, msg_t *msg, sip_t *sip);
 
 /* ---- proxy.c ------------------------------------------------------------- */
 
 const char *proxy_side_fqdn(const struct worker *w, enum side s);
 const char *proxy_peer_str(const struct conn *c, char *buf, size_t len);
 /* A response made by the edge itself to a request (via: its own Vias). */
-void proxy_reply(struct worker *w, struct conn *c, const sip_t *sip, const sip_via_t *via,
+void proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via,
     enum side side, int status, enum diag_code d, const char *detail, const char *to_tag,
     const char *unsupported);
 

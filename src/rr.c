@@ -226,20 +226,35 @@ b64_decode(const char *in, uint8_t *out, size_t outmax, size_t *outlen)
 	return 0;
 }
 
-/* Layout: ver side kind family | conn_id(8) | port(2) | addr(0/4/16) |
- * fqdn_len(1) fqdn | tag(8). */
+/* Layout (format 2): ver side kind family | conn_id(8) | port(2) | addr(0/4/16) |
+ * fqdn_len(1) fqdn | domain_len(1) domain | fed(1) | flags(1) | routes(0/8) |
+ * tag(8).  Format 1 ended after fqdn. */
+#define TOKEN_RAW_MAX (4 + 8 + 2 + 16 + 1 + 255 + 1 + 255 + 1 + 1 + 8 + 8)
+#define TOKEN_HAS_ROUTES 0x01
+
+uint64_t
+rr_routes_hash(const struct rr_key *k, const char *text, size_t len)
+{
+	struct sip_hash h;
+
+	sh_init(&h, k);
+	sh_update(&h, "routes\n", 7);
+	sh_update(&h, text, len);
+	return sh_final(&h);
+}
+
 int
 rr_token_encode(const struct rr_key *k, const struct rr_peer *p, const char *callid,
     char *out, size_t outlen)
 {
-	uint8_t raw[4 + 8 + 2 + 16 + 1 + CONF_MAX_NAME + 8];
-	size_t n = 0, flen = strlen(p->fqdn);
+	uint8_t raw[TOKEN_RAW_MAX];
+	size_t n = 0, flen = strlen(p->fqdn), dlen = strlen(p->domain);
 	struct sip_hash h;
 	uint64_t tag;
 
-	if (flen > 255 || outlen < ((sizeof(raw) + 2) / 3) * 4 + 1)
+	if (flen > 255 || dlen > 255 || outlen < ((sizeof(raw) + 2) / 3) * 4 + 1)
 		return -ENOSPC;
-	raw[n++] = 1;
+	raw[n++] = 2;
 	raw[n++] = (uint8_t)p->side;
 	raw[n++] = (uint8_t)p->kind;
 	raw[n++] = !p->has_addr ? 0 : p->addr.ss_family == AF_INET ? 4 : 6;
@@ -261,6 +276,14 @@ rr_token_encode(const struct rr_key *k, const struct rr_peer *p, const char *cal
 	raw[n++] = (uint8_t)flen;
 	memcpy(raw + n, p->fqdn, flen);
 	n += flen;
+	raw[n++] = (uint8_t)dlen;
+	memcpy(raw + n, p->domain, dlen);
+	n += dlen;
+	raw[n++] = p->fed;
+	raw[n++] = p->has_routes ? TOKEN_HAS_ROUTES : 0;
+	if (p->has_routes)
+		for (int i = 7; i >= 0; i--)
+			raw[n++] = (uint8_t)(p->routes >> (8 * i));
 	sh_init(&h, k);
 	sh_update(&h, raw, n);
 	sh_update(&h, callid ? callid : "", callid ? strlen(callid) : 0);
@@ -271,19 +294,37 @@ rr_token_encode(const struct rr_key *k, const struct rr_peer *p, const char *cal
 	return 0;
 }
 
+/* A length-prefixed name at raw[*i] into out (size CONF_MAX_NAME); no NULs. */
+static int
+take_name(const uint8_t *raw, size_t n, size_t *i, char *out)
+{
+	size_t len;
+
+	if (n < *i + 1)
+		return -EINVAL;
+	len = raw[(*i)++];
+	if (len >= CONF_MAX_NAME || n < *i + len || memchr(raw + *i, '\0', len))
+		return -EINVAL;
+	memcpy(out, raw + *i, len);
+	out[len] = '\0';
+	*i += len;
+	return 0;
+}
+
 int
 rr_token_decode(const struct rr_key *k, const char *tok, const char *callid,
     struct rr_peer *out)
 {
-	uint8_t raw[4 + 8 + 2 + 16 + 1 + CONF_MAX_NAME + 8];
+	uint8_t raw[TOKEN_RAW_MAX];
 	struct rr_peer p;
-	size_t n, i = 0, flen;
+	size_t n, i = 0;
 	struct sip_hash h;
 	uint64_t tag = 0, want;
 
 	if (strlen(tok) > RR_TOKEN_MAX || b64_decode(tok, raw, sizeof(raw), &n) < 0)
 		return -EINVAL;
-	if (n < 4 + 8 + 1 + 8 || raw[0] != 1 || raw[1] > SIDE_EXTERNAL || raw[2] > TP_TCP)
+	if (n < 4 + 8 + 1 + 8 || (raw[0] != 1 && raw[0] != 2) || raw[1] > SIDE_EXTERNAL ||
+	    raw[2] > TP_TCP)
 		return -EINVAL;
 	memset(&p, 0, sizeof(p));
 	p.side = (enum side)raw[1];
@@ -313,16 +354,24 @@ rr_token_decode(const struct rr_key *k, const char *tok, const char *callid,
 		p.has_addr = true;
 	} else if (raw[3] != 0)
 		return -EINVAL;
-	if (n < i + 1)
+	if (take_name(raw, n, &i, p.fqdn) < 0)
 		return -EINVAL;
-	flen = raw[i++];
-	if (flen >= sizeof(p.fqdn) || n != i + flen + 8)
+	if (raw[0] == 2) {
+		if (take_name(raw, n, &i, p.domain) < 0 || n < i + 2)
+			return -EINVAL;
+		p.fed = raw[i++];
+		if (raw[i] & ~TOKEN_HAS_ROUTES)
+			return -EINVAL;
+		p.has_routes = raw[i++] & TOKEN_HAS_ROUTES;
+		if (p.has_routes) {
+			if (n < i + 8)
+				return -EINVAL;
+			for (int b = 0; b < 8; b++)
+				p.routes = (p.routes << 8) | raw[i++];
+		}
+	}
+	if (n != i + 8)
 		return -EINVAL;
-	memcpy(p.fqdn, raw + i, flen);
-	p.fqdn[flen] = '\0';
-	if (memchr(p.fqdn, '\0', flen))
-		return -EINVAL;
-	i += flen;
 	sh_init(&h, k);
 	sh_update(&h, raw, i);
 	sh_update(&h, callid ? callid : "", callid ? strlen(callid) : 0);

@@ -647,3 +647,120 @@ sipmsg_nul_restore(const msg_t *msg, char *buf, size_t len)
 			buf[i] = '\0';
 	}
 }
+
+/* ---- the edge's own answers --------------------------------------------- */
+
+msg_t *
+sipmsg_options_response(msg_t *req, const sip_via_t *via, const char *to_tag)
+{
+	msg_t *r = sipmsg_response(sip_object(req), via, 200, "OK", to_tag, NULL, NULL);
+	sip_t *rs;
+
+	if (!r)
+		return NULL;
+	rs = sip_object(r);
+	/* A proxy relays any method and body; it supports no option-tag of
+	 * its own (RFC 3261 §11.2). */
+	if (sip_add_make(r, rs, sip_allow_class, SIPMSG_ALLOW) < 0 ||
+	    sip_add_make(r, rs, sip_accept_class, "*/*") < 0 ||
+	    msg_header_insert(r, (msg_pub_t *)rs, (msg_header_t *)sip_supported_make(msg_home(r), "")) < 0) {
+		msg_destroy(r);
+		return NULL;
+	}
+	sipmsg_nul_copy(r, req);
+	return r;
+}
+
+/* ---- diagnostics towards partners --------------------------------------- */
+
+/* The value of an ms-diagnostics header without its source parameter:
+ * "CODE;reason=...;source=HOST;x=y" -> "CODE;reason=...;x=y".  Parameters
+ * are split at semicolons outside quoted strings. */
+static void
+drop_source(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+	const char *p = in;
+
+	while (*p && o + 1 < len) {
+		const char *start = p;
+		bool quoted = false;
+
+		while (*p && (quoted || *p != ';')) {
+			if (*p == '"')
+				quoted = !quoted;
+			else if (*p == '\\' && quoted && p[1])
+				p++;
+			p++;
+		}
+		{
+			const char *q = start;
+			size_t n = (size_t)(p - start);
+
+			while (q < p && (*q == ' ' || *q == '\t'))
+				q++;
+			if (start == in || strncasecmp(q, "source", 6) != 0 ||
+			    (q[6] != '=' && q[6] != ' ' && q[6] != '\t' && q + 6 != p)) {
+				if (start != in && o + 1 < len)
+					out[o++] = ';';
+				if (n > len - 1 - o)
+					n = len - 1 - o;
+				memcpy(out + o, start, n);
+				o += n;
+			}
+		}
+		if (*p == ';')
+			p++;
+	}
+	out[o] = '\0';
+}
+
+int
+sipmsg_diag_public(msg_t *msg, sip_t *sip)
+{
+	sip_unknown_t *u, *next;
+	char value[1024];
+	int n = 0;
+
+	for (u = sip->sip_unknown; u; u = next) {
+		msg_header_t *h;
+
+		next = u->un_next;
+		if (!u->un_name || strcasecmp(u->un_name, "ms-diagnostics") != 0)
+			continue;
+		drop_source(u->un_value ? u->un_value : "", value, sizeof(value));
+		h = msg_header_format(msg_home(msg), sip_unknown_class, "ms-diagnostics-public: %s", value);
+		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)u);
+		if (h && msg_header_insert(msg, (msg_pub_t *)sip, h) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* ---- Route sets ---------------------------------------------------------- */
+
+int
+sipmsg_routes_text(const sip_route_t *first, const sip_route_t *stop, bool reverse,
+    char *buf, size_t len)
+{
+	const sip_route_t *v[SIPMSG_MAX_VIA];
+	size_t n = 0, o = 0;
+
+	for (const sip_route_t *r = first; r && r != stop; r = r->r_next) {
+		if (n == SIPMSG_MAX_VIA)
+			return -1;
+		v[n++] = r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const sip_route_t *r = v[reverse ? n - 1 - i : i];
+		issize_t k = url_e(buf + o, (isize_t)(len - o), r->r_url);
+
+		if (k < 0 || o + (size_t)k + 1 >= len)
+			return -1;
+		o += (size_t)k;
+		buf[o++] = '\n';
+	}
+	if (o < len)
+		buf[o] = '\0';
+	return (int)o;
+}

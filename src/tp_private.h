@@ -108,6 +108,7 @@ struct conn {
 	struct tls_sess *tls;
 	struct framer fr;                /* stream framing, the partial message */
 	uint64_t last_io, partial_since; /* uv_now() */
+	uint64_t progress_at;            /* outbound: dial started, or handshake bytes came */
 	size_t wq_bytes;
 	struct dial_pending *dial;       /* outbound setup in progress */
 	char *fqdn;                      /* dialled FQDN (conn_info.dialled_fqdn) */

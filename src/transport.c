@@ -427,7 +427,7 @@ conn_alloc(struct tp_worker *tw, enum side side, enum tp_kind kind, bool outboun
 	c->info.side = side;
 	c->info.kind = kind;
 	c->info.outbound = outbound;
-	c->last_io = uv_now(tw->loop);
+	c->last_io = c->progress_at = uv_now(tw->loop);
 	framer_init(&c->fr, tw->t->conf.max_message_size);
 	c->next = tw->conns;
 	if (tw->conns)
@@ -1177,6 +1177,8 @@ conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->last_io = uv_now(c->tw->loop);
+	if (c->state == CS_HANDSHAKE)
+		c->progress_at = c->last_io;
 	/* Keep c alive whatever the callbacks do with it. */
 	conn_ref(c);
 	if (c->tls)
@@ -1483,9 +1485,14 @@ dial_connect_cb(uv_connect_t *req, int status)
 static int
 dial_connect(struct conn *c, const struct sockaddr_storage *addr)
 {
-	int r;
+	const struct transport_conf *tc = &c->t->conf;
+	int fam = addr->ss_family == AF_INET6 ? 1 : 0, r;
 
 	c->info.peer = *addr;
+	/* Leave from the side's own address (firewalls are written that way). */
+	if (tc->has_src[c->info.side][fam] &&
+	    (r = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&tc->src[c->info.side][fam], 0)) < 0)
+		return r;
 	c->state = CS_CONNECTING;
 	if ((r = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)addr,
 	    dial_connect_cb)) < 0)
@@ -1659,4 +1666,10 @@ transport_dial_cancel(struct dial_req *rq)
 			conn_abort(c);
 		dial_pending_free(p);
 	}
+}
+
+uint64_t
+transport_dial_progress(const struct dial_req *rq)
+{
+	return rq && rq->p && rq->p->c ? rq->p->c->progress_at : 0;
 }

@@ -26,6 +26,7 @@
 #include "proxy_int.h"
 #include "sipedge/log.h"
 #include "sipedge/fedroute.h"
+#include "sipedge/health.h"
 #include "sipedge/sipmsg.h"
 
 static void txn_timer_cb(uv_timer_t *tm);
@@ -36,7 +37,7 @@ txn_reply(struct txn *t, int status, enum diag_code d, const char *detail)
 {
 	if (t->stateless)
 		return;         /* an ACK is never answered */
-	proxy_reply(t->w, t->in, t->sip, t->up_via, t->in_side, status, d, detail, t->to_tag, NULL);
+	proxy_reply(t->w, t->in, t->req, t->up_via, t->in_side, status, d, detail, t->to_tag, NULL);
 }
 
 /* The server transaction key (RFC 3261 §17.2.3); method is INVITE for ACK and
@@ -102,8 +103,7 @@ txn_destroy(struct txn *t)
 		w->txns = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	if (t->dial)
-		transport_dial_cancel(t->dial);
+	txn_dials_close(t);
 	if (t->q)
 		dns_cancel(t->q);
 	free(t->res);
@@ -161,10 +161,7 @@ txn_complete(struct txn *t, int status)
 	}
 	if (t->fed == FED_DISCOVERED && t->fed_domain[0] && status >= 200)
 		throttle_outcome(t->w->px->throttle, t->fed_domain, status);
-	if (t->dial) {
-		transport_dial_cancel(t->dial);
-		t->dial = NULL;
-	}
+	txn_dials_stop(t, false);
 	/* An INVITE answered with a failure waits for the hop-by-hop ACK (Timer H
 	 * on a reliable transport); everything else is done. */
 	if (t->method == sip_method_invite && status >= 300)
@@ -180,7 +177,7 @@ txn_branch_failed(struct txn *t, int status, enum diag_code d, const char *detai
 	if (t->state == TX_COMPLETED)
 		return;
 	t->last_diag = d;
-	snprintf(t->last_detail, sizeof(t->last_detail), "%s", detail ? detail : "");
+	txn_cause(t, detail);
 	if (t->in_branch_map) {
 		hmap_del(&t->w->by_branch, &t->by_branch);
 		t->in_branch_map = false;
@@ -190,10 +187,21 @@ txn_branch_failed(struct txn *t, int status, enum diag_code d, const char *detai
 		t->out = NULL;
 	}
 	t->out_id = 0;
-	if (!t->cancelled && !t->got_provisional && !t->stateless && t->cur + 1 < t->nhops) {
-		t->cur++;
+	if (!t->cancelled && !t->got_provisional && !t->stateless && t->nexthop < t->nhops) {
 		txn_next_hop(t);
 		return;
+	}
+	if (t->dialog && !t->fallback_done && !t->cancelled && !t->got_provisional) {
+		/* The dialog's connection failed under the request: reach the
+		 * peer anew. */
+		int rc = route_dialog_fallback(t);
+
+		if (rc == 0) {
+			txn_next_hop(t);
+			return;
+		}
+		if (rc == 1)
+			return;
 	}
 	if (t->stateless) {
 		txn_destroy(t);
@@ -215,8 +223,8 @@ transport_token(enum tp_kind k)
 }
 
 /* Record-Route URI for one side, carrying the token of that side's peer. */
-static sip_record_route_t *
-make_rr(struct txn *t, enum side s, const struct rr_peer *peer)
+sip_record_route_t *
+txn_make_rr(struct txn *t, msg_t *msg, enum side s, const struct rr_peer *peer)
 {
 	struct worker *w = t->w;
 	char tok[RR_TOKEN_MAX + 1], uri[RR_TOKEN_MAX + CONF_MAX_NAME + 64];
@@ -225,13 +233,13 @@ make_rr(struct txn *t, enum side s, const struct rr_peer *peer)
 		return NULL;
 	snprintf(uri, sizeof(uri), "<sip:%s:%u;transport=%s;lr;" RR_PARAM "=%s>", proxy_side_fqdn(w, s),
 	    w->px->port[s], transport_token(w->px->kind[s]), tok);
-	return sip_record_route_make(msg_home(t->req), uri);
+	return sip_record_route_make(msg_home(msg), uri);
 }
 
 /* Put our Via (a fresh branch) and, for dialog-forming requests, our two
  * Record-Routes on the request, and send it on connection c (ours) or to
  * out_id (another worker's). */
-static void
+void
 txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind kind,
     const struct sockaddr_storage *peer_addr, const char *peer_fqdn)
 {
@@ -263,6 +271,8 @@ txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind ki
 		return;
 	}
 	t->our_via = v;
+	if (t->out_side == SIDE_EXTERNAL)
+		sipmsg_diag_public(t->req, t->sip);     /* the pool's hosts stay inside */
 
 	if (t->add_rr) {
 		struct rr_peer out_peer;
@@ -272,22 +282,29 @@ txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind ki
 		out_peer.kind = kind;
 		out_peer.conn_id = out_id;
 		snprintf(out_peer.fqdn, sizeof(out_peer.fqdn), "%s", peer_fqdn ? peer_fqdn : "");
-		if (peer_addr && kind == TP_TLS) {
+		if (peer_addr) {
+			/* We dialled it (TLS or a lab's TCP): it can be dialled again. */
 			out_peer.has_addr = true;
 			out_peer.addr = *peer_addr;
+		}
+		if (t->out_side == SIDE_EXTERNAL) {
+			snprintf(out_peer.domain, sizeof(out_peer.domain), "%s", t->fed_domain);
+			out_peer.fed = (unsigned char)t->fed;
+			out_peer.has_routes = t->has_routes;
+			out_peer.routes = t->routes;
 		}
 		if (t->rr_out) {
 			msg_header_remove(t->req, (msg_pub_t *)t->sip, (msg_header_t *)t->rr_out);
 			t->rr_out = NULL;
 		}
 		if (!t->rr_in) {
-			t->rr_in = make_rr(t, t->in_side, &t->in_peer);
+			t->rr_in = txn_make_rr(t, t->req, t->in_side, &t->in_peer);
 			if (!t->rr_in || msg_header_insert(t->req, (msg_pub_t *)t->sip, (msg_header_t *)t->rr_in) < 0) {
 				txn_branch_failed(t, 500, DIAG_NONE, "cannot add Record-Route");
 				return;
 			}
 		}
-		t->rr_out = make_rr(t, t->out_side, &out_peer);
+		t->rr_out = txn_make_rr(t, t->req, t->out_side, &out_peer);
 		if (!t->rr_out || msg_header_insert(t->req, (msg_pub_t *)t->sip, (msg_header_t *)t->rr_out) < 0) {
 			txn_branch_failed(t, 500, DIAG_NONE, "cannot add Record-Route");
 			return;
@@ -302,31 +319,6 @@ txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind ki
 		txn_destroy(t);
 }
 
-static void
-dial_cb(struct conn *c, int status, const char *detail, void *arg)
-{
-	struct txn *t = arg;
-	const struct hop *h = &t->hops[t->cur];
-	char desc[256], a[80];
-
-	t->dial = NULL;
-	if (status < 0) {
-		char why[160];
-
-		snprintf(why, sizeof(why), "%s (%s): %s", h->fqdn,
-		    h->has_addr ? conf_sockaddr_str(&h->addr, a, sizeof(a)) : "DNS",
-		    detail && detail[0] ? detail : transport_strerror(status));
-		log_info("next hop failed for %s: %s", sipmsg_describe(t->sip, desc, sizeof(desc)), why);
-		/* Try it last for a while (RFC 3263 §4.3 failover order). */
-		dns_mark_dead(t->w->dns, h->fqdn, h->port, 30);
-		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, why);
-		return;
-	}
-	if (t->state == TX_COMPLETED)
-		return;
-
-	txn_send_request(t, c, conn_info(c)->id, h->kind, &conn_info(c)->peer, h->fqdn);
-}
 
 /* A connection found by a token's id must also be the peer the token names. */
 bool
@@ -341,62 +333,6 @@ txn_flow_matches(struct conn *c, const struct rr_peer *p)
 	return true;
 }
 
-void
-txn_next_hop(struct txn *t)
-{
-	struct worker *w = t->w;
-
-	if (t->use_flow) {
-		uint64_t id = t->flow.conn_id;
-		struct conn *c = NULL;
-
-		t->use_flow = false;
-		if (id && CONN_ID_WORKER(id) == w->idx)
-			c = transport_conn_find(w->tw, id);
-		if (c && !txn_flow_matches(c, &t->flow))
-			c = NULL;
-		if (c) {
-			txn_send_request(t, c, id, conn_info(c)->kind, NULL, NULL);
-			return;
-		}
-		if (id && CONN_ID_WORKER(id) != w->idx && CONN_ID_WORKER(id) < w->px->nworkers) {
-			/* The flow lives on another worker: if it is gone, the
-			 * owner tells us (POST_SEND_FAILED) and we fall back. */
-			txn_send_request(t, NULL, id, t->flow.kind, NULL, NULL);
-			return;
-		}
-		if (t->nhops == 0) {
-			txn_branch_failed(t, 430, DIAG_FLOW_GONE, NULL);
-			return;
-		}
-	}
-	while (t->cur < t->nhops) {
-		struct conn *c = NULL;
-		int rc;
-
-		rc = transport_dial(w->tw, &t->hops[t->cur], t->out_side, dial_cb, t, &c, &t->dial);
-		if (rc == 0) {
-			t->dial = NULL;
-			txn_send_request(t, c, conn_info(c)->id, t->hops[t->cur].kind,
-			    &conn_info(c)->peer, t->hops[t->cur].fqdn);
-			return;
-		}
-		if (rc == 1)
-			return;
-		t->dial = NULL;
-		snprintf(t->last_detail, sizeof(t->last_detail), "%s: %s", t->hops[t->cur].fqdn,
-		    rc > -10000 ? uv_strerror(rc) : transport_strerror(rc));
-		if (t->cur + 1 >= t->nhops)
-			break;
-		t->cur++;
-	}
-	if (t->stateless) {
-		txn_destroy(t);
-		return;
-	}
-	txn_reply(t, 503, DIAG_HOPS_FAILED, t->last_detail[0] ? t->last_detail : NULL);
-	txn_complete(t, 503);
-}
 
 static void
 txn_timer_cb(uv_timer_t *tm)
@@ -413,6 +349,7 @@ txn_timer_cb(uv_timer_t *tm)
 		 * Timer F to answer before we answer for it. */
 		t->timer_c_fired = true;
 		if (!t->cancel_sent && (cancel = sipmsg_make_cancel(t->sip)) != NULL) {
+			sipmsg_nul_copy(cancel, t->req);
 			txn_send_down(t, cancel);
 			msg_destroy(cancel);
 			t->cancel_sent = true;
@@ -486,7 +423,14 @@ txn_add_pinned_hop(struct txn *t, const char *fqdn, unsigned short port)
 void
 txn_forward_up(struct txn *t, msg_t *msg, sip_t *sip)
 {
+	unsigned status = sip->sip_status->st_status;
+
 	sip_via_remove(msg, sip);
+	if (t->in_side == SIDE_EXTERNAL) {
+		sipmsg_diag_public(msg, sip);
+		if (t->add_rr && status > 100 && status < 300)
+			route_seal_response(t, msg, sip);
+	}
 	if (!t->in || conn_send(t->in, msg) < 0)
 		log_debug("%s: upstream connection gone; %u response dropped", __func__,
 		    sip->sip_status->st_status);
@@ -524,6 +468,7 @@ txn_response(struct txn *t, msg_t *msg, sip_t *sip)
 	if (status >= 300 && t->method == sip_method_invite) {
 		/* Hop-by-hop ACK of a failure (RFC 3261 §17.1.1.3). */
 		if ((m = sipmsg_make_ack(t->sip, sip)) != NULL) {
+			sipmsg_nul_copy(m, t->req);
 			txn_send_down(t, m);
 			msg_destroy(m);
 		}
@@ -546,6 +491,7 @@ maybe_cancel:
 	if (msg)
 		msg_destroy(msg);
 	if (t->cancel_pending && !t->cancel_sent && (m = sipmsg_make_cancel(t->sip)) != NULL) {
+		sipmsg_nul_copy(m, t->req);
 		txn_send_down(t, m);
 		msg_destroy(m);
 		t->cancel_sent = true;
@@ -572,4 +518,17 @@ txn_response_unusable(struct txn *t, int status)
 	txn_reply(t, 502, status == 513 ? DIAG_TOO_LARGE : DIAG_FRAMING,
 	    status == 513 ? "response over the size limit" : "unparsable response");
 	txn_complete(t, 502);
+}
+
+void
+txn_answer_options(struct txn *t)
+{
+	msg_t *r = sipmsg_options_response(t->req, t->up_via, t->to_tag);
+
+	if (r) {
+		if (t->in && conn_send(t->in, r) < 0)
+			log_debug("%s: OPTIONS answer not sent: connection closing", __func__);
+		msg_destroy(r);
+	}
+	txn_complete(t, 200);
 }

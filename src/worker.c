@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "proxy_int.h"
+#include "sipedge/health.h"
 #include "sipedge/log.h"
 #include "sipedge/store.h"
 #include "sipedge/tls.h"
@@ -47,6 +48,8 @@ close_walk_cb(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+static void probe_cb(uv_timer_t *t);
+
 static void
 mailbox_cb(uv_async_t *a)
 {
@@ -78,7 +81,17 @@ mailbox_cb(uv_async_t *a)
 			w->dns = NULL;
 		}
 		uv_close((uv_handle_t *)&w->async, NULL);
+		uv_close((uv_handle_t *)&w->probe, NULL);
 	}
+}
+
+static void
+probe_cb(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+
+	if (!w->stopping)
+		hop_probe_due(w);
 }
 
 static void
@@ -188,6 +201,11 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 	tc.max_connections = c->max_connections;
 	tc.max_connections_per_address = c->max_connections_per_address;
 	tc.client_tls = px->tls_client;
+	for (int side = 0; side < 2; side++)
+		for (int fam = 0; fam < 2; fam++) {
+			tc.has_src[side][fam] = c->has_out[side][fam];
+			tc.src[side][fam] = c->out_addr[side][fam];
+		}
 	if ((rc = transport_new(&tc, &px->tp)) < 0) {
 		snprintf(err, errlen, "transport: %s", uv_strerror(rc));
 		goto fail;
@@ -195,6 +213,10 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 	if ((rc = throttle_new(THROTTLE_MAX_DOMAINS_DEFAULT, THROTTLE_MAX_CONTACTS_DEFAULT,
 		 &px->throttle)) < 0) {
 		snprintf(err, errlen, "throttle: %s", strerror(-rc));
+		goto fail;
+	}
+	if ((rc = health_new(c->hop_retry_ms, 256, &px->health)) < 0) {
+		snprintf(err, errlen, "health: %s", strerror(-rc));
 		goto fail;
 	}
 
@@ -225,6 +247,10 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		w->loop.data = w;
 		uv_async_init(&w->loop, &w->async, mailbox_cb);
 		w->async.data = w;
+		uv_timer_init(&w->loop, &w->probe);
+		w->probe.data = w;
+		if (i == 0)     /* one worker probes the down next hops for all */
+			uv_timer_start(&w->probe, probe_cb, 1000, 1000);
 		cbs.message_cb = proxy_on_message;
 		cbs.closed_cb = proxy_on_closed;
 		cbs.ud = w;
@@ -397,6 +423,7 @@ proxy_free(struct proxy *px)
 		transport_free(px->tp);
 	if (px->throttle)
 		throttle_free(px->throttle);
+	health_free(px->health);
 	if (px->tls_server_mutual)
 		tls_ctx_free(px->tls_server_mutual);
 	if (px->tls_server_plain)

@@ -56,6 +56,13 @@ struct conf {
 	char ca_bundle[1024];
 	bool eku_any;                      /* accept peers lacking the matching EKU */
 
+	/* Where connections the edge opens leave from, per side and family (0:
+	 * IPv4, 1: IPv6, port 0): outgoing-address, else the side's first
+	 * listener address that is not a wildcard; out_any: the kernel chooses. */
+	bool out_any[2];
+	bool has_out[2][2];
+	struct sockaddr_storage out_addr[2][2];
+
 	struct hop *pool;                  /* internal next hops, in order */
 	size_t npool;
 	char **internal_servers;           /* allowed internal peers: cert FQDN or IP (TCP labs) */
@@ -83,6 +90,8 @@ struct conf {
 	unsigned t1_ms;                    /* RFC 3261 T1, default 500 */
 	unsigned timer_c_ms;               /* INVITE proxy timer, default 180000 */
 	unsigned timer_f_ms;               /* non-INVITE (and INVITE B), default 64*T1 */
+	unsigned failover_delay_ms;        /* a silent hop lets the next start, default 500 */
+	unsigned hop_retry_ms;             /* probes of a down hop, default 10000 */
 };
 
 /* Parse FILE into a fresh conf.  On error returns -1 and writes one line

@@ -79,6 +79,22 @@ void sipmsg_nul_restore(const msg_t *msg, char *buf, size_t len);
  * Max-Forwards starts at 70). */
 #define SIPMSG_MAX_VIA 70
 
+/* The edge's 200 to an OPTIONS for itself (Allow, Accept, Supported). */
+#define SIPMSG_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, PRACK, " \
+	"SUBSCRIBE, NOTIFY, REFER, BENOTIFY, SERVICE"
+msg_t *sipmsg_options_response(msg_t *req, const sip_via_t *via, const char *to_tag);
+
+/* Towards partners: each ms-diagnostics header becomes ms-diagnostics-public
+ * without its source parameter (the pool's internal host names stay inside),
+ * as the reference system does.  Returns how many were rewritten. */
+int sipmsg_diag_public(msg_t *msg, sip_t *sip);
+
+/* The URIs of a Route (or Record-Route) list from first up to stop (NULL:
+ * the end), each followed by '\n', in order or reversed: what a peer copied
+ * from a Record-Route must print the same.  Length, or -1 if buf is short. */
+int sipmsg_routes_text(const sip_route_t *first, const sip_route_t *stop, bool reverse,
+    char *buf, size_t len);
+
 /* Lower-cased host of a URL into buf (no trailing dot); NULL if none. */
 const char *sipmsg_url_host(const url_t *url, char *buf, size_t len);
 /* Short description for logs: "MESSAGE sip:bob@fabrikam.test (Call-ID abc)". */

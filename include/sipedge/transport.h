@@ -39,6 +39,10 @@ struct transport_conf {
 	unsigned max_connections;
 	unsigned max_connections_per_address;
 	struct tls_ctx *client_tls;          /* for dialling; may be NULL (TCP only) */
+	/* The source address of connections dialled on each side, per family
+	 * (0: IPv4, 1: IPv6; port 0); unset: the kernel chooses. */
+	bool has_src[2][2];
+	struct sockaddr_storage src[2][2];
 };
 
 /* What the proxy core may know about a connection. */
@@ -131,6 +135,9 @@ typedef void (*tp_dial_cb)(struct conn *c, int status, const char *detail, void 
 int transport_dial(struct tp_worker *tw, const struct hop *hop, enum side side,
     tp_dial_cb cb, void *arg, struct conn **conn_out, struct dial_req **req_out);
 void transport_dial_cancel(struct dial_req *req);
+/* When the connection req waits for last made progress: the dial started, or
+ * bytes of the TLS handshake came from the peer (uv_now() ms). */
+uint64_t transport_dial_progress(const struct dial_req *req);
 
 /* Counters for status and the benchmark (process-wide, atomically updated). */
 struct transport_stats {

@@ -73,7 +73,9 @@ PORT_BASE = {
     "fed-out": 24000, "fed-in": 24100, "fed-refused": 24200, "fed-spoofed": 24300,
     "fed-throttle": 24400, "fed-block-live": 24500, "overload": 24600,
     "cross-worker": 24700, "route-steering": 24900,
-    "size-limit": 25100, "bad-input-more": 25200,
+    "size-limit": 25100, "bad-input-more": 25200, "dialog-bind": 25300,
+    "dialog-policy": 25400, "fed-block-replace": 25500, "failover-fast": 25600,
+    "outgoing-address": 25700,
     "kam-long-call": 27000, "kam-options": 27100,
     "demo": 25000, "bench": 26000,
 }
@@ -263,6 +265,7 @@ class Trap(object):
 
     def close(self):
         self.stop = True
+        self.thread.join(1)
         for c in self.held:
             c.close()
         self.sock.close()
@@ -900,11 +903,14 @@ def sip_exchange(sock, data, timeout=5.0):
     return code, hdrs, raw, closed
 
 
-def sip_response(req, status=200, reason="OK", extra_headers=(), body=b"", to_tag="resp1"):
+def sip_response(req, status=200, reason="OK", extra_headers=(), body=b"", to_tag="resp1",
+                 record_route=()):
     """A response to the request req (bytes): its Vias, From, To (with a tag
-    when it has none), Call-ID and CSeq, then extra_headers and body."""
+    when it has none), Call-ID and CSeq, its Record-Route after the entries of
+    record_route (a proxy's own, on top), then extra_headers and body."""
     start, hdrs, _ = parse_sip(req)
     h = ["SIP/2.0 %d %s" % (status, reason)]
+    h += ["Record-Route: %s" % r for r in record_route]
     for n, v in hdrs:
         ln = n.lower()
         if ln in ("via", "v", "from", "f", "call-id", "i", "cseq", "record-route"):
@@ -963,7 +969,15 @@ class Responder(object):
             self.ctx.verify_mode = ssl.CERT_REQUIRED
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, port))
+        deadline = time.monotonic() + 3
+        while True:
+            try:     # a listener closed just now may take a moment to go
+                self.sock.bind((ip, port))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
         self.sock.listen(64)
         self.sock.settimeout(0.2)
         self.stop = False
@@ -1034,3 +1048,37 @@ class Responder(object):
                     c.close()
                 except OSError:
                     pass
+
+
+class Dialog(object):
+    """The caller's view of a dialog set up through the edge: its Call-ID, From
+    (with tag), To (with the callee's tag), the callee's Contact and the route
+    set (the 200's Record-Route, reversed: RFC 3261 §12.1.2)."""
+
+    def __init__(self, invite, ok):
+        _, ih, _ = parse_sip(invite)
+        _, rh, _ = parse_sip(ok)
+        import re
+        self.call_id = headers(ih, "Call-ID")[0]
+        self.frm = headers(ih, "From")[0]
+        self.to = headers(rh, "To")[0]
+        c = headers(rh, "Contact")
+        self.contact = re.sub(r"^.*<([^>]*)>.*$", r"\1", c[0]) if c else "sip:callee@invalid"
+        self.route = list(reversed([u for v in headers(rh, "Record-Route")
+                                    for u in re.findall(r"<[^>]*>", v)]))
+        self.cseq = 1
+
+    def request(self, method, via_host, via_port, route=None, frm=None, extra=(), body=b"",
+                uri=None, call_id=None):
+        """An in-dialog request (bytes) with the next CSeq."""
+        import random
+        self.cseq += 1
+        h = ["%s %s SIP/2.0" % (method, uri or self.contact),
+             "Via: SIP/2.0/TLS %s:%d;branch=z9hG4bK-dlg-%08x;rport" % (
+                 via_host, via_port, random.getrandbits(32)),
+             "Max-Forwards: 70", "From: " + (frm or self.frm), "To: " + self.to,
+             "Call-ID: " + (call_id or self.call_id), "CSeq: %d %s" % (self.cseq, method)]
+        h += ["Route: " + r for r in (self.route if route is None else route)]
+        h += list(extra)
+        h.append("Content-Length: %d" % len(body))
+        return ("\r\n".join(h) + "\r\n\r\n").encode() + body

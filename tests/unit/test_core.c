@@ -240,6 +240,94 @@ test_rr_token_roundtrip(void)
 	return 0;
 }
 
+/* Format 2: the partner's domain and federation type travel in the token,
+ * and the longest names fit. */
+static int
+test_rr_token_domain(void)
+{
+	struct rr_peer p, q;
+	char tok[RR_TOKEN_MAX + 1];
+
+	memset(&p, 0, sizeof(p));
+	p.side = SIDE_EXTERNAL;
+	p.kind = TP_TLS;
+	p.conn_id = 7;
+	strcpy(p.fqdn, "sip.fabrikam.test");
+	strcpy(p.domain, "fabrikam.test");
+	p.fed = 3;
+	CHECK(rr_token_encode(&key1, &p, "call-d", tok, sizeof(tok)) == 0);
+	CHECK(rr_token_decode(&key1, tok, "call-d", &q) == 0);
+	CHECK_EQ_STR(q.domain, "fabrikam.test");
+	CHECK_EQ_INT(q.fed, 3);
+	CHECK(!q.has_addr && !q.has_routes);
+	p.has_routes = true;
+	p.routes = rr_routes_hash(&key1, "sip:fe1.contoso.test;lr\n", 24);
+	CHECK(p.routes != rr_routes_hash(&key1, "sip:fe2.contoso.test;lr\n", 24));
+	CHECK(rr_token_encode(&key1, &p, "call-d", tok, sizeof(tok)) == 0);
+	CHECK(rr_token_decode(&key1, tok, "call-d", &q) == 0);
+	CHECK(q.has_routes && q.routes == p.routes);
+	memset(p.fqdn, 'a', 255);
+	p.fqdn[255] = '\0';
+	memset(p.domain, 'b', 255);
+	p.domain[255] = '\0';
+	CHECK(conf_parse_sockaddr("[2001:db8::1]:5061", 0, &p.addr) == 0);
+	p.has_addr = true;
+	CHECK(rr_token_encode(&key1, &p, "call-d", tok, sizeof(tok)) == 0);
+	CHECK(strlen(tok) <= RR_TOKEN_MAX);
+	CHECK(rr_token_decode(&key1, tok, "call-d", &q) == 0);
+	CHECK(strlen(q.fqdn) == 255 && strlen(q.domain) == 255 && q.has_addr);
+	CHECK(rr_token_encode(&key1, &p, "call-d", tok, 100) == -ENOSPC);
+	return 0;
+}
+
+/* A format 1 token (made before the domain was added) still decodes: dialogs
+ * set up before an upgrade keep working. */
+static int
+test_rr_token_format1(void)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char raw[64], both[128];
+	char tok[128];
+	size_t n = 0, o = 0;
+	uint64_t tag;
+	struct rr_peer q;
+	const char *callid = "call-v1", *fq = "pool1.contoso.test";
+
+	raw[n++] = 1;
+	raw[n++] = SIDE_INTERNAL;
+	raw[n++] = TP_TLS;
+	raw[n++] = 0;
+	for (int i = 7; i >= 0; i--)
+		raw[n++] = (unsigned char)(0x42 >> (8 * i));
+	raw[n++] = (unsigned char)strlen(fq);
+	memcpy(raw + n, fq, strlen(fq));
+	n += strlen(fq);
+	memcpy(both, raw, n);
+	memcpy(both + n, callid, strlen(callid));
+	tag = rr_siphash(&key1, both, n + strlen(callid));
+	for (int i = 7; i >= 0; i--)
+		raw[n++] = (unsigned char)(tag >> (8 * i));
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)raw[i] << 16 | (i + 1 < n ? (uint32_t)raw[i + 1] << 8 : 0) |
+		    (i + 2 < n ? raw[i + 2] : 0);
+
+		tok[o++] = b64[v >> 18];
+		tok[o++] = b64[(v >> 12) & 63];
+		if (i + 1 < n)
+			tok[o++] = b64[(v >> 6) & 63];
+		if (i + 2 < n)
+			tok[o++] = b64[v & 63];
+	}
+	tok[o] = '\0';
+	CHECK(rr_token_decode(&key1, tok, callid, &q) == 0);
+	CHECK_EQ_STR(q.fqdn, fq);
+	CHECK_EQ_STR(q.domain, "");
+	CHECK_EQ_INT(q.fed, 0);
+	CHECK_EQ_INT(q.conn_id, 0x42);
+	CHECK_EQ_INT(rr_token_decode(&key1, tok, "call-v2", &q), -EPERM);
+	return 0;
+}
+
 static int
 test_rr_branch(void)
 {
@@ -415,6 +503,8 @@ static const struct unit_test tests[] = {
 	UNIT(test_conf_missing),
 	UNIT(test_rr_siphash_vector),
 	UNIT(test_rr_token_roundtrip),
+	UNIT(test_rr_token_domain),
+	UNIT(test_rr_token_format1),
 	UNIT(test_rr_branch),
 	UNIT(test_sipmsg_valid),
 	UNIT(test_sipmsg_bad_requests),
