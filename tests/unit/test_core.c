@@ -497,6 +497,121 @@ test_sipmsg_dialog_forming(void)
 	return 0;
 }
 
+/* The pool's diagnostics towards partners: ms-diagnostics-public, no source. */
+static int
+test_sipmsg_diag_public(void)
+{
+	msg_t *m = parse("SIP/2.0 404 Not Found\r\n"
+			 "Via: SIP/2.0/TLS h;branch=z9hG4bK-1\r\nFrom: <sip:a@b>;tag=1\r\n"
+			 "To: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\n"
+			 "ms-diagnostics: 4005;reason=\"Destination; not \\\"found\\\"\";"
+			 "source=\"fe1.contoso.local\";appName=\"InboundRouting\"\r\n"
+			 "ms-diagnostics: 1033;source=fe2.contoso.local\r\n"
+			 "ms-diagnostics-public: 9;reason=\"kept\"\r\n"
+			 "Content-Length: 0\r\n\r\n");
+	char *text;
+
+	CHECK(m != NULL);
+	CHECK_EQ_INT(sipmsg_diag_public(m, sip_object(m)), 2);
+	CHECK(msg_serialize(m, NULL) == 0);
+	text = msg_as_string(msg_home(m), m, NULL, 0, NULL);
+	CHECK(text != NULL);
+	CHECK(strstr(text, "\r\nms-diagnostics:") == NULL);
+	CHECK(strstr(text, "contoso.local") == NULL);
+	CHECK(strstr(text, "ms-diagnostics-public: 4005;reason=\"Destination; not \\\"found\\\"\";"
+	    "appName=\"InboundRouting\"\r\n"));
+	CHECK(strstr(text, "ms-diagnostics-public: 1033\r\n"));
+	CHECK(strstr(text, "ms-diagnostics-public: 9;reason=\"kept\"\r\n"));
+	CHECK_EQ_INT(sipmsg_diag_public(m, sip_object(m)), 0);
+	msg_destroy(m);
+	return 0;
+}
+
+/* The edge's own 200 to an OPTIONS for itself. */
+static int
+test_sipmsg_options_response(void)
+{
+	msg_t *m = parse("OPTIONS sip:sip.contoso.test:5061;transport=tls SIP/2.0\r\n"
+			 "Via: SIP/2.0/TLS h;branch=z9hG4bK-o1\r\nFrom: <sip:ping@fabrikam.test>;tag=1\r\n"
+			 "To: <sip:sip.contoso.test>\r\nCall-ID: o1\r\nCSeq: 5 OPTIONS\r\n"
+			 "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"), *r;
+	char *text;
+
+	CHECK(m != NULL);
+	r = sipmsg_options_response(m, sip_object(m)->sip_via, "t1");
+	CHECK(r != NULL);
+	CHECK(msg_serialize(r, NULL) == 0);
+	text = msg_as_string(msg_home(r), r, NULL, 0, NULL);
+	CHECK(strstr(text, "SIP/2.0 200 OK\r\n") == text);
+	CHECK(strstr(text, "\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE"));
+	CHECK(strstr(text, "\r\nAccept: */*\r\n"));
+	CHECK(strstr(text, "\r\nSupported:"));
+	CHECK(strstr(text, "CSeq: 5 OPTIONS\r\n"));
+	CHECK(strstr(text, ";tag=t1"));
+	msg_destroy(r);
+	msg_destroy(m);
+	return 0;
+}
+
+/* Route lists as text, in order and reversed, for the token's route hash. */
+static int
+test_sipmsg_routes_text(void)
+{
+	msg_t *m = parse("MESSAGE sip:c@d SIP/2.0\r\n"
+			 "Via: SIP/2.0/TLS h;branch=z9hG4bK-r1\r\nFrom: <sip:a@b>;tag=1\r\n"
+			 "To: <sip:c@d>\r\nCall-ID: r1\r\nCSeq: 1 MESSAGE\r\n"
+			 "Route: <sip:fe1.contoso.test;lr>, <sip:10.0.0.5:5061;transport=tls;lr>\r\n"
+			 "Route: <sip:fe3.contoso.test;lr;x=y>\r\n"
+			 "Content-Length: 0\r\n\r\n");
+	char buf[512];
+	const sip_route_t *third;
+
+	CHECK(m != NULL);
+	CHECK(sipmsg_routes_text(sip_object(m)->sip_route, NULL, false, buf, sizeof(buf)) > 0);
+	CHECK_EQ_STR(buf, "sip:fe1.contoso.test;lr\nsip:10.0.0.5:5061;transport=tls;lr\n"
+	    "sip:fe3.contoso.test;lr;x=y\n");
+	third = sip_object(m)->sip_route->r_next->r_next;
+	CHECK(sipmsg_routes_text(sip_object(m)->sip_route, third, true, buf, sizeof(buf)) > 0);
+	CHECK_EQ_STR(buf, "sip:10.0.0.5:5061;transport=tls;lr\nsip:fe1.contoso.test;lr\n");
+	CHECK_EQ_INT(sipmsg_routes_text(sip_object(m)->sip_route, NULL, false, buf, 20), -1);
+	CHECK_EQ_INT(sipmsg_routes_text(NULL, NULL, false, buf, sizeof(buf)), 0);
+	msg_destroy(m);
+	return 0;
+}
+
+/* More Via header field values than hops allow: 400 1012. */
+static int
+test_sipmsg_too_many_vias(void)
+{
+	static char buf[16384];
+	size_t n = 0;
+	struct sip_problem p;
+	msg_t *m;
+
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "MESSAGE sip:c@d SIP/2.0\r\n");
+	for (int i = 0; i < SIPMSG_MAX_VIA + 1; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+		    "Via: SIP/2.0/TLS h%d;branch=z9hG4bK-v%d\r\n", i, i);
+	snprintf(buf + n, sizeof(buf) - n, "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n"
+	    "Call-ID: v1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	CHECK((m = parse(buf)) != NULL);
+	CHECK_EQ_INT(sipmsg_check_request(m, sip_object(m), &p), -1);
+	CHECK_EQ_INT(p.status, 400);
+	CHECK_EQ_INT(p.diag, DIAG_TOO_MANY_VIAS);
+	msg_destroy(m);
+	/* Exactly the limit is fine. */
+	n = (size_t)snprintf(buf, sizeof(buf), "MESSAGE sip:c@d SIP/2.0\r\n");
+	for (int i = 0; i < SIPMSG_MAX_VIA; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+		    "Via: SIP/2.0/TLS h%d;branch=z9hG4bK-v%d\r\n", i, i);
+	snprintf(buf + n, sizeof(buf) - n, "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n"
+	    "Call-ID: v1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	CHECK((m = parse(buf)) != NULL);
+	CHECK_EQ_INT(sipmsg_check_request(m, sip_object(m), &p), 0);
+	msg_destroy(m);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	UNIT(test_conf_sample),
 	UNIT(test_conf_errors),
@@ -514,6 +629,10 @@ static const struct unit_test tests[] = {
 	UNIT(test_sipmsg_trying),
 	UNIT(test_sipmsg_token_method),
 	UNIT(test_sipmsg_dialog_forming),
+	UNIT(test_sipmsg_diag_public),
+	UNIT(test_sipmsg_options_response),
+	UNIT(test_sipmsg_routes_text),
+	UNIT(test_sipmsg_too_many_vias),
 	{ NULL, NULL },
 };
 
