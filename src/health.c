@@ -57,16 +57,6 @@ health_free(struct health *h)
 	free(h);
 }
 
-static unsigned short
-port_of(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
-}
-
 /* The same target: name, transport, side, and address and port (or, for a
  * hop to be resolved, the port). */
 static bool
@@ -76,13 +66,8 @@ same(const struct hop *a, const struct hop *b)
 		return false;
 	if (!a->has_addr)
 		return a->port == b->port;
-	if (a->addr.ss_family != b->addr.ss_family || port_of(&a->addr) != port_of(&b->addr))
-		return false;
-	if (a->addr.ss_family == AF_INET)
-		return memcmp(&((const struct sockaddr_in *)&a->addr)->sin_addr,
-		    &((const struct sockaddr_in *)&b->addr)->sin_addr, 4) == 0;
-	return memcmp(&((const struct sockaddr_in6 *)&a->addr)->sin6_addr,
-	    &((const struct sockaddr_in6 *)&b->addr)->sin6_addr, 16) == 0;
+	return conf_sockaddr_port(&a->addr) == conf_sockaddr_port(&b->addr) &&
+	    conf_sockaddr_same_ip(&a->addr, &b->addr);
 }
 
 static struct target *

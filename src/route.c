@@ -58,21 +58,6 @@ route_internal_allowed(const struct conf *cf, const struct conn_info *ci)
 	return conf_is_internal_server(cf, a);
 }
 
-/* Same address (not port) and family. */
-static bool
-same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-		    &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		    &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-	return false;
-}
-
 /* host (an FQDN or an IP literal) names this edge: one of its FQDNs or the
  * address of one of its listeners. */
 bool
@@ -85,7 +70,7 @@ route_is_our_host(const struct conf *cf, const char *host)
 	if (conf_parse_sockaddr(host, 0, &ss) < 0)
 		return false;
 	for (size_t i = 0; i < cf->nlisteners; i++)
-		if (same_ip(&cf->listeners[i].addr, &ss))
+		if (conf_sockaddr_same_ip(&cf->listeners[i].addr, &ss))
 			return true;
 	return false;
 }
@@ -103,7 +88,7 @@ is_pool_host(const struct conf *cf, const char *host)
 	for (size_t i = 0; i < cf->npool; i++) {
 		if (strcasecmp(cf->pool[i].fqdn, host) == 0)
 			return true;
-		if (literal && cf->pool[i].has_addr && same_ip(&cf->pool[i].addr, &ss))
+		if (literal && cf->pool[i].has_addr && conf_sockaddr_same_ip(&cf->pool[i].addr, &ss))
 			return true;
 	}
 	return false;
@@ -818,7 +803,7 @@ pool_server_of(const struct conf *cf, const struct conn_info *ci)
 		if (ci->kind != h->kind)
 			continue;
 		if (ci->kind == TP_TCP) {
-			if (h->has_addr && same_ip(&h->addr, &ci->peer))
+			if (h->has_addr && conf_sockaddr_same_ip(&h->addr, &ci->peer))
 				return h;
 			continue;
 		}

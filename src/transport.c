@@ -96,16 +96,6 @@ conn_ctx(const struct conn *c, char *buf, size_t len)
 	return buf;
 }
 
-static unsigned short
-tp_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
-}
-
 /* Address bytes of ss (no port); returns their length, 0 if unknown. */
 static size_t
 tp_addr_bytes(const struct sockaddr_storage *ss, const unsigned char **p)
@@ -128,7 +118,7 @@ tp_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b
 	size_t la = tp_addr_bytes(a, &pa), lb = tp_addr_bytes(b, &pb);
 
 	return la != 0 && la == lb && a->ss_family == b->ss_family &&
-	    memcmp(pa, pb, la) == 0 && tp_port(a) == tp_port(b);
+	    memcmp(pa, pb, la) == 0 && conf_sockaddr_port(a) == conf_sockaddr_port(b);
 }
 
 static socklen_t
@@ -1336,7 +1326,7 @@ dial_key_match(const struct conn *c, const struct hop *hop, enum side side,
 		return false;
 	if (hop->has_addr)
 		return tp_addr_equal(&c->info.peer, &hop->addr);
-	return tp_port(&c->info.peer) == port;
+	return conf_sockaddr_port(&c->info.peer) == port;
 }
 
 static bool
@@ -1549,7 +1539,7 @@ transport_dial(struct tp_worker *tw, const struct hop *hop, enum side side,
 	if (tw->shutting_down)
 		return TP_ECLOSED;
 	if (hop->has_addr)
-		port = tp_port(&hop->addr);
+		port = conf_sockaddr_port(&hop->addr);
 	else
 		port = hop->port ? hop->port : (hop->kind == TP_TLS ? 5061 : 5060);
 

@@ -113,6 +113,10 @@ bool conf_host_hop(const struct conf *c, const char *fqdn, unsigned short port, 
 
 /* "host:port", "[v6]:port", "v4" → sockaddr.  0 or -EINVAL. */
 int conf_parse_sockaddr(const char *s, unsigned short default_port, struct sockaddr_storage *out);
+/* The port of an address (0 if none), and whether two addresses have the
+ * same family and IP address (ports aside). */
+unsigned short conf_sockaddr_port(const struct sockaddr_storage *ss);
+bool conf_sockaddr_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 /* Format an address as "1.2.3.4:5061" or "[::1]:5061". */
 const char *conf_sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len);
 

@@ -766,37 +766,19 @@ class Lab(object):
 
 
 def read_response(sock, timeout=5.0):
-    """Read one SIP response from a stream socket.  Returns (status or None,
-    raw bytes, closed: bool)."""
+    """Read one final SIP response from a stream socket (provisional ones are
+    skipped).  Returns (status or None, raw bytes, closed: bool)."""
     import re
-    sock.settimeout(timeout)
-    buf = b""
     deadline = time.monotonic() + timeout
+    buf = b""
     while True:
-        i = buf.find(b"\r\n\r\n")
-        if i >= 0:
-            head = buf[:i]
-            m = re.search(rb"(?im)^(?:content-length|l)\s*:\s*(\d+)", head)
-            clen = int(m.group(1)) if m else 0
-            if len(buf) >= i + 4 + clen:
-                m = re.match(rb"SIP/2\.0 (\d{3})", buf)
-                if m and int(m.group(1)) < 200:    # skip provisional responses
-                    buf = buf[i + 4 + clen:]
-                    continue
-                return (int(m.group(1)) if m else None), buf[:i + 4 + clen], False
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None, buf, False
-        sock.settimeout(left)
-        try:
-            d = sock.recv(65536)
-        except socket.timeout:
-            return None, buf, False
-        except (OSError, ssl.SSLError):
-            return None, buf, True
-        if not d:
-            return None, buf, True
-        buf += d
+        raw, buf, closed = read_message(sock, buf, max(0.01, deadline - time.monotonic()))
+        if raw is None:
+            return None, buf, closed
+        m = re.match(rb"SIP/2\.0 (\d{3})", raw)
+        if m and int(m.group(1)) < 200:
+            continue
+        return (int(m.group(1)) if m else None), raw, False
 
 
 def sip_request(method="MESSAGE", ruri="sip:bob@fabrikam.test", via_host="127.0.0.10",
