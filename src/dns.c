@@ -1,6 +1,6 @@
 /* dns.c: asynchronous SRV and A/AAAA look-ups (RFC 1035 §4.1, RFC 2782, RFC 3596) over
- * c-ares driven by libuv, a TTL cache (RFC 2181 §8, RFC 2308 §5), RFC 2782 ordering
- * and dead-target marking for RFC 3263 §4.3 failover.
+ * c-ares driven by libuv, a TTL cache (RFC 2181 §8, RFC 2308 §5) and RFC 2782
+ * ordering.  Failover memory (which targets are down) is health.c's.
  *
  * Structure: a cache entry per (type, name) owns at most one c-ares query in flight
  * and the last answer (a refcounted, immutable rrset).  A caller's struct dns_query
@@ -24,7 +24,6 @@
 #include "sipedge/log.h"
 
 #define DNS_MAX_RR      64      /* records kept per answer; more are never tried */
-#define DNS_DEAD_MAX    1024    /* dead marks kept */
 #define DNS_NAME_MAX    253     /* RFC 1035 §2.3.4, in text form without the root dot */
 
 enum { RR_A = 1, RR_CNAME = 5, RR_AAAA = 28, RR_SRV = 33, CLASS_IN = 1 };
@@ -135,13 +134,6 @@ struct dns_query {
 	struct waiter w[2];                  /* SRV: w[0]; addresses: A, AAAA */
 };
 
-struct dead {
-	struct hnode node;
-	struct link fifo;
-	uint64_t until;
-	char key[DNS_NAME_MAX + 8];          /* "target:port" */
-};
-
 struct dpoll {
 	uv_poll_t h;
 	struct link link;                    /* d->polls until closed */
@@ -161,9 +153,6 @@ struct dns {
 	struct hmap cache;
 	struct link fifo;
 	struct link deadlines;               /* entries by deadline (all get the same bound) */
-	struct hmap dead;
-	struct link dead_fifo;
-	size_t ndead;
 	struct link live;
 	struct link ready;
 	uint64_t rng;
@@ -498,81 +487,6 @@ rng_next(void *arg)
 	return (uint32_t)((z ^ (z >> 31)) >> 32);
 }
 
-/* ---- dead targets ---- */
-
-static void
-dead_key(char *buf, size_t len, const char *target, unsigned short port)
-{
-	char name[DNS_NAME_MAX + 1];
-
-	if (name_norm(target, name, sizeof(name)) < 0)
-		snprintf(name, sizeof(name), "%s", target ? target : "");
-	snprintf(buf, len, "%s:%u", name, (unsigned)port);
-}
-
-static void
-dead_free(struct dns *d, struct dead *x)
-{
-	hmap_del(&d->dead, &x->node);
-	link_del(&x->fifo);
-	d->ndead--;
-	free(x);
-}
-
-static bool
-is_dead(struct dns *d, const struct dns_srv *s)
-{
-	char key[sizeof(((struct dead *)0)->key)];
-	struct hnode *n;
-	struct dead *x;
-
-	if (d->ndead == 0)
-		return false;
-	dead_key(key, sizeof(key), s->target, s->port);
-	if ((n = hmap_get(&d->dead, key)) == NULL)
-		return false;
-	x = hmap_entry(n, struct dead, node);
-	if (x->until > uv_now(d->loop))
-		return true;
-	dead_free(d, x);
-	return false;
-}
-
-void
-dns_mark_dead(struct dns *d, const char *target, unsigned short port, unsigned seconds)
-{
-	char key[sizeof(((struct dead *)0)->key)];
-	struct hnode *n;
-	struct dead *x;
-
-	if (d == NULL || d->closing || target == NULL)
-		return;
-	dead_key(key, sizeof(key), target, port);
-	if ((n = hmap_get(&d->dead, key)) != NULL) {
-		x = hmap_entry(n, struct dead, node);
-		if (seconds == 0)
-			dead_free(d, x);
-		else
-			x->until = uv_now(d->loop) + (uint64_t)seconds * 1000;
-		return;
-	}
-	if (seconds == 0)
-		return;
-	/* Bounded: when full, the oldest mark goes first. */
-	if (d->ndead >= DNS_DEAD_MAX)
-		dead_free(d, container_of(d->dead_fifo.next, struct dead, fifo));
-	if ((x = calloc(1, sizeof(*x))) == NULL)
-		return;  /* only ordering is lost */
-	snprintf(x->key, sizeof(x->key), "%s", key);
-	x->until = uv_now(d->loop) + (uint64_t)seconds * 1000;
-	if (hmap_put(&d->dead, &x->node, x->key) < 0) {
-		free(x);
-		return;
-	}
-	link_add_tail(&d->dead_fifo, &x->fifo);
-	d->ndead++;
-}
-
 /* ---- delivery ---- */
 
 static void deliver_cb(uv_timer_t *t);
@@ -625,32 +539,15 @@ deliver_srv(struct dns *d, struct dns_query *q)
 
 	if (status == 0 && w->rs->n > 0) {
 		n = w->rs->n;
-		/* The upper half is scratch space for the partition below. */
-		if ((v = malloc(2 * n * sizeof(*v))) == NULL) {
+		if ((v = malloc(n * sizeof(*v))) == NULL) {
 			status = UV_ENOMEM;
 			n = 0;
 		}
 	}
 	if (v) {
-		struct dns_srv *dead = v + n;
-
 		for (size_t i = 0; i < n; i++)
 			v[i] = w->rs->v[i].srv;
 		dns_srv_order(v, n, rng_next, &d->rng);
-		/* Dead targets go last within their priority, keeping the order. */
-		for (size_t i = 0; i < n;) {
-			size_t j = i, k = i, ndead = 0;
-			unsigned short prio = v[i].priority;
-
-			for (; j < n && v[j].priority == prio; j++) {
-				if (is_dead(d, &v[j]))
-					dead[ndead++] = v[j];
-				else
-					v[k++] = v[j];
-			}
-			memcpy(v + k, dead, ndead * sizeof(*v));
-			i = j;
-		}
 	} else if (status == 0) {
 		status = DNS_ENOTFOUND;
 	}
@@ -1221,11 +1118,9 @@ dns_new(uv_loop_t *loop, const struct dns_conf *c, struct dns **out)
 	link_init(&d->polls);
 	link_init(&d->fifo);
 	link_init(&d->deadlines);
-	link_init(&d->dead_fifo);
 	link_init(&d->live);
 	link_init(&d->ready);
 	hmap_init(&d->cache);
-	hmap_init(&d->dead);
 	uv_timer_init(loop, &d->ares_timer);
 	uv_timer_init(loop, &d->deliver);
 	uv_timer_init(loop, &d->deadline_timer);
@@ -1239,12 +1134,6 @@ static void
 cache_free_one(struct hnode *n, void *arg)
 {
 	entry_free(arg, hmap_entry(n, struct entry, node));
-}
-
-static void
-dead_free_one(struct hnode *n, void *arg)
-{
-	dead_free(arg, hmap_entry(n, struct dead, node));
 }
 
 void
@@ -1270,8 +1159,6 @@ dns_close(struct dns *d)
 	}
 	hmap_each(&d->cache, cache_free_one, d);
 	hmap_free(&d->cache);
-	hmap_each(&d->dead, dead_free_one, d);
-	hmap_free(&d->dead);
 	uv_close((uv_handle_t *)&d->ares_timer, handle_closed);
 	uv_close((uv_handle_t *)&d->deliver, handle_closed);
 	uv_close((uv_handle_t *)&d->deadline_timer, handle_closed);

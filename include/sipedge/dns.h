@@ -1,6 +1,6 @@
 /* dns.h: asynchronous SRV (RFC 2782) and A/AAAA look-ups over c-ares on a libuv loop,
- * with a TTL cache (RFC 2181 §8, negative caching after RFC 2308 §5), RFC 2782 target
- * ordering and dead-target marking for RFC 3263 §4.3 failover.
+ * with a TTL cache (RFC 2181 §8, negative caching after RFC 2308 §5) and RFC 2782 target
+ * ordering (which targets are down is health.h's).
  *
  * Threading: one struct dns per worker loop, used only from that loop's thread.
  * Owner: whoever called dns_new; dns_close ends it.  A struct dns_query belongs to
@@ -47,8 +47,8 @@ struct dns_srv {
 typedef void (*dns_srv_cb)(int status, const struct dns_srv *v, size_t n, void *arg);
 /* name is the full owner name, e.g. "_sipfederationtls._tcp.fabrikam.test".  The
  * records come in RFC 2782 order: priority ascending, weighted random order within
- * a priority (weight 0 handled per the RFC), targets marked dead (below) last
- * within their priority.  A lone "." target (service not offered) is DNS_ENOTFOUND.
+ * a priority (weight 0 handled per the RFC).  A lone "." target (service not
+ * offered) is DNS_ENOTFOUND.
  * status is 0 with n >= 1, or a DNS_E* code with v NULL and n 0.
  *
  * Both look-ups return 0 and call cb exactly once, later, from the loop (cache hits
@@ -66,11 +66,6 @@ int dns_addr(struct dns *d, const char *host, unsigned short port, dns_addr_cb c
     void *arg, struct dns_query **q);
 /* The callback is then never called.  Not for a query whose callback is running. */
 void dns_cancel(struct dns_query *q);
-
-/* Failover bookkeeping: a target that failed is tried last for `seconds`
- * (0 clears the mark). */
-void dns_mark_dead(struct dns *d, const char *target, unsigned short port,
-    unsigned seconds);
 
 /* Pure RFC 2782 ordering, unit-testable: rnd returns uniform 32-bit values. */
 void dns_srv_order(struct dns_srv *v, size_t n, uint32_t (*rnd)(void *), void *rnd_arg);

@@ -794,57 +794,6 @@ test_dns_cancel(void)
 }
 
 static int
-test_dns_dead_target(void)
-{
-	struct res r;
-	int first_sip = 0;
-
-	START_DM("30", NULL);
-	dns_mark_dead(T.d, "SIP.fabrikam.test.", 5061, 60);
-	/* A dead mark for another port is another target. */
-	dns_mark_dead(T.d, "sip3.fabrikam.test", 5999, 60);
-	for (int i = 0; i < 40; i++) {
-		memset(&r, 0, sizeof(r));
-		CHECK_EQ_INT(srv(SRV_NAME, &r, NULL), 0);
-		CHECK(wait_all(&r, 1, 5000));
-		CHECK_EQ_INT(r.status, 0);
-		CHECK_EQ_INT(r.n, 3);
-		CHECK_EQ_STR(r.srv[0].target, "sip3.fabrikam.test");
-		CHECK_EQ_STR(r.srv[1].target, "sip.fabrikam.test");
-		CHECK_EQ_STR(r.srv[2].target, "sip2.fabrikam.test");
-	}
-	/* Dead within the last priority too: it stays last. */
-	dns_mark_dead(T.d, "sip2.fabrikam.test", 5062, 60);
-	memset(&r, 0, sizeof(r));
-	CHECK_EQ_INT(srv(SRV_NAME, &r, NULL), 0);
-	CHECK(wait_all(&r, 1, 5000));
-	CHECK_EQ_STR(r.srv[2].target, "sip2.fabrikam.test");
-	/* Cleared: weights decide again (60:40, so within 40 tries it comes first). */
-	dns_mark_dead(T.d, "sip.fabrikam.test", 5061, 0);
-	for (int i = 0; i < 40; i++) {
-		memset(&r, 0, sizeof(r));
-		CHECK_EQ_INT(srv(SRV_NAME, &r, NULL), 0);
-		CHECK(wait_all(&r, 1, 5000));
-		if (strcmp(r.srv[0].target, "sip.fabrikam.test") == 0)
-			first_sip++;
-	}
-	CHECK(first_sip > 0);
-	/* A mark expires by itself. */
-	dns_mark_dead(T.d, "sip.fabrikam.test", 5061, 1);
-	run_for(1100);
-	first_sip = 0;
-	for (int i = 0; i < 40; i++) {
-		memset(&r, 0, sizeof(r));
-		CHECK_EQ_INT(srv(SRV_NAME, &r, NULL), 0);
-		CHECK(wait_all(&r, 1, 5000));
-		if (strcmp(r.srv[0].target, "sip.fabrikam.test") == 0)
-			first_sip++;
-	}
-	CHECK(first_sip > 0);
-	return teardown();
-}
-
-static int
 test_dns_bad_input(void)
 {
 	char longname[300];
@@ -1160,7 +1109,6 @@ static const struct unit_test tests[] = {
 	UNIT(test_dns_ttl_expiry),
 	UNIT(test_dns_timeout),
 	UNIT(test_dns_cancel),
-	UNIT(test_dns_dead_target),
 	UNIT(test_dns_bad_input),
 	UNIT(test_dns_close_pending),
 	UNIT(test_dns_close_in_callback),
