@@ -298,7 +298,7 @@ test_rr_token_format1(void)
 	raw[n++] = TP_TLS;
 	raw[n++] = 0;
 	for (int i = 7; i >= 0; i--)
-		raw[n++] = (unsigned char)(0x42 >> (8 * i));
+		raw[n++] = (unsigned char)((uint64_t)0x42 >> (8 * i));
 	raw[n++] = (unsigned char)strlen(fq);
 	memcpy(raw + n, fq, strlen(fq));
 	n += strlen(fq);
