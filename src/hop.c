@@ -18,16 +18,6 @@
 
 static void start_hops(struct txn *t);
 
-void
-txn_cause(struct txn *t, const char *text)
-{
-	size_t n = strlen(t->last_detail);
-
-	if (!text || !text[0] || strstr(t->last_detail, text))
-		return;
-	snprintf(t->last_detail + n, sizeof(t->last_detail) - n, "%s%s", n ? "; " : "", text);
-}
-
 static unsigned
 failover_delay(const struct txn *t)
 {
@@ -48,7 +38,7 @@ txn_dials_stop(struct txn *t, bool silent)
 	uint64_t now = uv_now(&t->w->loop);
 	char why[96];
 
-	for (size_t i = 0; i < t->nhops && t->ndials > 0; i++) {
+	for (size_t i = 0; i < t->op.nhops && t->ndials > 0; i++) {
 		struct dial_req *rq = t->dials[i].rq;
 
 		if (!rq)
@@ -56,7 +46,7 @@ txn_dials_stop(struct txn *t, bool silent)
 		if (silent && now - transport_dial_progress(rq) >= failover_delay(t)) {
 			snprintf(why, sizeof(why), "no TLS progress in %u ms while another hop answered",
 			    (unsigned)(now - transport_dial_progress(rq)));
-			health_down(t->w->px->health, &t->hops[i], t->out_side, now, why);
+			health_down(t->w->px->health, &t->op.hops[i], t->op.out_side, now, why);
 		}
 		t->dials[i].rq = NULL;
 		t->ndials--;
@@ -95,7 +85,7 @@ race_arm(struct txn *t)
 	const struct dial_req *rq = newest_dial(t);
 	uint64_t now = uv_now(&t->w->loop), due;
 
-	if (!rq || t->nexthop >= t->nhops || failover_delay(t) == 0) {
+	if (!rq || t->nexthop >= t->op.nhops || failover_delay(t) == 0) {
 		if (t->race)
 			uv_timer_stop(t->race);
 		return;
@@ -119,12 +109,12 @@ race_cb(uv_timer_t *tm)
 
 	if (t->state == TX_COMPLETED || !rq)
 		return;
-	if (now - transport_dial_progress(rq) >= failover_delay(t) && t->nexthop < t->nhops) {
+	if (now - transport_dial_progress(rq) >= failover_delay(t) && t->nexthop < t->op.nhops) {
 		char desc[256];
 
 		log_info("next hop %s silent for %u ms for %s: trying %s beside it",
-		    t->hops[t->nexthop - 1].fqdn, failover_delay(t),
-		    sipmsg_describe(t->sip, desc, sizeof(desc)), t->hops[t->nexthop].fqdn);
+		    t->op.hops[t->nexthop - 1].fqdn, failover_delay(t),
+		    sipmsg_describe(t->sip, desc, sizeof(desc)), t->op.hops[t->nexthop].fqdn);
 		start_hops(t);
 		return;
 	}
@@ -135,17 +125,17 @@ race_cb(uv_timer_t *tm)
 static void
 hop_failed(struct txn *t, size_t i, int status, const char *detail)
 {
-	const struct hop *h = &t->hops[i];
+	const struct hop *h = &t->op.hops[i];
 	const char *what = detail && detail[0] ? detail : transport_strerror(status);
 	char why[CONF_MAX_NAME + 256], desc[256], a[80];
 
 	snprintf(why, sizeof(why), "%s (%s): %s", h->fqdn,
 	    h->has_addr ? conf_sockaddr_str(&h->addr, a, sizeof(a)) : "DNS", what);
 	log_info("next hop failed for %s: %s", sipmsg_describe(t->sip, desc, sizeof(desc)), why);
-	txn_cause(t, why);
+	route_cause(&t->op, why);
 	t->last_diag = DIAG_HOPS_FAILED;
 	if (status != TP_ECLOSED)
-		health_down(t->w->px->health, h, t->out_side, uv_now(&t->w->loop), what);
+		health_down(t->w->px->health, h, t->op.out_side, uv_now(&t->w->loop), what);
 }
 
 /* Every hop failed. */
@@ -156,7 +146,7 @@ hops_exhausted(struct txn *t)
 		txn_destroy(t);
 		return;
 	}
-	txn_reply(t, 503, DIAG_HOPS_FAILED, t->last_detail[0] ? t->last_detail : NULL);
+	txn_reply(t, 503, DIAG_HOPS_FAILED, t->op.causes[0] ? t->op.causes : NULL);
 	txn_complete(t, 503);
 }
 
@@ -166,7 +156,7 @@ dial_cb(struct conn *c, int status, const char *detail, void *arg)
 	struct txn_dial *d = arg;
 	struct txn *t = d->t;
 	size_t i = (size_t)(d - t->dials);
-	const struct hop *h = &t->hops[i];
+	const struct hop *h = &t->op.hops[i];
 
 	d->rq = NULL;
 	t->ndials--;
@@ -174,7 +164,7 @@ dial_cb(struct conn *c, int status, const char *detail, void *arg)
 		hop_failed(t, i, status, detail);
 		if (t->state == TX_COMPLETED)
 			return;
-		if (t->nexthop < t->nhops)
+		if (t->nexthop < t->op.nhops)
 			start_hops(t);          /* the next at once (RFC 8305 §5) */
 		else if (t->ndials == 0)
 			hops_exhausted(t);
@@ -182,7 +172,7 @@ dial_cb(struct conn *c, int status, const char *detail, void *arg)
 	}
 	if (t->state == TX_COMPLETED)
 		return;
-	health_up(t->w->px->health, h, t->out_side);
+	health_up(t->w->px->health, h, t->op.out_side);
 	txn_dials_stop(t, true);
 	t->cur = i;
 	txn_send_request(t, c, conn_info(c)->id, h->kind, &conn_info(c)->peer, h->fqdn);
@@ -195,20 +185,20 @@ start_hops(struct txn *t)
 {
 	struct worker *w = t->w;
 
-	while (t->nexthop < t->nhops) {
+	while (t->nexthop < t->op.nhops) {
 		size_t i = t->nexthop++;
 		struct conn *c = NULL;
 		int rc;
 
 		t->dials[i].t = t;
-		rc = transport_dial(w->tw, &t->hops[i], t->out_side, dial_cb, &t->dials[i], &c,
+		rc = transport_dial(w->tw, &t->op.hops[i], t->op.out_side, dial_cb, &t->dials[i], &c,
 		    &t->dials[i].rq);
 		if (rc == 0) {
 			t->dials[i].rq = NULL;
 			txn_dials_stop(t, false);
 			t->cur = i;
-			txn_send_request(t, c, conn_info(c)->id, t->hops[i].kind, &conn_info(c)->peer,
-			    t->hops[i].fqdn);
+			txn_send_request(t, c, conn_info(c)->id, t->op.hops[i].kind, &conn_info(c)->peer,
+			    t->op.hops[i].fqdn);
 			return;
 		}
 		if (rc == 1) {
@@ -229,13 +219,13 @@ txn_next_hop(struct txn *t)
 	struct worker *w = t->w;
 
 	if (t->use_flow) {
-		uint64_t id = t->flow.conn_id;
+		uint64_t id = t->op.target.conn_id;
 		struct conn *c = NULL;
 
 		t->use_flow = false;
 		if (id && CONN_ID_WORKER(id) == w->idx)
 			c = transport_conn_find(w->tw, id);
-		if (c && !txn_flow_matches(c, &t->flow))
+		if (c && !txn_flow_matches(c, &t->op.target))
 			c = NULL;
 		if (c) {
 			txn_send_request(t, c, id, conn_info(c)->kind, NULL, NULL);
@@ -244,16 +234,16 @@ txn_next_hop(struct txn *t)
 		if (id && CONN_ID_WORKER(id) != w->idx && CONN_ID_WORKER(id) < w->px->nworkers) {
 			/* The flow lives on another worker: if it is gone, the
 			 * owner tells us (POST_SEND_FAILED) and we fall back. */
-			txn_send_request(t, NULL, id, t->flow.kind, NULL, NULL);
+			txn_send_request(t, NULL, id, t->op.target.kind, NULL, NULL);
 			return;
 		}
 		/* The dialog's connection is gone: reach the peer its token
 		 * names by the configuration or DNS. */
-		switch (route_dialog_fallback(t)) {
-		case 0:
+		switch (txn_fallback(t)) {
+		case ROUTE_FORWARD:
 			break;
-		case 1:
-			return;         /* the look-up continues with txn_next_hop */
+		case ROUTE_PENDING:
+			return;         /* the look-up continues with txn_route_done */
 		default:
 			txn_branch_failed(t, 430, DIAG_FLOW_GONE, NULL);
 			return;
@@ -262,7 +252,7 @@ txn_next_hop(struct txn *t)
 	if (!t->ordered) {
 		/* Targets known to be down go after the others. */
 		t->ordered = true;
-		health_order(w->px->health, t->hops + t->nexthop, t->nhops - t->nexthop, t->out_side);
+		health_order(w->px->health, t->op.hops + t->nexthop, t->op.nhops - t->nexthop, t->op.out_side);
 	}
 	start_hops(t);
 }

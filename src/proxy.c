@@ -133,7 +133,6 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 {
 	const struct conn_info *ci = conn_info(c);
 	struct sip_problem prob;
-	struct route_tokens rt;
 	char key[KEY_MAX];
 	uint32_t loop;
 	struct txn *t;
@@ -198,14 +197,6 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		}
 	}
 
-	memset(&prob, 0, sizeof(prob));
-	if (route_pop_own(w, msg, sip, ci->side, &rt, &prob) < 0) {
-		if (m != sip_method_ack)
-			proxy_reply(w, c, msg, sip->sip_via, ci->side, prob.status, prob.diag, prob.detail, NULL, NULL);
-		msg_destroy(msg);
-		return;
-	}
-
 	/* Overload: refuse new work before it costs memory (RFC 3261 §21.5.4;
 	 * Retry-After asks well-behaved peers to back off). */
 	t = w->ntxns < w->max_txns ? txn_new(w, c, msg, sip, key[0] ? key : NULL, loop) : NULL;
@@ -220,17 +211,36 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	t->stateless = m == sip_method_ack;
-	route_fill_in_peer(w, t, ci);
-	if ((rc = route_request(w, c, sip, t, &rt, &prob)) < 0) {
+	t->op.env = &w->renv;
+	t->op.msg = msg;
+	t->op.sip = sip;
+	t->op.side = ci->side;
+	t->op.peer_names = (const char *const *)ci->peer_names;
+	t->op.npeer = ci->npeer_names;
+	if (ci->side == SIDE_INTERNAL && !route_internal_allowed(w->px->conf, t->op.peer_names,
+	    t->op.npeer, ci->kind, &ci->peer)) {
+		t->op.prob.status = 403;
+		t->op.prob.diag = DIAG_INTERNAL_NOT_ALLOWED;
+		snprintf(t->op.prob.detail, sizeof(t->op.prob.detail), "%s",
+		    ci->npeer_names ? ci->peer_names[0] : "peer");
+		rc = ROUTE_REFUSE;
+	} else if (route_pop_own(&t->op) < 0) {
+		rc = ROUTE_REFUSE;
+	} else {
+		txn_fill_in_peer(t, ci);
+		rc = txn_route(t);
+	}
+	if (rc == ROUTE_REFUSE) {
 		if (!t->stateless) {
-			proxy_reply(w, c, msg, t->up_via, ci->side, prob.status, prob.diag, prob.detail, t->to_tag, NULL);
-			t->last_status = prob.status;
+			proxy_reply(w, c, msg, t->up_via, ci->side, t->op.prob.status, t->op.prob.diag,
+			    t->op.prob.detail, t->to_tag, NULL);
+			t->last_status = t->op.prob.status;
 		}
 		t->state = TX_COMPLETED;
 		txn_destroy(t);
 		return;
 	}
-	if (rc == 2) {
+	if (rc == ROUTE_LOCAL) {
 		txn_answer_options(t);
 		return;
 	}
@@ -247,9 +257,9 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer B until a provisional */
 	} else if (!t->stateless)
 		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer F */
-	if (rc == 0)
-		txn_next_hop(t);
-	/* else a DNS answer continues it (res_done, in_srv_cb). */
+	if (rc == ROUTE_FORWARD)
+		txn_route_act(t);
+	/* else a look-up continues it (txn_route_act from its callback). */
 }
 
 /* A response on this worker whose transaction is here (or gone). */
@@ -381,9 +391,9 @@ closed_each(struct txn *t, struct conn *c)
 	if (t->out == c && t->state != TX_COMPLETED) {
 		char pd[160];
 
-		snprintf(t->last_detail, sizeof(t->last_detail), "connection lost: %s",
+		snprintf(t->op.causes, sizeof(t->op.causes), "connection lost: %s",
 		    proxy_peer_str(c, pd, sizeof(pd)));
-		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, t->last_detail);
+		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, t->op.causes);
 	} else if (t->out == c) {
 		conn_unref(t->out);
 		t->out = NULL;
@@ -431,7 +441,7 @@ proxy_on_post(struct worker *w, struct post *p)
 		break;
 	case POST_SEND_FAILED:
 		/* The dialog's connection on the other worker is gone:
-		 * txn_branch_failed reaches its peer anew (route_dialog_fallback). */
+		 * txn_branch_failed reaches its peer anew (route_fallback). */
 		t = txn_by_branch(w, p->branch);
 		if (t && t->state != TX_COMPLETED)
 			txn_branch_failed(t, 430, DIAG_FLOW_GONE, NULL);
@@ -441,9 +451,9 @@ proxy_on_post(struct worker *w, struct post *p)
 			txn_response_unusable(t, p->status);
 		break;
 	case POST_POLICY:
-		if (w->pol)
-			policy_unref(w->pol);
-		w->pol = p->policy;        /* the post's reference becomes ours */
+		if (w->renv.pol)
+			policy_unref(w->renv.pol);
+		w->renv.pol = p->policy;        /* the post's reference becomes ours */
 		p->policy = NULL;
 		break;
 	case POST_STOP:

@@ -21,6 +21,7 @@
 #include "sipedge/policy.h"
 #include "sipedge/throttle.h"
 #include "sipedge/proxy.h"
+#include "sipedge/route.h"
 #include "sipedge/rr.h"
 #include "sipedge/sipmsg.h"
 #include "sipedge/transport.h"
@@ -62,7 +63,8 @@ struct worker {
 	bool stopping;
 	struct tp_worker *tw;
 	struct dns *dns;
-	struct policy *pol;             /* the snapshot in force (one reference) */
+	struct route_env renv;          /* routing on this worker (route.h); its pol is
+	                                 * the snapshot in force (one reference) */
 	uv_timer_t probe;               /* worker 0: background probes of down hops */
 
 	struct hmap by_branch;          /* client side: our branch → txn */
@@ -89,7 +91,7 @@ struct proxy {
 
 /* ---- transactions (txn.c) ------------------------------------------------ */
 
-#define MAX_HOPS 8
+#define MAX_HOPS ROUTE_MAX_HOPS
 #define TRUST_HEADER "ms-edge-proxy-message-trust"
 #define KEY_MAX 512
 
@@ -116,24 +118,14 @@ struct txn {
 	uint32_t loop;
 	struct conn *in;                  /* upstream connection (ref), NULL once closed */
 	uint64_t in_id;
-	enum side in_side, out_side;
+	enum side in_side;
 	bool stateless;                   /* ACK for a 2xx: forward and forget */
 
-	struct hop hops[MAX_HOPS];
-	size_t nhops, cur;
-	bool use_flow;                    /* in-dialog: the connection in flow first */
-	struct rr_peer flow;
-	/* in a dialog (route.c) */
-	bool dialog;                      /* along our tokens; the flow, else route_dialog_fallback */
-	bool fallback_done;               /* route_dialog_fallback has run */
-	bool ending;                      /* BYE or ACK: may end a dialog the policy refuses now */
-	bool bound;                       /* the sender is the dialog's peer (connection, certificate) */
-	bool local;                       /* OPTIONS for the edge itself: answered here */
-	struct rr_peer origin;            /* from outside: the token naming the sender's side */
-	char prefer[CONF_MAX_NAME];       /* resolution: hops of this name first */
-	bool has_routes;                  /* outbound dialog: the pool's Record-Route, hashed */
-	uint64_t routes;
-	bool add_rr;
+	/* Where it goes (route.h): the hops, the partner, the dialog's tokens.
+	 * In a dialog the flow op.target names comes first (use_flow). */
+	struct route_op op;
+	size_t cur;                       /* the hop in use */
+	bool use_flow;
 	struct rr_peer in_peer;           /* the upstream side, for our Record-Route */
 
 	struct conn *out;                 /* downstream connection, if it is ours (ref) */
@@ -149,26 +141,11 @@ struct txn {
 	sip_via_t *our_via;
 	sip_record_route_t *rr_in, *rr_out;
 
-	/* federation: who the partner is, and finding its edge */
-	enum fed_type fed;
-	char fed_domain[CONF_MAX_NAME];
-	struct fed_in *fin;               /* inbound: awaiting its SRV check */
-	struct dns_query *q;              /* look-up in flight */
-	struct res_target *res;           /* SRV targets to resolve, in order */
-	size_t res_n, res_i;
-	enum diag_code res_diag;
-
 	enum txn_state state;
 	bool got_100, got_provisional, cancelled, cancel_pending, cancel_sent, timer_c_fired;
 	int last_status;
 	enum diag_code last_diag;
-	char last_detail[768];            /* each hop's failure, for the final reason */
 	uv_timer_t timer;
-};
-
-struct res_target {
-	char fqdn[CONF_MAX_NAME];
-	unsigned short port;
 };
 
 int txn_server_key(const sip_t *sip, const char *method, char *out, size_t len);
@@ -194,14 +171,9 @@ void txn_dials_close(struct txn *t);
  * to out_id (another worker's). */
 void txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind kind,
     const struct sockaddr_storage *peer_addr, const char *peer_fqdn);
-/* Add a failure to the reason of the final response. */
-void txn_cause(struct txn *t, const char *text);
 /* Worker 0, every second: probe the down next hops that are due. */
 void hop_probe_due(struct worker *w);
 int txn_send_down(struct txn *t, msg_t *m);
-void txn_add_hop(struct txn *t, const char *fqdn, const struct sockaddr_storage *addr,
-    enum tp_kind kind);
-bool txn_add_pinned_hop(struct txn *t, const char *fqdn, unsigned short port);
 /* A connection found by a token's id must also be the peer the token names. */
 bool txn_flow_matches(struct conn *c, const struct rr_peer *p);
 void txn_forward_up(struct txn *t, msg_t *msg, sip_t *sip);
@@ -212,32 +184,20 @@ sip_record_route_t *txn_make_rr(struct txn *t, msg_t *msg, enum side s, const st
 /* The edge's own 200 to an OPTIONS for itself; the transaction ends. */
 void txn_answer_options(struct txn *t);
 
-/* ---- routing (route.c) --------------------------------------------------- */
+/* ---- routing (route.h), the proxy's side -------------------------------- */
 
-/* Our Route entries of a request: the tokens they carry. */
-struct route_tokens {
-	bool have_target, have_origin;
-	struct rr_peer target;            /* the other side's: where an in-dialog request goes */
-	struct rr_peer origin;            /* the sender's side: who may send it */
-};
-
-bool route_internal_allowed(const struct conf *cf, const struct conn_info *ci);
-bool route_is_our_host(const struct conf *cf, const char *host);
-bool route_for_edge(const struct conf *cf, const sip_t *sip);
-void route_prob_set(struct sip_problem *prob, int status, enum diag_code d, const char *detail);
-int route_pop_own(struct worker *w, msg_t *msg, sip_t *sip, enum side in_side,
-    struct route_tokens *rt, struct sip_problem *prob);
-/* 0 hops ready, 1 a look-up continues, 2 the edge answers (OPTIONS), -1 refused. */
-int route_request(struct worker *w, struct conn *c, sip_t *sip, struct txn *t,
-    const struct route_tokens *rt, struct sip_problem *prob);
-/* Before route_request: the upstream peer, for our Record-Route token. */
-void route_fill_in_peer(struct worker *w, struct txn *t, const struct conn_info *ci);
-/* The dialog's connection is gone: hops to reach the peer its token names.
- * 0 hops ready, 1 a look-up continues (then txn_next_hop), -1 none. */
-int route_dialog_fallback(struct txn *t);
+/* Before routing: the upstream peer, for our Record-Route token. */
+void txn_fill_in_peer(struct txn *t, const struct conn_info *ci);
+/* Route the transaction's request (route_start): the verdict; after
+ * ROUTE_PENDING the transaction goes on by itself (txn_route_act). */
+int txn_route(struct txn *t);
+/* Act on the verdict: refuse, answer the OPTIONS, or go to the next hop. */
+void txn_route_act(struct txn *t);
+/* The dialog's connection is gone: route_fallback, the hops dialled anew. */
+int txn_fallback(struct txn *t);
 /* A dialog-forming response from the pool to a partner: our external token
  * vouches for the pool's Record-Route entries. */
-void route_seal_response(struct txn *t, msg_t *msg, sip_t *sip);
+void txn_seal_response(struct txn *t, msg_t *msg, sip_t *sip);
 
 /* ---- proxy.c ------------------------------------------------------------- */
 

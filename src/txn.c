@@ -104,10 +104,7 @@ txn_destroy(struct txn *t)
 	if (t->next)
 		t->next->prev = t->prev;
 	txn_dials_close(t);
-	if (t->q)
-		dns_cancel(t->q);
-	free(t->res);
-	free(t->fin);
+	route_cancel(&t->op);
 	if (t->in)
 		conn_unref(t->in);
 	if (t->out)
@@ -141,9 +138,9 @@ txn_send_down(struct txn *t, msg_t *m)
 	}
 	p->kind = POST_SEND;
 	p->conn_id = t->out_id;
-	if (t->out_id == t->flow.conn_id && t->flow.conn_id) {
+	if (t->out_id == t->op.target.conn_id && t->op.target.conn_id) {
 		p->flow_check = true;
-		p->flow = t->flow;
+		p->flow = t->op.target;
 	}
 	p->from = w->idx;
 	memcpy(p->branch, t->branch, sizeof(p->branch));
@@ -155,12 +152,9 @@ txn_complete(struct txn *t, int status)
 {
 	t->state = TX_COMPLETED;
 	t->last_status = status;
-	if (t->q) {
-		dns_cancel(t->q);
-		t->q = NULL;
-	}
-	if (t->fed == FED_DISCOVERED && t->fed_domain[0] && status >= 200)
-		throttle_outcome(t->w->px->throttle, t->fed_domain, status);
+	route_cancel(&t->op);
+	if (t->op.type == FED_DISCOVERED && t->op.domain[0] && status >= 200)
+		throttle_outcome(t->w->px->throttle, t->op.domain, status);
 	txn_dials_stop(t, false);
 	/* An INVITE answered with a failure waits for the hop-by-hop ACK (Timer H
 	 * on a reliable transport); everything else is done. */
@@ -177,7 +171,7 @@ txn_branch_failed(struct txn *t, int status, enum diag_code d, const char *detai
 	if (t->state == TX_COMPLETED)
 		return;
 	t->last_diag = d;
-	txn_cause(t, detail);
+	route_cause(&t->op, detail);
 	if (t->in_branch_map) {
 		hmap_del(&t->w->by_branch, &t->by_branch);
 		t->in_branch_map = false;
@@ -187,20 +181,20 @@ txn_branch_failed(struct txn *t, int status, enum diag_code d, const char *detai
 		t->out = NULL;
 	}
 	t->out_id = 0;
-	if (!t->cancelled && !t->got_provisional && !t->stateless && t->nexthop < t->nhops) {
+	if (!t->cancelled && !t->got_provisional && !t->stateless && t->nexthop < t->op.nhops) {
 		txn_next_hop(t);
 		return;
 	}
-	if (t->dialog && !t->fallback_done && !t->cancelled && !t->got_provisional) {
+	if (t->op.dialog && !t->op.fallback_done && !t->cancelled && !t->got_provisional) {
 		/* The dialog's connection failed under the request: reach the
-		 * peer anew. */
-		int rc = route_dialog_fallback(t);
+		 * peer anew (txn_route_done continues after a look-up). */
+		int rc = txn_fallback(t);
 
-		if (rc == 0) {
+		if (rc == ROUTE_FORWARD) {
 			txn_next_hop(t);
 			return;
 		}
-		if (rc == 1)
+		if (rc == ROUTE_PENDING)
 			return;
 	}
 	if (t->stateless) {
@@ -212,7 +206,7 @@ txn_branch_failed(struct txn *t, int status, enum diag_code d, const char *detai
 		txn_complete(t, 487);
 		return;
 	}
-	txn_reply(t, status, d, t->last_detail);
+	txn_reply(t, status, d, t->op.causes);
 	txn_complete(t, status);
 }
 
@@ -254,31 +248,31 @@ txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind ki
 		t->out = c;
 	}
 	t->out_id = out_id;
-	if (t->fed == FED_DISCOVERED && t->out_side == SIDE_EXTERNAL && peer_fqdn && peer_fqdn[0])
-		throttle_peer(w->px->throttle, t->fed_domain, peer_fqdn);
+	if (t->op.type == FED_DISCOVERED && t->op.out_side == SIDE_EXTERNAL && peer_fqdn && peer_fqdn[0])
+		throttle_peer(w->px->throttle, t->op.domain, peer_fqdn);
 	rr_branch_make(&w->px->key, t->in_id, ++w->counter, t->loop, t->branch);
 	if (hmap_put(&w->by_branch, &t->by_branch, t->branch) == 0)
 		t->in_branch_map = true;
 
 	if (t->our_via)
 		msg_header_remove(t->req, (msg_pub_t *)t->sip, (msg_header_t *)t->our_via);
-	snprintf(port, sizeof(port), "%u", w->px->port[t->out_side]);
+	snprintf(port, sizeof(port), "%u", w->px->port[t->op.out_side]);
 	snprintf(param, sizeof(param), "branch=%s", t->branch);
-	v = sip_via_create(home, proxy_side_fqdn(w, t->out_side), port,
+	v = sip_via_create(home, proxy_side_fqdn(w, t->op.out_side), port,
 	    kind == TP_TCP ? "SIP/2.0/TCP" : "SIP/2.0/TLS", param, NULL);
 	if (!v || msg_header_insert(t->req, (msg_pub_t *)t->sip, (msg_header_t *)v) < 0) {
 		txn_branch_failed(t, 500, DIAG_NONE, "out of memory");
 		return;
 	}
 	t->our_via = v;
-	if (t->out_side == SIDE_EXTERNAL)
+	if (t->op.out_side == SIDE_EXTERNAL)
 		sipmsg_diag_public(t->req, t->sip);     /* the pool's hosts stay inside */
 
-	if (t->add_rr) {
+	if (t->op.add_rr) {
 		struct rr_peer out_peer;
 
 		memset(&out_peer, 0, sizeof(out_peer));
-		out_peer.side = t->out_side;
+		out_peer.side = t->op.out_side;
 		out_peer.kind = kind;
 		out_peer.conn_id = out_id;
 		snprintf(out_peer.fqdn, sizeof(out_peer.fqdn), "%s", peer_fqdn ? peer_fqdn : "");
@@ -287,11 +281,11 @@ txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind ki
 			out_peer.has_addr = true;
 			out_peer.addr = *peer_addr;
 		}
-		if (t->out_side == SIDE_EXTERNAL) {
-			snprintf(out_peer.domain, sizeof(out_peer.domain), "%s", t->fed_domain);
-			out_peer.fed = (unsigned char)t->fed;
-			out_peer.has_routes = t->has_routes;
-			out_peer.routes = t->routes;
+		if (t->op.out_side == SIDE_EXTERNAL) {
+			snprintf(out_peer.domain, sizeof(out_peer.domain), "%s", t->op.domain);
+			out_peer.fed = (unsigned char)t->op.type;
+			out_peer.has_routes = t->op.has_routes;
+			out_peer.routes = t->op.routes;
 		}
 		if (t->rr_out) {
 			msg_header_remove(t->req, (msg_pub_t *)t->sip, (msg_header_t *)t->rr_out);
@@ -304,7 +298,7 @@ txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind ki
 				return;
 			}
 		}
-		t->rr_out = txn_make_rr(t, t->req, t->out_side, &out_peer);
+		t->rr_out = txn_make_rr(t, t->req, t->op.out_side, &out_peer);
 		if (!t->rr_out || msg_header_insert(t->req, (msg_pub_t *)t->sip, (msg_header_t *)t->rr_out) < 0) {
 			txn_branch_failed(t, 500, DIAG_NONE, "cannot add Record-Route");
 			return;
@@ -363,7 +357,7 @@ txn_timer_cb(uv_timer_t *tm)
 		txn_complete(t, 487);
 		return;
 	}
-	txn_reply(t, 408, DIAG_HOP_TIMEOUT, t->hops[t->cur < t->nhops ? t->cur : 0].fqdn);
+	txn_reply(t, 408, DIAG_HOP_TIMEOUT, t->op.hops[t->cur < t->op.nhops ? t->cur : 0].fqdn);
 	txn_complete(t, 408);
 }
 
@@ -402,22 +396,7 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
 	return t;
 }
 
-void
-txn_add_hop(struct txn *t, const char *fqdn, const struct sockaddr_storage *addr, enum tp_kind kind)
-{
-	if (t->nhops < MAX_HOPS)
-		conf_hop_set(&t->hops[t->nhops++], fqdn, addr, kind);
-}
 
-/* A host pinned in the configuration: its address (and port, kind) without DNS. */
-bool
-txn_add_pinned_hop(struct txn *t, const char *fqdn, unsigned short port)
-{
-	if (t->nhops >= MAX_HOPS || !conf_host_hop(t->w->px->conf, fqdn, port, &t->hops[t->nhops]))
-		return false;
-	t->nhops++;
-	return true;
-}
 
 /* Pop our Via and send the response upstream; consumes msg. */
 void
@@ -428,8 +407,8 @@ txn_forward_up(struct txn *t, msg_t *msg, sip_t *sip)
 	sip_via_remove(msg, sip);
 	if (t->in_side == SIDE_EXTERNAL) {
 		sipmsg_diag_public(msg, sip);
-		if (t->add_rr && status > 100 && status < 300)
-			route_seal_response(t, msg, sip);
+		if (t->op.add_rr && status > 100 && status < 300)
+			txn_seal_response(t, msg, sip);
 	}
 	if (!t->in || conn_send(t->in, msg) < 0)
 		log_debug("%s: upstream connection gone; %u response dropped", __func__,
@@ -473,10 +452,10 @@ txn_response(struct txn *t, msg_t *msg, sip_t *sip)
 			msg_destroy(m);
 		}
 	}
-	if (status == 503 && !t->got_provisional && !t->cancelled && t->cur + 1 < t->nhops) {
+	if (status == 503 && !t->got_provisional && !t->cancelled && t->cur + 1 < t->op.nhops) {
 		char desc[256];
 
-		log_info("next hop %s answered 503 for %s; trying the next", t->hops[t->cur].fqdn,
+		log_info("next hop %s answered 503 for %s; trying the next", t->op.hops[t->cur].fqdn,
 		    sipmsg_describe(t->sip, desc, sizeof(desc)));
 		msg_destroy(msg);
 		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, "next hop answered 503");
@@ -509,7 +488,7 @@ txn_response_unusable(struct txn *t, int status)
 	if (t->state == TX_COMPLETED || t->stateless)
 		return;
 	log_info("the response of %s to %s could not be read (%d); answering 502",
-	    t->hops[t->cur < t->nhops ? t->cur : 0].fqdn, sipmsg_describe(t->sip, desc, sizeof(desc)),
+	    t->op.hops[t->cur < t->op.nhops ? t->cur : 0].fqdn, sipmsg_describe(t->sip, desc, sizeof(desc)),
 	    status);
 	if (t->in_branch_map) {
 		hmap_del(&t->w->by_branch, &t->by_branch);

@@ -50,6 +50,16 @@ close_walk_cb(uv_handle_t *h, void *arg)
 
 static void probe_cb(uv_timer_t *t);
 
+/* At debug level each routing step is logged with its request. */
+static void
+route_log_step(void *arg, const struct route_op *op, const char *text)
+{
+	char desc[256];
+
+	(void)arg;
+	log_debug("route %s: %s", sipmsg_describe(op->sip, desc, sizeof(desc)), text);
+}
+
 static void
 mailbox_cb(uv_async_t *a)
 {
@@ -274,6 +284,15 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 				goto fail;
 			}
 		}
+		w->renv.cf = c;
+		w->renv.dns = w->dns;
+		w->renv.loop = &w->loop;
+		w->renv.key = &px->key;
+		w->renv.throttle = px->throttle;
+		if (log_would(LOG_LVL_DEBUG)) {
+			w->renv.step = route_log_step;
+			w->renv.step_arg = w;
+		}
 		for (size_t l = 0; l < c->nlisteners; l++) {
 			const struct listener_conf *lc = &c->listeners[l];
 			struct tls_ctx *tls = lc->kind != TP_TLS ? NULL :
@@ -327,9 +346,9 @@ proxy_set_policy(struct proxy *px, struct policy *pol)
 
 		if (!w->thread_started) {
 			/* Not running yet: set it directly. */
-			if (w->pol)
-				policy_unref(w->pol);
-			w->pol = policy_ref(pol);
+			if (w->renv.pol)
+				policy_unref(w->renv.pol);
+			w->renv.pol = policy_ref(pol);
 			continue;
 		}
 		if (!(p = calloc(1, sizeof(*p))))
@@ -410,8 +429,8 @@ proxy_free(struct proxy *px)
 		pthread_mutex_unlock(&w->mbox_lock);
 		if (w->tw)
 			transport_worker_free(w->tw);
-		if (w->pol)
-			policy_unref(w->pol);
+		if (w->renv.pol)
+			policy_unref(w->renv.pol);
 		if (w->loop.data)
 			uv_loop_close(&w->loop);
 		hmap_free(&w->by_branch);
