@@ -315,16 +315,20 @@ sipmsg_check_response(msg_t *msg, sip_t *sip)
 	return 0;
 }
 
+const char *
+sipmsg_diag_text(enum diag_code code, const char *detail, char *buf, size_t len)
+{
+	return clean(detail && detail[0] ? detail : diag_lookup(code)->text, buf, len);
+}
+
 static int
 add_diag(msg_t *r, sip_t *rs, const struct sip_diag *d)
 {
-	const struct diag_info *di = diag_lookup(d->code);
-	const char *text = d->detail && d->detail[0] ? d->detail : di->text;
 	su_home_t *home = msg_home(r);
 	char clean_text[256];
 	msg_header_t *h;
 
-	clean(text, clean_text, sizeof(clean_text));
+	sipmsg_diag_text(d->code, d->detail, clean_text, sizeof(clean_text));
 	/* Lync-style diagnostics (what Lync / Skype for Business clients display). */
 	h = msg_header_format(home, sip_unknown_class, "ms-diagnostics: %u;reason=\"%s\";source=\"%s\"",
 	    (unsigned)d->code, clean_text, d->source);

@@ -36,6 +36,10 @@ struct sip_diag {
 	const char *source;         /* who says so: our FQDN */
 };
 
+/* The reason text of a diagnostic as the headers carry it: detail, else the
+ * code's text, quotes, backslashes and control characters made '?'. */
+const char *sipmsg_diag_text(enum diag_code code, const char *detail, char *buf, size_t len);
+
 /* Build a response to the request whose headers are in req, with the Via list
  * starting at via (the request's own Vias, never ours).  to_tag is added when the
  * To has none and status > 100.  d may be NULL.  unsupported: for 420.
