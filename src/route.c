@@ -25,19 +25,14 @@
 #include <sofia-sip/sip_util.h>
 #include <sofia-sip/url.h>
 
-#include "sipedge/route.h"
+#include "route_int.h"
 #include "sipedge/log.h"
 
-static void res_next_target(struct route_op *op);
-static void finish(struct route_op *op, int verdict);
 
 /* ---- steps --------------------------------------------------------------- */
 
-static void step(const struct route_op *op, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-step(const struct route_op *op, const char *fmt, ...)
+void
+route__step(const struct route_op *op, const char *fmt, ...)
 {
 	char buf[2048];
 	va_list ap;
@@ -51,8 +46,8 @@ step(const struct route_op *op, const char *fmt, ...)
 }
 
 /* Refuse: status, code and the detail (reason text, cut as it may be). */
-static int
-refuse(struct route_op *op, int status, enum diag_code d, const char *detail)
+int
+route__refuse(struct route_op *op, int status, enum diag_code d, const char *detail)
 {
 	size_t n = detail ? strlen(detail) : 0;
 
@@ -181,16 +176,16 @@ route_pop_own(struct route_op *op)
 		if (n > 0 && !ours) {
 			snprintf(why, sizeof(why), "Route token on a foreign host %s",
 			    sipmsg_url_host(u, host, sizeof(host)) ? host : "(none)");
-			return refuse(op, 403, DIAG_FOREIGN_ROUTE, why);
+			return route__refuse(op, 403, DIAG_FOREIGN_ROUTE, why);
 		}
 		if (!ours)
 			break;
 		if (n > 0) {
 			if ((size_t)n >= sizeof(tok))
-				return refuse(op, 403, DIAG_BAD_ROUTE_TOKEN, "Route token too long");
+				return route__refuse(op, 403, DIAG_BAD_ROUTE_TOKEN, "Route token too long");
 			rc = rr_token_decode(op->env->key, tok, sip->sip_call_id->i_id, &p);
 			if (rc < 0)
-				return refuse(op, 403, DIAG_BAD_ROUTE_TOKEN,
+				return route__refuse(op, 403, DIAG_BAD_ROUTE_TOKEN,
 				    rc == -EPERM ? "Route token does not verify for this dialog" :
 						   "Route token is malformed");
 			if (p.side != op->side) {
@@ -211,7 +206,7 @@ route_pop_own(struct route_op *op)
 	 * entries the pool added, which our token's hash vouches for, or hosts
 	 * the configuration names. */
 	if (!have_target)
-		return refuse(op, 403, DIAG_FOREIGN_ROUTE, "Route to a foreign host");
+		return route__refuse(op, 403, DIAG_FOREIGN_ROUTE, "Route to a foreign host");
 	if (op->have_origin && op->origin.has_routes) {
 		char text[4096];
 		int n = sipmsg_routes_text(sip->sip_route, NULL, false, text, sizeof(text));
@@ -223,7 +218,7 @@ route_pop_own(struct route_op *op)
 		if (!sipmsg_url_host(r->r_url, host, sizeof(host)) || !is_pool_host(cf, host)) {
 			snprintf(why, sizeof(why), "Route after the edge's to a host outside the pool: %s",
 			    host);
-			return refuse(op, 403, DIAG_FOREIGN_ROUTE, why);
+			return route__refuse(op, 403, DIAG_FOREIGN_ROUTE, why);
 		}
 	return 0;
 }
@@ -251,206 +246,6 @@ aor_str(const sip_addr_t *a, char *buf, size_t len)
 		return "";
 	snprintf(buf, len, "%s@%s", a->a_url->url_user ? a->a_url->url_user : "", host);
 	return buf;
-}
-
-/* ---- finding the next hops: pins, SRV, A/AAAA ------------------------------- */
-
-static void
-add_hop(struct route_op *op, const char *fqdn, const struct sockaddr_storage *a, enum tp_kind kind)
-{
-	if (op->nhops < ROUTE_MAX_HOPS)
-		conf_hop_set(&op->hops[op->nhops++], fqdn, a, kind);
-}
-
-/* A host line of the configuration: its address, its port or the given one,
- * and its transport, without DNS. */
-static bool
-add_pinned(struct route_op *op, const char *fqdn, unsigned short port)
-{
-	struct hop h;
-	char a[80];
-
-	if (op->nhops >= ROUTE_MAX_HOPS || !conf_host_hop(op->env->cf, fqdn, port, &h))
-		return false;
-	op->hops[op->nhops++] = h;
-	step(op, "host pin %s → %s%s (host line in %s, no DNS)", fqdn,
-	    conf_sockaddr_str(&h.addr, a, sizeof(a)), h.kind == TP_TCP ? " tcp" : "", op->env->cf->path);
-	return true;
-}
-
-/* Hops of op->prefer first (a dialog's own peer among its partner's edges),
- * keeping the order otherwise. */
-static void
-prefer_hops(struct route_op *op)
-{
-	struct hop tmp[ROUTE_MAX_HOPS];
-	size_t k = 0;
-
-	if (!op->prefer[0])
-		return;
-	for (size_t i = 0; i < op->nhops; i++)
-		if (strcasecmp(op->hops[i].fqdn, op->prefer) == 0)
-			tmp[k++] = op->hops[i];
-	for (size_t i = 0; i < op->nhops; i++)
-		if (strcasecmp(op->hops[i].fqdn, op->prefer) != 0)
-			tmp[k++] = op->hops[i];
-	memcpy(op->hops, tmp, k * sizeof(tmp[0]));
-}
-
-/* Resolution done: the hops found, or why there are none. */
-static int
-res_result(struct route_op *op)
-{
-	enum diag_code d;
-
-	if (op->nhops > 0) {
-		prefer_hops(op);
-		op->verdict = op->local ? ROUTE_LOCAL : ROUTE_FORWARD;
-		return op->verdict;
-	}
-	d = op->res_diag ? op->res_diag : op->dialog ? DIAG_FLOW_GONE : DIAG_HOPS_FAILED;
-	return refuse(op, diag_lookup(d)->status, d, op->causes[0] ? op->causes : NULL);
-}
-
-static void
-res_addr_cb(int status, const struct sockaddr_storage *a, size_t n, void *arg)
-{
-	struct route_op *op = arg;
-	const struct route_target *rt = &op->res[op->res_i];
-	char list[ROUTE_MAX_HOPS * 48], s[80], detail[CONF_MAX_NAME + 128];
-	size_t used = 0;
-
-	op->q = NULL;
-	if (status == 0) {
-		list[0] = '\0';
-		for (size_t i = 0; i < n; i++) {
-			char *colon;
-
-			conf_sockaddr_str(&a[i], s, sizeof(s));
-			if ((colon = strrchr(s, ':')) != NULL)
-				*colon = '\0';
-			if (used < sizeof(list))
-				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
-				    i ? ", " : "", s);
-			add_hop(op, rt->fqdn, &a[i], TP_TLS);
-		}
-		step(op, "DNS A/AAAA %s → %s", rt->fqdn, list);
-	} else {
-		step(op, "DNS A/AAAA %s: %s", rt->fqdn, dns_strerror(status));
-		snprintf(detail, sizeof(detail), "%.253s: %.100s", rt->fqdn, dns_strerror(status));
-		route_cause(op, detail);
-		op->res_diag = DIAG_HOPS_FAILED;
-	}
-	op->res_i++;
-	res_next_target(op);
-}
-
-/* Resolve the targets in order (pins first, then DNS A/AAAA), one at a time:
- * the cache makes the later ones cheap, and order is failover order. */
-static void
-res_next_target(struct route_op *op)
-{
-	while (op->res_i < op->res_n && op->nhops < ROUTE_MAX_HOPS) {
-		const struct route_target *rt = &op->res[op->res_i];
-		int rc;
-
-		if (add_pinned(op, rt->fqdn, rt->port)) {
-			op->res_i++;
-			continue;
-		}
-		if ((rc = dns_addr(op->env->dns, rt->fqdn, rt->port, res_addr_cb, op, &op->q)) == 0)
-			return;
-		step(op, "DNS A/AAAA %s: not asked: %s", rt->fqdn, strerror(-rc));
-		op->res_i++;
-	}
-	finish(op, res_result(op));
-}
-
-/* "sip.fabrikam.test:5061 (prio 10, weight 60), …". */
-static void
-srv_step(struct route_op *op, const char *name, const struct dns_srv *v, size_t n, size_t total)
-{
-	char list[ROUTE_MAX_HOPS * (NAMES_MAX + 48)];
-	size_t used = 0;
-
-	if (!op->env->step)
-		return;
-	list[0] = '\0';
-	for (size_t i = 0; i < n && used < sizeof(list); i++)
-		used += (size_t)snprintf(list + used, sizeof(list) - used,
-		    "%s%s:%u (prio %u, weight %u)", i ? ", " : "", v[i].target, v[i].port,
-		    v[i].priority, v[i].weight);
-	if (total > n)
-		step(op, "DNS SRV %s: %s (the first %zu of %zu records)", name, list, n, total);
-	else
-		step(op, "DNS SRV %s: %s", name, list);
-}
-
-static void
-res_srv_cb(int status, const struct dns_srv *v, size_t n, void *arg)
-{
-	struct route_op *op = arg;
-	const char *name = op->asked;
-	char detail[CONF_MAX_NAME + 128];
-	size_t total = n;
-
-	op->q = NULL;
-	if (status != 0 || n == 0) {
-		step(op, "DNS SRV %s: %s", name, status ? dns_strerror(status) : "no records");
-		op->res_diag = status == DNS_ENOTFOUND || status == 0 ? DIAG_FED_SRV_NONE :
-		    DIAG_FED_SRV_FAILED;
-		snprintf(detail, sizeof(detail), "%.253s: %.100s", op->domain,
-		    status ? dns_strerror(status) : "no SRV records");
-		route_cause(op, detail);
-		finish(op, res_result(op));
-		return;
-	}
-	if (n > ROUTE_MAX_HOPS)
-		n = ROUTE_MAX_HOPS;
-	srv_step(op, name, v, n, total);
-	free(op->res);
-	if (!(op->res = calloc(n, sizeof(*op->res)))) {
-		finish(op, refuse(op, 503, DIAG_OVERLOAD, "out of memory"));
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		snprintf(op->res[i].fqdn, sizeof(op->res[i].fqdn), "%s", v[i].target);
-		op->res[i].port = v[i].port;
-	}
-	op->res_n = n;
-	op->res_i = 0;
-	res_next_target(op);
-}
-
-/* Find the hops for next (an FQDN on port, or an SRV owner name when srv):
- * the verdict now (a pin), or ROUTE_PENDING. */
-static int
-resolve(struct route_op *op, const char *next, bool srv, unsigned short port)
-{
-	int rc;
-
-	if (!srv) {
-		if (add_pinned(op, next, port))
-			return res_result(op);
-		free(op->res);
-		if (!(op->res = calloc(1, sizeof(*op->res))))
-			return refuse(op, 503, DIAG_OVERLOAD, "out of memory");
-		snprintf(op->res[0].fqdn, sizeof(op->res[0].fqdn), "%s", next);
-		op->res[0].port = port;
-		op->res_n = 1;
-		op->res_i = 0;
-		if ((rc = dns_addr(op->env->dns, next, port, res_addr_cb, op, &op->q)) < 0) {
-			step(op, "DNS A/AAAA %s: not asked: %s", next, strerror(-rc));
-			return refuse(op, 503, DIAG_HOPS_FAILED, next);
-		}
-		return op->verdict = ROUTE_PENDING;
-	}
-	snprintf(op->asked, sizeof(op->asked), "%s", next);
-	if (dns_srv(op->env->dns, next, res_srv_cb, op, &op->q) < 0) {
-		step(op, "DNS SRV %s: not asked: not a valid name", next);
-		return refuse(op, 504, DIAG_FED_SRV_FAILED, next);
-	}
-	return op->verdict = ROUTE_PENDING;
 }
 
 /* ---- marking ---------------------------------------------------------------- */
@@ -493,14 +288,14 @@ mark_outbound(struct route_op *op, bool mark_verified)
 
 	strip_unknown(op->msg, op->sip, ROUTE_TRUST_HEADER, NULL);
 	if (!mark_verified) {
-		step(op, "trust: mark-source-verifiable is off: any %s header from the pool is "
+		route__step(op, "trust: mark-source-verifiable is off: any %s header from the pool is "
 		    "removed, none is added", ROUTE_TRUST_HEADER);
 		return;
 	}
 	snprintf(value, sizeof(value), "ms-source-type=InternalUser;ms-ep-fqdn=%s;"
 	    "ms-source-network=federation;ms-source-verified-user=verified", op->env->cf->edge_fqdn);
 	add_trust(op, value);
-	step(op, "trust: %s: %s (replacing any from the pool)", ROUTE_TRUST_HEADER, value);
+	route__step(op, "trust: %s: %s (replacing any from the pool)", ROUTE_TRUST_HEADER, value);
 }
 
 /* Whether the trust header's verified mark is the partner's own. */
@@ -525,7 +320,7 @@ mark_inbound(struct route_op *op, struct fed_in *fi)
 	strip_unknown(op->msg, op->sip, "P-Preferred-Identity", NULL);
 	if (fedroute_trust_header(fi, fi->peer, value, sizeof(value)) > 0)
 		add_trust(op, value);
-	step(op, "trust: %s: %s%s (the partner's own %s, P-Asserted-Identity and "
+	route__step(op, "trust: %s: %s%s (the partner's own %s, P-Asserted-Identity and "
 	    "P-Preferred-Identity headers removed)", ROUTE_TRUST_HEADER, op->trust,
 	    mark_is_senders(fi) && !fi->source_verified ? "; ms-source-verified-user=verified "
 	    "instead when the partner's request carries that mark" : "", ROUTE_TRUST_HEADER);
@@ -543,7 +338,7 @@ throttle(struct route_op *op, const char *domain, const char *peer, const char *
 	if (!env->throttle) {
 		const struct store_config *c = policy_config(env->pol);
 
-		step(op, "throttle: %s is a discovered partner: the daemon admits %u requests/s "
+		route__step(op, "throttle: %s is a discovered partner: the daemon admits %u requests/s "
 		    "(%u/s once suspicious) and %u distinct internal contacts per %u minutes, and "
 		    "refuses beyond that (503 2011, 503 2013, 480 2012); its live counters are not "
 		    "visible here, so whether this request would be throttled now cannot be told",
@@ -554,8 +349,8 @@ throttle(struct route_op *op, const char *domain, const char *peer, const char *
 	if (op->ending)
 		return 0;        /* a dialog may always end */
 	if (throttle_admit(env->throttle, env->pol, domain, peer, contact, uv_now(env->loop), &why) < 0) {
-		step(op, "throttle: %s refused (%u)", domain, (unsigned)why);
-		refuse(op, diag_lookup(why)->status, why, domain);
+		route__step(op, "throttle: %s refused (%u)", domain, (unsigned)why);
+		route__refuse(op, diag_lookup(why)->status, why, domain);
 		return -1;
 	}
 	return 0;
@@ -572,12 +367,12 @@ outbound_policy_step(struct route_op *op, const struct fed_out *fo)
 		return;
 	type_str(fo->type, fo->domain, fo->provider, type, sizeof(type));
 	if (fo->default_route)
-		step(op, "policy: %s%s → default route %s (routing-method default-route)", type,
+		route__step(op, "policy: %s%s → default route %s (routing-method default-route)", type,
 		    fo->monitor ? " (monitored)" : "", fo->next);
 	else if (fo->via == FED_VIA_FQDN)
-		step(op, "policy: %s%s → proxy %s", type, fo->monitor ? " (monitored)" : "", fo->next);
+		route__step(op, "policy: %s%s → proxy %s", type, fo->monitor ? " (monitored)" : "", fo->next);
 	else
-		step(op, "policy: %s%s → SRV %s", type, fo->monitor ? " (monitored)" : "", fo->next);
+		route__step(op, "policy: %s%s → SRV %s", type, fo->monitor ? " (monitored)" : "", fo->next);
 }
 
 /* The policy for an outbound request to domain: refusals, discovered-partner
@@ -590,9 +385,9 @@ out_decide(struct route_op *op, const char *domain, struct fed_out *fo)
 	char contact[CONF_MAX_NAME * 2];
 
 	if (fedroute_outbound(op->env->pol, domain, fo) < 0) {
-		step(op, "policy: refused: %s", fo->detail);
+		route__step(op, "policy: refused: %s", fo->detail);
 		if (!op->ending) {
-			refuse(op, fo->status, fo->diag, fo->detail);
+			route__refuse(op, fo->status, fo->diag, fo->detail);
 			return -1;
 		}
 		log_info("%s ends a dialog with %s although the policy refuses it now (%u %s)",
@@ -620,9 +415,9 @@ route_outbound(struct route_op *op, const char *domain)
 	struct fed_out fo;
 
 	if (conf_is_our_domain(op->env->cf, domain)) {
-		step(op, "%s is one of our SIP domains (sip-domain in %s): not federated", domain,
+		route__step(op, "%s is one of our SIP domains (sip-domain in %s): not federated", domain,
 		    op->env->cf->path);
-		return refuse(op, 403, DIAG_LOCAL_TARGET, domain);
+		return route__refuse(op, 403, DIAG_LOCAL_TARGET, domain);
 	}
 	if (out_decide(op, domain, &fo) < 0)
 		return ROUTE_REFUSE;
@@ -639,7 +434,7 @@ route_outbound(struct route_op *op, const char *domain)
 			op->routes = rr_routes_hash(op->env->key, text, (size_t)n);
 		}
 	}
-	return resolve(op, fo.next, fo.via == FED_VIA_SRV, 5061);
+	return route__resolve(op, fo.next, fo.via == FED_VIA_SRV, 5061);
 }
 
 /* ---- inbound: partner → internal ------------------------------------------ */
@@ -653,12 +448,12 @@ inbound_policy_step(struct route_op *op, int rc, const struct fed_in *fi)
 		return;
 	type_str(fi->type, fi->domain, fi->provider, type, sizeof(type));
 	if (rc == FED_IN_REFUSE)
-		step(op, "policy: refused: %s", fi->detail);
+		route__step(op, "policy: refused: %s", fi->detail);
 	else if (rc == FED_IN_NEED_SRV)
-		step(op, "policy: %s%s: the peer must be a target of SRV %s", type,
+		route__step(op, "policy: %s%s: the peer must be a target of SRV %s", type,
 		    fi->monitor ? " (monitored)" : "", fi->srv);
 	else
-		step(op, "policy: %s%s: the certificate names its proxy %s", type,
+		route__step(op, "policy: %s%s: the certificate names its proxy %s", type,
 		    fi->monitor ? " (monitored)" : "", fi->peer);
 }
 
@@ -687,7 +482,7 @@ in_refused(struct route_op *op, struct fed_in *fi)
 		ending_decision(&op->origin, op->origin.domain[0] ? op->origin.domain : fi->domain, fi);
 		return 0;
 	}
-	refuse(op, fi->status, fi->diag, fi->detail);
+	route__refuse(op, fi->status, fi->diag, fi->detail);
 	return -1;
 }
 
@@ -703,7 +498,7 @@ in_accept(struct route_op *op, struct fed_in *fi)
 		snprintf(detail, sizeof(detail), "%s is not the dialog's peer %s nor an edge of %s",
 		    fi->peer[0] ? fi->peer : "the sender", op->origin.fqdn,
 		    op->origin.domain[0] ? op->origin.domain : "its partner");
-		return refuse(op, 403, DIAG_DIALOG_PEER, detail);
+		return route__refuse(op, 403, DIAG_DIALOG_PEER, detail);
 	}
 	op->type = fi->type;
 	snprintf(op->domain, sizeof(op->domain), "%s", fi->domain);
@@ -720,8 +515,8 @@ in_accept(struct route_op *op, struct fed_in *fi)
 	op->out_side = SIDE_INTERNAL;
 	op->add_rr = sipmsg_is_dialog_forming(op->sip);
 	if (cf->npool == 0) {
-		step(op, "pool: no pool-server in %s", cf->path);
-		return refuse(op, 503, DIAG_HOPS_FAILED, "no pool-server configured");
+		route__step(op, "pool: no pool-server in %s", cf->path);
+		return route__refuse(op, 503, DIAG_HOPS_FAILED, "no pool-server configured");
 	}
 	for (size_t i = 0; i < cf->npool && i < ROUTE_MAX_HOPS; i++)
 		op->hops[op->nhops++] = cf->pool[i];
@@ -740,29 +535,29 @@ in_srv_cb(int status, const struct dns_srv *v, size_t n, void *arg)
 	op->q = NULL;
 	if (status != 0 || n == 0) {
 		d = status == DNS_ENOTFOUND || status == 0 ? DIAG_FED_SRV_NONE : DIAG_FED_SRV_FAILED;
-		step(op, "DNS SRV %s: %s", op->fin->srv, status ? dns_strerror(status) : "no records");
+		route__step(op, "DNS SRV %s: %s", op->fin->srv, status ? dns_strerror(status) : "no records");
 		memset(&out, 0, sizeof(out));
 		out.status = diag_lookup(d)->status;
 		out.diag = d;
 		snprintf(out.detail, sizeof(out.detail), "%.80s: %.100s", op->fin->srv,
 		    status ? dns_strerror(status) : "no SRV records");
-		finish(op, in_refused(op, &out) < 0 ? ROUTE_REFUSE : in_accept(op, &out));
+		route__finish(op, in_refused(op, &out) < 0 ? ROUTE_REFUSE : in_accept(op, &out));
 		return;
 	}
 	if (n > ROUTE_MAX_HOPS)
 		n = ROUTE_MAX_HOPS;
-	srv_step(op, op->fin->srv, v, n, total);
+	route__srv_step(op, op->fin->srv, v, n, total);
 	for (size_t i = 0; i < n; i++)
 		names[i] = v[i].target;
 	if (fedroute_inbound_srv(op->fin, names, n, op->peer_names, op->npeer, &out) < 0) {
-		step(op, "policy: refused: %s", out.detail);
+		route__step(op, "policy: refused: %s", out.detail);
 		if (in_refused(op, &out) < 0) {
-			finish(op, ROUTE_REFUSE);
+			route__finish(op, ROUTE_REFUSE);
 			return;
 		}
 	} else
-		step(op, "the certificate name %s is an SRV target", out.peer);
-	finish(op, in_accept(op, &out));
+		route__step(op, "the certificate name %s is an SRV target", out.peer);
+	route__finish(op, in_accept(op, &out));
 }
 
 /* The source checks of a request from outside: entitled to speak for its From
@@ -775,7 +570,7 @@ in_check_source(struct route_op *op)
 	int rc;
 
 	if (!sipmsg_url_host(op->sip->sip_from->a_url, source, sizeof(source)))
-		return refuse(op, 400, DIAG_MALFORMED, "From has no host");
+		return route__refuse(op, 400, DIAG_MALFORMED, "From has no host");
 	rc = fedroute_inbound(op->env->pol, source, op->peer_names, op->npeer, &fi);
 	snprintf(op->domain, sizeof(op->domain), "%.253s", fi.domain[0] ? fi.domain : source);
 	inbound_policy_step(op, rc, &fi);
@@ -785,11 +580,11 @@ in_check_source(struct route_op *op)
 		return in_accept(op, &fi);
 	free(op->fin);
 	if (!(op->fin = malloc(sizeof(*op->fin))))
-		return refuse(op, 503, DIAG_OVERLOAD, "out of memory");
+		return route__refuse(op, 503, DIAG_OVERLOAD, "out of memory");
 	*op->fin = fi;
 	if (dns_srv(op->env->dns, fi.srv, in_srv_cb, op, &op->q) < 0) {
-		step(op, "DNS SRV %s: not asked: not a valid name", fi.srv);
-		return refuse(op, 504, DIAG_FED_SRV_FAILED, fi.srv);
+		route__step(op, "DNS SRV %s: not asked: not a valid name", fi.srv);
+		return route__refuse(op, 504, DIAG_FED_SRV_FAILED, fi.srv);
 	}
 	return op->verdict = ROUTE_PENDING;
 }
@@ -803,11 +598,11 @@ route_inbound(struct route_op *op, const char *target)
 	char source[CONF_MAX_NAME];
 
 	if (!op->local && !conf_is_our_domain(cf, target)) {
-		step(op, "%s is not one of our SIP domains (sip-domain in %s)", target, cf->path);
-		return refuse(op, 403, DIAG_RELAY_DENIED, target);
+		route__step(op, "%s is not one of our SIP domains (sip-domain in %s)", target, cf->path);
+		return route__refuse(op, 403, DIAG_RELAY_DENIED, target);
 	}
 	if (!op->local)
-		step(op, "%s is one of our SIP domains; source domain %s", target,
+		route__step(op, "%s is one of our SIP domains; source domain %s", target,
 		    sipmsg_url_host(op->sip->sip_from->a_url, source, sizeof(source)) ? source : "?");
 	return in_check_source(op);
 }
@@ -847,7 +642,7 @@ route_fallback(struct route_op *op)
 	op->res_diag = DIAG_NONE;
 	snprintf(op->prefer, sizeof(op->prefer), "%s", p->fqdn);
 	if (p->has_addr) {
-		add_hop(op, p->fqdn, &p->addr, p->kind);
+		route__add_hop(op, p->fqdn, &p->addr, p->kind);
 		return op->verdict = ROUTE_FORWARD;
 	}
 	if (p->side == SIDE_INTERNAL) {
@@ -858,27 +653,27 @@ route_fallback(struct route_op *op)
 				return op->verdict = ROUTE_FORWARD;
 			}
 		if (!p->fqdn[0])
-			return refuse(op, 430, DIAG_FLOW_GONE, NULL);
-		return resolve(op, p->fqdn, false, 5061);
+			return route__refuse(op, 430, DIAG_FLOW_GONE, NULL);
+		return route__resolve(op, p->fqdn, false, 5061);
 	}
 	/* A partner's edge: through the current policy and DNS, verifying its
 	 * certificate as for a new request; the edge the dialog used first. */
 	if (p->domain[0] && fedroute_outbound(op->env->pol, p->domain, &fo) == 0 && !fo.default_route)
-		return resolve(op, fo.next, fo.via == FED_VIA_SRV, 5061);
+		return route__resolve(op, fo.next, fo.via == FED_VIA_SRV, 5061);
 	if (p->domain[0]) {
 		snprintf(op->domain, sizeof(op->domain), "%s", p->domain);
 		snprintf(srv, sizeof(srv), "%s%.253s", FEDROUTE_SRV_PREFIX, p->domain);
-		return resolve(op, srv, true, 5061);
+		return route__resolve(op, srv, true, 5061);
 	}
 	if (p->fqdn[0])
-		return resolve(op, p->fqdn, false, 5061);
-	return refuse(op, 430, DIAG_FLOW_GONE, NULL);
+		return route__resolve(op, p->fqdn, false, 5061);
+	return route__refuse(op, 430, DIAG_FLOW_GONE, NULL);
 }
 
 /* ---- the routing step -------------------------------------------------------- */
 
-static void
-finish(struct route_op *op, int verdict)
+void
+route__finish(struct route_op *op, int verdict)
 {
 	op->verdict = verdict;
 	if (verdict != ROUTE_PENDING && op->done)
@@ -896,26 +691,26 @@ route_start(struct route_op *op)
 	op->verdict = ROUTE_PENDING;
 	op->ending = op->dialog && (m == sip_method_bye || m == sip_method_ack);
 	if (!op->env->pol)
-		return refuse(op, 403, DIAG_FED_DISABLED, "no policy loaded");
+		return route__refuse(op, 403, DIAG_FED_DISABLED, "no policy loaded");
 	if (op->dialog) {
 		op->out_side = op->target.side;
 		if (op->side == SIDE_INTERNAL)
 			return route_dialog_out(op);
 		if (!op->have_origin)
-			return refuse(op, 403, DIAG_DIALOG_PEER,
+			return route__refuse(op, 403, DIAG_DIALOG_PEER,
 			    "no Route of the edge names the sender's side");
 		return in_check_source(op);
 	}
 	if (for_edge(cf, sip)) {
 		/* A keep-alive ping for the edge itself, from an allowed peer. */
 		op->local = true;
-		step(op, "OPTIONS for the edge itself: answered by the edge");
+		route__step(op, "OPTIONS for the edge itself: answered by the edge");
 		if (op->side == SIDE_INTERNAL)
 			return op->verdict = ROUTE_LOCAL;
 		return route_inbound(op, NULL);
 	}
 	if (!sipmsg_url_host(sip->sip_request->rq_url, host, sizeof(host)))
-		return refuse(op, 400, DIAG_MALFORMED, "Request-URI has no host");
+		return route__refuse(op, 400, DIAG_MALFORMED, "Request-URI has no host");
 	if (op->side == SIDE_INTERNAL)
 		return route_outbound(op, host);
 	return route_inbound(op, host);
