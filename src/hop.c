@@ -35,7 +35,7 @@ race_timer_free(uv_handle_t *h)
 void
 txn_dials_stop(struct txn *t, bool silent)
 {
-	uint64_t now = uv_now(&t->w->loop);
+	uint64_t now = uv_now(&t->w->th.loop);
 	char why[96];
 
 	for (size_t i = 0; i < t->op.nhops && t->ndials > 0; i++) {
@@ -83,7 +83,7 @@ static void
 race_arm(struct txn *t)
 {
 	const struct dial_req *rq = newest_dial(t);
-	uint64_t now = uv_now(&t->w->loop), due;
+	uint64_t now = uv_now(&t->w->th.loop), due;
 
 	if (!rq || t->nexthop >= t->op.nhops || failover_delay(t) == 0) {
 		if (t->race)
@@ -93,7 +93,7 @@ race_arm(struct txn *t)
 	if (!t->race) {
 		if ((t->race = malloc(sizeof(*t->race))) == NULL)
 			return;      /* serial failover only */
-		uv_timer_init(&t->w->loop, t->race);
+		uv_timer_init(&t->w->th.loop, t->race);
 		t->race->data = t;
 	}
 	due = transport_dial_progress(rq) + failover_delay(t);
@@ -105,7 +105,7 @@ race_cb(uv_timer_t *tm)
 {
 	struct txn *t = tm->data;
 	const struct dial_req *rq = newest_dial(t);
-	uint64_t now = uv_now(&t->w->loop);
+	uint64_t now = uv_now(&t->w->th.loop);
 
 	if (t->state == TX_COMPLETED || !rq)
 		return;
@@ -135,7 +135,7 @@ hop_failed(struct txn *t, size_t i, int status, const char *detail)
 	route_cause(&t->op, why);
 	t->last_diag = DIAG_HOPS_FAILED;
 	if (status != TP_ECLOSED)
-		health_down(t->w->px->health, h, t->op.out_side, uv_now(&t->w->loop), what);
+		health_down(t->w->px->health, h, t->op.out_side, uv_now(&t->w->th.loop), what);
 }
 
 /* Every hop failed. */
@@ -282,7 +282,7 @@ hop_probe_due(struct worker *w)
 {
 	struct hop hops[16];
 	enum side sides[16];
-	size_t n = health_due(w->px->health, uv_now(&w->loop), hops, sides, 16);
+	size_t n = health_due(w->px->health, uv_now(&w->th.loop), hops, sides, 16);
 
 	for (size_t i = 0; i < n; i++) {
 		struct probe *pr = calloc(1, sizeof(*pr));

@@ -1,481 +1,363 @@
-/* proxy.c: the entry points of the transaction-stateful proxy core: a message
- * from a connection (request checks RFC 3261 §16.3, loop detection, CANCEL,
- * retransmissions, overload), responses back to their transaction (on this
- * worker or another), connections closing, the cross-worker mailbox, and the
- * responses the edge makes itself with their diagnostics.  Transactions are in
- * txn.c, routing in route.c. */
+/* proxy.c: the proxy (proxy.h): its workers, each a worker thread (worker.h)
+ * with its own listeners (SO_REUSEPORT), resolver, transactions and a mailbox
+ * that carries responses and sends between workers when a transaction and a
+ * connection live on different ones; policy snapshots handed to every worker;
+ * start, stop and the checks of sipedge -n. */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#include <sofia-sip/msg_header.h>
-#include <sofia-sip/sip_header.h>
-#include <sofia-sip/sip_protos.h>
-#include <sofia-sip/sip_status.h>
-#include <sofia-sip/sip_util.h>
-#include <sofia-sip/su_alloc.h>
-#include <sofia-sip/url.h>
+#include <unistd.h>
 
 #include "proxy_int.h"
+#include "sipedge/health.h"
 #include "sipedge/log.h"
-#include "sipedge/fedroute.h"
-#include "sipedge/sipmsg.h"
+#include "sipedge/store.h"
+#include "sipedge/tls.h"
 
-const char *
-proxy_side_fqdn(const struct worker *w, enum side s)
+static void
+mail_cb(struct worker_thread *wt, struct worker_mail *m)
 {
-	return s == SIDE_EXTERNAL ? w->px->conf->edge_fqdn : w->px->conf->internal_fqdn;
-}
-
-const char *
-proxy_peer_str(const struct conn *c, char *buf, size_t len)
-{
-	const struct conn_info *ci = conn_info(c);
-	char a[80];
-
-	snprintf(buf, len, "%s peer %s%s%s", ci->side == SIDE_EXTERNAL ? "external" : "internal",
-	    conf_sockaddr_str(&ci->peer, a, sizeof(a)), ci->npeer_names ? " " : "",
-	    ci->npeer_names ? ci->peer_names[0] : "");
-	return buf;
+	relay_on_post(wt->ud, (struct post *)m);      /* takes ownership */
 }
 
 static void
-send_response(struct conn *c, msg_t *r)
+drop_cb(struct worker_mail *m)
 {
-	if (c && r && conn_send(c, r) < 0)
-		log_debug("%s: response not sent: connection closing", __func__);
-	if (r)
-		msg_destroy(r);
+	proxy_post_free((struct post *)m);
 }
 
-/* A response made by the edge itself: to a request (via = its own Vias). */
-void
-proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, enum side side,
-    int status, enum diag_code d, const char *detail, const char *to_tag, const char *unsupported)
+/* On the worker's thread: every request gets its final response, then what
+ * the worker opened on its loop is closed. */
+static void
+stop_cb(struct worker_thread *wt)
 {
-	const sip_t *sip = sip_object(req);
-	const struct diag_info *di = diag_lookup(d);
-	struct sip_diag sd = { d, detail, proxy_side_fqdn(w, side) };
-	char desc[256], pd[160], tag[24];
-	msg_t *r;
+	struct worker *w = wt->ud;
 
-	if (!to_tag) {
-		/* Stateless: a To tag that is the same for a retransmission. */
-		const char *b = via && via->v_branch ? via->v_branch : "";
-
-		snprintf(tag, sizeof(tag), "se%016" PRIx64, rr_siphash(&w->px->key, b, strlen(b)));
-		to_tag = tag;
+	relay_shutdown(w);
+	if (w->tw)
+		transport_worker_shutdown(w->tw);
+	if (w->dns) {
+		dns_close(w->dns);
+		w->dns = NULL;
+		w->renv.dns = NULL;
 	}
-	r = sipmsg_response(sip, via, status, d != DIAG_NONE && di->status == status ? di->phrase : NULL,
-	    to_tag, d != DIAG_NONE ? &sd : NULL, unsupported);
-	if (r && d == DIAG_OVERLOAD)
-		sip_add_make(r, sip_object(r), sip_retry_after_class, "5");
-	if (r)
-		sipmsg_nul_copy(r, req);       /* NULs in the headers we echo */
-	if (!r && c) {
-		/* Not even a response can be made of it: the peer is broken. */
-		log_info("closing %s: cannot answer its malformed request", proxy_peer_str(c, pd, sizeof(pd)));
-		conn_close(c);
-		return;
-	}
-	if (d != DIAG_NONE && status >= 300) {
-		atomic_fetch_add(&w->px->refused, 1);
-		log_info("refused %s from %s: %d %u %s", sipmsg_describe(sip, desc, sizeof(desc)),
-		    c ? proxy_peer_str(c, pd, sizeof(pd)) : "(gone)", status, (unsigned)d,
-		    detail && detail[0] ? detail : di->text);
-	}
-	send_response(c, r);
+	if (w->probe_open)
+		uv_close((uv_handle_t *)&w->probe, NULL);
+	w->probe_open = false;
 }
 
 static void
-handle_cancel(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, enum side side)
+probe_cb(uv_timer_t *t)
 {
-	char key[KEY_MAX];
-	struct txn *t = NULL;
-	msg_t *cancel;
-
-	if (txn_server_key(sip, "INVITE", key, sizeof(key)) == 0)
-		t = txn_by_key(w, key);
-	if (!t) {
-		proxy_reply(w, c, msg, sip->sip_via, side, 481, DIAG_NO_TRANSACTION, "CANCEL matches no INVITE", NULL, NULL);
-		msg_destroy(msg);
-		return;
-	}
-	/* 200 for the CANCEL itself (RFC 3261 §16.10), then cancel our branch. */
-	proxy_reply(w, c, msg, sip->sip_via, side, 200, DIAG_NONE, NULL, NULL, NULL);
-	msg_destroy(msg);
-	if (t->state == TX_COMPLETED || t->cancelled)
-		return;
-	t->cancelled = true;
-	if (!t->out && !t->out_id) {
-		/* Still looking for a next hop: nothing downstream to cancel. */
-		txn_reply(t, 487, DIAG_CANCELLED, NULL);
-		txn_complete(t, 487);
-		return;
-	}
-	if (!t->got_100 && !t->got_provisional) {
-		t->cancel_pending = true;   /* RFC 3261 §9.1: wait for a provisional */
-		return;
-	}
-	if ((cancel = sipmsg_make_cancel(t->sip)) != NULL) {
-		sipmsg_nul_copy(cancel, t->req);
-		txn_send_down(t, cancel);
-		msg_destroy(cancel);
-		t->cancel_sent = true;
-	}
+	hop_probe_due(t->data);
 }
 
+/* At debug level each routing step is logged with its request. */
 static void
-handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
+route_log_step(void *arg, const struct route_op *op, const char *text)
 {
-	const struct conn_info *ci = conn_info(c);
-	struct sip_problem prob;
-	char key[KEY_MAX];
-	uint32_t loop;
-	struct txn *t;
-	sip_method_t m;
+	char desc[256];
+
+	(void)arg;
+	log_debug("route %s: %s", sipmsg_describe(op->sip, desc, sizeof(desc)), text);
+}
+
+static unsigned
+side_port(const struct conf *c, enum side s, enum tp_kind *kind)
+{
+	for (size_t i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].side == s) {
+			const struct sockaddr_storage *ss = &c->listeners[i].addr;
+
+			*kind = c->listeners[i].kind;
+			return ss->ss_family == AF_INET6 ?
+			    ntohs(((const struct sockaddr_in6 *)ss)->sin6_port) :
+			    ntohs(((const struct sockaddr_in *)ss)->sin_port);
+		}
+	*kind = TP_TLS;
+	return 5061;
+}
+
+static int
+make_tls(const struct conf *c, struct proxy *px, char *err, size_t errlen)
+{
+	struct tls_conf tc = { c->certificate, c->private_key, c->ca_bundle, false, c->eku_any };
+	bool need_mutual = false, need_plain = false;
+
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		if (c->listeners[i].kind != TP_TLS)
+			continue;
+		if (c->listeners[i].mutual_tls)
+			need_mutual = true;
+		else
+			need_plain = true;
+	}
+	if (need_mutual) {
+		tc.require_client_cert = true;
+		if (tls_ctx_new_server(&tc, &px->tls_server_mutual, err, errlen) < 0)
+			return -1;
+	}
+	if (need_plain) {
+		tc.require_client_cert = false;
+		if (tls_ctx_new_server(&tc, &px->tls_server_plain, err, errlen) < 0)
+			return -1;
+	}
+	if (c->certificate[0]) {
+		tc.require_client_cert = false;
+		if (tls_ctx_new_client(&tc, &px->tls_client, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+proxy_check(const struct conf *c, char *err, size_t errlen)
+{
+	struct proxy px;
 	int rc;
 
-	if (sipmsg_check_request(msg, sip, &prob) < 0) {
-		if (prob.status > 0)
-			proxy_reply(w, c, msg, sip->sip_via, ci->side, prob.status, prob.diag, prob.detail, NULL,
-			    prob.unsupported);
-		if (prob.status < 0 || !sip->sip_from || !sip->sip_to || !sip->sip_call_id) {
-			/* No Via to answer along, or an answer the peer cannot match
-			 * to its request: a stream peer this broken is cut off
-			 * (RFC 3261 §18.3 allows closing on a framing problem). */
-			log_info("closing %s: %s", proxy_peer_str(c, key, sizeof(key)), prob.detail);
-			conn_close(c);
-		}
-		msg_destroy(msg);
-		return;
-	}
-	atomic_fetch_add(&w->px->requests, 1);
-	sipmsg_via_stamp(msg, sip, &ci->peer);
-	m = sip->sip_request->rq_method;
-
-	if (m == sip_method_cancel) {
-		handle_cancel(w, c, msg, sip, ci->side);
-		return;
-	}
-	if (txn_server_key(sip, m == sip_method_ack ? "INVITE" : sip->sip_request->rq_method_name,
-		key, sizeof(key)) < 0) {
-		proxy_reply(w, c, msg, sip->sip_via, ci->side, 400, DIAG_MALFORMED, "Via too long", NULL, NULL);
-		msg_destroy(msg);
-		return;
-	}
-	if (m == sip_method_ack) {
-		struct txn *inv = txn_by_key(w, key);
-
-		if (inv && inv->state == TX_COMPLETED && inv->last_status >= 300) {
-			/* The ACK of a failure we forwarded: hop by hop, absorbed. */
-			msg_destroy(msg);
-			return;
-		}
-		key[0] = '\0';
-	} else if (txn_by_key(w, key)) {
-		/* A retransmission (or a merged request): the transaction answers. */
-		msg_destroy(msg);
-		return;
-	}
-
-	/* Loop detection (RFC 3261 §16.3 item 4): our own Via with this request's
-	 * loop hash means it came back unchanged. */
-	loop = sipmsg_loop_hash(sip);
-	for (const sip_via_t *v = sip->sip_via; v; v = v->v_next) {
-		uint32_t vloop;
-
-		if (v->v_branch && rr_branch_parse(&w->px->key, v->v_branch, NULL, &vloop) == 0 &&
-		    vloop == loop) {
-			if (m != sip_method_ack)
-				proxy_reply(w, c, msg, sip->sip_via, ci->side, 482, DIAG_LOOP, NULL, NULL, NULL);
-			msg_destroy(msg);
-			return;
-		}
-	}
-
-	/* Overload: refuse new work before it costs memory (RFC 3261 §21.5.4;
-	 * Retry-After asks well-behaved peers to back off). */
-	t = w->ntxns < w->max_txns ? txn_new(w, c, msg, sip, key[0] ? key : NULL, loop) : NULL;
-	if (!t && m == sip_method_ack) {
-		msg_destroy(msg);
-		return;
-	}
-	if (!t) {
-		proxy_reply(w, c, msg, sip->sip_via, ci->side, 503, DIAG_OVERLOAD,
-		    w->ntxns >= w->max_txns ? "too many requests in progress" : "out of memory", NULL, NULL);
-		msg_destroy(msg);
-		return;
-	}
-	t->stateless = m == sip_method_ack;
-	t->op.env = &w->renv;
-	t->op.msg = msg;
-	t->op.sip = sip;
-	t->op.side = ci->side;
-	t->op.peer_names = (const char *const *)ci->peer_names;
-	t->op.npeer = ci->npeer_names;
-	if (ci->side == SIDE_INTERNAL && !route_internal_allowed(w->px->conf, t->op.peer_names,
-	    t->op.npeer, ci->kind, &ci->peer)) {
-		t->op.prob.status = 403;
-		t->op.prob.diag = DIAG_INTERNAL_NOT_ALLOWED;
-		snprintf(t->op.prob.detail, sizeof(t->op.prob.detail), "%s",
-		    ci->npeer_names ? ci->peer_names[0] : "peer");
-		rc = ROUTE_REFUSE;
-	} else if (route_pop_own(&t->op) < 0) {
-		rc = ROUTE_REFUSE;
-	} else {
-		txn_fill_in_peer(t, ci);
-		rc = txn_route(t);
-	}
-	if (rc == ROUTE_REFUSE) {
-		if (!t->stateless) {
-			proxy_reply(w, c, msg, t->up_via, ci->side, t->op.prob.status, t->op.prob.diag,
-			    t->op.prob.detail, t->to_tag, NULL);
-			t->last_status = t->op.prob.status;
-		}
-		t->state = TX_COMPLETED;
-		txn_destroy(t);
-		return;
-	}
-	if (rc == ROUTE_LOCAL) {
-		txn_answer_options(t);
-		return;
-	}
-
-	/* Max-Forwards (RFC 3261 §16.6 item 3). */
-	if (sip->sip_max_forwards) {
-		sip->sip_max_forwards->mf_count--;
-		msg_fragment_clear(sip->sip_max_forwards->mf_common);
-	} else
-		sip_add_make(msg, sip, sip_max_forwards_class, "70");
-
-	if (m == sip_method_invite) {
-		proxy_reply(w, c, msg, t->up_via, ci->side, 100, DIAG_NONE, NULL, t->to_tag, NULL);
-		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer B until a provisional */
-	} else if (!t->stateless)
-		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer F */
-	if (rc == ROUTE_FORWARD)
-		txn_route_act(t);
-	/* else a look-up continues it (txn_route_act from its callback). */
+	memset(&px, 0, sizeof(px));
+	rc = make_tls(c, &px, err, errlen);
+	if (px.tls_server_mutual)
+		tls_ctx_free(px.tls_server_mutual);
+	if (px.tls_server_plain)
+		tls_ctx_free(px.tls_server_plain);
+	if (px.tls_client)
+		tls_ctx_free(px.tls_client);
+	return rc;
 }
 
-/* A response on this worker whose transaction is here (or gone). */
-static void
-handle_response_local(struct worker *w, msg_t *msg, sip_t *sip, uint64_t in_id)
+int
+proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 {
-	struct txn *t = txn_by_branch(w, sip->sip_via->v_branch);
-	struct conn *up;
+	struct proxy *px = calloc(1, sizeof(*px));
+	struct transport_conf tc;
+	struct transport_cbs cbs;
+	char addr[80];
+	long ncpu;
+	int rc;
 
-	if (t) {
-		txn_response(t, msg, sip);
-		return;
+	if (!px) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
-	/* No transaction (a 2xx retransmission, or a late answer): forward it
-	 * statelessly to the connection our branch names (RFC 3261 §16.11). */
-	if (sip->sip_status->st_status >= 200 && sip->sip_status->st_status < 300 &&
-	    sip->sip_cseq->cs_method == sip_method_invite &&
-	    (up = transport_conn_find(w->tw, in_id)) != NULL) {
-		sip_via_remove(msg, sip);
-		conn_send(up, msg);
-	}
-	msg_destroy(msg);
-}
+	px->conf = c;
+	if (rr_key_load(c->rr_key_file, &px->key, err, errlen) < 0)
+		goto fail;
+	if (make_tls(c, px, err, errlen) < 0)
+		goto fail;
+	px->port[SIDE_INTERNAL] = (unsigned short)side_port(c, SIDE_INTERNAL, &px->kind[SIDE_INTERNAL]);
+	px->port[SIDE_EXTERNAL] = (unsigned short)side_port(c, SIDE_EXTERNAL, &px->kind[SIDE_EXTERNAL]);
 
-static void
-handle_response(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
-{
-	uint64_t in_id;
-	struct worker *owner;
-	struct post *p;
+	memset(&tc, 0, sizeof(tc));
+	tc.max_message_size = c->max_message_size;
+	tc.handshake_timeout_ms = c->handshake_timeout_ms;
+	tc.idle_timeout_ms = c->idle_timeout_ms;
+	tc.incomplete_timeout_ms = c->incomplete_timeout_ms;
+	tc.connect_timeout_ms = c->connect_timeout_ms;
+	tc.max_connections = c->max_connections;
+	tc.max_connections_per_address = c->max_connections_per_address;
+	tc.client_tls = px->tls_client;
+	for (int side = 0; side < 2; side++)
+		for (int fam = 0; fam < 2; fam++) {
+			tc.has_src[side][fam] = c->has_out[side][fam];
+			tc.src[side][fam] = c->out_addr[side][fam];
+		}
+	if ((rc = transport_new(&tc, &px->tp)) < 0) {
+		snprintf(err, errlen, "transport: %s", uv_strerror(rc));
+		goto fail;
+	}
+	if ((rc = throttle_new(THROTTLE_MAX_DOMAINS_DEFAULT, THROTTLE_MAX_CONTACTS_DEFAULT,
+		 &px->throttle)) < 0) {
+		snprintf(err, errlen, "throttle: %s", strerror(-rc));
+		goto fail;
+	}
+	if ((rc = health_new(c->hop_retry_ms, 256, &px->health)) < 0) {
+		snprintf(err, errlen, "health: %s", strerror(-rc));
+		goto fail;
+	}
 
-	if (sipmsg_check_response(msg, sip) < 0 ||
-	    rr_branch_parse(&w->px->key, sip->sip_via->v_branch, &in_id, NULL) < 0) {
-		/* Not for us: a response never gets a response (RFC 3261 §18.1.2). */
-		log_debug("dropped a response that is not ours from connection %" PRIx64, conn_info(c)->id);
-		msg_destroy(msg);
-		return;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	px->nworkers = c->workers ? c->workers : (unsigned)(ncpu > 0 ? ncpu : 1);
+	if (px->nworkers > 255)
+		px->nworkers = 255;
+	px->workers = calloc(px->nworkers, sizeof(*px->workers));
+	if (!px->workers) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
-	owner = worker_by_index(w->px, CONN_ID_WORKER(in_id));
-	if (!owner) {
-		msg_destroy(msg);
-		return;
-	}
-	if (owner == w) {
-		handle_response_local(w, msg, sip, in_id);
-		return;
-	}
-	if (!(p = calloc(1, sizeof(*p)))) {
-		msg_destroy(msg);
-		return;
-	}
-	p->kind = POST_RESPONSE;
-	p->msg = msg;
-	p->conn_id = in_id;
-	p->from = w->idx;
-	worker_post(owner, p);
-}
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		struct worker *w = &px->workers[i];
 
-/* A response whose framing failed, for our branch: tell its transaction,
- * wherever it lives. */
-static void
-proxy_response_unusable(struct worker *w, const char *branch, int status)
-{
-	uint64_t in_id;
-	struct worker *owner;
-	struct post *p;
-	struct txn *t;
+		w->px = px;
+		w->idx = i;
+		w->max_txns = c->max_transactions / px->nworkers;
+		if (w->max_txns < 16)
+			w->max_txns = 16;
+		hmap_init(&w->by_branch);
+		hmap_init(&w->by_key);
+		if ((rc = worker_init(&w->th, mail_cb, stop_cb, w)) < 0) {
+			snprintf(err, errlen, "worker: %s", rc > -10000 ? uv_strerror(rc) : strerror(-rc));
+			goto fail;
+		}
+		uv_timer_init(&w->th.loop, &w->probe);
+		w->probe_open = true;
+		w->probe.data = w;
+		if (i == 0)     /* one worker probes the down next hops for all */
+			uv_timer_start(&w->probe, probe_cb, 1000, 1000);
+		cbs.message_cb = proxy_on_message;
+		cbs.closed_cb = proxy_on_closed;
+		cbs.ud = w;
+		if ((rc = transport_worker_new(px->tp, &w->th.loop, i, &cbs, &w->tw)) < 0) {
+			snprintf(err, errlen, "transport worker: %s", uv_strerror(rc));
+			goto fail;
+		}
+		{
+			struct dns_conf dc;
 
-	if (rr_branch_parse(&w->px->key, branch, &in_id, NULL) < 0 ||
-	    (owner = worker_by_index(w->px, CONN_ID_WORKER(in_id))) == NULL)
-		return;
-	if (owner == w) {
-		if ((t = txn_by_branch(w, branch)) != NULL)
-			txn_response_unusable(t, status);
-		return;
+			memset(&dc, 0, sizeof(dc));
+			dc.servers = c->dns_servers[0] ? c->dns_servers : NULL;
+			dc.timeout_ms = c->dns_timeout_ms;
+			dc.tries = 2;
+			dc.max_ttl_s = 3600;
+			dc.neg_ttl_s = 60;
+			if ((rc = dns_new(&w->th.loop, &dc, &w->dns)) < 0) {
+				snprintf(err, errlen, "%s: dns-server %s: %s", c->path,
+				    c->dns_servers[0] ? c->dns_servers : "(system)",
+				    rc > -10000 ? strerror(-rc) : dns_strerror(rc));
+				goto fail;
+			}
+		}
+		w->renv.cf = c;
+		w->renv.dns = w->dns;
+		w->renv.loop = &w->th.loop;
+		w->renv.key = &px->key;
+		w->renv.throttle = px->throttle;
+		if (log_would(LOG_LVL_DEBUG)) {
+			w->renv.step = route_log_step;
+			w->renv.step_arg = w;
+		}
+		for (size_t l = 0; l < c->nlisteners; l++) {
+			const struct listener_conf *lc = &c->listeners[l];
+			struct tls_ctx *tls = lc->kind != TP_TLS ? NULL :
+			    lc->mutual_tls ? px->tls_server_mutual : px->tls_server_plain;
+
+			if ((rc = transport_worker_listen(w->tw, lc, tls)) < 0) {
+				snprintf(err, errlen, "%s: cannot listen on %s: %s", lc->source,
+				    conf_sockaddr_str(&lc->addr, addr, sizeof(addr)),
+				    rc > -10000 ? uv_strerror(rc) : transport_strerror(rc));
+				goto fail;
+			}
+		}
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return;
-	p->kind = POST_RESPONSE_BAD;
-	p->status = status;
-	p->from = w->idx;
-	snprintf(p->branch, sizeof(p->branch), "%s", branch);
-	worker_post(owner, p);
+	*out = px;
+	return 0;
+fail:
+	proxy_free(px);
+	return -1;
 }
 
 void
-proxy_on_message(struct conn *c, msg_t *msg, int status, void *ud)
+proxy_after_fork(struct proxy *px)
 {
-	struct worker *w = ud;
-	sip_t *sip = msg ? sip_object(msg) : NULL;
-
-	if (status != 0) {
-		/* Framing lost: answer if we can tell whom, then the transport closes. */
-		if (sip && sip->sip_status && sip->sip_via && sip->sip_via->v_branch)
-			proxy_response_unusable(w, sip->sip_via->v_branch, status);
-		if (sip && sip->sip_request && sip->sip_via && sip->sip_cseq && sip->sip_call_id &&
-		    sip->sip_from && sip->sip_to)
-			proxy_reply(w, c, msg, sip->sip_via, conn_info(c)->side, status,
-			    status == 513 ? DIAG_TOO_LARGE : status == 414 ? DIAG_URI_TOO_LONG :
-			    DIAG_FRAMING, NULL, NULL, NULL);
-		else {
-			char pd[160];
-
-			log_info("closing %s after a framing error (%d)", proxy_peer_str(c, pd, sizeof(pd)), status);
-		}
-		if (msg)
-			msg_destroy(msg);
-		return;
-	}
-	if (!sip) {
-		msg_destroy(msg);
-		return;
-	}
-	if (sip->sip_request)
-		handle_request(w, c, msg, sip);
-	else if (sip->sip_status)
-		handle_response(w, c, msg, sip);
-	else
-		msg_destroy(msg);
+	/* The loops were set up before daemon(): renew their kernel state. */
+	for (unsigned i = 0; i < px->nworkers; i++)
+		worker_after_fork(&px->workers[i].th);
 }
 
-static void
-closed_each(struct txn *t, struct conn *c)
+int
+proxy_start(struct proxy *px)
 {
-	if (t->in == c) {
-		conn_unref(t->in);
-		t->in = NULL;
-	}
-	if (t->out == c && t->state != TX_COMPLETED) {
-		char pd[160];
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		int rc = worker_start(&px->workers[i].th);
 
-		snprintf(t->op.causes, sizeof(t->op.causes), "connection lost: %s",
-		    proxy_peer_str(c, pd, sizeof(pd)));
-		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, t->op.causes);
-	} else if (t->out == c) {
-		conn_unref(t->out);
-		t->out = NULL;
+		if (rc < 0) {
+			log_warnx("%s: worker %u: %s", __func__, i, uv_strerror(rc));
+			return rc;
+		}
 	}
+	return 0;
 }
 
 void
-proxy_on_closed(struct conn *c, void *ud)
+proxy_set_policy(struct proxy *px, struct policy *pol)
 {
-	struct worker *w = ud;
-	struct txn *t, *next;
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		struct worker *w = &px->workers[i];
+		struct post *p;
 
-	/* txn_branch_failed may destroy t or create nothing new: walk safely. */
-	for (t = w->txns; t; t = next) {
-		next = t->next;
-		closed_each(t, c);
+		if (!w->th.started) {
+			/* Not running yet: set it directly. */
+			if (w->renv.pol)
+				policy_unref(w->renv.pol);
+			w->renv.pol = policy_ref(pol);
+			continue;
+		}
+		if (!(p = calloc(1, sizeof(*p))))
+			continue;   /* that worker keeps the old snapshot */
+		p->kind = POST_POLICY;
+		p->policy = policy_ref(pol);
+		proxy_post(w, p);
 	}
 }
 
-void
-proxy_on_post(struct worker *w, struct post *p)
+int
+proxy_record_partners(struct proxy *px, struct store *st)
 {
-	struct conn *c;
-	struct txn *t;
+	struct store_partner_delta d[64];
+	size_t n;
+	int rc = 0;
 
-	switch (p->kind) {
-	case POST_RESPONSE:
-		handle_response_local(w, p->msg, sip_object(p->msg), p->conn_id);
-		p->msg = NULL;
-		break;
-	case POST_SEND:
-		c = transport_conn_find(w->tw, p->conn_id);
-		if (!c || (p->flow_check && !txn_flow_matches(c, &p->flow)) || conn_send(c, p->msg) < 0) {
-			struct worker *from = worker_by_index(w->px, p->from);
-			struct post *f = calloc(1, sizeof(*f));
-
-			if (from && f) {
-				f->kind = POST_SEND_FAILED;
-				memcpy(f->branch, p->branch, sizeof(f->branch));
-				f->from = w->idx;
-				worker_post(from, f);
-			} else
-				free(f);
+	/* Drain in batches; each batch is one transaction. */
+	while ((n = throttle_drain(px->throttle, d, sizeof(d) / sizeof(d[0]))) > 0) {
+		if ((rc = store_partners_record(st, d, n)) < 0) {
+			log_warnx("%s: %s", __func__, store_error(st));
+			break;
 		}
-		break;
-	case POST_SEND_FAILED:
-		/* The dialog's connection on the other worker is gone:
-		 * txn_branch_failed reaches its peer anew (route_fallback). */
-		t = txn_by_branch(w, p->branch);
-		if (t && t->state != TX_COMPLETED)
-			txn_branch_failed(t, 430, DIAG_FLOW_GONE, NULL);
-		break;
-	case POST_RESPONSE_BAD:
-		if ((t = txn_by_branch(w, p->branch)) != NULL)
-			txn_response_unusable(t, p->status);
-		break;
-	case POST_POLICY:
+		if (n < sizeof(d) / sizeof(d[0]))
+			break;
+	}
+	return rc;
+}
+
+void
+proxy_stop(struct proxy *px)
+{
+	for (unsigned i = 0; i < px->nworkers; i++)
+		worker_stop(&px->workers[i].th);
+}
+
+void
+proxy_free(struct proxy *px)
+{
+	if (!px)
+		return;
+	for (unsigned i = 0; px->workers && i < px->nworkers; i++) {
+		struct worker *w = &px->workers[i];
+
+		if (!w->px)
+			continue;
+		worker_fini(&w->th, drop_cb);
+		if (w->tw)
+			transport_worker_free(w->tw);
 		if (w->renv.pol)
 			policy_unref(w->renv.pol);
-		w->renv.pol = p->policy;        /* the post's reference becomes ours */
-		p->policy = NULL;
-		break;
-	case POST_STOP:
-		break;
+		hmap_free(&w->by_branch);
+		hmap_free(&w->by_key);
 	}
-	if (p->policy)
-		policy_unref(p->policy);
-	if (p->msg)
-		msg_destroy(p->msg);
-	free(p);
-}
-
-void
-proxy_worker_shutdown(struct worker *w)
-{
-	struct txn *t, *next;
-
-	/* Every request accepted gets a final response, also at shutdown. */
-	for (t = w->txns; t; t = next) {
-		next = t->next;
-		if (t->state != TX_COMPLETED && !t->stateless)
-			txn_reply(t, 503, DIAG_OVERLOAD, "edge shutting down");
-		txn_destroy(t);
-	}
+	free(px->workers);
+	if (px->tp)
+		transport_free(px->tp);
+	if (px->throttle)
+		throttle_free(px->throttle);
+	health_free(px->health);
+	if (px->tls_server_mutual)
+		tls_ctx_free(px->tls_server_mutual);
+	if (px->tls_server_plain)
+		tls_ctx_free(px->tls_server_plain);
+	if (px->tls_client)
+		tls_ctx_free(px->tls_client);
+	explicit_bzero(&px->key, sizeof(px->key));
+	free(px);
 }

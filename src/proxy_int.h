@@ -6,6 +6,7 @@
 #define SIPEDGE_PROXY_INT_H
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +26,7 @@
 #include "sipedge/rr.h"
 #include "sipedge/sipmsg.h"
 #include "sipedge/transport.h"
+#include "sipedge/worker.h"
 
 struct worker;
 
@@ -35,11 +37,10 @@ enum post_kind {
 	POST_SEND_FAILED,    /* a POST_SEND failed: tell the transaction (branch) */
 	POST_RESPONSE_BAD,   /* the transaction's (branch) response could not be taken */
 	POST_POLICY,         /* policy: a new snapshot (one reference) */
-	POST_STOP,
 };
 
 struct post {
-	struct post *next;
+	struct worker_mail mail;        /* first: a post is the worker's mail */
 	enum post_kind kind;
 	msg_t *msg;
 	uint64_t conn_id;
@@ -52,20 +53,15 @@ struct post {
 };
 
 struct worker {
+	struct worker_thread th;        /* its thread, loop and mailbox (worker.h) */
 	struct proxy *px;
 	unsigned idx;
-	uv_loop_t loop;
-	uv_thread_t thread;
-	bool thread_started;
-	uv_async_t async;
-	pthread_mutex_t mbox_lock;
-	struct post *mbox_head, *mbox_tail;
-	bool stopping;
 	struct tp_worker *tw;
 	struct dns *dns;
 	struct route_env renv;          /* routing on this worker (route.h); its pol is
 	                                 * the snapshot in force (one reference) */
 	uv_timer_t probe;               /* worker 0: background probes of down hops */
+	bool probe_open;
 
 	struct hmap by_branch;          /* client side: our branch → txn */
 	struct hmap by_key;             /* server side: request key → txn */
@@ -208,14 +204,41 @@ void proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *
     enum side side, int status, enum diag_code d, const char *detail, const char *to_tag,
     const char *unsupported);
 
-/* worker.c */
-int worker_post(struct worker *to, struct post *p);   /* takes ownership of p */
-struct worker *worker_by_index(struct proxy *px, unsigned idx);
+/* The workers (proxy.c makes them; these are what the others need). */
+static inline struct worker *
+worker_by_index(struct proxy *px, unsigned idx)
+{
+	return idx < px->nworkers ? &px->workers[idx] : NULL;
+}
 
-/* proxy.c, called on the worker's own thread */
+static inline void
+proxy_post_free(struct post *p)
+{
+	if (p->msg)
+		msg_destroy(p->msg);
+	if (p->policy)
+		policy_unref(p->policy);
+	free(p);
+}
+
+/* Hand p to worker to (takes p; freed when that worker no longer takes mail). */
+static inline int
+proxy_post(struct worker *to, struct post *p)
+{
+	int rc = worker_post(&to->th, &p->mail);
+
+	if (rc < 0)
+		proxy_post_free(p);
+	return rc;
+}
+/* The loop's clock of a worker. */
+#define WORKER_NOW(w) uv_now(&(w)->th.loop)
+
+/* relay.c, called on the worker's own thread */
 void proxy_on_message(struct conn *c, msg_t *msg, int status, void *ud);
 void proxy_on_closed(struct conn *c, void *ud);
-void proxy_on_post(struct worker *w, struct post *p);
-void proxy_worker_shutdown(struct worker *w);
+void relay_on_post(struct worker *w, struct post *p);
+/* Every request still in progress gets its final response (shutting down). */
+void relay_shutdown(struct worker *w);
 
 #endif

@@ -102,6 +102,16 @@ sh_final(struct sip_hash *h)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
+/* Compare two tags in constant time: how long a comparison takes must not
+ * tell a forger how many leading bits of a guess were right. */
+static bool
+tags_equal(uint64_t a, uint64_t b)
+{
+	volatile uint64_t d = a ^ b;
+
+	return d == 0;
+}
+
 uint64_t
 rr_siphash(const struct rr_key *k, const void *data, size_t len)
 {
@@ -154,7 +164,7 @@ rr_key_load(const char *path, struct rr_key *out, char *err, size_t errlen)
 	}
 	out->k0 = load64_le(raw);
 	out->k1 = load64_le(raw + 8);
-	memset(raw, 0, sizeof(raw));
+	explicit_bzero(raw, sizeof(raw));
 	return 0;
 }
 
@@ -378,7 +388,7 @@ rr_token_decode(const struct rr_key *k, const char *tok, const char *callid,
 	want = sh_final(&h);
 	for (int b = 0; b < 8; b++)
 		tag = (tag << 8) | raw[i++];
-	if (tag != want)
+	if (!tags_equal(tag, want))
 		return -EPERM;
 	*out = p;
 	return 0;
@@ -440,7 +450,7 @@ rr_branch_parse(const struct rr_key *k, const char *branch, uint64_t *conn_in_id
 	if (hex_field(branch, 16, &id) < 0 || hex_field(branch + 16, 8, &counter) < 0 ||
 	    hex_field(branch + 24, 8, &lp) < 0 || hex_field(branch + 32, 16, &tag) < 0)
 		return -EINVAL;
-	if (tag != branch_tag(k, id, (uint32_t)counter, (uint32_t)lp))
+	if (!tags_equal(tag, branch_tag(k, id, (uint32_t)counter, (uint32_t)lp)))
 		return -EPERM;
 	if (conn_in_id)
 		*conn_in_id = id;

@@ -144,7 +144,7 @@ txn_send_down(struct txn *t, msg_t *m)
 	}
 	p->from = w->idx;
 	memcpy(p->branch, t->branch, sizeof(p->branch));
-	return worker_post(owner, p);
+	return proxy_post(owner, p);
 }
 
 void
@@ -381,7 +381,7 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
 	t->in_side = ci->side;
 	t->loop = loop;
 	snprintf(t->to_tag, sizeof(t->to_tag), "se%08" PRIx32 "%08" PRIx32, ++w->counter, t->loop);
-	uv_timer_init(&w->loop, &t->timer);
+	uv_timer_init(&w->th.loop, &t->timer);
 	t->timer.data = t;
 	if (key) {
 		snprintf(t->key, sizeof(t->key), "%s", key);

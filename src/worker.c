@@ -1,454 +1,156 @@
-/* worker.c: worker threads, each running its own libuv loop with its own listeners
- * (SO_REUSEPORT) and transactions, and the mailbox that carries responses and sends
- * between workers when a transaction and a connection live on different ones. */
+/* worker.c: a worker thread with its own libuv loop and a mailbox (see
+ * worker.h).  uv_async_send coalesces wake-ups; the callback takes the whole
+ * mailbox at once, so a burst of mail costs one wake-up. */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include "proxy_int.h"
-#include "sipedge/health.h"
-#include "sipedge/log.h"
-#include "sipedge/store.h"
-#include "sipedge/tls.h"
-
-struct worker *
-worker_by_index(struct proxy *px, unsigned idx)
-{
-	return idx < px->nworkers ? &px->workers[idx] : NULL;
-}
-
-int
-worker_post(struct worker *to, struct post *p)
-{
-	p->next = NULL;
-	pthread_mutex_lock(&to->mbox_lock);
-	if (to->stopping && p->kind != POST_STOP) {
-		pthread_mutex_unlock(&to->mbox_lock);
-		if (p->msg)
-			msg_destroy(p->msg);
-		free(p);
-		return -ESHUTDOWN;
-	}
-	if (to->mbox_tail)
-		to->mbox_tail->next = p;
-	else
-		to->mbox_head = p;
-	to->mbox_tail = p;
-	pthread_mutex_unlock(&to->mbox_lock);
-	uv_async_send(&to->async);
-	return 0;
-}
+#include "sipedge/worker.h"
 
 static void
 close_walk_cb(uv_handle_t *h, void *arg)
 {
+	(void)arg;
 	if (!uv_is_closing(h))
 		uv_close(h, NULL);
 }
 
-static void probe_cb(uv_timer_t *t);
-
-/* At debug level each routing step is logged with its request. */
+/* On the worker's thread: stop taking mail, let the owner close its part,
+ * close our handle; the loop then runs dry. */
 static void
-route_log_step(void *arg, const struct route_op *op, const char *text)
+stop_here(struct worker_thread *wt)
 {
-	char desc[256];
-
-	(void)arg;
-	log_debug("route %s: %s", sipmsg_describe(op->sip, desc, sizeof(desc)), text);
+	pthread_mutex_lock(&wt->lock);
+	wt->stopping = true;
+	pthread_mutex_unlock(&wt->lock);
+	if (wt->stop_cb)
+		wt->stop_cb(wt);
+	uv_close((uv_handle_t *)&wt->async, NULL);
 }
 
 static void
 mailbox_cb(uv_async_t *a)
 {
-	struct worker *w = a->data;
-	struct post *list, *next;
-	bool stop = false;
+	struct worker_thread *wt = a->data;
+	struct worker_mail *list, *next;
+	bool stop;
 
-	pthread_mutex_lock(&w->mbox_lock);
-	list = w->mbox_head;
-	w->mbox_head = w->mbox_tail = NULL;
-	pthread_mutex_unlock(&w->mbox_lock);
+	pthread_mutex_lock(&wt->lock);
+	list = wt->head;
+	wt->head = wt->tail = NULL;
+	stop = wt->stop_asked && !wt->stopping;
+	pthread_mutex_unlock(&wt->lock);
 	for (; list; list = next) {
 		next = list->next;
-		if (list->kind == POST_STOP) {
-			stop = true;
-			free(list);
-			continue;
-		}
-		proxy_on_post(w, list);   /* takes ownership */
+		wt->mail_cb(wt, list);     /* takes ownership */
 	}
-	if (stop) {
-		pthread_mutex_lock(&w->mbox_lock);
-		w->stopping = true;
-		pthread_mutex_unlock(&w->mbox_lock);
-		proxy_worker_shutdown(w);
-		transport_worker_shutdown(w->tw);
-		if (w->dns) {
-			dns_close(w->dns);
-			w->dns = NULL;
-		}
-		uv_close((uv_handle_t *)&w->async, NULL);
-		uv_close((uv_handle_t *)&w->probe, NULL);
+	if (stop)
+		stop_here(wt);
+}
+
+int
+worker_init(struct worker_thread *wt, worker_mail_cb mail_cb, worker_stop_cb stop_cb, void *ud)
+{
+	int rc;
+
+	wt->ud = ud;
+	wt->mail_cb = mail_cb;
+	wt->stop_cb = stop_cb;
+	if (pthread_mutex_init(&wt->lock, NULL) != 0)
+		return -ENOMEM;
+	if ((rc = uv_loop_init(&wt->loop)) < 0) {
+		pthread_mutex_destroy(&wt->lock);
+		return rc;
 	}
+	wt->loop_open = true;
+	wt->loop.data = wt;
+	if ((rc = uv_async_init(&wt->loop, &wt->async, mailbox_cb)) < 0)
+		return rc;
+	wt->async.data = wt;
+	return 0;
 }
 
 static void
-probe_cb(uv_timer_t *t)
+thread_main(void *arg)
 {
-	struct worker *w = t->data;
+	struct worker_thread *wt = arg;
 
-	if (!w->stopping)
-		hop_probe_due(w);
-}
-
-static void
-worker_run(void *arg)
-{
-	struct worker *w = arg;
-
-	uv_run(&w->loop, UV_RUN_DEFAULT);
+	uv_run(&wt->loop, UV_RUN_DEFAULT);
 	/* Whatever is left (timers of finished transactions…) gets closed. */
-	uv_walk(&w->loop, close_walk_cb, NULL);
-	uv_run(&w->loop, UV_RUN_DEFAULT);
-}
-
-static unsigned
-side_port(const struct conf *c, enum side s, enum tp_kind *kind)
-{
-	for (size_t i = 0; i < c->nlisteners; i++)
-		if (c->listeners[i].side == s) {
-			const struct sockaddr_storage *ss = &c->listeners[i].addr;
-
-			*kind = c->listeners[i].kind;
-			return ss->ss_family == AF_INET6 ?
-			    ntohs(((const struct sockaddr_in6 *)ss)->sin6_port) :
-			    ntohs(((const struct sockaddr_in *)ss)->sin_port);
-		}
-	*kind = TP_TLS;
-	return 5061;
-}
-
-static int
-make_tls(const struct conf *c, struct proxy *px, char *err, size_t errlen)
-{
-	struct tls_conf tc = { c->certificate, c->private_key, c->ca_bundle, false, c->eku_any };
-	bool need_mutual = false, need_plain = false;
-
-	for (size_t i = 0; i < c->nlisteners; i++) {
-		if (c->listeners[i].kind != TP_TLS)
-			continue;
-		if (c->listeners[i].mutual_tls)
-			need_mutual = true;
-		else
-			need_plain = true;
-	}
-	if (need_mutual) {
-		tc.require_client_cert = true;
-		if (tls_ctx_new_server(&tc, &px->tls_server_mutual, err, errlen) < 0)
-			return -1;
-	}
-	if (need_plain) {
-		tc.require_client_cert = false;
-		if (tls_ctx_new_server(&tc, &px->tls_server_plain, err, errlen) < 0)
-			return -1;
-	}
-	if (c->certificate[0]) {
-		tc.require_client_cert = false;
-		if (tls_ctx_new_client(&tc, &px->tls_client, err, errlen) < 0)
-			return -1;
-	}
-	return 0;
+	uv_walk(&wt->loop, close_walk_cb, NULL);
+	uv_run(&wt->loop, UV_RUN_DEFAULT);
 }
 
 int
-proxy_check(const struct conf *c, char *err, size_t errlen)
+worker_start(struct worker_thread *wt)
 {
-	struct proxy px;
-	int rc;
+	int rc = uv_thread_create(&wt->thread, thread_main, wt);
 
-	memset(&px, 0, sizeof(px));
-	rc = make_tls(c, &px, err, errlen);
-	if (px.tls_server_mutual)
-		tls_ctx_free(px.tls_server_mutual);
-	if (px.tls_server_plain)
-		tls_ctx_free(px.tls_server_plain);
-	if (px.tls_client)
-		tls_ctx_free(px.tls_client);
+	if (rc == 0)
+		wt->started = true;
 	return rc;
 }
 
 int
-proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
+worker_post(struct worker_thread *wt, struct worker_mail *m)
 {
-	struct proxy *px = calloc(1, sizeof(*px));
-	struct transport_conf tc;
-	struct transport_cbs cbs;
-	char addr[80];
-	long ncpu;
-	int rc;
-
-	if (!px) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
+	m->next = NULL;
+	pthread_mutex_lock(&wt->lock);
+	if (wt->stopping) {
+		pthread_mutex_unlock(&wt->lock);
+		return -ESHUTDOWN;
 	}
-	px->conf = c;
-	if (rr_key_load(c->rr_key_file, &px->key, err, errlen) < 0)
-		goto fail;
-	if (make_tls(c, px, err, errlen) < 0)
-		goto fail;
-	px->port[SIDE_INTERNAL] = (unsigned short)side_port(c, SIDE_INTERNAL, &px->kind[SIDE_INTERNAL]);
-	px->port[SIDE_EXTERNAL] = (unsigned short)side_port(c, SIDE_EXTERNAL, &px->kind[SIDE_EXTERNAL]);
-
-	memset(&tc, 0, sizeof(tc));
-	tc.max_message_size = c->max_message_size;
-	tc.handshake_timeout_ms = c->handshake_timeout_ms;
-	tc.idle_timeout_ms = c->idle_timeout_ms;
-	tc.incomplete_timeout_ms = c->incomplete_timeout_ms;
-	tc.connect_timeout_ms = c->connect_timeout_ms;
-	tc.max_connections = c->max_connections;
-	tc.max_connections_per_address = c->max_connections_per_address;
-	tc.client_tls = px->tls_client;
-	for (int side = 0; side < 2; side++)
-		for (int fam = 0; fam < 2; fam++) {
-			tc.has_src[side][fam] = c->has_out[side][fam];
-			tc.src[side][fam] = c->out_addr[side][fam];
-		}
-	if ((rc = transport_new(&tc, &px->tp)) < 0) {
-		snprintf(err, errlen, "transport: %s", uv_strerror(rc));
-		goto fail;
-	}
-	if ((rc = throttle_new(THROTTLE_MAX_DOMAINS_DEFAULT, THROTTLE_MAX_CONTACTS_DEFAULT,
-		 &px->throttle)) < 0) {
-		snprintf(err, errlen, "throttle: %s", strerror(-rc));
-		goto fail;
-	}
-	if ((rc = health_new(c->hop_retry_ms, 256, &px->health)) < 0) {
-		snprintf(err, errlen, "health: %s", strerror(-rc));
-		goto fail;
-	}
-
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	px->nworkers = c->workers ? c->workers : (unsigned)(ncpu > 0 ? ncpu : 1);
-	if (px->nworkers > 255)
-		px->nworkers = 255;
-	px->workers = calloc(px->nworkers, sizeof(*px->workers));
-	if (!px->workers) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	for (unsigned i = 0; i < px->nworkers; i++) {
-		struct worker *w = &px->workers[i];
-
-		w->px = px;
-		w->idx = i;
-		w->max_txns = c->max_transactions / px->nworkers;
-		if (w->max_txns < 16)
-			w->max_txns = 16;
-		pthread_mutex_init(&w->mbox_lock, NULL);
-		hmap_init(&w->by_branch);
-		hmap_init(&w->by_key);
-		if ((rc = uv_loop_init(&w->loop)) < 0) {
-			snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
-			goto fail;
-		}
-		w->loop.data = w;
-		uv_async_init(&w->loop, &w->async, mailbox_cb);
-		w->async.data = w;
-		uv_timer_init(&w->loop, &w->probe);
-		w->probe.data = w;
-		if (i == 0)     /* one worker probes the down next hops for all */
-			uv_timer_start(&w->probe, probe_cb, 1000, 1000);
-		cbs.message_cb = proxy_on_message;
-		cbs.closed_cb = proxy_on_closed;
-		cbs.ud = w;
-		if ((rc = transport_worker_new(px->tp, &w->loop, i, &cbs, &w->tw)) < 0) {
-			snprintf(err, errlen, "transport worker: %s", uv_strerror(rc));
-			goto fail;
-		}
-		{
-			struct dns_conf dc;
-
-			memset(&dc, 0, sizeof(dc));
-			dc.servers = c->dns_servers[0] ? c->dns_servers : NULL;
-			dc.timeout_ms = c->dns_timeout_ms;
-			dc.tries = 2;
-			dc.max_ttl_s = 3600;
-			dc.neg_ttl_s = 60;
-			if ((rc = dns_new(&w->loop, &dc, &w->dns)) < 0) {
-				snprintf(err, errlen, "%s: dns-server %s: %s", c->path,
-				    c->dns_servers[0] ? c->dns_servers : "(system)",
-				    rc > -10000 ? strerror(-rc) : dns_strerror(rc));
-				goto fail;
-			}
-		}
-		w->renv.cf = c;
-		w->renv.dns = w->dns;
-		w->renv.loop = &w->loop;
-		w->renv.key = &px->key;
-		w->renv.throttle = px->throttle;
-		if (log_would(LOG_LVL_DEBUG)) {
-			w->renv.step = route_log_step;
-			w->renv.step_arg = w;
-		}
-		for (size_t l = 0; l < c->nlisteners; l++) {
-			const struct listener_conf *lc = &c->listeners[l];
-			struct tls_ctx *tls = lc->kind != TP_TLS ? NULL :
-			    lc->mutual_tls ? px->tls_server_mutual : px->tls_server_plain;
-
-			if ((rc = transport_worker_listen(w->tw, lc, tls)) < 0) {
-				snprintf(err, errlen, "%s: cannot listen on %s: %s", lc->source,
-				    conf_sockaddr_str(&lc->addr, addr, sizeof(addr)),
-				    rc > -10000 ? uv_strerror(rc) : transport_strerror(rc));
-				goto fail;
-			}
-		}
-	}
-	*out = px;
-	return 0;
-fail:
-	proxy_free(px);
-	return -1;
-}
-
-void
-proxy_after_fork(struct proxy *px)
-{
-	/* The loops were set up before daemon(): renew their kernel state. */
-	for (unsigned i = 0; i < px->nworkers; i++)
-		uv_loop_fork(&px->workers[i].loop);
-}
-
-int
-proxy_start(struct proxy *px)
-{
-	for (unsigned i = 0; i < px->nworkers; i++) {
-		struct worker *w = &px->workers[i];
-		int rc = uv_thread_create(&w->thread, worker_run, w);
-
-		if (rc < 0) {
-			log_warnx("%s: worker %u: %s", __func__, i, uv_strerror(rc));
-			return rc;
-		}
-		w->thread_started = true;
-	}
+	if (wt->tail)
+		wt->tail->next = m;
+	else
+		wt->head = m;
+	wt->tail = m;
+	pthread_mutex_unlock(&wt->lock);
+	uv_async_send(&wt->async);
 	return 0;
 }
 
 void
-proxy_set_policy(struct proxy *px, struct policy *pol)
+worker_stop(struct worker_thread *wt)
 {
-	for (unsigned i = 0; i < px->nworkers; i++) {
-		struct worker *w = &px->workers[i];
-		struct post *p;
-
-		if (!w->thread_started) {
-			/* Not running yet: set it directly. */
-			if (w->renv.pol)
-				policy_unref(w->renv.pol);
-			w->renv.pol = policy_ref(pol);
-			continue;
-		}
-		if (!(p = calloc(1, sizeof(*p))))
-			continue;   /* that worker keeps the old snapshot: logged below */
-		p->kind = POST_POLICY;
-		p->policy = policy_ref(pol);
-		if (worker_post(w, p) < 0)
-			policy_unref(pol);
-	}
-}
-
-int
-proxy_record_partners(struct proxy *px, struct store *st)
-{
-	struct store_partner_delta d[64];
-	size_t n;
-	int rc = 0;
-
-	/* Drain in batches; each batch is one transaction. */
-	while ((n = throttle_drain(px->throttle, d, sizeof(d) / sizeof(d[0]))) > 0) {
-		if ((rc = store_partners_record(st, d, n)) < 0) {
-			log_warnx("%s: %s", __func__, store_error(st));
-			break;
-		}
-		if (n < sizeof(d) / sizeof(d[0]))
-			break;
-	}
-	return rc;
+	pthread_mutex_lock(&wt->lock);
+	wt->stop_asked = true;
+	pthread_mutex_unlock(&wt->lock);
+	uv_async_send(&wt->async);
 }
 
 void
-proxy_stop(struct proxy *px)
+worker_fini(struct worker_thread *wt, void (*drop)(struct worker_mail *m))
 {
-	for (unsigned i = 0; i < px->nworkers; i++) {
-		struct post *p = calloc(1, sizeof(*p));
+	struct worker_mail *m, *next;
 
-		if (!p)
-			continue;
-		p->kind = POST_STOP;
-		worker_post(&px->workers[i], p);
-	}
-}
-
-void
-proxy_free(struct proxy *px)
-{
-	if (!px)
+	if (!wt->loop_open)
 		return;
-	for (unsigned i = 0; px->workers && i < px->nworkers; i++) {
-		struct worker *w = &px->workers[i];
-
-		if (!w->px)
-			continue;
-		if (w->thread_started) {
-			uv_thread_join(&w->thread);
-		} else if (w->px) {
-			/* Never ran: close what was opened on its loop. */
-			if (w->tw)
-				transport_worker_shutdown(w->tw);
-			if (w->dns) {
-				dns_close(w->dns);
-				w->dns = NULL;
-			}
-			if (w->loop.data) {
-				uv_walk(&w->loop, close_walk_cb, NULL);
-				uv_run(&w->loop, UV_RUN_DEFAULT);
-			}
-		}
-		pthread_mutex_lock(&w->mbox_lock);
-		w->stopping = true;
-		for (struct post *p = w->mbox_head, *n; p; p = n) {
-			n = p->next;
-			if (p->msg)
-				msg_destroy(p->msg);
-			free(p);
-		}
-		w->mbox_head = w->mbox_tail = NULL;
-		pthread_mutex_unlock(&w->mbox_lock);
-		if (w->tw)
-			transport_worker_free(w->tw);
-		if (w->renv.pol)
-			policy_unref(w->renv.pol);
-		if (w->loop.data)
-			uv_loop_close(&w->loop);
-		hmap_free(&w->by_branch);
-		hmap_free(&w->by_key);
-		pthread_mutex_destroy(&w->mbox_lock);
+	if (wt->started) {
+		uv_thread_join(&wt->thread);
+	} else {
+		/* Never ran: close what was opened on its loop, here. */
+		if (!wt->stopping)
+			stop_here(wt);
+		uv_walk(&wt->loop, close_walk_cb, NULL);
+		uv_run(&wt->loop, UV_RUN_DEFAULT);
 	}
-	free(px->workers);
-	if (px->tp)
-		transport_free(px->tp);
-	if (px->throttle)
-		throttle_free(px->throttle);
-	health_free(px->health);
-	if (px->tls_server_mutual)
-		tls_ctx_free(px->tls_server_mutual);
-	if (px->tls_server_plain)
-		tls_ctx_free(px->tls_server_plain);
-	if (px->tls_client)
-		tls_ctx_free(px->tls_client);
-	memset(&px->key, 0, sizeof(px->key));
-	free(px);
+	pthread_mutex_lock(&wt->lock);
+	wt->stopping = true;
+	m = wt->head;
+	wt->head = wt->tail = NULL;
+	pthread_mutex_unlock(&wt->lock);
+	for (; m; m = next) {
+		next = m->next;
+		if (drop)
+			drop(m);
+	}
+	uv_loop_close(&wt->loop);
+	wt->loop_open = false;
+	pthread_mutex_destroy(&wt->lock);
+}
+
+void
+worker_after_fork(struct worker_thread *wt)
+{
+	uv_loop_fork(&wt->loop);
 }
