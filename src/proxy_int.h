@@ -113,6 +113,7 @@ struct txn {
 	sip_method_t method;
 	uint32_t loop;
 	struct conn *in;                  /* upstream connection (ref), NULL once closed */
+	struct txn *in_prev, *in_next;    /* the transactions upstream on in */
 	uint64_t in_id;
 	enum side in_side;
 	bool stateless;                   /* ACK for a 2xx: forward and forget */
@@ -125,6 +126,7 @@ struct txn {
 	struct rr_peer in_peer;           /* the upstream side, for our Record-Route */
 
 	struct conn *out;                 /* downstream connection, if it is ours (ref) */
+	struct txn *out_prev, *out_next;  /* the transactions downstream on out */
 	uint64_t out_id;                  /* downstream connection id (ours or another worker's) */
 	/* hop.c: dials in progress, one per hop; the next hop to start */
 	struct txn_dial {
@@ -148,6 +150,14 @@ int txn_server_key(const sip_t *sip, const char *method, char *out, size_t len);
 struct txn *txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *key,
     uint32_t loop);
 void txn_destroy(struct txn *t);
+/* The connection a transaction uses up (in) or down (out): a reference, and a
+ * place in that connection's list, so that its close reaches only its own
+ * transactions. */
+void txn_set_out(struct txn *t, struct conn *c);
+void txn_drop_in(struct txn *t);
+void txn_drop_out(struct txn *t);
+/* A connection closed: its transactions lose it (a branch on it fails). */
+void txn_conn_closed(struct conn *c);
 struct txn *txn_by_key(struct worker *w, const char *key);
 struct txn *txn_by_branch(struct worker *w, const char *branch);
 void txn_arm(struct txn *t, unsigned ms);

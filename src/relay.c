@@ -381,36 +381,11 @@ proxy_on_message(struct conn *c, msg_t *msg, int status, void *ud)
 		msg_destroy(msg);
 }
 
-static void
-closed_each(struct txn *t, struct conn *c)
-{
-	if (t->in == c) {
-		conn_unref(t->in);
-		t->in = NULL;
-	}
-	if (t->out == c && t->state != TX_COMPLETED) {
-		char pd[160];
-
-		snprintf(t->op.causes, sizeof(t->op.causes), "connection lost: %s",
-		    proxy_peer_str(c, pd, sizeof(pd)));
-		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, t->op.causes);
-	} else if (t->out == c) {
-		conn_unref(t->out);
-		t->out = NULL;
-	}
-}
-
 void
 proxy_on_closed(struct conn *c, void *ud)
 {
-	struct worker *w = ud;
-	struct txn *t, *next;
-
-	/* txn_branch_failed may destroy t or create nothing new: walk safely. */
-	for (t = w->txns; t; t = next) {
-		next = t->next;
-		closed_each(t, c);
-	}
+	(void)ud;
+	txn_conn_closed(c);
 }
 
 void

@@ -111,6 +111,7 @@ struct conn {
 	uint64_t progress_at;            /* outbound: dial started, or handshake bytes came */
 	size_t wq_bytes;
 	struct dial_pending *dial;       /* outbound setup in progress */
+	void *user[2];                   /* the core's (conn_user) */
 	char *fqdn;                      /* dialled FQDN (conn_info.dialled_fqdn) */
 	struct conn *hnext;
 	struct conn *prev, *next;

@@ -385,6 +385,12 @@ conn_peer_matches(const struct conn *c, const char *fqdn)
 	return c->tls != NULL && c->established && tls_sess_peer_matches(c->tls, fqdn);
 }
 
+void **
+conn_user(struct conn *c)
+{
+	return c->user;
+}
+
 bool
 conn_is_open(const struct conn *c)
 {

@@ -105,10 +105,8 @@ txn_destroy(struct txn *t)
 		t->next->prev = t->prev;
 	txn_dials_close(t);
 	route_cancel(&t->op);
-	if (t->in)
-		conn_unref(t->in);
-	if (t->out)
-		conn_unref(t->out);
+	txn_drop_in(t);
+	txn_drop_out(t);
 	if (t->req)
 		msg_destroy(t->req);
 	uv_timer_stop(&t->timer);
@@ -176,10 +174,7 @@ txn_branch_failed(struct txn *t, int status, enum diag_code d, const char *detai
 		hmap_del(&t->w->by_branch, &t->by_branch);
 		t->in_branch_map = false;
 	}
-	if (t->out) {
-		conn_unref(t->out);
-		t->out = NULL;
-	}
+	txn_drop_out(t);
 	t->out_id = 0;
 	if (!t->cancelled && !t->got_provisional && !t->stateless && t->nexthop < t->op.nhops) {
 		txn_next_hop(t);
@@ -243,10 +238,8 @@ txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind ki
 	sip_via_t *v;
 	int rc;
 
-	if (c) {
-		conn_ref(c);
-		t->out = c;
-	}
+	if (c)
+		txn_set_out(t, c);
 	t->out_id = out_id;
 	if (t->op.type == FED_DISCOVERED && t->op.out_side == SIDE_EXTERNAL && peer_fqdn && peer_fqdn[0])
 		throttle_peer(w->px->throttle, t->op.domain, peer_fqdn);
@@ -375,8 +368,12 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
 	t->sip = sip;
 	t->up_via = sip->sip_via;
 	t->method = sip->sip_request->rq_method;
-	t->in = c;
 	conn_ref(c);
+	t->in = c;
+	t->in_next = conn_user(c)[0];
+	if (t->in_next)
+		t->in_next->in_prev = t;
+	conn_user(c)[0] = t;
 	t->in_id = ci->id;
 	t->in_side = ci->side;
 	t->loop = loop;
@@ -510,4 +507,72 @@ txn_answer_options(struct txn *t)
 		msg_destroy(r);
 	}
 	txn_complete(t, 200);
+}
+
+/* ---- the transactions of a connection ------------------------------------ */
+
+void
+txn_set_out(struct txn *t, struct conn *c)
+{
+	txn_drop_out(t);
+	conn_ref(c);
+	t->out = c;
+	t->out_prev = NULL;
+	t->out_next = conn_user(c)[1];
+	if (t->out_next)
+		t->out_next->out_prev = t;
+	conn_user(c)[1] = t;
+}
+
+void
+txn_drop_in(struct txn *t)
+{
+	if (!t->in)
+		return;
+	if (t->in_prev)
+		t->in_prev->in_next = t->in_next;
+	else
+		conn_user(t->in)[0] = t->in_next;
+	if (t->in_next)
+		t->in_next->in_prev = t->in_prev;
+	t->in_prev = t->in_next = NULL;
+	conn_unref(t->in);
+	t->in = NULL;
+}
+
+void
+txn_drop_out(struct txn *t)
+{
+	if (!t->out)
+		return;
+	if (t->out_prev)
+		t->out_prev->out_next = t->out_next;
+	else
+		conn_user(t->out)[1] = t->out_next;
+	if (t->out_next)
+		t->out_next->out_prev = t->out_prev;
+	t->out_prev = t->out_next = NULL;
+	conn_unref(t->out);
+	t->out = NULL;
+}
+
+void
+txn_conn_closed(struct conn *c)
+{
+	struct txn *t;
+	char pd[160], why[200];
+
+	while ((t = conn_user(c)[0]) != NULL)
+		txn_drop_in(t);
+	/* A branch failing may start the next one, on another connection:
+	 * each transaction leaves this list before anything else happens. */
+	while ((t = conn_user(c)[1]) != NULL) {
+		if (t->state == TX_COMPLETED) {
+			txn_drop_out(t);
+			continue;
+		}
+		txn_drop_out(t);
+		snprintf(why, sizeof(why), "connection lost: %s", proxy_peer_str(c, pd, sizeof(pd)));
+		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, why);
+	}
 }

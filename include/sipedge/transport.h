@@ -113,6 +113,10 @@ int conn_send(struct conn *c, msg_t *msg);
 /* Close after flushing queued writes. */
 void conn_close(struct conn *c);
 
+/* Two pointers the core keeps per connection (the heads of its lists of the
+ * transactions using it), NULL until it sets them. */
+void **conn_user(struct conn *c);
+
 /* Connections are refcounted so a transaction can hold the one it uses; the
  * transport holds one reference while the connection is open. */
 void conn_ref(struct conn *c);
