@@ -20,6 +20,7 @@
 #include <ares.h>
 
 #include "sipedge/dns.h"
+#include "dns_hosts.h"
 #include "sipedge/hmap.h"
 #include "sipedge/log.h"
 
@@ -157,6 +158,7 @@ struct dns {
 	struct link ready;
 	uint64_t rng;
 	uint64_t bound_ms;                   /* timeout_ms * tries * servers */
+	struct dns_hosts *hosts;             /* the hosts file, asked before DNS for A/AAAA */
 	unsigned max_ttl_s, neg_ttl_s, max_entries;
 	struct dns_stats st;
 };
@@ -625,8 +627,10 @@ handle_closed(uv_handle_t *h)
 
 	if (h->type == UV_POLL)
 		free(container_of((uv_poll_t *)h, struct dpoll, h));
-	if (--d->handles == 0 && d->closing)
+	if (--d->handles == 0 && d->closing) {
+		dns_hosts_free(d->hosts);
 		free(d);
+	}
 }
 
 static void
@@ -999,6 +1003,22 @@ literal(const char *host)
 	return rs;
 }
 
+/* The addresses the hosts file gives a name, as an rrset (NULL: none). */
+static struct rrset *
+hosts_rrset(struct dns *d, const char *name)
+{
+	struct sockaddr_storage a[8];
+	size_t n = dns_hosts_find(d->hosts, name, a, 8);
+	struct rrset *rs;
+
+	if (n == 0 || (rs = rrset_new(n)) == NULL)
+		return NULL;
+	rs->n = n;
+	for (size_t i = 0; i < n; i++)
+		rs->v[i].ss = a[i];
+	return rs;
+}
+
 int
 dns_addr(struct dns *d, const char *host, unsigned short port, dns_addr_cb cb, void *arg,
     struct dns_query **out)
@@ -1024,6 +1044,17 @@ dns_addr(struct dns *d, const char *host, unsigned short port, dns_addr_cb cb, v
 		if ((rc = name_norm(host, norm, sizeof(norm))) < 0) {
 			query_abort(q);
 			return rc;
+		}
+		if ((lit = hosts_rrset(d, norm)) != NULL) {
+			/* The hosts file comes first, as for the system resolver. */
+			q->nw = 1;
+			q->npending = 1;
+			waiter_done(&q->w[0], 0, lit);
+			rrset_unref(lit);
+			d->st.lookups++;
+			if (out)
+				*out = q;
+			return 0;
 		}
 		/* Both waiters count before either starts, so a cache hit on A cannot
 		 * make the query ready while AAAA is still to be asked. */
@@ -1112,6 +1143,14 @@ dns_new(uv_loop_t *loop, const struct dns_conf *c, struct dns **out)
 	}
 	d->bound_ms = (uint64_t)timeout_ms * tries * (nservers ? nservers : 1);
 
+	if (!c || !c->hosts_file || c->hosts_file[0]) {
+		if ((rc = dns_hosts_load(c && c->hosts_file ? c->hosts_file : "/etc/hosts",
+		    &d->hosts)) < 0) {
+			ares_destroy(d->ch);
+			free(d);
+			return rc;
+		}
+	}
 	if (getrandom(&d->rng, sizeof(d->rng), 0) != (ssize_t)sizeof(d->rng))
 		d->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)d;
 	d->loop = loop;

@@ -518,9 +518,7 @@ in_accept(struct route_op *op, struct fed_in *fi)
 		route__step(op, "pool: no pool-server in %s", cf->path);
 		return route__refuse(op, 503, DIAG_HOPS_FAILED, "no pool-server configured");
 	}
-	for (size_t i = 0; i < cf->npool && i < ROUTE_MAX_HOPS; i++)
-		op->hops[op->nhops++] = cf->pool[i];
-	return op->verdict = ROUTE_FORWARD;
+	return route__resolve_hops(op, cf->pool, cf->npool < ROUTE_MAX_HOPS ? cf->npool : ROUTE_MAX_HOPS);
 }
 
 static void
@@ -627,8 +625,21 @@ route_dialog_out(struct route_op *op)
 	return op->verdict = ROUTE_FORWARD;
 }
 
+static int fallback(struct route_op *op);
+
 int
 route_fallback(struct route_op *op)
+{
+	int rc;
+
+	op->starting = true;
+	rc = fallback(op);
+	op->starting = false;
+	return op->verdict = rc == ROUTE_PENDING ? op->verdict : rc;
+}
+
+static int
+fallback(struct route_op *op)
 {
 	const struct conf *cf = op->env->cf;
 	const struct rr_peer *p = &op->target;
@@ -648,10 +659,8 @@ route_fallback(struct route_op *op)
 	if (p->side == SIDE_INTERNAL) {
 		/* The pool server the token names, as configured. */
 		for (size_t i = 0; i < cf->npool; i++)
-			if (strcasecmp(cf->pool[i].fqdn, p->fqdn) == 0) {
-				op->hops[op->nhops++] = cf->pool[i];
-				return op->verdict = ROUTE_FORWARD;
-			}
+			if (strcasecmp(cf->pool[i].fqdn, p->fqdn) == 0)
+				return route__resolve_hops(op, &cf->pool[i], 1);
 		if (!p->fqdn[0])
 			return route__refuse(op, 430, DIAG_FLOW_GONE, NULL);
 		return route__resolve(op, p->fqdn, false, 5061);
@@ -676,12 +685,26 @@ void
 route__finish(struct route_op *op, int verdict)
 {
 	op->verdict = verdict;
-	if (verdict != ROUTE_PENDING && op->done)
+	/* Inside route_start the verdict is its return value. */
+	if (verdict != ROUTE_PENDING && op->done && !op->starting)
 		op->done(op);
 }
 
+static int start(struct route_op *op);
+
 int
 route_start(struct route_op *op)
+{
+	int rc;
+
+	op->starting = true;
+	rc = start(op);
+	op->starting = false;
+	return op->verdict = rc == ROUTE_PENDING ? op->verdict : rc;
+}
+
+static int
+start(struct route_op *op)
 {
 	const struct conf *cf = op->env->cf;
 	sip_t *sip = op->sip;

@@ -89,7 +89,7 @@ res_addr_cb(int status, const struct sockaddr_storage *a, size_t n, void *arg)
 			if (used < sizeof(list))
 				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
 				    i ? ", " : "", s);
-			route__add_hop(op, rt->fqdn, &a[i], TP_TLS);
+			route__add_hop(op, rt->fqdn, &a[i], rt->kind);
 		}
 		route__step(op, "DNS A/AAAA %s → %s", rt->fqdn, list);
 	} else {
@@ -111,6 +111,11 @@ res_next_target(struct route_op *op)
 		const struct route_target *rt = &op->res[op->res_i];
 		int rc;
 
+		if (rt->has_addr) {
+			route__add_hop(op, rt->fqdn, &rt->addr, rt->kind);
+			op->res_i++;
+			continue;
+		}
 		if (add_pinned(op, rt->fqdn, rt->port)) {
 			op->res_i++;
 			continue;
@@ -173,6 +178,7 @@ res_srv_cb(int status, const struct dns_srv *v, size_t n, void *arg)
 	for (size_t i = 0; i < n; i++) {
 		snprintf(op->res[i].fqdn, sizeof(op->res[i].fqdn), "%s", v[i].target);
 		op->res[i].port = v[i].port;
+		op->res[i].kind = TP_TLS;
 	}
 	op->res_n = n;
 	op->res_i = 0;
@@ -194,6 +200,7 @@ route__resolve(struct route_op *op, const char *next, bool srv, unsigned short p
 			return route__refuse(op, 503, DIAG_OVERLOAD, "out of memory");
 		snprintf(op->res[0].fqdn, sizeof(op->res[0].fqdn), "%s", next);
 		op->res[0].port = port;
+		op->res[0].kind = TP_TLS;
 		op->res_n = 1;
 		op->res_i = 0;
 		if ((rc = dns_addr(op->env->dns, next, port, res_addr_cb, op, &op->q)) < 0) {
@@ -210,3 +217,33 @@ route__resolve(struct route_op *op, const char *next, bool srv, unsigned short p
 	return op->verdict = ROUTE_PENDING;
 }
 
+
+int
+route__resolve_hops(struct route_op *op, const struct hop *hops, size_t n)
+{
+	bool all = true;
+
+	for (size_t i = 0; i < n; i++)
+		all = all && hops[i].has_addr;
+	if (all) {
+		/* The usual case: addresses in the configuration, no look-up. */
+		for (size_t i = 0; i < n && op->nhops < ROUTE_MAX_HOPS; i++)
+			op->hops[op->nhops++] = hops[i];
+		return route__hops_done(op);
+	}
+	free(op->res);
+	if (!(op->res = calloc(n, sizeof(*op->res))))
+		return route__refuse(op, 503, DIAG_OVERLOAD, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(op->res[i].fqdn, sizeof(op->res[i].fqdn), "%s", hops[i].fqdn);
+		op->res[i].port = hops[i].port;
+		op->res[i].kind = hops[i].kind;
+		op->res[i].has_addr = hops[i].has_addr;
+		op->res[i].addr = hops[i].addr;
+	}
+	op->res_n = n;
+	op->res_i = 0;
+	op->verdict = ROUTE_PENDING;
+	res_next_target(op);
+	return op->verdict;
+}

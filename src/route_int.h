@@ -19,6 +19,9 @@ void route__add_hop(struct route_op *op, const char *fqdn, const struct sockaddr
 /* Hops for next (an FQDN on port, or an SRV owner name when srv): the
  * verdict now (a host pin), or ROUTE_PENDING (route__finish later). */
 int route__resolve(struct route_op *op, const char *next, bool srv, unsigned short port);
+/* Hops for configured servers (pool servers): their addresses, else their
+ * names looked up (host pins, the hosts file, DNS), in order. */
+int route__resolve_hops(struct route_op *op, const struct hop *hops, size_t n);
 /* The verdict once the look-ups are over: the hops, or why there are none. */
 int route__hops_done(struct route_op *op);
 /* "DNS SRV name: target:port (prio, weight), ...". */

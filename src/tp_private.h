@@ -30,7 +30,6 @@
 #define TP_ADDR_BUCKETS     1024
 
 enum conn_state {
-	CS_RESOLVING,       /* outbound: waiting for uv_getaddrinfo */
 	CS_CONNECTING,      /* outbound: TCP connect in progress */
 	CS_HANDSHAKE,       /* TLS handshake in progress */
 	CS_OPEN,            /* established: messages flow */
@@ -125,11 +124,6 @@ struct dial_req {
 	struct dial_req *prev, *next;
 };
 
-struct tp_resolve {
-	uv_getaddrinfo_t req;
-	struct dial_pending *p;          /* NULL once the dial is abandoned */
-};
-
 struct dial_pending {
 	struct tp_worker *tw;
 	struct conn *c;
@@ -139,7 +133,6 @@ struct dial_pending {
 	enum side side;
 	bool has_addr;
 	struct sockaddr_storage addr;
-	struct tp_resolve *res;
 	struct dial_req *reqs;
 	bool delivering;
 	struct dial_pending *next;

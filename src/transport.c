@@ -591,10 +591,8 @@ conn_timer_cb(uv_timer_t *h)
 	char ctx[320];
 
 	switch (c->state) {
-	case CS_RESOLVING:
 	case CS_CONNECTING:
-		dial_fail(c, TP_ETIMEDOUT, c->state == CS_RESOLVING ?
-		    "name resolution timed out" : "connect timed out");
+		dial_fail(c, TP_ETIMEDOUT, "connect timed out");
 		return;
 	case CS_HANDSHAKE:
 		STAT_INC(c->t, tls_failures);
@@ -648,7 +646,6 @@ conn_arm_timer(struct conn *c)
 	uint64_t now = uv_now(c->tw->loop), due = 0;
 
 	switch (c->state) {
-	case CS_RESOLVING:
 	case CS_CONNECTING:
 		due = tc->connect_timeout_ms ? now + tc->connect_timeout_ms : 0;
 		break;
@@ -746,7 +743,7 @@ conn_write_bytes(struct conn *c, char *buf, size_t len, bool owned)
 		r = TP_ECLOSED;
 		goto out;
 	}
-	if (c->state != CS_CONNECTING && c->state != CS_RESOLVING && c->wq_bytes == 0) {
+	if (c->state != CS_CONNECTING && c->wq_bytes == 0) {
 		r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 		if (r == (int)len) {
 			c->last_io = uv_now(c->tw->loop);
@@ -1356,13 +1353,6 @@ dial_unlink(struct dial_pending *p)
 			break;
 		}
 	p->next = NULL;
-	if (p->res) {
-		/* A lookup already running completes later; its callback sees
-		 * the dial is gone and only frees. */
-		p->res->p = NULL;
-		uv_cancel((uv_req_t *)&p->res->req);
-		p->res = NULL;
-	}
 	if (p->c)
 		p->c->dial = NULL;
 	p->c = NULL;
@@ -1496,36 +1486,6 @@ dial_connect(struct conn *c, const struct sockaddr_storage *addr)
 	return 0;
 }
 
-static void
-dial_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-	struct tp_resolve *rs = req->data;
-	struct dial_pending *p = rs->p;
-	struct sockaddr_storage ss;
-	char detail[CONF_MAX_NAME + 64];
-	int r;
-
-	free(rs);
-	if (p == NULL) {
-		uv_freeaddrinfo(res);
-		return;
-	}
-	p->res = NULL;
-	if (status < 0 || res == NULL || res->ai_addrlen > sizeof(ss)) {
-		snprintf(detail, sizeof(detail), "cannot resolve %s: %s", p->fqdn,
-		    uv_strerror(status < 0 ? status : UV_EAI_NONAME));
-		uv_freeaddrinfo(res);
-		dial_fail(p->c, status < 0 ? status : UV_EAI_NONAME, detail);
-		return;
-	}
-	memset(&ss, 0, sizeof(ss));
-	memcpy(&ss, res->ai_addr, res->ai_addrlen);
-	uv_freeaddrinfo(res);
-	/* The connect timeout started with the lookup and covers both. */
-	if ((r = dial_connect(p->c, &ss)) < 0)
-		dial_fail(p->c, r, uv_strerror(r));
-}
-
 int
 transport_dial(struct tp_worker *tw, const struct hop *hop, enum side side,
     tp_dial_cb cb, void *arg, struct conn **conn_out, struct dial_req **req_out)
@@ -1537,7 +1497,7 @@ transport_dial(struct tp_worker *tw, const struct hop *hop, enum side side,
 	unsigned short port;
 	int r;
 
-	if (tw == NULL || hop == NULL || cb == NULL || hop->fqdn[0] == '\0')
+	if (tw == NULL || hop == NULL || cb == NULL || hop->fqdn[0] == '\0' || !hop->has_addr)
 		return -EINVAL;
 	t = tw->t;
 	if (hop->kind == TP_TLS && t->conf.client_tls == NULL)
@@ -1587,32 +1547,8 @@ transport_dial(struct tp_worker *tw, const struct hop *hop, enum side side,
 		goto out;
 	}
 	c->info.dialled_fqdn = c->fqdn;
-	if (hop->has_addr) {
-		if ((r = dial_connect(c, &hop->addr)) < 0)
-			goto out;
-	} else {
-		struct addrinfo hints;
-		char service[8];
-
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		snprintf(service, sizeof(service), "%u", port);
-		if ((p->res = calloc(1, sizeof(*p->res))) == NULL) {
-			r = -ENOMEM;
-			goto out;
-		}
-		p->res->p = p;
-		p->res->req.data = p->res;
-		c->state = CS_RESOLVING;
-		if ((r = uv_getaddrinfo(tw->loop, &p->res->req, dial_resolved_cb, hop->fqdn,
-		    service, &hints)) < 0) {
-			free(p->res);
-			p->res = NULL;
-			goto out;
-		}
-	}
+	if ((r = dial_connect(c, &hop->addr)) < 0)
+		goto out;
 	c->counted_open = true;
 	STAT_INC(t, dialled);
 	STAT_INC(t, open_connections);

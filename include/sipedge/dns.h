@@ -23,6 +23,7 @@ struct dns_conf {
 	unsigned max_ttl_s;    /* cap on cached TTLs, default 3600 */
 	unsigned neg_ttl_s;    /* NXDOMAIN / no-data caching, default 60 */
 	unsigned max_entries;  /* cache size bound, default 4096 */
+	const char *hosts_file; /* asked before DNS for A/AAAA: NULL /etc/hosts, "" none */
 };
 /* A field left 0 takes its default. */
 
@@ -60,8 +61,8 @@ int dns_srv(struct dns *d, const char *name, dns_srv_cb cb, void *arg,
 typedef void (*dns_addr_cb)(int status, const struct sockaddr_storage *a, size_t n,
     void *arg);
 /* A and AAAA for host, each with port filled in; IPv4 first.  Succeeds when either
- * family has addresses.  An IPv4 or IPv6 literal (brackets allowed) is answered
- * without DNS. */
+ * family has addresses.  An IPv4 or IPv6 literal (brackets allowed), or a name
+ * of the hosts file, is answered without DNS. */
 int dns_addr(struct dns *d, const char *host, unsigned short port, dns_addr_cb cb,
     void *arg, struct dns_query **q);
 /* The callback is then never called.  Not for a query whose callback is running. */

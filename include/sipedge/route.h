@@ -64,6 +64,9 @@ enum route_verdict {
 struct route_target {                      /* a name to resolve, in failover order */
 	char fqdn[CONF_MAX_NAME];
 	unsigned short port;
+	enum tp_kind kind;
+	bool has_addr;                     /* configured: no look-up */
+	struct sockaddr_storage addr;
 };
 
 struct route_op {
@@ -106,6 +109,7 @@ struct route_op {
 	struct route_target *res;
 	size_t res_n, res_i;
 	bool fallback_done;
+	bool starting;                     /* inside route_start: done is not called */
 };
 
 /* Decide where op's request goes.  Returns an enum route_verdict, also left in

@@ -123,7 +123,9 @@ void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
 bool conn_is_open(const struct conn *c);
 
-/* Dialling, with reuse per (FQDN, address, port, kind).
+/* Dialling, with reuse per (FQDN, address, port, kind).  The hop carries its
+ * address (names are resolved by routing, route.h: one resolver); a hop
+ * without one is -EINVAL.
  *
  * Returns 0 and sets *conn_out when an established connection can be reused
  * (the callback is not called); returns 1 when a connection is being set up (a

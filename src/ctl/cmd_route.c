@@ -77,24 +77,14 @@ step_cb(void *arg, const struct route_op *op, const char *text)
 	add_step(arg, text);
 }
 
-static const char *
-addr_str(const struct sockaddr_storage *a, char *buf, size_t len)
-{
-	return conf_sockaddr_str(a, buf, len);
-}
-
 /* "127.0.0.20:5061 (sip.fabrikam.test)", with " tcp" for a lab hop. */
 static const char *
 hop_str(const struct hop *h, char *buf, size_t len)
 {
 	char a[80];
 
-	if (h->has_addr)
-		snprintf(buf, len, "%s%s (%s)", addr_str(&h->addr, a, sizeof(a)),
-		    h->kind == TP_TCP ? " tcp" : "", h->fqdn);
-	else
-		snprintf(buf, len, "%s:%u%s (address looked up when dialled)", h->fqdn, h->port,
-		    h->kind == TP_TCP ? " tcp" : "");
+	snprintf(buf, len, "%s%s (%s)", conf_sockaddr_str(&h->addr, a, sizeof(a)),
+	    h->kind == TP_TCP ? " tcp" : "", h->fqdn);
 	return buf;
 }
 
@@ -154,17 +144,13 @@ print_text(const struct dry *r)
 		    r->op.default_route ? " by the default route" : "", hops_str(r, hops, sizeof(hops)));
 }
 
-/* A hop's address without its port (which has its own key), or null. */
+/* A hop's address without its port (which has its own key). */
 static void
 json_address(struct json_out *o, const struct hop *h)
 {
 	char a[80], *end;
 
-	if (!h->has_addr) {
-		json_out_null(o);
-		return;
-	}
-	addr_str(&h->addr, a, sizeof(a));
+	conf_sockaddr_str(&h->addr, a, sizeof(a));
 	if ((end = strrchr(a, ':')) != NULL)
 		*end = '\0';
 	if (a[0] == '[') {

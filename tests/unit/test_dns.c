@@ -1098,12 +1098,66 @@ test_dns_ttl_smallest(void)
 	return teardown();
 }
 
+/* The hosts file answers A/AAAA before DNS (as the system resolver does): no
+ * query is sent; IPv4 first; case and a trailing dot do not matter; "" turns
+ * it off. */
+static int
+test_dns_hosts_file(void)
+{
+	char dir[] = "/tmp/sipedge-hosts-XXXXXX", path[64], buf[64];
+	struct dns_conf c = { .servers = "127.0.0.1:9", .timeout_ms = 200, .tries = 1 };
+	struct dns_stats st;
+	struct res r[3];
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/hosts", dir);
+	CHECK((f = fopen(path, "w")) != NULL);
+	fprintf(f, "# lab\n127.0.0.10 pool1.contoso.test pool1 # the first\n"
+	    "::10 pool1.contoso.test\n127.0.0.11\tPool2.Contoso.TEST\nbogus line\n");
+	fclose(f);
+	c.hosts_file = path;
+	log_init("test_dns", 1, LOG_LVL_WARNING);
+	CHECK(uv_loop_init(&T.loop) == 0);
+	CHECK(uv_timer_init(&T.loop, &T.safety) == 0);
+	CHECK_EQ_INT(dns_new(&T.loop, &c, &T.d), 0);
+	memset(r, 0, sizeof(r));
+	CHECK_EQ_INT(addr("pool1.contoso.test", 5061, &r[0], NULL), 0);
+	CHECK_EQ_INT(addr("POOL2.contoso.test.", 5062, &r[1], NULL), 0);
+	CHECK_EQ_INT(addr("pool1", 5063, &r[2], NULL), 0);
+	CHECK(wait_all(r, 3, 2000));
+	CHECK_EQ_INT(r[0].status, 0);
+	CHECK_EQ_INT(r[0].n, 2);
+	CHECK_EQ_STR(ntop(&r[0].ss[0], buf, sizeof(buf)), "127.0.0.10");
+	CHECK_EQ_STR(ntop(&r[0].ss[1], buf, sizeof(buf)), "::10");
+	CHECK_EQ_INT(port_of(&r[0].ss[1]), 5061);
+	CHECK_EQ_INT(r[1].n, 1);
+	CHECK_EQ_STR(ntop(&r[1].ss[0], buf, sizeof(buf)), "127.0.0.11");
+	CHECK_EQ_INT(r[2].n, 1);
+	dns_get_stats(T.d, &st);
+	CHECK_EQ_INT(st.sent, 0);
+	dns_close(T.d);
+	T.d = NULL;
+	uv_run(&T.loop, UV_RUN_DEFAULT);
+	/* Off: the name goes to DNS (which does not answer here). */
+	c.hosts_file = "";
+	CHECK_EQ_INT(dns_new(&T.loop, &c, &T.d), 0);
+	memset(r, 0, sizeof(r));
+	CHECK_EQ_INT(addr("pool1.contoso.test", 5061, &r[0], NULL), 0);
+	CHECK(wait_all(r, 1, 5000));
+	CHECK(r[0].status != 0);
+	unlink(path);
+	rmdir(dir);
+	return teardown();
+}
+
 static const struct unit_test tests[] = {
 	UNIT(test_dns_srv_order_priority),
 	UNIT(test_dns_srv_order_weights),
 	UNIT(test_dns_srv_order_zero_weight),
 	UNIT(test_dns_srv),
 	UNIT(test_dns_addr),
+	UNIT(test_dns_hosts_file),
 	UNIT(test_dns_nxdomain_cached),
 	UNIT(test_dns_refused),
 	UNIT(test_dns_ttl_expiry),

@@ -1095,7 +1095,8 @@ test_limits(void)
 	return teardown();
 }
 
-/* TCP hop given by name only: resolved with uv_getaddrinfo. */
+/* A TCP hop: dialled, then reused; a hop without an address is refused (names
+ * are routing's to resolve). */
 static int
 test_dial_resolve_and_refused(void)
 {
@@ -1108,6 +1109,8 @@ test_dial_resolve_and_refused(void)
 	CHECK(setup(NULL, TP_TCP, NULL, false, NULL) == 0);
 	hop_init(&hop, "127.0.0.1", TP_TCP, T.port);
 	hop.has_addr = false;
+	CHECK_EQ_INT(transport_dial(T.tw, &hop, SIDE_INTERNAL, dial_cb, &d, &c, &req), -EINVAL);
+	hop_init(&hop, "127.0.0.1", TP_TCP, T.port);
 	CHECK_EQ_INT(transport_dial(T.tw, &hop, SIDE_INTERNAL, dial_cb, &d, &c, &req), 1);
 	CHECK(run_until(cond_dial, &d, 5000));
 	CHECK_EQ_INT(d.status, 0);
