@@ -138,4 +138,24 @@ struct dial_pending {
 	struct dial_pending *next;
 };
 
+/* Shared by transport.c, tp_io.c and tp_dial.c (the transport's internals). */
+#define STAT_INC(t, f)  atomic_fetch_add_explicit(&(t)->f, 1, memory_order_relaxed)
+#define STAT_DEC(t, f)  atomic_fetch_sub_explicit(&(t)->f, 1, memory_order_relaxed)
+#define STAT_GET(t, f)  atomic_load_explicit(&(t)->f, memory_order_relaxed)
+
+const char *tp__conn_ctx(const struct conn *c, char *buf, size_t len);
+bool tp__addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+void tp__ht_insert(struct tp_worker *tw, struct conn *c);
+struct conn *tp__conn_alloc(struct tp_worker *tw, enum side side, enum tp_kind kind, bool outbound);
+void tp__conn_abort(struct conn *c);
+void tp__conn_flushed(struct conn *c);
+void tp__conn_arm_timer(struct conn *c);
+int tp__conn_write_bytes(struct conn *c, char *buf, size_t len, bool owned);
+int tp__conn_tls_flush(struct conn *c);
+void tp__conn_established(struct conn *c);
+void tp__conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+void tp__conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+void tp__dial_fail(struct conn *c, int status, const char *detail);
+void tp__dial_succeed(struct conn *c);
+
 #endif

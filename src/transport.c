@@ -1,6 +1,7 @@
-/* transport.c: listeners and connections over libuv (TLS or lab TCP), SIP stream
- * framing (RFC 3261 §18.3), CRLF keep-alive (RFC 5626 §3.5.1), limits, timeouts
- * and outbound connection reuse. */
+/* transport.c: listeners and connections over libuv (TLS or lab TCP): accepting,
+ * a connection's life cycle and timers (handshake, idle, incomplete message,
+ * linger), the connection limits shared by all workers, lookup by id.  Reading
+ * and writing are in tp_io.c, dialling in tp_dial.c. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -25,15 +26,7 @@
 #include "sipedge/sipmsg.h"
 #include "tp_private.h"
 
-#define STAT_INC(t, f)  atomic_fetch_add_explicit(&(t)->f, 1, memory_order_relaxed)
-#define STAT_DEC(t, f)  atomic_fetch_sub_explicit(&(t)->f, 1, memory_order_relaxed)
-#define STAT_GET(t, f)  atomic_load_explicit(&(t)->f, memory_order_relaxed)
 
-static void conn_abort(struct conn *c);
-static void conn_arm_timer(struct conn *c);
-static int conn_write_bytes(struct conn *c, char *buf, size_t len, bool owned);
-static void dial_fail(struct conn *c, int status, const char *detail);
-static void dial_succeed(struct conn *c);
 
 const char *
 transport_strerror(int status)
@@ -83,8 +76,8 @@ tp_addr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
 }
 
 /* "peer sip.fabrikam.test 127.0.0.20:5061": the context ending log lines. */
-static const char *
-conn_ctx(const struct conn *c, char *buf, size_t len)
+const char *
+tp__conn_ctx(const struct conn *c, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN + 8];
 
@@ -111,8 +104,8 @@ tp_addr_bytes(const struct sockaddr_storage *ss, const unsigned char **p)
 	return 0;
 }
 
-static bool
-tp_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+bool
+tp__addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
 	const unsigned char *pa = NULL, *pb = NULL;
 	size_t la = tp_addr_bytes(a, &pa), lb = tp_addr_bytes(b, &pb);
@@ -326,8 +319,8 @@ tp_ht_grow(struct tp_worker *tw)
 	free(old);
 }
 
-static void
-tp_ht_insert(struct tp_worker *tw, struct conn *c)
+void
+tp__ht_insert(struct tp_worker *tw, struct conn *c)
 {
 	size_t s;
 
@@ -399,8 +392,8 @@ conn_is_open(const struct conn *c)
 
 /* --- connection lifecycle --- */
 
-static struct conn *
-conn_alloc(struct tp_worker *tw, enum side side, enum tp_kind kind, bool outbound)
+struct conn *
+tp__conn_alloc(struct tp_worker *tw, enum side side, enum tp_kind kind, bool outbound)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
@@ -504,8 +497,8 @@ conn_handle_closed(uv_handle_t *h)
 }
 
 /* Close now, dropping queued writes.  Callers deal with a pending dial first. */
-static void
-conn_abort(struct conn *c)
+void
+tp__conn_abort(struct conn *c)
 {
 	if (c->state == CS_CLOSED)
 		return;
@@ -527,12 +520,12 @@ conn_shutdown_cb(uv_shutdown_t *req, int status)
 	 * linger timer). */
 	if (status == 0 && c->discard && !c->peer_eof)
 		return;
-	conn_abort(c);
+	tp__conn_abort(c);
 }
 
 /* The write queue is empty: send FIN after it, then close. */
-static void
-conn_flushed(struct conn *c)
+void
+tp__conn_flushed(struct conn *c)
 {
 	int r;
 
@@ -540,7 +533,7 @@ conn_flushed(struct conn *c)
 		return;
 	c->shutdown_started = true;
 	if ((r = uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, conn_shutdown_cb)) < 0)
-		conn_abort(c);
+		tp__conn_abort(c);
 }
 
 void
@@ -551,14 +544,14 @@ conn_close(struct conn *c)
 	if (c->state != CS_OPEN) {
 		if (c->state < CS_OPEN) {
 			if (c->dial)
-				dial_fail(c, TP_ECLOSED, "closed while connecting");
+				tp__dial_fail(c, TP_ECLOSED, "closed while connecting");
 			else
-				conn_abort(c);
+				tp__conn_abort(c);
 		}
 		return;
 	}
 	log_debug("connection %016llx closing, %s", (unsigned long long)c->info.id,
-	    conn_ctx(c, ctx, sizeof(ctx)));
+	    tp__conn_ctx(c, ctx, sizeof(ctx)));
 	c->state = CS_CLOSING;
 	tp_ht_remove(c->tw, c);
 	conn_outbound_unlink(c);
@@ -570,14 +563,14 @@ conn_close(struct conn *c)
 
 		tls_sess_close_notify(c->tls);
 		if ((n = tls_sess_output(c->tls, &buf)) > 0)
-			(void)conn_write_bytes(c, buf, n, true);
+			(void)tp__conn_write_bytes(c, buf, n, true);
 		if (c->state != CS_CLOSING)
 			return;
 	}
 	/* A peer that never reads would keep us waiting for ever. */
-	conn_arm_timer(c);
+	tp__conn_arm_timer(c);
 	if (c->wq_bytes == 0)
-		conn_flushed(c);
+		tp__conn_flushed(c);
 }
 
 /* --- timers --- */
@@ -592,15 +585,15 @@ conn_timer_cb(uv_timer_t *h)
 
 	switch (c->state) {
 	case CS_CONNECTING:
-		dial_fail(c, TP_ETIMEDOUT, "connect timed out");
+		tp__dial_fail(c, TP_ETIMEDOUT, "connect timed out");
 		return;
 	case CS_HANDSHAKE:
 		STAT_INC(c->t, tls_failures);
 		if (c->dial) {
-			dial_fail(c, TP_ETIMEDOUT, "TLS handshake timed out");
+			tp__dial_fail(c, TP_ETIMEDOUT, "TLS handshake timed out");
 		} else {
-			log_info("TLS handshake timed out, %s", conn_ctx(c, ctx, sizeof(ctx)));
-			conn_abort(c);
+			log_info("TLS handshake timed out, %s", tp__conn_ctx(c, ctx, sizeof(ctx)));
+			tp__conn_abort(c);
 		}
 		return;
 	case CS_OPEN:
@@ -608,29 +601,29 @@ conn_timer_cb(uv_timer_t *h)
 			if (now >= c->drain_since + TP_DRAIN_MS)
 				conn_close(c);
 			else
-				conn_arm_timer(c);
+				tp__conn_arm_timer(c);
 			return;
 		}
 		if (tc->incomplete_timeout_ms && c->partial_since &&
 		    now >= c->partial_since + tc->incomplete_timeout_ms) {
 			log_info("incomplete message for %u ms, closing, %s",
-			    tc->incomplete_timeout_ms, conn_ctx(c, ctx, sizeof(ctx)));
+			    tc->incomplete_timeout_ms, tp__conn_ctx(c, ctx, sizeof(ctx)));
 			STAT_INC(c->t, framing_errors);
-			conn_abort(c);
+			tp__conn_abort(c);
 			return;
 		}
 		if (tc->idle_timeout_ms && now >= c->last_io + tc->idle_timeout_ms) {
 			log_debug("idle for %u ms, closing, %s", tc->idle_timeout_ms,
-			    conn_ctx(c, ctx, sizeof(ctx)));
+			    tp__conn_ctx(c, ctx, sizeof(ctx)));
 			conn_close(c);
 			return;
 		}
-		conn_arm_timer(c);
+		tp__conn_arm_timer(c);
 		return;
 	case CS_CLOSING:
 		log_debug("writes not flushed in %u ms, closing, %s", TP_LINGER_MS,
-		    conn_ctx(c, ctx, sizeof(ctx)));
-		conn_abort(c);
+		    tp__conn_ctx(c, ctx, sizeof(ctx)));
+		tp__conn_abort(c);
 		return;
 	case CS_CLOSED:
 		return;
@@ -639,8 +632,8 @@ conn_timer_cb(uv_timer_t *h)
 
 /* Arm the one timer for the earliest deadline of the current state.  Reads
  * only note the time; the timer re-arms itself when it fires early. */
-static void
-conn_arm_timer(struct conn *c)
+void
+tp__conn_arm_timer(struct conn *c)
 {
 	const struct transport_conf *tc = &c->t->conf;
 	uint64_t now = uv_now(c->tw->loop), due = 0;
@@ -676,511 +669,6 @@ conn_arm_timer(struct conn *c)
 	uv_timer_start(&c->timer, conn_timer_cb, due > now ? due - now : 0, 0);
 }
 
-/* --- writing --- */
-
-struct tp_write {
-	uv_write_t req;
-	struct conn *c;
-	msg_t *msg;          /* TCP: holds the serialised message the bufs point into */
-	char *buf;           /* TLS or raw: owned ciphertext */
-	size_t len;
-};
-
-static void
-conn_write_cb(uv_write_t *req, int status)
-{
-	struct tp_write *w = (struct tp_write *)req;
-	struct conn *c = w->c;
-	char ctx[320];
-
-	c->wq_bytes -= w->len;
-	if (w->msg)
-		msg_destroy(w->msg);
-	free(w->buf);
-	free(w);
-	if (status < 0) {
-		if (status != UV_ECANCELED && c->state != CS_CLOSED) {
-			log_debug("write failed: %s, %s", uv_strerror(status),
-			    conn_ctx(c, ctx, sizeof(ctx)));
-			if (c->dial)
-				dial_fail(c, status, uv_strerror(status));
-			else
-				conn_abort(c);
-		}
-		return;
-	}
-	c->last_io = uv_now(c->tw->loop);
-	if (c->wq_bytes == 0)
-		conn_flushed(c);
-}
-
-/* Account for a queued write; drop a peer that does not read. */
-static int
-conn_queued(struct conn *c, size_t len)
-{
-	char ctx[320];
-
-	c->wq_bytes += len;
-	if (c->wq_bytes > TP_MAX_BACKLOG) {
-		log_warnx("%s: write backlog over %u bytes, closing, %s", __func__,
-		    TP_MAX_BACKLOG, conn_ctx(c, ctx, sizeof(ctx)));
-		conn_abort(c);
-		return UV_ENOBUFS;
-	}
-	return 0;
-}
-
-/* Write len bytes of buf: at once if the socket takes them, else queued.  If
- * owned, buf is malloc()ed and this takes it over. */
-static int
-conn_write_bytes(struct conn *c, char *buf, size_t len, bool owned)
-{
-	uv_buf_t b = uv_buf_init(buf, (unsigned)len);
-	struct tp_write *w;
-	int r = 0;
-
-	if (c->state == CS_CLOSED) {
-		r = TP_ECLOSED;
-		goto out;
-	}
-	if (c->state != CS_CONNECTING && c->wq_bytes == 0) {
-		r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-		if (r == (int)len) {
-			c->last_io = uv_now(c->tw->loop);
-			r = 0;
-			goto out;
-		}
-		if (r < 0 && r != UV_EAGAIN)
-			goto out;
-		if (r > 0) {
-			b.base += r;
-			b.len -= (size_t)r;
-		}
-	}
-	if ((w = calloc(1, sizeof(*w))) == NULL) {
-		r = UV_ENOMEM;
-		goto out;
-	}
-	if (!owned) {
-		if ((w->buf = malloc(b.len)) == NULL) {
-			free(w);
-			r = UV_ENOMEM;
-			goto out;
-		}
-		memcpy(w->buf, b.base, b.len);
-		b.base = w->buf;
-	} else {
-		/* Keep the whole allocation; the write starts at b.base. */
-		w->buf = buf;
-		owned = false;
-	}
-	w->c = c;
-	w->len = b.len;
-	if ((r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb)) < 0) {
-		free(w->buf);
-		free(w);
-		goto out;
-	}
-	return conn_queued(c, b.len);
-out:
-	if (owned)
-		free(buf);
-	return r;
-}
-
-/* Send what the TLS session produced. */
-static int
-conn_tls_flush(struct conn *c)
-{
-	char *buf;
-	size_t n = tls_sess_output(c->tls, &buf);
-
-	return n ? conn_write_bytes(c, buf, n, true) : 0;
-}
-
-static int
-conn_send_tcp(struct conn *c, msg_t *msg, msg_iovec_t *iov, size_t n, size_t total)
-{
-	uv_buf_t stackbufs[32], *bufs = stackbufs;
-	struct tp_write *w = NULL;
-	size_t off = 0, i = 0;
-	int r;
-
-	if (n > sizeof(stackbufs) / sizeof(stackbufs[0]) &&
-	    (bufs = calloc(n, sizeof(*bufs))) == NULL)
-		return UV_ENOMEM;
-	for (size_t k = 0; k < n; k++)
-		bufs[k] = uv_buf_init(iov[k].mv_base, (unsigned)iov[k].mv_len);
-	/* Most writes go out at once and need no reference on msg. */
-	if (c->wq_bytes == 0) {
-		r = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
-		if (r < 0 && r != UV_EAGAIN)
-			goto out;
-		if (r > 0)
-			off = (size_t)r;
-		if (off == total) {
-			c->last_io = uv_now(c->tw->loop);
-			r = 0;
-			goto out;
-		}
-		while (i < n && off >= bufs[i].len) {
-			off -= bufs[i].len;
-			i++;
-		}
-		bufs[i].base += off;
-		bufs[i].len -= off;
-		total -= (size_t)(r > 0 ? r : 0);
-	}
-	if ((w = calloc(1, sizeof(*w))) == NULL) {
-		r = UV_ENOMEM;
-		goto out;
-	}
-	w->c = c;
-	w->len = total;
-	w->msg = msg_ref_create(msg);
-	if ((r = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs + i, (unsigned)(n - i),
-	    conn_write_cb)) < 0) {
-		msg_destroy(w->msg);
-		free(w);
-		goto out;
-	}
-	r = conn_queued(c, total);
-out:
-	if (bufs != stackbufs)
-		free(bufs);
-	return r;
-}
-
-/* The message in one buffer (tw->wbuf), NUL octets of its header fields
- * restored (framing.h). */
-static int
-conn_flatten(struct conn *c, const msg_t *msg, msg_iovec_t *iov, size_t n, size_t total)
-{
-	struct tp_worker *tw = c->tw;
-	size_t off = 0;
-
-	if (total > tw->wbufsize) {
-		char *p = realloc(tw->wbuf, total);
-
-		if (p == NULL)
-			return UV_ENOMEM;
-		tw->wbuf = p;
-		tw->wbufsize = total;
-	}
-	for (size_t k = 0; k < n; k++) {
-		memcpy(tw->wbuf + off, iov[k].mv_base, iov[k].mv_len);
-		off += iov[k].mv_len;
-	}
-	sipmsg_nul_restore(msg, tw->wbuf, total);
-	return 0;
-}
-
-/* Big messages are rare; do not keep their buffer. */
-static void
-conn_wbuf_trim(struct tp_worker *tw)
-{
-	if (tw->wbufsize > TP_SLICE) {
-		free(tw->wbuf);
-		tw->wbuf = NULL;
-		tw->wbufsize = 0;
-	}
-}
-
-static int
-conn_send_tls(struct conn *c, const msg_t *msg, msg_iovec_t *iov, size_t n, size_t total)
-{
-	struct tp_worker *tw = c->tw;
-	int r;
-
-	/* One SSL_write for the whole message: a record per header fragment
-	 * would multiply the overhead. */
-	if ((r = conn_flatten(c, msg, iov, n, total)) < 0)
-		return r;
-	if ((r = tls_sess_write(c->tls, tw->wbuf, total)) < 0) {
-		conn_abort(c);
-		return TP_ETLS;
-	}
-	conn_wbuf_trim(tw);
-	return conn_tls_flush(c);
-}
-
-int
-conn_send(struct conn *c, msg_t *msg)
-{
-	msg_iovec_t stackiov[64], *iov = stackiov;
-	size_t n, total = 0;
-	int r;
-
-	if (c == NULL || msg == NULL)
-		return -EINVAL;
-	if (c->state != CS_OPEN)
-		return TP_ECLOSED;
-	if (msg_serialize(msg, NULL) < 0 || msg_prepare(msg) < 0)
-		return -EINVAL;
-	if ((n = (size_t)msg_iovec(msg, NULL, 0)) == 0)
-		return -EINVAL;
-	if (n > sizeof(stackiov) / sizeof(stackiov[0]) &&
-	    (iov = calloc(n, sizeof(*iov))) == NULL)
-		return -ENOMEM;
-	msg_iovec(msg, iov, (isize_t)n);
-	for (size_t k = 0; k < n; k++)
-		total += iov[k].mv_len;
-	if (c->tls) {
-		r = conn_send_tls(c, msg, iov, n, total);
-	} else if (sipmsg_nul_byte(msg) >= 0) {
-		/* Rare: NULs to restore need a copy. */
-		if ((r = conn_flatten(c, msg, iov, n, total)) == 0)
-			r = conn_write_bytes(c, c->tw->wbuf, total, false);
-		conn_wbuf_trim(c->tw);
-	} else {
-		r = conn_send_tcp(c, msg, iov, n, total);
-	}
-	if (iov != stackiov)
-		free(iov);
-	if (r == 0)
-		STAT_INC(c->t, messages_out);
-	return r;
-}
-
-/* RFC 5626 §3.5.1: the pong for a CRLFCRLF ping. */
-static void
-conn_send_pong(struct conn *c)
-{
-	static char crlf[] = "\r\n";
-
-	if (c->tls) {
-		if (tls_sess_write(c->tls, crlf, 2) == 0)
-			(void)conn_tls_flush(c);
-	} else {
-		(void)conn_write_bytes(c, crlf, 2, false);
-	}
-}
-
-/* --- reading and framing --- */
-
-static void
-conn_deliver(struct conn *c, msg_t *msg, int status)
-{
-	struct tp_worker *tw = c->tw;
-
-	if (status == 0)
-		STAT_INC(c->t, messages_in);
-	if (tw->cbs.message_cb)
-		tw->cbs.message_cb(c, msg, status, tw->cbs.ud);
-	else if (msg)
-		msg_destroy(msg);
-}
-
-/* The stream cannot be framed any more: tell the core (which may answer),
- * then close once that answer is flushed. */
-static void
-conn_framing_error(struct conn *c, msg_t *msg, int status, const char *why)
-{
-	char ctx[320];
-
-	STAT_INC(c->t, framing_errors);
-	log_info("framing error (%s), answering %d and closing, %s", why, status,
-	    conn_ctx(c, ctx, sizeof(ctx)));
-	c->partial_since = 0;
-	c->discard = true;          /* what follows is read and dropped */
-	conn_deliver(c, msg, status);
-	if (c->state != CS_OPEN)
-		return;
-	if (c->refs <= 1) {
-		conn_close(c);
-		return;
-	}
-	/* Requests read before the bad one are still in progress (they hold
-	 * references): stop reading, let them answer, close after the last. */
-	c->draining = true;
-	c->drain_since = uv_now(c->tw->loop);
-	conn_arm_timer(c);
-}
-
-/* What the framer found in the stream. */
-static int
-conn_framer_cb(void *arg, enum framer_event ev, msg_t *msg, int status, const char *why)
-{
-	struct conn *c = arg;
-
-	switch (ev) {
-	case FRAMER_MESSAGE:
-		c->partial_since = 0;
-		conn_deliver(c, msg, 0);
-		break;
-	case FRAMER_PING:
-		if (c->state == CS_OPEN)
-			conn_send_pong(c);
-		break;
-	case FRAMER_ERROR:
-		conn_framing_error(c, msg, status, why);
-		return 1;
-	}
-	return c->state == CS_OPEN ? 0 : 1;
-}
-
-/* Plaintext from the stream. */
-static void
-conn_feed(struct conn *c, const char *p, size_t n)
-{
-	if (c->state != CS_OPEN || c->fr.failed)
-		return;
-	if (framer_feed(&c->fr, p, n, conn_framer_cb, c) != 0)
-		return;
-	if (framer_partial(&c->fr) && c->partial_since == 0) {
-		c->partial_since = uv_now(c->tw->loop);
-		if (c->t->conf.incomplete_timeout_ms)
-			conn_arm_timer(c);
-	}
-}
-
-static void
-conn_established(struct conn *c)
-{
-	struct tp_worker *tw = c->tw;
-	char ctx[320];
-
-	c->state = CS_OPEN;
-	c->established = true;
-	c->last_io = uv_now(tw->loop);
-	tp_ht_insert(tw, c);
-	if (c->tls)
-		tls_sess_peer_names(c->tls, &c->info.peer_names, &c->info.npeer_names);
-	if (c->info.outbound) {
-		c->onext = tw->outbound;
-		if (tw->outbound)
-			tw->outbound->oprev = c;
-		tw->outbound = c;
-	}
-	conn_arm_timer(c);
-	if (log_would(LOG_LVL_DEBUG))
-		log_debug("connection %016llx %s %s%s%s%s%s, %s", (unsigned long long)c->info.id,
-		    c->info.outbound ? "dialled" : "accepted",
-		    c->tls ? tls_sess_version(c->tls) : "TCP", c->tls ? " " : "",
-		    c->tls ? tls_sess_cipher(c->tls) : "",
-		    c->info.npeer_names ? ", certificate names " : "",
-		    c->info.npeer_names ? c->info.peer_names[0] : "", conn_ctx(c, ctx, sizeof(ctx)));
-	if (c->dial)
-		dial_succeed(c);
-}
-
-static void
-conn_tls_input(struct conn *c, const char *p, size_t n)
-{
-	char detail[256] = "", ctx[320];
-	long r;
-
-	tls_sess_input(c->tls, p, n);
-	if (c->state == CS_HANDSHAKE) {
-		int h = tls_sess_handshake(c->tls, detail, sizeof(detail));
-
-		/* Send what the handshake produced, alerts included. */
-		(void)conn_tls_flush(c);
-		if (h < 0) {
-			STAT_INC(c->t, tls_failures);
-			if (c->dial) {
-				dial_fail(c, h == -EACCES ? TP_ECERTNAME : TP_ETLS, detail);
-			} else {
-				log_warnx("%s: TLS handshake failed: %s, %s", __func__, detail,
-				    conn_ctx(c, ctx, sizeof(ctx)));
-				conn_abort(c);
-			}
-			return;
-		}
-		if (h == 0)
-			return;
-		conn_established(c);
-	}
-	while (c->state == CS_OPEN) {
-		r = tls_sess_read(c->tls, c->tw->plain, sizeof(c->tw->plain), detail,
-		    sizeof(detail));
-		if (r > 0) {
-			conn_feed(c, c->tw->plain, (size_t)r);
-			continue;
-		}
-		if (r == 0)
-			break;
-		if (r == -EPIPE) {
-			log_debug("TLS close_notify, %s", conn_ctx(c, ctx, sizeof(ctx)));
-			conn_close(c);
-		} else {
-			/* On TLS 1.3 a server's refusal of our certificate lands here. */
-			STAT_INC(c->t, tls_failures);
-			log_warnx("%s: TLS error: %s, %s", __func__, detail,
-			    conn_ctx(c, ctx, sizeof(ctx)));
-			(void)conn_tls_flush(c);
-			conn_abort(c);
-		}
-		break;
-	}
-	tls_sess_input(c->tls, NULL, 0);
-	if (c->state == CS_OPEN || c->state == CS_CLOSING)
-		(void)conn_tls_flush(c);
-}
-
-static void
-conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct conn *c = h->data;
-
-	*buf = uv_buf_init(c->tw->rbuf, sizeof(c->tw->rbuf));
-}
-
-static void
-conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct conn *c = s->data;
-	char ctx[320];
-
-	if (nread == 0 || c->state == CS_CLOSED)
-		return;
-	if (c->discard) {
-		/* Lingering after a framing error: drop the input; the peer's
-		 * FIN (or an error) ends it once our own FIN is out. */
-		if (nread < 0) {
-			c->peer_eof = true;
-			uv_read_stop(s);
-			if (c->state == CS_CLOSING && c->shutdown_started)
-				conn_abort(c);
-		}
-		return;
-	}
-	if (c->state >= CS_CLOSING)
-		return;
-	if (nread < 0) {
-		framer_clear(&c->fr);
-		c->partial_since = 0;
-		if (c->dial) {
-			dial_fail(c, nread == UV_EOF ? TP_ETLS : (int)nread, nread == UV_EOF ?
-			    "connection closed during the TLS handshake" : uv_strerror((int)nread));
-			return;
-		}
-		if (c->state == CS_HANDSHAKE) {
-			log_debug("closed during the TLS handshake, %s",
-			    conn_ctx(c, ctx, sizeof(ctx)));
-			conn_abort(c);
-		} else if (nread == UV_EOF) {
-			log_debug("EOF, %s", conn_ctx(c, ctx, sizeof(ctx)));
-			conn_close(c);
-		} else {
-			log_debug("read error: %s, %s", uv_strerror((int)nread),
-			    conn_ctx(c, ctx, sizeof(ctx)));
-			conn_abort(c);
-		}
-		return;
-	}
-	c->last_io = uv_now(c->tw->loop);
-	if (c->state == CS_HANDSHAKE)
-		c->progress_at = c->last_io;
-	/* Keep c alive whatever the callbacks do with it. */
-	conn_ref(c);
-	if (c->tls)
-		conn_tls_input(c, buf->base, (size_t)nread);
-	else
-		conn_feed(c, buf->base, (size_t)nread);
-	conn_unref(c);
-}
-
 /* --- listening and accepting --- */
 
 static void
@@ -1203,12 +691,12 @@ tp_connection_cb(uv_stream_t *server, int status)
 		log_warnx("%s: accept: %s", __func__, uv_strerror(status));
 		return;
 	}
-	if ((c = conn_alloc(tw, l->lc.side, l->lc.kind, false)) == NULL) {
+	if ((c = tp__conn_alloc(tw, l->lc.side, l->lc.kind, false)) == NULL) {
 		log_warnx("%s: out of memory", __func__);
 		return;
 	}
 	if ((r = uv_accept(server, (uv_stream_t *)&c->tcp)) < 0) {
-		conn_abort(c);
+		tp__conn_abort(c);
 		return;
 	}
 	len = sizeof(c->info.peer);
@@ -1219,8 +707,8 @@ tp_connection_cb(uv_stream_t *server, int status)
 	 * refusal and keep the listener readable. */
 	if (tw->shutting_down || !tp_limits_take(t, &c->info.peer)) {
 		STAT_INC(t, refused_limit);
-		log_debug("connection limit reached, refusing, %s", conn_ctx(c, ctx, sizeof(ctx)));
-		conn_abort(c);
+		log_debug("connection limit reached, refusing, %s", tp__conn_ctx(c, ctx, sizeof(ctx)));
+		tp__conn_abort(c);
 		return;
 	}
 	c->counted_inbound = true;
@@ -1231,16 +719,16 @@ tp_connection_cb(uv_stream_t *server, int status)
 	if (l->lc.kind == TP_TLS) {
 		if ((r = tls_sess_new(l->tls, NULL, l->lc.mutual_tls, &c->tls)) < 0) {
 			log_warnx("%s: TLS session: %s, %s", __func__, strerror(-r),
-			    conn_ctx(c, ctx, sizeof(ctx)));
-			conn_abort(c);
+			    tp__conn_ctx(c, ctx, sizeof(ctx)));
+			tp__conn_abort(c);
 			return;
 		}
 		c->state = CS_HANDSHAKE;
-		conn_arm_timer(c);
+		tp__conn_arm_timer(c);
 	} else {
-		conn_established(c);
+		tp__conn_established(c);
 	}
-	if ((r = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb)) < 0)
+	if ((r = uv_read_start((uv_stream_t *)&c->tcp, tp__conn_alloc_cb, tp__conn_read_cb)) < 0)
 		conn_close(c);
 }
 
@@ -1307,301 +795,14 @@ transport_worker_shutdown(struct tp_worker *tw)
 		uv_close((uv_handle_t *)&l->tcp, tp_listener_closed);
 	}
 	while (tw->dials)
-		dial_fail(tw->dials->c, TP_ECLOSED, "shutting down");
+		tp__dial_fail(tw->dials->c, TP_ECLOSED, "shutting down");
 	/* Closing only changes states; the list loses members in close callbacks. */
 	for (c = tw->conns; c; c = next) {
 		next = c->next;
 		if (c->state == CS_OPEN)
 			conn_close(c);
 		else if (c->state < CS_OPEN)
-			conn_abort(c);
+			tp__conn_abort(c);
 	}
 }
 
-/* --- dialling --- */
-
-static bool
-dial_key_match(const struct conn *c, const struct hop *hop, enum side side,
-    unsigned short port)
-{
-	if (c->fqdn == NULL || c->info.kind != hop->kind || c->info.side != side ||
-	    strcasecmp(c->fqdn, hop->fqdn) != 0)
-		return false;
-	if (hop->has_addr)
-		return tp_addr_equal(&c->info.peer, &hop->addr);
-	return conf_sockaddr_port(&c->info.peer) == port;
-}
-
-static bool
-dial_pending_match(const struct dial_pending *p, const struct hop *hop, enum side side,
-    unsigned short port)
-{
-	if (p->kind != hop->kind || p->side != side || p->has_addr != hop->has_addr ||
-	    p->port != port || strcasecmp(p->fqdn, hop->fqdn) != 0)
-		return false;
-	return !hop->has_addr || tp_addr_equal(&p->addr, &hop->addr);
-}
-
-static void
-dial_unlink(struct dial_pending *p)
-{
-	struct dial_pending **pp;
-
-	for (pp = &p->tw->dials; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	p->next = NULL;
-	if (p->c)
-		p->c->dial = NULL;
-	p->c = NULL;
-}
-
-static void
-dial_pending_free(struct dial_pending *p)
-{
-	while (p->reqs) {
-		struct dial_req *r = p->reqs;
-
-		p->reqs = r->next;
-		free(r);
-	}
-	free(p->fqdn);
-	free(p);
-}
-
-/* Hand the next waiting request its callback; false when none is left. */
-static bool
-dial_deliver_one(struct dial_pending *p, struct conn *c, int status, const char *detail)
-{
-	struct dial_req *r = p->reqs;
-	tp_dial_cb cb;
-	void *arg;
-
-	if (r == NULL)
-		return false;
-	p->reqs = r->next;
-	if (p->reqs)
-		p->reqs->prev = NULL;
-	cb = r->cb;
-	arg = r->arg;
-	free(r);
-	cb(c, status, detail, arg);
-	return true;
-}
-
-static void
-dial_fail(struct conn *c, int status, const char *detail)
-{
-	struct dial_pending *p = c->dial;
-	char ctx[320];
-
-	if (p == NULL) {
-		conn_abort(c);
-		return;
-	}
-	/* Info only: the core reports the failure with its own diagnostic. */
-	log_info("cannot connect: %s%s%s, %s", transport_strerror(status),
-	    detail && detail[0] ? ": " : "", detail ? detail : "", conn_ctx(c, ctx, sizeof(ctx)));
-	/* Unlinked first so that a callback dialling the same hop starts afresh. */
-	dial_unlink(p);
-	conn_abort(c);
-	p->delivering = true;
-	while (dial_deliver_one(p, NULL, status, detail))
-		;
-	dial_pending_free(p);
-}
-
-static void
-dial_succeed(struct conn *c)
-{
-	struct dial_pending *p = c->dial;
-
-	dial_unlink(p);
-	p->delivering = true;
-	while (p->reqs) {
-		/* A callback may close the connection for the ones after it. */
-		if (c->state == CS_OPEN)
-			dial_deliver_one(p, c, 0, NULL);
-		else
-			dial_deliver_one(p, NULL, TP_ECLOSED, "connection closed");
-	}
-	dial_pending_free(p);
-}
-
-static void
-dial_connect_cb(uv_connect_t *req, int status)
-{
-	struct conn *c = req->data;
-	int len, r;
-	char detail[128];
-
-	if (status == UV_ECANCELED || c->state != CS_CONNECTING)
-		return;
-	if (status < 0) {
-		dial_fail(c, status, uv_strerror(status));
-		return;
-	}
-	len = sizeof(c->info.local);
-	uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&c->info.local, &len);
-	uv_tcp_nodelay(&c->tcp, 1);
-	if ((r = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb)) < 0) {
-		dial_fail(c, r, uv_strerror(r));
-		return;
-	}
-	if (c->info.kind == TP_TCP) {
-		conn_established(c);
-		return;
-	}
-	if ((r = tls_sess_new(c->t->conf.client_tls, c->fqdn, false, &c->tls)) < 0) {
-		dial_fail(c, TP_ETLS, strerror(-r));
-		return;
-	}
-	c->state = CS_HANDSHAKE;
-	conn_arm_timer(c);
-	/* Produces the ClientHello. */
-	if (tls_sess_handshake(c->tls, detail, sizeof(detail)) < 0) {
-		dial_fail(c, TP_ETLS, detail);
-		return;
-	}
-	(void)conn_tls_flush(c);
-}
-
-static int
-dial_connect(struct conn *c, const struct sockaddr_storage *addr)
-{
-	const struct transport_conf *tc = &c->t->conf;
-	int fam = addr->ss_family == AF_INET6 ? 1 : 0, r;
-
-	c->info.peer = *addr;
-	/* Leave from the side's own address (firewalls are written that way). */
-	if (tc->has_src[c->info.side][fam] &&
-	    (r = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&tc->src[c->info.side][fam], 0)) < 0)
-		return r;
-	c->state = CS_CONNECTING;
-	if ((r = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)addr,
-	    dial_connect_cb)) < 0)
-		return r;
-	return 0;
-}
-
-int
-transport_dial(struct tp_worker *tw, const struct hop *hop, enum side side,
-    tp_dial_cb cb, void *arg, struct conn **conn_out, struct dial_req **req_out)
-{
-	struct transport *t;
-	struct dial_pending *p = NULL;
-	struct dial_req *rq = NULL;
-	struct conn *c = NULL;
-	unsigned short port;
-	int r;
-
-	if (tw == NULL || hop == NULL || cb == NULL || hop->fqdn[0] == '\0' || !hop->has_addr)
-		return -EINVAL;
-	t = tw->t;
-	if (hop->kind == TP_TLS && t->conf.client_tls == NULL)
-		return -EINVAL;
-	if (tw->shutting_down)
-		return TP_ECLOSED;
-	if (hop->has_addr)
-		port = conf_sockaddr_port(&hop->addr);
-	else
-		port = hop->port ? hop->port : (hop->kind == TP_TLS ? 5061 : 5060);
-
-	for (c = tw->outbound; c; c = c->onext)
-		if (c->state == CS_OPEN && dial_key_match(c, hop, side, port)) {
-			if (conn_out)
-				*conn_out = c;
-			return 0;
-		}
-	if ((rq = calloc(1, sizeof(*rq))) == NULL)
-		return -ENOMEM;
-	rq->cb = cb;
-	rq->arg = arg;
-	for (p = tw->dials; p; p = p->next)
-		if (dial_pending_match(p, hop, side, port)) {
-			rq->p = p;
-			rq->next = p->reqs;
-			if (p->reqs)
-				p->reqs->prev = rq;
-			p->reqs = rq;
-			if (req_out)
-				*req_out = rq;
-			return 1;
-		}
-
-	if ((p = calloc(1, sizeof(*p))) == NULL || (p->fqdn = strdup(hop->fqdn)) == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	p->tw = tw;
-	p->port = port;
-	p->kind = hop->kind;
-	p->side = side;
-	p->has_addr = hop->has_addr;
-	p->addr = hop->addr;
-	if ((c = conn_alloc(tw, side, hop->kind, true)) == NULL ||
-	    (c->fqdn = strdup(hop->fqdn)) == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	c->info.dialled_fqdn = c->fqdn;
-	if ((r = dial_connect(c, &hop->addr)) < 0)
-		goto out;
-	c->counted_open = true;
-	STAT_INC(t, dialled);
-	STAT_INC(t, open_connections);
-	p->c = c;
-	c->dial = p;
-	conn_arm_timer(c);
-	rq->p = p;
-	p->reqs = rq;
-	p->next = tw->dials;
-	tw->dials = p;
-	if (req_out)
-		*req_out = rq;
-	return 1;
-out:
-	if (c)
-		conn_abort(c);
-	if (p) {
-		free(p->fqdn);
-		free(p);
-	}
-	free(rq);
-	return r;
-}
-
-void
-transport_dial_cancel(struct dial_req *rq)
-{
-	struct dial_pending *p;
-
-	if (rq == NULL)
-		return;
-	p = rq->p;
-	if (rq->prev)
-		rq->prev->next = rq->next;
-	else
-		p->reqs = rq->next;
-	if (rq->next)
-		rq->next->prev = rq->prev;
-	free(rq);
-	/* Nobody waits any more: do not finish setting up a connection that
-	 * nobody would report or use. */
-	if (p->reqs == NULL && !p->delivering) {
-		struct conn *c = p->c;
-
-		dial_unlink(p);
-		if (c)
-			conn_abort(c);
-		dial_pending_free(p);
-	}
-}
-
-uint64_t
-transport_dial_progress(const struct dial_req *rq)
-{
-	return rq && rq->p && rq->p->c ? rq->p->c->progress_at : 0;
-}
