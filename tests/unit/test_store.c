@@ -88,7 +88,7 @@ count(struct store *st, const char *sql)
 {
 	int64_t n = -1;
 
-	if (query_int(st, &n, sql, NULL) != 0)
+	if (store__query_int(st, &n, sql, NULL) != 0)
 		return -1;
 	return (int)n;
 }
@@ -117,7 +117,7 @@ STORE_TEST(test_store_init_creates_current_schema)
 	CHECK(store_schema_version() >= 1);
 	CHECK_EQ_INT(count(st, "PRAGMA application_id"), STORE_APP_ID);
 	CHECK_EQ_INT(count(st, "PRAGMA foreign_keys"), 1);
-	CHECK_EQ_INT(query_text(st, &mode, "PRAGMA journal_mode", NULL), 0);
+	CHECK_EQ_INT(store__query_text(st, &mode, "PRAGMA journal_mode", NULL), 0);
 	CHECK_EQ_STR(mode, "wal");
 	free(mode);
 	/* A second init is refused and says why. */
@@ -257,11 +257,11 @@ STORE_TEST(test_store_busy)
 
 	CHECK(st != NULL);
 	CHECK_EQ_INT(store_open(dbpath, 0, &st2, err, sizeof(err)), 0);
-	CHECK_EQ_INT(exec_sql(st2, "BEGIN IMMEDIATE"), 0);
+	CHECK_EQ_INT(store__exec_sql(st2, "BEGIN IMMEDIATE"), 0);
 	store_busy_timeout(st, 50);
 	CHECK_EQ_INT(store_blocked_add(st, "fabrikam.test", NULL), -EBUSY);
 	CHECK(has(store_error(st), "locked"));
-	CHECK_EQ_INT(exec_sql(st2, "ROLLBACK"), 0);
+	CHECK_EQ_INT(store__exec_sql(st2, "ROLLBACK"), 0);
 	CHECK_EQ_INT(store_blocked_add(st, "fabrikam.test", NULL), 0);
 	store_close(st2);
 	store_close(st);
