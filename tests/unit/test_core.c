@@ -92,8 +92,9 @@ static const char invite[] =
     "Contact: <sip:alice@10.0.0.1:5061;transport=tls>\r\n"
     "Content-Length: 0\r\n\r\n";
 
+/* Check text: 0 (fine), or the status and diagnostic code of its refusal. */
 static int
-check_text(const char *text, int want_status)
+check_text_code(const char *text, int want_status, enum diag_code want_code)
 {
 	msg_t *m = parse(text);
 	struct sip_problem p;
@@ -106,9 +107,20 @@ check_text(const char *text, int want_status)
 	} else {
 		CHECK_EQ_INT(rc, -1);
 		CHECK_EQ_INT(p.status, want_status);
+		CHECK_EQ_INT(p.diag, want_code);
+		CHECK(p.detail[0] != '\0');
 	}
 	msg_destroy(m);
 	return 0;
+}
+
+static int
+check_text(const char *text, int want_status)
+{
+	return check_text_code(text, want_status, want_status == 0 ? DIAG_NONE :
+	    want_status == 483 ? DIAG_TOO_MANY_HOPS : want_status == 505 ? DIAG_BAD_VERSION :
+	    want_status == 416 ? DIAG_BAD_SCHEME : want_status == 420 ? DIAG_BAD_EXTENSION :
+	    DIAG_MALFORMED);
 }
 
 /* ---- conf ---- */
@@ -366,7 +378,7 @@ test_sipmsg_bad_requests(void)
 	/* CSeq method mismatch → 400 */
 	snprintf(buf, sizeof(buf), "%s", invite);
 	memcpy(strstr(buf, "CSeq: 1 INVITE"), "CSeq: 1 OPTION", 14);
-	CHECK(check_text(buf, 400) == 0);
+	CHECK(check_text_code(buf, 400, DIAG_CSEQ_MISMATCH) == 0);
 	/* SIP/3.0 → 505 */
 	snprintf(buf, sizeof(buf), "%s", invite);
 	memcpy(strstr(buf, "SIP/2.0\r\n"), "SIP/3.0", 7);
@@ -383,10 +395,10 @@ test_sipmsg_bad_requests(void)
 			 "Proxy-Require: newfeature1, newfeature2\r\n"
 			 "Content-Length: 0\r\n\r\n", 420) == 0);
 	/* missing Call-ID → 400 */
-	CHECK(check_text("OPTIONS sip:c@d SIP/2.0\r\n"
+	CHECK(check_text_code("OPTIONS sip:c@d SIP/2.0\r\n"
 			 "Via: SIP/2.0/TCP h;branch=z9hG4bK-4\r\nFrom: <sip:a@b>;tag=1\r\n"
 			 "To: <sip:c@d>\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 7\r\n"
-			 "Content-Length: 0\r\n\r\n", 400) == 0);
+			 "Content-Length: 0\r\n\r\n", 400, DIAG_MISSING_HEADER) == 0);
 	return 0;
 }
 
@@ -436,7 +448,7 @@ test_sipmsg_via_stamp(void)
 static int
 test_sipmsg_ack_cancel(void)
 {
-	msg_t *m = parse(invite), *ack, *cancel;
+	msg_t *m = parse(invite), *ack, *cancel, *resp;
 	char *text;
 
 	CHECK(m != NULL);
@@ -447,8 +459,23 @@ test_sipmsg_ack_cancel(void)
 	CHECK(strstr(text, "CANCEL sip:bob@fabrikam.test SIP/2.0\r\n") == text);
 	CHECK(strstr(text, "CSeq: 1 CANCEL\r\n"));
 	CHECK(strstr(text, "branch=z9hG4bK-1"));
-	ack = sipmsg_make_ack(sip_object(m), sip_object(m));
+	/* The ACK of a failure (RFC 3261 §17.1.1.3): the INVITE's Request-URI,
+	 * top Via (same branch) and Call-ID, From, CSeq number with method ACK,
+	 * and the To of the response (its tag). */
+	resp = parse("SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/TCP host1.example.com;branch=z9hG4bK-1\r\n"
+	    "From: <sip:alice@contoso.test>;tag=1\r\nTo: <sip:bob@fabrikam.test>;tag=busy9\r\n"
+	    "Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+	CHECK(resp != NULL);
+	ack = sipmsg_make_ack(sip_object(m), sip_object(resp));
 	CHECK(ack != NULL);
+	CHECK(msg_serialize(ack, NULL) == 0);
+	text = msg_as_string(msg_home(ack), ack, NULL, 0, NULL);
+	CHECK(strstr(text, "ACK sip:bob@fabrikam.test SIP/2.0\r\n") == text);
+	CHECK(strstr(text, "CSeq: 1 ACK\r\n"));
+	CHECK(strstr(text, "branch=z9hG4bK-1"));
+	CHECK(strstr(text, ";tag=busy9"));
+	CHECK(strstr(text, "Call-ID: "));
+	msg_destroy(resp);
 	msg_destroy(ack);
 	msg_destroy(cancel);
 	msg_destroy(m);
@@ -459,10 +486,19 @@ static int
 test_sipmsg_trying(void)
 {
 	msg_t *m = parse(invite), *r;
+	char *text;
 
 	CHECK(m != NULL);
-	r = sipmsg_response(sip_object(m), sip_object(m)->sip_via, 100, NULL, NULL, NULL, NULL);
+	r = sipmsg_response(sip_object(m), sip_object(m)->sip_via, 100, NULL, "tag7", NULL, NULL);
 	CHECK(r != NULL);
+	CHECK(msg_serialize(r, NULL) == 0);
+	text = msg_as_string(msg_home(r), r, NULL, 0, NULL);
+	CHECK(strstr(text, "SIP/2.0 100 Trying\r\n") == text);
+	/* A 100 never carries a To tag (RFC 3261 §8.2.6.2); the rest is echoed. */
+	CHECK(strstr(text, "tag7") == NULL);
+	CHECK(strstr(text, "branch=z9hG4bK-1"));
+	CHECK(strstr(text, "CSeq: 1 INVITE\r\n"));
+	CHECK(strstr(text, "ms-diagnostics") == NULL && strstr(text, "Warning") == NULL);
 	msg_destroy(r);
 	msg_destroy(m);
 	return 0;
@@ -490,9 +526,32 @@ test_sipmsg_token_method(void)
 static int
 test_sipmsg_dialog_forming(void)
 {
-	msg_t *m = parse(invite);
+	static const char *const cases[][2] = {
+		{ "INVITE", "" }, { "SUBSCRIBE", "" }, { "REFER", "" },
+		{ "INVITE", ";tag=t9" }, { "MESSAGE", "" }, { "OPTIONS", "" },
+		{ "NOTIFY", "" }, { "SUBSCRIBE", ";tag=t9" },
+	};
+	static const bool forming[] = { true, true, true, false, false, false, false, false };
+	char buf[1024];
+	msg_t *m;
 
-	CHECK(sipmsg_is_dialog_forming(sip_object(m)));
+	for (size_t i = 0; i < sizeof forming / sizeof forming[0]; i++) {
+		snprintf(buf, sizeof buf, "%s sip:bob@fabrikam.test SIP/2.0\r\n"
+		    "Via: SIP/2.0/TLS h;branch=z9hG4bK-%zu\r\nFrom: <sip:a@contoso.test>;tag=1\r\n"
+		    "To: <sip:bob@fabrikam.test>%s\r\nCall-ID: df%zu\r\nCSeq: 1 %s\r\n"
+		    "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		    cases[i][0], i, cases[i][1], i, cases[i][0]);
+		m = parse(buf);
+		CHECK(m != NULL);
+		CHECK(sipmsg_is_dialog_forming(sip_object(m)) == forming[i]);
+		msg_destroy(m);
+	}
+	/* A response never forms a dialog by itself. */
+	m = parse("SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS h;branch=z9hG4bK-r\r\n"
+	    "From: <sip:a@contoso.test>;tag=1\r\nTo: <sip:bob@fabrikam.test>;tag=2\r\n"
+	    "Call-ID: dr\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+	CHECK(m != NULL);
+	CHECK(!sipmsg_is_dialog_forming(sip_object(m)));
 	msg_destroy(m);
 	return 0;
 }
