@@ -377,7 +377,7 @@ test_sipmsg_bad_requests(void)
 	CHECK(check_text(buf, 483) == 0);
 	/* CSeq method mismatch → 400 */
 	snprintf(buf, sizeof(buf), "%s", invite);
-	memcpy(strstr(buf, "CSeq: 1 INVITE"), "CSeq: 1 OPTION", 14);
+	memcpy(strstr(buf, "CSeq: 1 INVITE"), "CSeq: 1 UPDATE", 14);
 	CHECK(check_text_code(buf, 400, DIAG_CSEQ_MISMATCH) == 0);
 	/* SIP/3.0 → 505 */
 	snprintf(buf, sizeof(buf), "%s", invite);
