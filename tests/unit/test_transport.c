@@ -148,6 +148,16 @@ cond_nclosed(void *arg)
 	return T.nclosed >= *(int *)arg;
 }
 
+/* The transport's open connections (both ends of every pair) down to *arg. */
+static bool
+cond_open_at_most(void *arg)
+{
+	struct transport_stats st;
+
+	transport_stats_get(T.t, &st);
+	return st.open_connections <= (uint64_t)*(int *)arg;
+}
+
 static void
 dial_cb(struct conn *c, int status, const char *detail, void *arg)
 {
@@ -560,9 +570,27 @@ test_dial_cancel(void)
 	hop_init(&hop, "edge-int.contoso.test", TP_TLS, T.port);
 	CHECK_EQ_INT(transport_dial(T.tw, &hop, SIDE_INTERNAL, dial_cb, &d3, &c, &r3), 1);
 	transport_dial_cancel(r3);
-	run_nowait(20);
-	CHECK(!d3.done);
-	conn_close(d2.c);
+	/* The abandoned dial's socket is closed and the listener's end of it,
+	 * if it got that far, sees it go: the d2 pair is all that is left. */
+	{
+		int two = 2, zero = 0;
+		struct transport_stats st;
+
+		CHECK(run_until(cond_open_at_most, &two, 5000));
+		run_nowait(50);
+		transport_stats_get(T.t, &st);
+		CHECK_EQ_INT(st.open_connections, 2);
+		CHECK_EQ_INT(st.dialled, 2);
+		CHECK(!d3.done);
+		/* A new dial to that hop starts afresh (nothing pending is reused). */
+		CHECK_EQ_INT(transport_dial(T.tw, &hop, SIDE_INTERNAL, dial_cb, &d3, &c, &r3), 1);
+		CHECK(run_until(cond_dial, &d3, 5000));
+		CHECK_EQ_INT(d3.status, 0);
+		conn_close(d3.c);
+		conn_close(d2.c);
+		CHECK(run_until(cond_open_at_most, &zero, 5000));
+	}
+	want = 2;
 	CHECK(run_until(cond_nclosed, &want, 5000));
 	return teardown();
 }
