@@ -97,6 +97,18 @@ enum txn_state {
 	TX_COMPLETED,        /* final response sent upstream; INVITE waits for the ACK */
 };
 
+/* The one timer a transaction runs at a time, by its RFC 3261 name (over
+ * reliable transports A, D, E, G, I, J and K are not needed). */
+enum txn_timer {
+	TXN_TIMER_NONE,
+	TXN_TIMER_B,         /* INVITE: the first response of the next hop (timer-f) */
+	TXN_TIMER_F,         /* non-INVITE: the final response, failover included (timer-f) */
+	TXN_TIMER_C,         /* INVITE after a provisional: the next response (timer-c) */
+	TXN_TIMER_C_CANCEL,  /* Timer C fired and the branch was cancelled: its final
+	                      * response, before we answer 408 for it (timer-f) */
+	TXN_TIMER_H,         /* an INVITE's failure went upstream: its ACK (timer-f) */
+};
+
 struct txn {
 	struct worker *w;
 	struct txn *prev, *next;          /* the worker's list */
@@ -140,7 +152,8 @@ struct txn {
 	sip_record_route_t *rr_in, *rr_out;
 
 	enum txn_state state;
-	bool got_100, got_provisional, cancelled, cancel_pending, cancel_sent, timer_c_fired;
+	enum txn_timer timer_running;     /* what timer is (NONE: stopped) */
+	bool got_100, got_provisional, cancelled, cancel_pending, cancel_sent;
 	int last_status;
 	enum diag_code last_diag;
 	uv_timer_t timer;
@@ -160,7 +173,9 @@ void txn_drop_out(struct txn *t);
 void txn_conn_closed(struct conn *c);
 struct txn *txn_by_key(struct worker *w, const char *key);
 struct txn *txn_by_branch(struct worker *w, const char *branch);
-void txn_arm(struct txn *t, unsigned ms);
+/* Start the named timer (stopping the one running), for its configured time. */
+void txn_arm(struct txn *t, enum txn_timer which);
+const char *txn_timer_name(enum txn_timer which);
 /* Final response from a transaction, upstream (nothing for an ACK). */
 void txn_reply(struct txn *t, int status, enum diag_code d, const char *detail);
 /* The transaction has its final response: wait for an ACK, or end. */

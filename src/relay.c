@@ -254,9 +254,9 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 
 	if (m == sip_method_invite) {
 		proxy_reply(w, c, msg, t->up_via, ci->side, 100, DIAG_NONE, NULL, t->to_tag, NULL);
-		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer B until a provisional */
+		txn_arm(t, TXN_TIMER_B);
 	} else if (!t->stateless)
-		txn_arm(t, w->px->conf->timer_f_ms);   /* Timer F */
+		txn_arm(t, TXN_TIMER_F);
 	if (rc == ROUTE_FORWARD)
 		txn_route_act(t);
 	/* else a look-up continues it (txn_route_act from its callback). */

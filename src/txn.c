@@ -1,5 +1,5 @@
 /* txn.c: transactions of the proxy core (RFC 3261 §16, §17 over reliable
- * transports): server-transaction keys, timers (Timer B/F, Timer C, Timer H),
+ * transports): server-transaction keys, named timers (enum txn_timer: B, F, C, H),
  * forwarding to the next hops with serial failover (RFC 3263 §4.3), our Via and
  * double Record-Route (RFC 5658) with signed tokens, hop-by-hop ACK, CANCEL
  * downstream, and the responses coming back.
@@ -81,10 +81,28 @@ timer_free_cb(uv_handle_t *h)
 	free(h->data);
 }
 
-void
-txn_arm(struct txn *t, unsigned ms)
+const char *
+txn_timer_name(enum txn_timer which)
 {
-	uv_timer_start(&t->timer, txn_timer_cb, ms, 0);
+	switch (which) {
+	case TXN_TIMER_B: return "Timer B";
+	case TXN_TIMER_F: return "Timer F";
+	case TXN_TIMER_C: return "Timer C";
+	case TXN_TIMER_C_CANCEL: return "Timer F after Timer C's CANCEL";
+	case TXN_TIMER_H: return "Timer H";
+	case TXN_TIMER_NONE: break;
+	}
+	return "no timer";
+}
+
+void
+txn_arm(struct txn *t, enum txn_timer which)
+{
+	const struct conf *c = t->w->px->conf;
+
+	t->timer_running = which;
+	uv_timer_start(&t->timer, txn_timer_cb, which == TXN_TIMER_C ? c->timer_c_ms : c->timer_f_ms,
+	    0);
 }
 
 void
@@ -157,7 +175,7 @@ txn_complete(struct txn *t, int status)
 	/* An INVITE answered with a failure waits for the hop-by-hop ACK (Timer H
 	 * on a reliable transport); everything else is done. */
 	if (t->method == sip_method_invite && status >= 300)
-		txn_arm(t, t->w->px->conf->timer_f_ms);
+		txn_arm(t, TXN_TIMER_H);
 	else
 		txn_destroy(t);
 }
@@ -325,23 +343,36 @@ static void
 txn_timer_cb(uv_timer_t *tm)
 {
 	struct txn *t = tm->data;
+	enum txn_timer which = t->timer_running;
+	char desc[256];
 	msg_t *cancel;
 
-	if (t->state == TX_COMPLETED) {
+	t->timer_running = TXN_TIMER_NONE;
+	log_debug("%s fired for %s", txn_timer_name(which), sipmsg_describe(t->sip, desc, sizeof(desc)));
+	switch (which) {
+	case TXN_TIMER_H:
+		/* No ACK for our failure: the transaction ends anyway. */
 		txn_destroy(t);
 		return;
-	}
-	if (t->method == sip_method_invite && (t->got_provisional || t->got_100) && !t->timer_c_fired) {
-		/* Timer C (RFC 3261 §16.8): cancel the branch, then give it
-		 * Timer F to answer before we answer for it. */
-		t->timer_c_fired = true;
+	case TXN_TIMER_C:
+		/* RFC 3261 §16.8: cancel the branch, then give it timer-f to
+		 * answer before we answer for it. */
 		if (!t->cancel_sent && (cancel = sipmsg_make_cancel(t->sip)) != NULL) {
 			sipmsg_nul_copy(cancel, t->req);
 			txn_send_down(t, cancel);
 			msg_destroy(cancel);
 			t->cancel_sent = true;
 		}
-		txn_arm(t, t->w->px->conf->timer_f_ms);
+		txn_arm(t, TXN_TIMER_C_CANCEL);
+		return;
+	case TXN_TIMER_B:
+	case TXN_TIMER_F:
+	case TXN_TIMER_C_CANCEL:
+	case TXN_TIMER_NONE:
+		break;
+	}
+	if (t->state == TX_COMPLETED) {
+		txn_destroy(t);
 		return;
 	}
 	atomic_fetch_add(&t->w->px->timeouts, 1);
@@ -427,16 +458,16 @@ txn_response(struct txn *t, msg_t *msg, sip_t *sip)
 	}
 	if (status == 100) {
 		/* Timer B stops at any provisional; Timer C governs from now. */
-		if (t->method == sip_method_invite && !t->got_100 && !t->got_provisional)
-			txn_arm(t, t->w->px->conf->timer_c_ms);
+		if (t->method == sip_method_invite && t->timer_running == TXN_TIMER_B)
+			txn_arm(t, TXN_TIMER_C);
 		t->got_100 = true;
 		goto maybe_cancel;
 	}
 	if (status < 200) {
 		t->got_provisional = true;
 		t->state = TX_PROCEEDING;
-		if (t->method == sip_method_invite && !t->timer_c_fired)
-			txn_arm(t, t->w->px->conf->timer_c_ms);
+		if (t->method == sip_method_invite && t->timer_running != TXN_TIMER_C_CANCEL)
+			txn_arm(t, TXN_TIMER_C);
 		txn_forward_up(t, msg, sip);
 		msg = NULL;
 		goto maybe_cancel;
