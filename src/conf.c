@@ -33,11 +33,11 @@ perr(struct parse *p, const char *fmt, ...)
 	n = p->line ? snprintf(p->err, p->errlen, "%s:%u: ", p->file, p->line) :
 		      snprintf(p->err, p->errlen, "%s: ", p->file);
 	if (n < 0 || (size_t)n >= p->errlen)
-		return -1;
+		return -EINVAL;
 	va_start(ap, fmt);
 	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
-	return -1;
+	return -EINVAL;
 }
 
 void
@@ -282,7 +282,7 @@ static int
 copy_host(struct parse *p, char *dst, size_t dstlen, const char *src, const char *key)
 {
 	if (copy_str(p, dst, dstlen, src, key) < 0)
-		return -1;
+		return -EINVAL;
 	host_normalise(dst);
 	if (!valid_hostname(dst))
 		return perr(p, "%s: '%s' is not a valid host name", key, src);
@@ -322,7 +322,7 @@ parse_hop(struct parse *p, const char *key, char **w, int nw, struct hop *h)
 	if (nw < 1 || nw > 3)
 		return perr(p, "%s: expected FQDN[:PORT] [ADDRESS] [tcp]", key);
 	if (copy_str(p, name, sizeof(name), w[0], key) < 0)
-		return -1;
+		return -EINVAL;
 	if ((colon = strchr(name, ':')) != NULL) {
 		unsigned long port;
 
@@ -332,7 +332,7 @@ parse_hop(struct parse *p, const char *key, char **w, int nw, struct hop *h)
 		h->port = (unsigned short)port;
 	}
 	if (copy_host(p, h->fqdn, sizeof(h->fqdn), name, key) < 0)
-		return -1;
+		return -EINVAL;
 	for (int i = 1; i < nw; i++) {
 		if (strcasecmp(w[i], "tcp") == 0) {
 			h->kind = TP_TCP;
@@ -406,7 +406,7 @@ k_host(struct parse *p, char **w, int nw)
 	if (nw < 2 || nw > 3)
 		return perr(p, "host: expected FQDN ADDRESS[:PORT] [tcp]");
 	if (copy_host(p, h.fqdn, sizeof(h.fqdn), w[0], "host") < 0)
-		return -1;
+		return -EINVAL;
 	a = w[1];
 	if (conf_parse_sockaddr(a, 0, &h.addr) < 0)
 		return perr(p, "host: '%s' is not ADDRESS[:PORT]", a);
@@ -499,7 +499,7 @@ k_pool_server(struct parse *p, char **w, int nw)
 	struct hop h;
 
 	if (parse_hop(p, "pool-server", w, nw, &h) < 0)
-		return -1;
+		return -EINVAL;
 	c->pool = grow(c->pool, c->npool, sizeof(*c->pool));
 	c->pool[c->npool++] = h;
 	return 0;
@@ -516,9 +516,9 @@ k_internal_server(struct parse *p, char **w, int nw)
 		return perr(p, "internal-server: expected one FQDN or IP address");
 	if (conf_parse_sockaddr(w[0], 0, &ss) == 0) {
 		if (copy_str(p, name, sizeof(name), w[0], "internal-server") < 0)
-			return -1;
+			return -EINVAL;
 	} else if (copy_host(p, name, sizeof(name), w[0], "internal-server") < 0)
-		return -1;
+		return -EINVAL;
 	c->internal_servers = grow(c->internal_servers, c->ninternal_servers, sizeof(char *));
 	c->internal_servers[c->ninternal_servers++] = xstrdup(name);
 	return 0;
@@ -533,7 +533,7 @@ k_sip_domain(struct parse *p, char **w, int nw)
 	if (nw != 1)
 		return perr(p, "sip-domain: expected one domain");
 	if (copy_host(p, name, sizeof(name), w[0], "sip-domain") < 0)
-		return -1;
+		return -EINVAL;
 	c->domains = grow(c->domains, c->ndomains, sizeof(char *));
 	c->domains[c->ndomains++] = xstrdup(name);
 	return 0;
@@ -632,7 +632,7 @@ set_key(struct parse *p, const struct key *k, char **w, int nw)
 	case K_FN:
 		break;
 	}
-	return -1;
+	return -EINVAL;
 }
 
 static int
@@ -724,7 +724,7 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
+		return -EINVAL;
 	}
 	conf_defaults(c);
 	snprintf(c->path, sizeof(c->path), "%s", path);
@@ -732,7 +732,7 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		conf_free(c);
-		return -1;
+		return -EINVAL;
 	}
 	while (fgets(line, sizeof(line), f)) {
 		p.line++;
@@ -745,14 +745,14 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	}
 	if (rc == 0 && ferror(f)) {
 		snprintf(err, errlen, "%s: read error", path);
-		rc = -1;
+		rc = -EIO;
 	}
 	fclose(f);
 	if (rc == 0)
 		rc = check_conf(&p);
 	if (rc < 0) {
 		conf_free(c);
-		return -1;
+		return -EINVAL;
 	}
 	*out = c;
 	return 0;

@@ -95,27 +95,23 @@ get32(const unsigned char *p)
 }
 
 /* Expands the name at p into out (normalised; "" for the root) and the length it
- * takes in the message into *used.  0 or -1. */
+ * takes in the message into *used.  0 or -EBADMSG. */
 static int
 expand(const unsigned char *p, const unsigned char *abuf, int alen, char *out,
     size_t outlen, long *used)
 {
 	char *s = NULL;
-	int rc = -1;
+	int rc = 0;
 
 	if (ares_expand_name(p, abuf, alen, &s, used) != ARES_SUCCESS)
-		return -1;
+		return -EBADMSG;
 	if (s[0] == '\0' || (s[0] == '.' && s[1] == '\0')) {
 		out[0] = '\0';
-		rc = 0;
-	} else if (dns__name_norm(s, out, outlen) == 0) {
-		rc = 0;
-	} else {
+	} else if (dns__name_norm(s, out, outlen) != 0) {
 		/* A name we would refuse from a caller: keep the record out, but the
 		 * message itself is still well formed. */
 		out[0] = '\x01';
 		out[1] = '\0';
-		rc = 0;
 	}
 	ares_free_string(s);
 	return rc;
@@ -138,13 +134,13 @@ dns__parse_answer(const unsigned char *abuf, int alen, int type, const char *qna
 	out->ttl = UINT32_MAX;
 	out->dot_target = false;
 	if (alen < 12)
-		return -1;
+		return -EBADMSG;
 	qd = get16(abuf + 4);
 	an = get16(abuf + 6);
 	for (unsigned i = 0; i < qd; i++) {
 		if (expand(p, abuf, alen, owner, sizeof(owner), &used) < 0 ||
 		    end - p < used + 4)
-			return -1;
+			return -EBADMSG;
 		p += used + 4;
 	}
 	snprintf(cur, sizeof(cur), "%s", qname);
@@ -154,7 +150,7 @@ dns__parse_answer(const unsigned char *abuf, int alen, int type, const char *qna
 
 		if (expand(p, abuf, alen, owner, sizeof(owner), &used) < 0 ||
 		    end - p < used + 10)
-			return -1;
+			return -EBADMSG;
 		p += used;
 		rtype = get16(p);
 		rclass = get16(p + 2);
@@ -162,7 +158,7 @@ dns__parse_answer(const unsigned char *abuf, int alen, int type, const char *qna
 		rdlen = get16(p + 8);
 		p += 10;
 		if ((size_t)(end - p) < rdlen)
-			return -1;
+			return -EBADMSG;
 		/* RFC 2181 §8: a TTL with the top bit set is read as zero. */
 		if (ttl & 0x80000000u)
 			ttl = 0;
@@ -172,7 +168,7 @@ dns__parse_answer(const unsigned char *abuf, int alen, int type, const char *qna
 		}
 		if (rtype == RR_CNAME && (int)rtype != type) {
 			if (expand(p, abuf, alen, target, sizeof(target), &used) < 0)
-				return -1;
+				return -EBADMSG;
 			snprintf(cur, sizeof(cur), "%s", target);
 			if (ttl < out->ttl)
 				out->ttl = ttl;
@@ -183,7 +179,7 @@ dns__parse_answer(const unsigned char *abuf, int alen, int type, const char *qna
 			if (type == RR_SRV) {
 				if (rdlen < 7 || expand(p + 6, abuf, alen, target,
 				    sizeof(target), &used) < 0)
-					return -1;
+					return -EBADMSG;
 				if (target[0] == '\0') {
 					out->dot_target = true;
 				} else if (target[0] != '\x01') {
@@ -207,7 +203,7 @@ dns__parse_answer(const unsigned char *abuf, int alen, int type, const char *qna
 				memcpy(&sin6->sin6_addr, p, 16);
 				out->n++;
 			} else {
-				return -1;
+				return -EBADMSG;
 			}
 			if (ttl < out->ttl)
 				out->ttl = ttl;

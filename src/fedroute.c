@@ -192,13 +192,13 @@ fedroute_outbound(const struct policy *p, const char *target_domain, struct fed_
 	memset(d, 0, sizeof(*d));
 	d->mark_verified = policy_config(p)->mark_source_verifiable;
 	if (out_federation_off(p, d))
-		return -1;
+		return -EACCES;
 	if (target_domain == NULL ||
 	    names_normalize(target_domain, d->domain, sizeof(d->domain), NULL) != 0) {
 		d->domain[0] = '\0';
 		out_refuse(d, DIAG_FED_NOT_FEDERATED, "target is not a domain name: %s",
 		    printable(target_domain, raw));
-		return -1;
+		return -EACCES;
 	}
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
 		if (rules[i](p, d->domain, d) == DECIDED)
@@ -208,7 +208,7 @@ fedroute_outbound(const struct policy *p, const char *target_domain, struct fed_
 		d->via = FED_VIA_NONE;
 		d->next[0] = '\0';
 		d->throttled = false;
-		return -1;
+		return -EACCES;
 	}
 	return 0;
 }

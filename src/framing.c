@@ -7,6 +7,7 @@
  * limit is therefore enforced here, on the octets of the message, and Sofia's
  * is only a guard far above it. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +129,7 @@ msg_fill(msg_t *m, const char *p, size_t len, int eos)
 
 	k = msg_recv_iovec(m, vec, (isize_t)(sizeof(vec) / sizeof(vec[0])), len, eos);
 	if (k <= 0 || (size_t)k > sizeof(vec) / sizeof(vec[0]))
-		return -1;
+		return -ENOBUFS;
 	for (issize_t i = 0; i < k; i++) {
 		memcpy(vec[i].mv_base, p + off, vec[i].mv_len);
 		off += vec[i].mv_len;
@@ -172,7 +173,7 @@ header_end(const char *p, size_t n)
 /* A NUL octet in the header section of f->cur (Sofia parses header fields as
  * C strings): the octet that stands for it, found nowhere else in the header
  * section so far nor in rest (the octets after the NUL), and marked on the
- * message so that it is written back as NUL.  -1 when every candidate occurs. */
+ * message so that it is written back as NUL.  -ENOSPC when every candidate occurs. */
 static int
 nul_standin(struct framer *f, const char *rest, size_t restlen)
 {
@@ -183,7 +184,7 @@ nul_standin(struct framer *f, const char *rest, size_t restlen)
 	int have = sipmsg_nul_byte(m);
 
 	if (have >= 0)
-		return memchr(rest, have, end) ? -1 : have;
+		return memchr(rest, have, end) ? -ENOSPC : have;
 	for (size_t i = 0; data && i < len; i++)
 		used[(unsigned char)data[i]] = true;
 	for (size_t i = 0; i < end; i++)
@@ -196,7 +197,7 @@ nul_standin(struct framer *f, const char *rest, size_t restlen)
 			sipmsg_nul_mark(m, k);
 			return sipmsg_nul_candidate(k);
 		}
-	return -1;
+	return -ENOSPC;
 }
 
 static bool
@@ -216,7 +217,7 @@ salvage_start(struct framer *f, msg_t *m)
 	struct framer_salvage *sv = calloc(1, sizeof(*sv));
 
 	if (sv == NULL)
-		return -1;
+		return -ENOMEM;
 	for (i = 0; i < len && i < SALVAGE_METHOD - 1 && is_token_char((unsigned char)d[i]); i++)
 		sv->method[i] = d[i];
 	if (i == len || d[i] != ' ' || strncmp(d, "SIP/", 4) == 0)
@@ -392,7 +393,8 @@ check_incomplete(struct framer *f, msg_t *m, unsigned flags, framer_cb cb, void 
 }
 
 /* After a complete message: the parser's leftover, as the next message to
- * parse (NULL if only keep-alive octets were left).  -1: stop. */
+ * parse (NULL if only keep-alive octets were left).  Negative: stop (-ECANCELED:
+ * the callback asked to). */
 static int
 next_message(struct framer *f, msg_t *next, framer_cb cb, void *arg, msg_t **out)
 {
@@ -405,7 +407,7 @@ next_message(struct framer *f, msg_t *next, framer_cb cb, void *arg, msg_t **out
 	if (all_crlf(d, len)) {
 		keepalive(f, d, len, &pings);
 		msg_destroy(next);
-		return emit_pings(pings, cb, arg) ? -1 : 0;
+		return emit_pings(pings, cb, arg) ? -ECANCELED : 0;
 	}
 	/* CRLF before the next message: answer a ping in them, and give the
 	 * parser the octets after them in a fresh message (Sofia's msg_next()
@@ -413,7 +415,7 @@ next_message(struct framer *f, msg_t *next, framer_cb cb, void *arg, msg_t **out
 	skip = keepalive(f, d, len, &pings);
 	if ((rc = emit_pings(pings, cb, arg)) != 0) {
 		msg_destroy(next);
-		return -1;
+		return -ECANCELED;
 	}
 	if (skip > 0) {
 		msg_t *fresh = msg_new(f);
@@ -423,7 +425,7 @@ next_message(struct framer *f, msg_t *next, framer_cb cb, void *arg, msg_t **out
 				msg_destroy(fresh);
 			msg_destroy(next);
 			fail(f, NULL, 400, "out of memory", cb, arg);
-			return -1;
+			return -ENOMEM;
 		}
 		msg_destroy(next);
 		next = fresh;

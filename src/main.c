@@ -138,8 +138,9 @@ pidfile_lock(const char *dir, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/sipedge.pid", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		n = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-n));
+		return n;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		n = (int)read(fd, buf, sizeof(buf) - 1);
@@ -148,7 +149,7 @@ pidfile_lock(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: another sipedge (pid %s) is running on this state directory",
 		    path, buf[0] ? buf : "?");
 		close(fd);
-		return -1;
+		return -EBUSY;
 	}
 	return fd;
 }

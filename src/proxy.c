@@ -84,6 +84,7 @@ make_tls(const struct conf *c, struct proxy *px, char *err, size_t errlen)
 {
 	struct tls_conf tc = { c->certificate, c->private_key, c->ca_bundle, false, c->eku_any };
 	bool need_mutual = false, need_plain = false;
+	int rc;
 
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		if (c->listeners[i].kind != TP_TLS)
@@ -95,18 +96,18 @@ make_tls(const struct conf *c, struct proxy *px, char *err, size_t errlen)
 	}
 	if (need_mutual) {
 		tc.require_client_cert = true;
-		if (tls_ctx_new_server(&tc, &px->tls_server_mutual, err, errlen) < 0)
-			return -1;
+		if ((rc = tls_ctx_new_server(&tc, &px->tls_server_mutual, err, errlen)) < 0)
+			return rc;
 	}
 	if (need_plain) {
 		tc.require_client_cert = false;
-		if (tls_ctx_new_server(&tc, &px->tls_server_plain, err, errlen) < 0)
-			return -1;
+		if ((rc = tls_ctx_new_server(&tc, &px->tls_server_plain, err, errlen)) < 0)
+			return rc;
 	}
 	if (c->certificate[0]) {
 		tc.require_client_cert = false;
-		if (tls_ctx_new_client(&tc, &px->tls_client, err, errlen) < 0)
-			return -1;
+		if ((rc = tls_ctx_new_client(&tc, &px->tls_client, err, errlen)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -140,13 +141,12 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 
 	if (!px) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	px->conf = c;
-	if (rr_key_load(c->rr_key_file, &px->key, err, errlen) < 0)
-		goto fail;
-	if (make_tls(c, px, err, errlen) < 0)
-		goto fail;
+	if ((rc = rr_key_load(c->rr_key_file, &px->key, err, errlen)) < 0 ||
+	    (rc = make_tls(c, px, err, errlen)) < 0)
+		goto out;
 	px->port[SIDE_INTERNAL] = (unsigned short)side_port(c, SIDE_INTERNAL, &px->kind[SIDE_INTERNAL]);
 	px->port[SIDE_EXTERNAL] = (unsigned short)side_port(c, SIDE_EXTERNAL, &px->kind[SIDE_EXTERNAL]);
 
@@ -166,16 +166,16 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		}
 	if ((rc = transport_new(&tc, &px->tp)) < 0) {
 		snprintf(err, errlen, "transport: %s", uv_strerror(rc));
-		goto fail;
+		goto out;
 	}
 	if ((rc = throttle_new(THROTTLE_MAX_DOMAINS_DEFAULT, THROTTLE_MAX_CONTACTS_DEFAULT,
 		 &px->throttle)) < 0) {
 		snprintf(err, errlen, "throttle: %s", strerror(-rc));
-		goto fail;
+		goto out;
 	}
 	if ((rc = health_new(c->hop_retry_ms, 256, &px->health)) < 0) {
 		snprintf(err, errlen, "health: %s", strerror(-rc));
-		goto fail;
+		goto out;
 	}
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -185,7 +185,8 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 	px->workers = calloc(px->nworkers, sizeof(*px->workers));
 	if (!px->workers) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		rc = -ENOMEM;
+		goto out;
 	}
 	for (unsigned i = 0; i < px->nworkers; i++) {
 		struct worker *w = &px->workers[i];
@@ -199,7 +200,7 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		hmap_init(&w->by_key);
 		if ((rc = worker_init(&w->th, mail_cb, stop_cb, w)) < 0) {
 			snprintf(err, errlen, "worker: %s", rc > -10000 ? uv_strerror(rc) : strerror(-rc));
-			goto fail;
+			goto out;
 		}
 		uv_timer_init(&w->th.loop, &w->probe);
 		w->probe_open = true;
@@ -211,7 +212,7 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		cbs.ud = w;
 		if ((rc = transport_worker_new(px->tp, &w->th.loop, i, &cbs, &w->tw)) < 0) {
 			snprintf(err, errlen, "transport worker: %s", uv_strerror(rc));
-			goto fail;
+			goto out;
 		}
 		{
 			struct dns_conf dc;
@@ -226,7 +227,7 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 				snprintf(err, errlen, "%s: dns-server %s: %s", c->path,
 				    c->dns_servers[0] ? c->dns_servers : "(system)",
 				    rc > -10000 ? strerror(-rc) : dns_strerror(rc));
-				goto fail;
+				goto out;
 			}
 		}
 		w->renv.cf = c;
@@ -247,15 +248,15 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 				snprintf(err, errlen, "%s: cannot listen on %s: %s", lc->source,
 				    conf_sockaddr_str(&lc->addr, addr, sizeof(addr)),
 				    rc > -10000 ? uv_strerror(rc) : transport_strerror(rc));
-				goto fail;
+				goto out;
 			}
 		}
 	}
 	*out = px;
 	return 0;
-fail:
+out:
 	proxy_free(px);
-	return -1;
+	return rc;
 }
 
 void

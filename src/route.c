@@ -327,7 +327,7 @@ mark_inbound(struct route_op *op, struct fed_in *fi)
 }
 
 /* The throttle of a discovered partner: counted in the daemon, described in
- * the dry run.  0, or -1 with op->prob set. */
+ * the dry run.  0, or -EACCES with op->prob set. */
 static int
 throttle(struct route_op *op, const char *domain, const char *peer, const char *contact)
 {
@@ -351,7 +351,7 @@ throttle(struct route_op *op, const char *domain, const char *peer, const char *
 	if (throttle_admit(env->throttle, env->pol, domain, peer, contact, uv_now(env->loop), &why) < 0) {
 		route__step(op, "throttle: %s refused (%u)", domain, (unsigned)why);
 		route__refuse(op, diag_lookup(why)->status, why, domain);
-		return -1;
+		return -EACCES;
 	}
 	return 0;
 }
@@ -376,7 +376,7 @@ outbound_policy_step(struct route_op *op, const struct fed_out *fo)
 }
 
 /* The policy for an outbound request to domain: refusals, discovered-partner
- * limits, our marking.  0 with *fo filled, or -1 with op->prob set.  A policy
+ * limits, our marking.  0 with *fo filled, or -EACCES with op->prob set.  A policy
  * refusal does not stop a BYE or ACK in a dialog (*fo then has type
  * FED_NONE). */
 static int
@@ -388,7 +388,7 @@ out_decide(struct route_op *op, const char *domain, struct fed_out *fo)
 		route__step(op, "policy: refused: %s", fo->detail);
 		if (!op->ending) {
 			route__refuse(op, fo->status, fo->diag, fo->detail);
-			return -1;
+			return -EACCES;
 		}
 		log_info("%s ends a dialog with %s although the policy refuses it now (%u %s)",
 		    op->sip->sip_request->rq_method_name, domain, (unsigned)fo->diag, fo->detail);
@@ -403,7 +403,7 @@ out_decide(struct route_op *op, const char *domain, struct fed_out *fo)
 	outbound_policy_step(op, fo);
 	if (fo->throttled && throttle(op, fo->domain, NULL,
 	    aor_str(op->sip->sip_from, contact, sizeof(contact))) < 0)
-		return -1;
+		return -EACCES;
 	mark_outbound(op, fo->mark_verified);
 	return 0;
 }
@@ -471,7 +471,7 @@ ending_decision(const struct rr_peer *origin, const char *domain, struct fed_in 
 
 /* A policy refusal (fi refused) of a request from outside: final, unless it
  * ends a dialog with its own peer and is not a spoofed source.  0 to go on
- * with fi made an acceptance, -1 with op->prob set. */
+ * with fi made an acceptance, -EACCES with op->prob set. */
 static int
 in_refused(struct route_op *op, struct fed_in *fi)
 {
@@ -483,7 +483,7 @@ in_refused(struct route_op *op, struct fed_in *fi)
 		return 0;
 	}
 	route__refuse(op, fi->status, fi->diag, fi->detail);
-	return -1;
+	return -EACCES;
 }
 
 /* An inbound request passed its source checks (fi accepted): the dialog

@@ -3,6 +3,7 @@
  * 3581), hop-by-hop ACK (§17.1.1.3) and CANCEL (§9.1). */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -209,19 +210,19 @@ sipmsg_check_request(msg_t *msg, sip_t *sip, struct sip_problem *out)
 	memset(out, 0, sizeof(*out));
 	if (!rq) {
 		problem(out, 400, DIAG_MALFORMED, "Malformed request line");
-		return -1;
+		return -EINVAL;
 	}
 	if (!sip->sip_via) {
 		/* Nowhere to send a response (RFC 3261 §18.2.1 needs the top Via). */
 		out->status = -1;
 		out->diag = DIAG_MISSING_HEADER;
 		snprintf(out->detail, sizeof(out->detail), "Missing Via header");
-		return -1;
+		return -EINVAL;
 	}
 	if (!rq->rq_version || strcasecmp(rq->rq_version, SIP_VERSION_CURRENT) != 0) {
 		problem(out, 505, DIAG_BAD_VERSION, "Unsupported version %s",
 		    clean(rq->rq_version, buf, sizeof(buf)));
-		return -1;
+		return -EINVAL;
 	}
 	if (msg_extract_errors(msg) & (sip_mask_request | sip_mask_proxy)) {
 		char nbuf[48];
@@ -231,7 +232,7 @@ sipmsg_check_request(msg_t *msg, sip_t *sip, struct sip_problem *out)
 			problem(out, 400, DIAG_MALFORMED, "Bad %s header", clean(name, buf, sizeof(buf)));
 		else
 			problem(out, 400, DIAG_MALFORMED, "Malformed header");
-		return -1;
+		return -EINVAL;
 	}
 	{
 		unsigned nvia = 0;
@@ -241,48 +242,48 @@ sipmsg_check_request(msg_t *msg, sip_t *sip, struct sip_problem *out)
 		if (nvia > SIPMSG_MAX_VIA) {
 			problem(out, 400, DIAG_TOO_MANY_VIAS, "%u Via header field values (at most %u)",
 			    nvia, SIPMSG_MAX_VIA);
-			return -1;
+			return -EINVAL;
 		}
 	}
 	if (!sip->sip_from || !sip->sip_from->a_url->url_type) {
 		problem(out, 400, DIAG_MISSING_HEADER, "Missing or bad From header");
-		return -1;
+		return -EINVAL;
 	}
 	if (!sip->sip_to) {
 		problem(out, 400, DIAG_MISSING_HEADER, "Missing To header");
-		return -1;
+		return -EINVAL;
 	}
 	if (!sip->sip_call_id || !sip->sip_call_id->i_id || !sip->sip_call_id->i_id[0]) {
 		problem(out, 400, DIAG_MISSING_HEADER, "Missing Call-ID header");
-		return -1;
+		return -EINVAL;
 	}
 	if (!sip->sip_cseq) {
 		problem(out, 400, DIAG_MISSING_HEADER, "Missing CSeq header");
-		return -1;
+		return -EINVAL;
 	}
 	if (sip->sip_cseq->cs_method != rq->rq_method ||
 	    (rq->rq_method == sip_method_unknown &&
 		strcmp(sip->sip_cseq->cs_method_name, rq->rq_method_name) != 0)) {
 		problem(out, 400, DIAG_CSEQ_MISMATCH, "CSeq method %s does not match the request method",
 		    clean(sip->sip_cseq->cs_method_name, buf, sizeof(buf)));
-		return -1;
+		return -EINVAL;
 	}
 	if (rq->rq_url->url_type != url_sip && rq->rq_url->url_type != url_sips) {
 		problem(out, 416, DIAG_BAD_SCHEME, "Request-URI scheme %s is not supported",
 		    clean(rq->rq_url->url_scheme ? rq->rq_url->url_scheme : "?", buf, sizeof(buf)));
-		return -1;
+		return -EINVAL;
 	}
 	if (!rq->rq_url->url_host || !rq->rq_url->url_host[0]) {
 		problem(out, 400, DIAG_MALFORMED, "Request-URI has no host");
-		return -1;
+		return -EINVAL;
 	}
 	if (sip_sanity_check(sip) < 0) {
 		problem(out, 400, DIAG_MALFORMED, "Malformed request");
-		return -1;
+		return -EINVAL;
 	}
 	if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
 		problem(out, 483, DIAG_TOO_MANY_HOPS, "Max-Forwards is 0");
-		return -1;
+		return -EINVAL;
 	}
 	if (sip->sip_proxy_require && rq->rq_method != sip_method_cancel &&
 	    rq->rq_method != sip_method_ack) {
@@ -298,7 +299,7 @@ sipmsg_check_request(msg_t *msg, sip_t *sip, struct sip_problem *out)
 				o += (size_t)n;
 			}
 		problem(out, 420, DIAG_BAD_EXTENSION, "Unsupported extension: %s", out->unsupported);
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -307,11 +308,11 @@ int
 sipmsg_check_response(msg_t *msg, sip_t *sip)
 {
 	if (!sip->sip_status || !sip->sip_via || !sip->sip_cseq || !sip->sip_call_id)
-		return -1;
+		return -EINVAL;
 	if (sip->sip_status->st_status < 100 || sip->sip_status->st_status > 699)
-		return -1;
+		return -EINVAL;
 	if (msg_extract_errors(msg) & sip_mask_response)
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
@@ -333,12 +334,12 @@ add_diag(msg_t *r, sip_t *rs, const struct sip_diag *d)
 	h = msg_header_format(home, sip_unknown_class, "ms-diagnostics: %u;reason=\"%s\";source=\"%s\"",
 	    (unsigned)d->code, clean_text, d->source);
 	if (!h || msg_header_insert(r, (msg_pub_t *)rs, h) < 0)
-		return -1;
+		return -ENOMEM;
 	/* RFC 3261 §20.43: 399 miscellaneous warning, agent = our host. */
 	h = msg_header_format(home, sip_warning_class, "399 %s \"%u %s\"", d->source,
 	    (unsigned)d->code, clean_text);
 	if (!h || msg_header_insert(r, (msg_pub_t *)rs, h) < 0)
-		return -1;
+		return -ENOMEM;
 	return 0;
 }
 
@@ -433,7 +434,7 @@ sipmsg_via_stamp(msg_t *msg, sip_t *sip, const struct sockaddr_storage *src)
 	bool changed = false;
 
 	if (!v || !addr_str(src, host, sizeof(host), &port))
-		return -1;
+		return -EINVAL;
 	vh = v->v_host ? v->v_host : "";
 	/* Compare without IPv6 brackets. */
 	if (vh[0] == '[') {
@@ -624,7 +625,7 @@ sipmsg_nul_byte(const msg_t *msg)
 	unsigned f = msg ? msg_get_flags(msg, NUL_FLAG | NUL_MASK) : 0;
 
 	if (!(f & NUL_FLAG))
-		return -1;
+		return -ENOENT;
 	return sipmsg_nul_candidate((f & NUL_MASK) >> NUL_SHIFT);
 }
 
@@ -752,7 +753,7 @@ sipmsg_routes_text(const sip_route_t *first, const sip_route_t *stop, bool rever
 
 	for (const sip_route_t *r = first; r && r != stop; r = r->r_next) {
 		if (n == SIPMSG_MAX_VIA)
-			return -1;
+			return -ENOSPC;
 		v[n++] = r;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -760,7 +761,7 @@ sipmsg_routes_text(const sip_route_t *first, const sip_route_t *stop, bool rever
 		issize_t k = url_e(buf + o, (isize_t)(len - o), r->r_url);
 
 		if (k < 0 || o + (size_t)k + 1 >= len)
-			return -1;
+			return -ENOSPC;
 		o += (size_t)k;
 		buf[o++] = '\n';
 	}

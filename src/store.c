@@ -568,7 +568,7 @@ name_index(const char *const *names, const char *s)
 	for (int i = 0; names[i]; i++)
 		if (strcmp(names[i], s) == 0)
 			return i;
-	return -1;
+	return -ENOENT;
 }
 
 const char *

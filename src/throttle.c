@@ -300,7 +300,7 @@ note_peer(struct thr_dom *e, const char *peer_fqdn)
 }
 
 /* The contact check: 0 if h may be reached (*is_new says whether it is new
- * this period), or -1 with *why set. */
+ * this period), or -EACCES with *why set. */
 static int
 contact_check(struct throttle *t, struct thr_dom *e, const struct store_config *c,
     uint64_t h, bool *is_new, enum diag_code *why)
@@ -313,12 +313,12 @@ contact_check(struct throttle *t, struct thr_dom *e, const struct store_config *
 		return 0;
 	if (e->ncontacts >= limit) {
 		*why = DIAG_FED_CONTACTS;
-		return -1;
+		return -EACCES;
 	}
 	while (t->ncontacts >= t->max_contacts)
 		if (!evict_one(t, e)) {
 			*why = DIAG_FED_CONTACTS;
-			return -1;
+			return -EACCES;
 		}
 	return 0;
 }
@@ -338,7 +338,7 @@ throttle_admit(struct throttle *t, const struct policy *p, const char *domain,
 	if (domain == NULL || names_normalize(domain, dom, sizeof(dom), NULL) != 0) {
 		if (why)
 			*why = DIAG_FED_NOT_FEDERATED;
-		return -1;
+		return -EINVAL;
 	}
 	h = contact_hash(t, internal_contact ? internal_contact : "");
 	pthread_mutex_lock(&t->lock);
@@ -346,7 +346,7 @@ throttle_admit(struct throttle *t, const struct policy *p, const char *domain,
 		pthread_mutex_unlock(&t->lock);
 		if (why)
 			*why = DIAG_OVERLOAD;
-		return -1;
+		return -ENOMEM;
 	}
 	lru_unlink(t, e);
 	lru_push(t, e);
@@ -373,7 +373,7 @@ throttle_admit(struct throttle *t, const struct policy *p, const char *domain,
 	pthread_mutex_unlock(&t->lock);
 	if (reason != DIAG_NONE && why)
 		*why = reason;
-	return reason == DIAG_NONE ? 0 : -1;
+	return reason == DIAG_NONE ? 0 : -EACCES;
 }
 
 int

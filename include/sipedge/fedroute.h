@@ -143,7 +143,7 @@ struct fed_in {
 };
 
 /* Decide where a request from an allowed internal server for target_domain
- * goes.  0 and d filled, or -1 and d->status, d->diag, d->detail set.  p is a
+ * goes.  0 and d filled, or -EACCES and d->status, d->diag, d->detail set.  p is a
  * snapshot the caller holds a reference to; d holds no pointer into it. */
 int fedroute_outbound(const struct policy *p, const char *target_domain, struct fed_out *d);
 

@@ -12,7 +12,8 @@ struct policy;
 struct store;
 
 /* Load keys and TLS contexts, create workers and bind every listener (in the
- * calling thread, before any worker runs).  On error -1 and one line in err. */
+ * calling thread, before any worker runs).  On error a negative status (an
+ * errno, or a libuv, transport or DNS code) and one line in err. */
 int proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen);
 /* After daemon(): let the workers' loops renew their kernel state. */
 void proxy_after_fork(struct proxy *p);

@@ -134,7 +134,7 @@ bool route_is_our_host(const struct conf *cf, const char *host);
 /* Pop the Route entries that name this edge (RFC 3261 §16.4) and read the
  * tokens they carry into op (target, origin, have_origin, dialog); refuse a
  * token on a foreign host, and Route entries an outsider may not leave after
- * ours.  0, or -1 with op->prob set. */
+ * ours.  0, or ROUTE_REFUSE with op->prob set. */
 int route_pop_own(struct route_op *op);
 
 #endif

@@ -19,7 +19,8 @@ struct rr_key {
 	uint64_t k0, k1;
 };
 
-/* Read the key from path, creating it (mode 0600, random) when missing. */
+/* Read the key from path, creating it (mode 0600, random) when missing.  0,
+ * or a negative errno and one line in err. */
 int rr_key_load(const char *path, struct rr_key *out, char *err, size_t errlen);
 uint64_t rr_siphash(const struct rr_key *k, const void *data, size_t len);
 

@@ -24,9 +24,11 @@ struct sip_problem {
 	char unsupported[128];      /* 420: the Unsupported header value */
 };
 
-/* Checks in RFC 3261 §16.3 order, except loop detection (the proxy does it). */
+/* Checks in RFC 3261 §16.3 order, except loop detection (the proxy does it).
+ * 0, or -EINVAL with *out saying why. */
 int sipmsg_check_request(msg_t *msg, sip_t *sip, struct sip_problem *out);
-/* For a response received: 0 if usable (status line, Via, CSeq, Call-ID). */
+/* For a response received: 0 if usable (status line, Via, CSeq, Call-ID),
+ * else -EINVAL. */
 int sipmsg_check_response(msg_t *msg, sip_t *sip);
 
 /* A diagnostic to attach to a response. */
@@ -49,7 +51,8 @@ msg_t *sipmsg_response(const sip_t *req, const sip_via_t *via, int status,
     const char *unsupported);
 
 /* Add received= (when the sent-by host is not the source address) and fill in
- * an empty rport (RFC 3581) on the top Via. */
+ * an empty rport (RFC 3581) on the top Via.  0, or -EINVAL (no Via, or src
+ * not an IP address). */
 int sipmsg_via_stamp(msg_t *msg, sip_t *sip, const struct sockaddr_storage *src);
 
 /* Loop hash (RFC 3261 §16.6 item 8): Request-URI, From and To tags, Call-ID,
@@ -71,7 +74,7 @@ msg_t *sipmsg_make_cancel(const sip_t *fwd);
 #define SIPMSG_NUL_CANDIDATES 29
 int sipmsg_nul_candidate(unsigned k);          /* k < SIPMSG_NUL_CANDIDATES */
 void sipmsg_nul_mark(msg_t *msg, unsigned k);
-/* The octet that stands for NUL in msg's header text, or -1. */
+/* The octet that stands for NUL in msg's header text, or -ENOENT (none). */
 int sipmsg_nul_byte(const msg_t *msg);
 /* A message made from src's headers (a response, an ACK) stands for NUL the same way. */
 void sipmsg_nul_copy(msg_t *dst, const msg_t *src);
@@ -95,7 +98,7 @@ int sipmsg_diag_public(msg_t *msg, sip_t *sip);
 
 /* The URIs of a Route (or Record-Route) list from first up to stop (NULL:
  * the end), each followed by '\n', in order or reversed: what a peer copied
- * from a Record-Route must print the same.  Length, or -1 if buf is short. */
+ * from a Record-Route must print the same.  Length, or -ENOSPC if buf is short. */
 int sipmsg_routes_text(const sip_route_t *first, const sip_route_t *stop, bool reverse,
     char *buf, size_t len);
 

@@ -66,9 +66,9 @@ void throttle_free(struct throttle *t);
 /* Admit one request between a discovered partner domain (any case, trailing
  * dot or not) and internal_contact, seen from (or sent to) the partner edge
  * peer_fqdn (NULL if unknown), under the limits in p's configuration.  0:
- * admitted and counted; -1: refused, counted, *why (if not NULL) set to the
- * diagnostic.  A domain that is not a valid name is refused with
- * DIAG_FED_NOT_FEDERATED; -1 with DIAG_OVERLOAD when out of memory. */
+ * admitted and counted; -EACCES: refused, counted, *why (if not NULL) set to
+ * the diagnostic.  A domain that is not a valid name is refused with -EINVAL
+ * and DIAG_FED_NOT_FEDERATED; -ENOMEM with DIAG_OVERLOAD when out of memory. */
 int throttle_admit(struct throttle *t, const struct policy *p, const char *domain,
     const char *peer_fqdn, const char *internal_contact, uint64_t now_ms,
     enum diag_code *why);

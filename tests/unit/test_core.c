@@ -3,6 +3,7 @@
  * responses (Sofia-SIP), and the static relay rules. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,7 @@ check_text_code(const char *text, int want_status, enum diag_code want_code)
 	if (want_status == 0) {
 		CHECK_EQ_INT(rc, 0);
 	} else {
-		CHECK_EQ_INT(rc, -1);
+		CHECK_EQ_INT(rc, -EINVAL);
 		CHECK_EQ_INT(p.status, want_status);
 		CHECK_EQ_INT(p.diag, want_code);
 		CHECK(p.detail[0] != '\0');
@@ -632,7 +633,7 @@ test_sipmsg_routes_text(void)
 	third = sip_object(m)->sip_route->r_next->r_next;
 	CHECK(sipmsg_routes_text(sip_object(m)->sip_route, third, true, buf, sizeof(buf)) > 0);
 	CHECK_EQ_STR(buf, "sip:10.0.0.5:5061;transport=tls;lr\nsip:fe1.contoso.test;lr\n");
-	CHECK_EQ_INT(sipmsg_routes_text(sip_object(m)->sip_route, NULL, false, buf, 20), -1);
+	CHECK_EQ_INT(sipmsg_routes_text(sip_object(m)->sip_route, NULL, false, buf, 20), -ENOSPC);
 	CHECK_EQ_INT(sipmsg_routes_text(NULL, NULL, false, buf, sizeof(buf)), 0);
 	msg_destroy(m);
 	return 0;
@@ -654,7 +655,7 @@ test_sipmsg_too_many_vias(void)
 	snprintf(buf + n, sizeof(buf) - n, "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n"
 	    "Call-ID: v1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
 	CHECK((m = parse(buf)) != NULL);
-	CHECK_EQ_INT(sipmsg_check_request(m, sip_object(m), &p), -1);
+	CHECK_EQ_INT(sipmsg_check_request(m, sip_object(m), &p), -EINVAL);
 	CHECK_EQ_INT(p.status, 400);
 	CHECK_EQ_INT(p.diag, DIAG_TOO_MANY_VIAS);
 	msg_destroy(m);

@@ -147,7 +147,7 @@ check_out(const struct policy *p, const struct out_case *c)
 	memset(&d, 0xa5, sizeof(d));
 	rc = fedroute_outbound(p, c->domain, &d);
 	if (c->diag != DIAG_NONE) {
-		CHECK_EQ_INT(rc, -1);
+		CHECK_EQ_INT(rc, -EACCES);
 		CHECK_EQ_INT(d.diag, c->diag);
 		CHECK_EQ_INT(d.status, diag_lookup(c->diag)->status);
 		CHECK(d.detail[0] != '\0');
@@ -208,15 +208,15 @@ test_fedroute_outbound_details(void)
 	CHECK_EQ_STR(d.provider, "PubIM");
 	CHECK_EQ_INT(d.verification, STORE_VERIFY_USE_SOURCE);
 	CHECK(!d.monitor);
-	CHECK_EQ_INT(fedroute_outbound(p, "hosted.test", &d), -1);
+	CHECK_EQ_INT(fedroute_outbound(p, "hosted.test", &d), -EACCES);
 	CHECK(strstr(d.detail, "Hoster") != NULL);
-	CHECK_EQ_INT(fedroute_outbound(p, "evil.test", &d), -1);
+	CHECK_EQ_INT(fedroute_outbound(p, "evil.test", &d), -EACCES);
 	CHECK(strstr(d.detail, "evil.test") != NULL);
-	CHECK_EQ_INT(fedroute_outbound(p, NULL, &d), -1);
+	CHECK_EQ_INT(fedroute_outbound(p, NULL, &d), -EACCES);
 	CHECK_EQ_INT(d.diag, DIAG_FED_NOT_FEDERATED);
 	/* A bad name from the peer reaches the detail (a header's reason) only
 	 * in printable form. */
-	CHECK_EQ_INT(fedroute_outbound(p, "bad\r\nX-Injected: \"y\"", &d), -1);
+	CHECK_EQ_INT(fedroute_outbound(p, "bad\r\nX-Injected: \"y\"", &d), -EACCES);
 	CHECK_EQ_STR(d.detail, "target is not a domain name: bad??X-Injected:??y?");
 	policy_unref(p);
 	return 0;
@@ -473,7 +473,7 @@ test_fedroute_block_precedence(void)
 			else if (kind == 2)
 				sp.providers = as_provider, sp.nproviders = 1;
 			CHECK_EQ_INT(policy_build(&sp, &p), 0);
-			CHECK_EQ_INT(fedroute_outbound(p, "X.test.", &o), -1);
+			CHECK_EQ_INT(fedroute_outbound(p, "X.test.", &o), -EACCES);
 			CHECK_EQ_INT(o.diag, DIAG_FED_BLOCKED);
 			CHECK_EQ_INT(o.status, 403);
 			CHECK_EQ_INT(fedroute_inbound(p, "x.TEST", peers, 1, &in), FED_IN_REFUSE);
@@ -534,7 +534,7 @@ test_fedroute_type_priority(void)
 	prov[0].enabled = false;
 	policy_unref(p);
 	CHECK_EQ_INT(policy_build(&sp, &p), 0);
-	CHECK_EQ_INT(fedroute_outbound(p, "b.test", &o), -1);
+	CHECK_EQ_INT(fedroute_outbound(p, "b.test", &o), -EACCES);
 	CHECK_EQ_INT(o.diag, DIAG_FED_PROVIDER_DISABLED);
 	CHECK_EQ_INT(fedroute_inbound(p, "b.test", pp, 1, &in), FED_IN_REFUSE);
 	CHECK_EQ_INT(in.diag, DIAG_FED_PROVIDER_DISABLED);

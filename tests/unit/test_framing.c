@@ -1,6 +1,7 @@
 /* test_framing.c: unit tests for framing.c (RFC 3261 §18.3 stream framing, the
  * exact size limit, CRLF pings, NUL octets in header fields, over-long start
  * lines) and the NUL helpers of sipmsg.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,7 +239,7 @@ test_framing_nul_copy(void)
 	char buf[] = "X: a\x03z\r\n\r\nbody\x03";
 
 	CHECK(a && b);
-	CHECK_EQ_INT(sipmsg_nul_byte(a), -1);
+	CHECK_EQ_INT(sipmsg_nul_byte(a), -ENOENT);
 	sipmsg_nul_mark(a, 2);
 	CHECK_EQ_INT(sipmsg_nul_byte(a), 0x03);
 	sipmsg_nul_copy(b, a);
@@ -269,7 +270,7 @@ test_framing_nul_elsewhere(void)
 	framer_feed(&f, bin, sizeof(bin) - 1, record_cb, NULL);
 	CHECK_EQ_INT(R.n, 1);
 	CHECK_EQ_INT(R.ev[0].ev, FRAMER_MESSAGE);
-	CHECK_EQ_INT(sipmsg_nul_byte(R.ev[0].msg), -1);
+	CHECK_EQ_INT(sipmsg_nul_byte(R.ev[0].msg), -ENOENT);
 	CHECK(memcmp(sip_object(R.ev[0].msg)->sip_payload->pl_data, "\0\x01\0\x02", 4) == 0);
 	framer_clear(&f);
 	reset();

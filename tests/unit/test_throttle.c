@@ -106,9 +106,9 @@ test_throttle_bad_domain(void)
 	struct throttle_stats s;
 
 	CHECK_EQ_INT(throttle_new(0, 0, &t), 0);
-	CHECK_EQ_INT(throttle_admit(t, p, "10.1.2.3", NULL, "x", 0, &why), -1);
+	CHECK_EQ_INT(throttle_admit(t, p, "10.1.2.3", NULL, "x", 0, &why), -EINVAL);
 	CHECK_EQ_INT(why, DIAG_FED_NOT_FEDERATED);
-	CHECK_EQ_INT(throttle_admit(t, p, NULL, NULL, "x", 0, NULL), -1);
+	CHECK_EQ_INT(throttle_admit(t, p, NULL, NULL, "x", 0, NULL), -EINVAL);
 	throttle_stats(t, &s);
 	CHECK_EQ_INT(s.domains, 0);
 	throttle_free(t);
@@ -219,7 +219,7 @@ test_throttle_contacts(void)
 	}
 	/* A sixth distinct contact is refused; the five known ones still pass. */
 	CHECK_EQ_INT(throttle_admit(t, p, "harvest.test", NULL, "sip:user5@contoso.test", 10, &why),
-	    -1);
+	    -EACCES);
 	CHECK_EQ_INT(why, DIAG_FED_CONTACTS);
 	CHECK_EQ_INT(diag_lookup(why)->status, 480);
 	CHECK_EQ_INT(throttle_admit(t, p, "harvest.test", NULL, "sip:user3@contoso.test", 20, &why),
@@ -230,7 +230,7 @@ test_throttle_contacts(void)
 	CHECK_EQ_INT(s.contacts, 6);
 	/* Just before the period ends: still refused.  After: a fresh set. */
 	CHECK_EQ_INT(throttle_admit(t, p, "harvest.test", NULL, "sip:user5@contoso.test",
-	    60 * MIN - 1, &why), -1);
+	    60 * MIN - 1, &why), -EACCES);
 	CHECK_EQ_INT(throttle_admit(t, p, "harvest.test", NULL, "sip:user5@contoso.test",
 	    60 * MIN, &why), 0);
 	throttle_stats(t, &s);
@@ -240,7 +240,7 @@ test_throttle_contacts(void)
 		CHECK_EQ_INT(throttle_admit(t, p, "harvest.test", NULL, c, 60 * MIN, &why), 0);
 	}
 	CHECK_EQ_INT(throttle_admit(t, p, "harvest.test", NULL, "sip:user0@contoso.test",
-	    60 * MIN, &why), -1);
+	    60 * MIN, &why), -EACCES);
 	throttle_free(t);
 	policy_unref(p);
 	return 0;
@@ -259,16 +259,16 @@ test_throttle_refusal_costs_nothing(void)
 	CHECK_EQ_INT(throttle_admit(t, p, "a.test", NULL, "c1", 0, &why), 0);
 	CHECK_EQ_INT(throttle_admit(t, p, "a.test", NULL, "c2", 0, &why), 0);
 	/* Out of contacts: refused, the last token kept... */
-	CHECK_EQ_INT(throttle_admit(t, p, "a.test", NULL, "c3", 500, &why), -1);
+	CHECK_EQ_INT(throttle_admit(t, p, "a.test", NULL, "c3", 500, &why), -EACCES);
 	CHECK_EQ_INT(why, DIAG_FED_CONTACTS);
 	/* ...for a known contact. */
 	CHECK_EQ_INT(throttle_admit(t, p, "a.test", NULL, "c1", 500, &why), 0);
-	CHECK_EQ_INT(throttle_admit(t, p, "a.test", NULL, "c1", 500, &why), -1);
+	CHECK_EQ_INT(throttle_admit(t, p, "a.test", NULL, "c1", 500, &why), -EACCES);
 	CHECK_EQ_INT(why, DIAG_FED_RATE);
 	/* A rate refusal of a new contact does not use up the contact limit. */
 	CHECK_EQ_INT(throttle_admit(t, p, "b.test", NULL, "c1", 0, &why), 0);
 	CHECK_EQ_INT(throttle_admit(t, p, "b.test", NULL, "c1", 0, &why), 0);
-	CHECK_EQ_INT(throttle_admit(t, p, "b.test", NULL, "c2", 0, &why), -1);
+	CHECK_EQ_INT(throttle_admit(t, p, "b.test", NULL, "c2", 0, &why), -EACCES);
 	CHECK_EQ_INT(why, DIAG_FED_RATE);
 	throttle_stats(t, &s);
 	CHECK_EQ_INT(s.contacts, 3);
@@ -311,8 +311,8 @@ test_throttle_drain(void)
 	CHECK_EQ_INT(throttle_admit(t, p, "a.test", "SIP.a.test.", "c1", 0, NULL), 0);
 	CHECK_EQ_INT(throttle_admit(t, p, "a.test", "sip.a.test", "c2", 0, NULL), 0);
 	CHECK_EQ_INT(throttle_admit(t, p, "a.test", "sip2.a.test", "c1", 0, NULL), 0);
-	CHECK_EQ_INT(throttle_admit(t, p, "a.test", "sip2.a.test", "c1", 0, NULL), -1);
-	CHECK_EQ_INT(throttle_admit(t, p, "a.test", "*.a.test", "c3", 0, NULL), -1);
+	CHECK_EQ_INT(throttle_admit(t, p, "a.test", "sip2.a.test", "c1", 0, NULL), -EACCES);
+	CHECK_EQ_INT(throttle_admit(t, p, "a.test", "*.a.test", "c3", 0, NULL), -EACCES);
 	/* b.test: one, no peer known. */
 	CHECK_EQ_INT(throttle_admit(t, p, "B.test", NULL, "c1", 0, NULL), 0);
 	CHECK_EQ_INT(throttle_drain(t, d, 8), 2);
@@ -462,7 +462,7 @@ test_throttle_contact_memory_bound(void)
 		snprintf(c, sizeof(c), "b%d", i);
 		CHECK_EQ_INT(throttle_admit(t, p, "b.test", NULL, c, 0, &why), 0);
 	}
-	CHECK_EQ_INT(throttle_admit(t, p, "b.test", NULL, "b8", 0, &why), -1);
+	CHECK_EQ_INT(throttle_admit(t, p, "b.test", NULL, "b8", 0, &why), -EACCES);
 	CHECK_EQ_INT(why, DIAG_FED_CONTACTS);
 	CHECK_EQ_INT(throttle_admit(t, p, "b.test", NULL, "b0", 0, &why), 0);
 	throttle_stats(t, &s);
@@ -486,7 +486,7 @@ test_throttle_many_contacts(void)
 		snprintf(c, sizeof(c), "sip:u%d@contoso.test", i);
 		CHECK_EQ_INT(throttle_admit(t, p, "big.test", NULL, c, (uint64_t)i, &why), 0);
 	}
-	CHECK_EQ_INT(throttle_admit(t, p, "big.test", NULL, "new", 30000, &why), -1);
+	CHECK_EQ_INT(throttle_admit(t, p, "big.test", NULL, "new", 30000, &why), -EACCES);
 	CHECK_EQ_INT(why, DIAG_FED_CONTACTS);
 	for (int i = 0; i < 20000; i += 997) {
 		snprintf(c, sizeof(c), "sip:u%d@contoso.test", i);
