@@ -14,7 +14,16 @@ It keeps what matters for a fair comparison and what the issue asks for:
   - tls on both legs: the listener requires and verifies a client
     certificate, the dialled leg verifies the UAS's chain (Kamailio 5.6 does
     not check the name) and sends SNI; TLSv1.2+, the edge's certificate;
-  - the tlsf memory manager for shared memory (-x tlsf);
+  - the tlsf memory manager for shared memory (-x tlsf, or `mem`).  Debian
+    12's Kamailio 5.6.3 with OpenSSL 3 double-frees shared memory in its TLS
+    module (tls_init.c ser_free; kamailio/kamailio#3791, #3635, #3222; later
+    versions have tls_threads_mode, 5.6 has not): under tlsf a process aborts
+    or segfaults within some hundreds of new TLS connections (measured: 100
+    to 550 here).  qm and fm do no better (qm logs "BUG: freeing already
+    freed pointer ... ignoring" and segfaults a little later), and qm, built
+    with memory debugging in Debian, costs about four times the CPU per
+    request.  So tlsf it is; make bench starts Kamailio again when it dies,
+    repeats what it was measuring, and counts the crashes;
   - queues of 4 MB per connection (tcp_conn_wq_max, tls con_ct_wq_max):
     with the defaults (32/64 KB) a burst that arrives while the connection
     to the UAS is still in its handshake overflows the queue, Kamailio drops
@@ -43,11 +52,12 @@ class BenchKamailio(kamailio.Kamailio):
     uas (ip, port) over TLS with SNI uas_name.  pki: the directory holding
     edge.crt/.key and ca.crt (the lab PKI, or the bench's RSA one)."""
 
-    def __init__(self, lab, name, port, pki, uas, uas_name, tcp_children=4, shm_mb=512):
+    def __init__(self, lab, name, port, pki, uas, uas_name, tcp_children=4, shm_mb=512,
+                 mem="tlsf"):
         super().__init__(lab, name, harness.EDGE_IP, "edge", harness.EDGE_INT_NAME, port, port,
                          "bench.invalid", uas, (uas_name, uas[1]))
         self.pki, self.uas, self.uas_name = pki, uas, uas_name
-        self.tcp_children, self.shm_mb = tcp_children, shm_mb
+        self.tcp_children, self.shm_mb, self.mem = tcp_children, shm_mb, mem
 
     def listening(self):
         return harness.listening(self.ip, self.tls_port)
@@ -150,8 +160,16 @@ request_route {
     def command(self, kam=None):
         # No names to resolve: no private mount namespace needed.
         return kam or [kamailio.KAMAILIO, "-DD", "-E", "-f", self.cfg, "-Y", self.rundir,
-                       "-P", self.pidfile, "-m", str(self.shm_mb), "-M", "16", "-x", "tlsf",
+                       "-P", self.pidfile, "-m", str(self.shm_mb), "-M", "16", "-x", self.mem,
                        "-a", "no"]
+
+    def crash_lines(self):
+        """Its log lines about a process that died of a signal."""
+        return self.grep(r"exited by a signal")
+
+    def bug_lines(self):
+        """Its log lines reporting memory-manager BUGs (double frees)."""
+        return self.grep(r"BUG: .*free")
 
     def shm_used_kib(self):
         """Shared memory in use, from core.shmmem (KiB), or None."""
