@@ -724,15 +724,16 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err, errlen, "%s: out of memory", path);
-		return -EINVAL;
+		return -ENOMEM;
 	}
 	conf_defaults(c);
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	p.c = c;
 	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 		conf_free(c);
-		return -EINVAL;
+		return rc;
 	}
 	while (fgets(line, sizeof(line), f)) {
 		p.line++;
@@ -752,7 +753,7 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 		rc = check_conf(&p);
 	if (rc < 0) {
 		conf_free(c);
-		return -EINVAL;
+		return rc;
 	}
 	*out = c;
 	return 0;

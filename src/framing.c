@@ -349,12 +349,14 @@ salvage_feed(struct framer *f, const char *p, size_t n, framer_cb cb, void *arg)
 /* The size of m on the wire, once its header section is parsed: the header
  * section (octets fed, less those not yet parsed and the body octets the
  * parser holds) and Content-Length.  Sofia's own count (msg_size) is not it:
- * it counts a body received in parts twice. */
+ * it counts a body received in parts twice.  next: what msg_next(m) gave, or
+ * NULL: when m's body came in parts, Sofia puts the octets fed after it in a
+ * message of its own, not in m's buffer. */
 static uint64_t
-message_size(const struct framer *f, msg_t *m, const sip_t *sip)
+message_size(const struct framer *f, msg_t *m, const sip_t *sip, msg_t *next)
 {
 	size_t body = sip->sip_payload ? sip->sip_payload->pl_common->h_len : 0;
-	size_t hdr = f->fed - msg_buf_committed(m) - body;
+	size_t hdr = f->fed - msg_buf_committed(next ? next : m) - body;
 
 	return (uint64_t)hdr + (sip->sip_content_length ? sip->sip_content_length->l_length : 0);
 }
@@ -386,7 +388,7 @@ check_incomplete(struct framer *f, msg_t *m, unsigned flags, framer_cb cb, void 
 	if ((flags & MSG_FLG_BODY) && sip) {
 		if (sip->sip_content_length == NULL)
 			return fail(f, m, 400, "no Content-Length", cb, arg);
-		if (message_size(f, m, sip) > f->max)
+		if (message_size(f, m, sip, NULL) > f->max)
 			return fail(f, m, 513, "Content-Length over the limit", cb, arg);
 	}
 	return 0;
@@ -452,15 +454,23 @@ extract(struct framer *f, framer_cb cb, void *arg)
 				return 1;
 			break;
 		}
-		if (r < 0 || (flags & (MSG_FLG_ERROR | MSG_FLG_TRUNC | MSG_FLG_TOOLARGE)))
+		/* Taken first: msg_destroy(m) would not free a message Sofia
+		 * started for the octets after m (see message_size). */
+		next = msg_next(m);
+		if (r < 0 || (flags & (MSG_FLG_ERROR | MSG_FLG_TRUNC | MSG_FLG_TOOLARGE))) {
+			msg_destroy(next);
 			return fail(f, m, (flags & MSG_FLG_TOOLARGE) ? 513 : 400, "unparsable message",
 			    cb, arg);
-		if (sip == NULL || sip->sip_content_length == NULL)
+		}
+		if (sip == NULL || sip->sip_content_length == NULL) {
+			msg_destroy(next);
 			return fail(f, m, 400, "no Content-Length", cb, arg);
-		if (message_size(f, m, sip) > f->max)
+		}
+		if (message_size(f, m, sip, next) > f->max) {
+			msg_destroy(next);
 			return fail(f, m, 513, "message over the size limit", cb, arg);
+		}
 
-		next = msg_next(m);
 		f->cur = NULL;
 		f->fed = 0;
 		if (cb(arg, FRAMER_MESSAGE, m, 0, NULL) != 0) {

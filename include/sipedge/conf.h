@@ -94,8 +94,9 @@ struct conf {
 	unsigned hop_retry_ms;             /* probes of a down hop, default 10000 */
 };
 
-/* Parse FILE into a fresh conf.  On error returns -1 and writes one line
- * "file:line: message" to err. */
+/* Parse FILE into a fresh conf.  On error returns a negative errno (-EINVAL:
+ * the file is wrong; -ENOENT, -EACCES, -EIO: it cannot be read) and writes
+ * one line "file:line: message" to err. */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 void conf_free(struct conf *c);
 /* Defaults for every key (used by conf_load and by tests). */

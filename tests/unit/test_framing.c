@@ -191,6 +191,37 @@ test_framing_pipeline_and_pings(void)
 	return 0;
 }
 
+/* A body in two reads, the second ending it and holding the next message:
+ * Sofia keeps the octets after the body in a message of its own (m_next), so
+ * they are neither the first message's size (once a false 513) nor lost with
+ * it (once a leak).  Found by tests/fuzz/fuzz_framing. */
+static int
+test_framing_body_in_parts_then_pipelined(void)
+{
+	static char buf[8192];
+	struct framer f;
+	size_t n1, n2, b1, b2, split;
+
+	reset();
+	framer_init(&f, 4096);
+	CHECK((n1 = mk(buf, sizeof(buf), 500, NULL, &b1)) == 500);
+	CHECK((n2 = mk(buf + n1, sizeof(buf) - n1, 4000, NULL, &b2)) == 4000);
+	split = n1 - b1 / 2;            /* in the first body */
+	CHECK_EQ_INT(framer_feed(&f, buf, split, record_cb, NULL), 0);
+	CHECK_EQ_INT(R.n, 0);
+	CHECK(framer_partial(&f));
+	CHECK_EQ_INT(framer_feed(&f, buf + split, n1 + n2 - split, record_cb, NULL), 0);
+	CHECK_EQ_INT(R.n, 2);
+	CHECK_EQ_INT(R.ev[0].ev, FRAMER_MESSAGE);
+	CHECK_EQ_INT(sip_object(R.ev[0].msg)->sip_payload->pl_len, b1);
+	CHECK_EQ_INT(R.ev[1].ev, FRAMER_MESSAGE);
+	CHECK_EQ_INT(sip_object(R.ev[1].msg)->sip_payload->pl_len, b2);
+	CHECK(!framer_partial(&f));
+	framer_clear(&f);
+	reset();
+	return 0;
+}
+
 /* RFC 4475 §3.1.1.2 style: a NUL in a quoted-pair of the To display name. */
 static int
 test_framing_nul_in_header(void)
@@ -383,6 +414,7 @@ static const struct unit_test tests[] = {
 	UNIT(test_framing_exact_limit),
 	UNIT(test_framing_forward_large),
 	UNIT(test_framing_pipeline_and_pings),
+	UNIT(test_framing_body_in_parts_then_pipelined),
 	UNIT(test_framing_nul_in_header),
 	UNIT(test_framing_nul_copy),
 	UNIT(test_framing_nul_elsewhere),
