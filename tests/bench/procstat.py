@@ -45,11 +45,20 @@ def _stat_seconds(p):
     return (int(fields[11]) + int(fields[12])) / float(TICK)
 
 
+def _ticks(path):
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def cpu_seconds(pids):
     """CPU seconds of pids, all their threads: the scheduler's nanosecond
-    run time of each thread (schedstat) where the kernel keeps it, else
-    utime + stime in clock ticks (10 ms steps: too coarse for a proxy of
-    eight processes over a few seconds)."""
+    run time of each live thread (schedstat), plus the time of threads that
+    have exited (the process's utime + stime minus its live threads', in
+    clock ticks: a relay that runs a thread per connection, as stunnel does,
+    would otherwise lose their time and show less CPU at the end of a window
+    than at its start).  utime + stime alone (10 ms steps) where the kernel
+    keeps no schedstat."""
     t = 0.0
     for p in pids:
         try:
@@ -57,11 +66,18 @@ def cpu_seconds(pids):
         except OSError:
             continue
         try:
-            ns = 0
+            ns, live_ticks = 0, 0
             for tid in tids:
-                with open("/proc/%d/task/%s/schedstat" % (p, tid)) as f:
-                    ns += int(f.read().split()[0])
-            t += ns / 1e9
+                try:
+                    with open("/proc/%d/task/%s/schedstat" % (p, tid)) as f:
+                        run = int(f.read().split()[0])
+                    ticks = _ticks("/proc/%d/task/%s/stat" % (p, tid))
+                except FileNotFoundError:
+                    continue        # exited meanwhile: counted with the gone ones
+                ns += run
+                live_ticks += ticks
+            gone = max(0, _ticks("/proc/%d/stat" % p) - live_ticks)
+            t += ns / 1e9 + gone / float(TICK)
         except (OSError, IndexError, ValueError):
             try:
                 t += _stat_seconds(p)
