@@ -239,6 +239,88 @@ conn_wbuf_trim(struct tp_worker *tw)
 	}
 }
 
+/* ---- one write per connection per loop turn -------------------------------
+ * A loop turn that reads several requests from one peer, or forwards several
+ * to one next hop, used to pay a write(2) (and on loopback the receiver's TCP
+ * work) per message.  TLS output now collects in the session during the turn
+ * and goes out in one write from the check phase, which libuv runs right
+ * after the poll phase: no message waits for a later turn. */
+
+static void
+flush_run(struct tp_worker *tw)
+{
+	struct conn *c;
+
+	uv_check_stop(&tw->flush_check);
+	uv_idle_stop(&tw->flush_idle);
+	while ((c = tw->flush_head) != NULL) {
+		tw->flush_head = c->fnext;
+		c->fnext = NULL;
+		c->flush_queued = false;
+		if (c->state == CS_OPEN || c->state == CS_CLOSING)
+			(void)tp__conn_tls_flush(c);
+		conn_unref(c);
+	}
+}
+
+static void
+flush_check_cb(uv_check_t *h)
+{
+	flush_run(h->data);
+}
+
+static void
+flush_idle_cb(uv_idle_t *h)
+{
+	flush_run(h->data);
+}
+
+int
+tp__flush_init(struct tp_worker *tw)
+{
+	int r;
+
+	if ((r = uv_check_init(tw->loop, &tw->flush_check)) < 0)
+		return r;
+	if ((r = uv_idle_init(tw->loop, &tw->flush_idle)) < 0) {
+		uv_close((uv_handle_t *)&tw->flush_check, NULL);
+		return r;
+	}
+	tw->flush_check.data = tw;
+	tw->flush_idle.data = tw;
+	tw->flush_open = true;
+	return 0;
+}
+
+void
+tp__flush_close(struct tp_worker *tw)
+{
+	if (!tw->flush_open)
+		return;
+	flush_run(tw);
+	uv_close((uv_handle_t *)&tw->flush_check, NULL);
+	uv_close((uv_handle_t *)&tw->flush_idle, NULL);
+	tw->flush_open = false;
+}
+
+/* c has TLS output to write at the end of this loop turn. */
+static void
+flush_later(struct conn *c)
+{
+	struct tp_worker *tw = c->tw;
+
+	if (c->flush_queued)
+		return;
+	conn_ref(c);
+	c->flush_queued = true;
+	c->fnext = tw->flush_head;
+	tw->flush_head = c;
+	if (!uv_is_active((uv_handle_t *)&tw->flush_check)) {
+		uv_check_start(&tw->flush_check, flush_check_cb);
+		uv_idle_start(&tw->flush_idle, flush_idle_cb);
+	}
+}
+
 static int
 conn_send_tls(struct conn *c, const msg_t *msg, msg_iovec_t *iov, size_t n, size_t total)
 {
@@ -254,7 +336,10 @@ conn_send_tls(struct conn *c, const msg_t *msg, msg_iovec_t *iov, size_t n, size
 		return TP_ETLS;
 	}
 	conn_wbuf_trim(tw);
-	return tp__conn_tls_flush(c);
+	if (!tw->flush_open || tw->shutting_down)
+		return tp__conn_tls_flush(c);
+	flush_later(c);
+	return 0;
 }
 
 int

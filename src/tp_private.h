@@ -80,6 +80,15 @@ struct tp_worker {
 	size_t htsize, htcount;
 	char *wbuf;                      /* TLS: a message flattened before SSL_write */
 	size_t wbufsize;
+	/* TLS output is written once per connection per loop turn: messages
+	 * encrypted during the turn wait here (a reference each) until the
+	 * check phase, right after the poll phase that produced them; those
+	 * encrypted after it (timers, close callbacks) go at the idle phase of
+	 * the next turn, whose poll then does not block. */
+	uv_check_t flush_check;
+	uv_idle_t flush_idle;
+	bool flush_open;
+	struct conn *flush_head;
 	char plain[TP_SLICE];            /* TLS: decrypted bytes */
 	char rbuf[TP_READ_BUF];
 };
@@ -115,6 +124,8 @@ struct conn {
 	struct conn *hnext;
 	struct conn *prev, *next;
 	struct conn *oprev, *onext;
+	struct conn *fnext;              /* the worker's flush list */
+	bool flush_queued;
 };
 
 struct dial_req {
@@ -152,6 +163,9 @@ void tp__conn_flushed(struct conn *c);
 void tp__conn_arm_timer(struct conn *c);
 int tp__conn_write_bytes(struct conn *c, char *buf, size_t len, bool owned);
 int tp__conn_tls_flush(struct conn *c);
+/* The flush list: started with the worker, ended (what waits written) at shutdown. */
+int tp__flush_init(struct tp_worker *tw);
+void tp__flush_close(struct tp_worker *tw);
 void tp__conn_established(struct conn *c);
 void tp__conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 void tp__conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);

@@ -273,6 +273,11 @@ transport_worker_new(struct transport *t, uv_loop_t *loop, unsigned idx,
 	if (getrandom(&tw->next_seq, sizeof(tw->next_seq), 0) != (ssize_t)sizeof(tw->next_seq))
 		tw->next_seq = (uint64_t)uv_hrtime();
 	tw->next_seq = (tw->next_seq & 0x00ffffff00000000ull) | 1;
+	if (tp__flush_init(tw) < 0) {
+		free(tw->ht);
+		free(tw);
+		return -ENOMEM;
+	}
 	*out = tw;
 	return 0;
 }
@@ -790,6 +795,7 @@ transport_worker_shutdown(struct tp_worker *tw)
 	struct conn *c, *next;
 
 	tw->shutting_down = true;
+	tp__flush_close(tw);
 	while ((l = tw->listeners) != NULL) {
 		tw->listeners = l->next;
 		uv_close((uv_handle_t *)&l->tcp, tp_listener_closed);

@@ -546,6 +546,66 @@ test_tls_mutual_message(void)
 	return teardown();
 }
 
+/* Sends from a timer callback (after the poll phase has run) still go out
+ * at once: the write-per-turn flush must not wait for the next event. */
+struct timer_send {
+	struct conn *c;
+	int n;
+	uint64_t sent_at;
+};
+
+static void
+timer_send_cb(uv_timer_t *h)
+{
+	struct timer_send *ts = h->data;
+	char buf[2048];
+
+	for (int i = 0; i < ts->n; i++) {
+		size_t n = mk_message(buf, sizeof(buf), 10 + i, 5, true);
+		msg_t *m = msg_make(sip_default_mclass(), 0, buf, (ssize_t)n);
+
+		if (m) {
+			(void)conn_send(ts->c, m);
+			msg_destroy(m);
+		}
+	}
+	ts->sent_at = uv_now(&T.loop);
+}
+
+static int
+test_tls_send_from_timer(void)
+{
+	struct dial_res d = { 0 };
+	struct conn *c = NULL;
+	struct dial_req *req = NULL;
+	struct timer_send ts = { 0 };
+	struct transport_stats st;
+	uv_timer_t tm;
+	struct hop hop;
+	int want = 3;
+
+	CHECK(setup(NULL, TP_TLS, "edge", true, "pool1") == 0);
+	hop_init(&hop, "sip.contoso.test", TP_TLS, T.port);
+	CHECK_EQ_INT(transport_dial(T.tw, &hop, SIDE_INTERNAL, dial_cb, &d, &c, &req), 1);
+	CHECK(run_until(cond_dial, &d, 5000));
+	CHECK_EQ_INT(d.status, 0);
+	ts.c = d.c;
+	ts.n = 3;      /* three messages in one turn: one write, all three arrive */
+	uv_timer_init(&T.loop, &tm);
+	tm.data = &ts;
+	uv_timer_start(&tm, timer_send_cb, 10, 0);
+	/* The safety timer of run_until is 5 s: a flush left for the next
+	 * event would only happen then. */
+	CHECK(run_until(cond_nmsgs, &want, 5000));
+	CHECK(uv_now(&T.loop) - ts.sent_at < 1000);
+	CHECK_EQ_STR(T.msgs[0].method, "MESSAGE");
+	CHECK_EQ_STR(T.msgs[2].method, "MESSAGE");
+	transport_stats_get(T.t, &st);
+	CHECK_EQ_INT(st.messages_out, 3);
+	uv_close((uv_handle_t *)&tm, NULL);
+	return teardown();
+}
+
 /* A cancelled request never hears back; the others still do. */
 static int
 test_dial_cancel(void)
@@ -1295,6 +1355,7 @@ static const struct unit_test tests[] = {
 	UNIT(test_tls_ctx_errors),
 	UNIT(test_tls_mutual_message),
 	UNIT(test_dial_cancel),
+	UNIT(test_tls_send_from_timer),
 	UNIT(test_tls_certname),
 	UNIT(test_tls_untrusted),
 	UNIT(test_tls_no_client_cert),
