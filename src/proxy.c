@@ -4,6 +4,8 @@
  * connection live on different ones; policy snapshots handed to every worker;
  * start, stop and the checks of sipedge -n. */
 #include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +44,60 @@ stop_cb(struct worker_thread *wt)
 		w->dns = NULL;
 		w->renv.dns = NULL;
 	}
-	if (w->probe_open)
-		uv_close((uv_handle_t *)&w->probe, NULL);
-	w->probe_open = false;
+	if (w->tick_open)
+		uv_close((uv_handle_t *)&w->tick, NULL);
+	w->tick_open = false;
+}
+
+/* Overloaded workers say so, at most every few seconds. */
+#define LOAD_REPORT_MS 5000
+/* Worker 0 gives freed heap back when this much is free in the allocator. */
+#define TICK_TRIM_MS 10000
+#define TRIM_FREE_BYTES (8u << 20)
+
+/* Every worker nearly idle (read without locks: a hint is enough). */
+static bool
+proxy_quiet(const struct proxy *px)
+{
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		const struct worker *o = &px->workers[i];
+
+		if (o->load.busy_permille > 200 || o->ntxns > 64)
+			return false;
+	}
+	return true;
 }
 
 static void
-probe_cb(uv_timer_t *t)
+tick_cb(uv_timer_t *t)
 {
-	hop_probe_due(t->data);
+	struct worker *w = t->data;
+	uint64_t now = WORKER_NOW(w);
+	unsigned busy;
+
+	busy = load_sample(&w->load, uv_metrics_idle_time(&w->th.loop), uv_hrtime());
+	if (w->load.refused != w->load_reported && now - w->load_report_at >= LOAD_REPORT_MS) {
+		log_warnx("worker %u overloaded: loop busy %u%%, admitting %u%% of new requests; "
+		    "%" PRIu64 " refused 503 (diagnostic 1204, Retry-After) since the last report",
+		    w->idx, busy / 10, w->load.admit_permille / 10, w->load.refused - w->load_reported);
+		w->load_reported = w->load.refused;
+		w->load_report_at = now;
+	}
+	if (w->idx != 0)
+		return;
+	w->ticks++;
+	if (w->ticks % (1000 / LOAD_INTERVAL_MS) == 0)
+		hop_probe_due(w);
+	if (w->ticks % (TICK_TRIM_MS / LOAD_INTERVAL_MS) == 0 && proxy_quiet(w->px)) {
+		/* After a burst of connections or transactions glibc keeps the
+		 * freed memory in its arenas; give it back once it is plenty.
+		 * Only when quiet: malloc_trim walks every arena, and with a
+		 * large fragmented heap that can hold a loop for a second. */
+		struct mallinfo2 mi = mallinfo2();
+
+		if (mi.fordblks > TRIM_FREE_BYTES)
+			malloc_trim(0);
+	}
 }
 
 /* At debug level each routing step is logged with its request. */
@@ -202,11 +249,11 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 			snprintf(err, errlen, "worker: %s", rc > -10000 ? uv_strerror(rc) : strerror(-rc));
 			goto out;
 		}
-		uv_timer_init(&w->th.loop, &w->probe);
-		w->probe_open = true;
-		w->probe.data = w;
-		if (i == 0)     /* one worker probes the down next hops for all */
-			uv_timer_start(&w->probe, probe_cb, 1000, 1000);
+		load_init(&w->load);
+		uv_timer_init(&w->th.loop, &w->tick);
+		w->tick_open = true;
+		w->tick.data = w;
+		uv_timer_start(&w->tick, tick_cb, LOAD_INTERVAL_MS, LOAD_INTERVAL_MS);
 		cbs.message_cb = proxy_on_message;
 		cbs.closed_cb = proxy_on_closed;
 		cbs.ud = w;

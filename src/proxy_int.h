@@ -19,6 +19,7 @@
 #include "sipedge/dns.h"
 #include "sipedge/fedroute.h"
 #include "sipedge/hmap.h"
+#include "sipedge/load.h"
 #include "sipedge/policy.h"
 #include "sipedge/throttle.h"
 #include "sipedge/proxy.h"
@@ -60,8 +61,16 @@ struct worker {
 	struct dns *dns;
 	struct route_env renv;          /* routing on this worker (route.h); its pol is
 	                                 * the snapshot in force (one reference) */
-	uv_timer_t probe;               /* worker 0: background probes of down hops */
-	bool probe_open;
+	/* Every LOAD_INTERVAL_MS: the loop's busy share (overload control);
+	 * worker 0 also probes down next hops (each second) and gives freed
+	 * memory back to the system (every TICK_TRIM_MS). */
+	uv_timer_t tick;
+	bool tick_open;
+	unsigned ticks;
+	struct load_ctl load;
+	unsigned load_calls;            /* new requests seen (relay.c samples every 16th) */
+	uint64_t load_reported;         /* load.refused at the last report */
+	uint64_t load_report_at;        /* when (loop ms) */
 
 	struct hmap by_branch;          /* client side: our branch → txn */
 	struct hmap by_key;             /* server side: request key → txn */

@@ -82,10 +82,23 @@ proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, 
 		return;
 	}
 	if (d != DIAG_NONE && status >= 300) {
+		/* Overload refusals are many by nature: the worker reports them
+		 * in sum (proxy.c); one line each only at debug level. */
+		enum log_level lvl = d == DIAG_OVERLOAD ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+
 		atomic_fetch_add(&w->px->refused, 1);
-		log_info("refused %s from %s: %d %u %s", sipmsg_describe(sip, desc, sizeof(desc)),
-		    c ? proxy_peer_str(c, pd, sizeof(pd)) : "(gone)", status, (unsigned)d,
-		    detail && detail[0] ? detail : di->text);
+		if (log_would(lvl)) {
+			char line[640];
+
+			snprintf(line, sizeof(line), "refused %s from %s: %d %u %s",
+			    sipmsg_describe(sip, desc, sizeof(desc)),
+			    c ? proxy_peer_str(c, pd, sizeof(pd)) : "(gone)", status, (unsigned)d,
+			    detail && detail[0] ? detail : di->text);
+			if (lvl == LOG_LVL_DEBUG)
+				log_debug("%s", line);
+			else
+				log_info("%s", line);
+		}
 	}
 	send_response(c, r);
 }
@@ -128,6 +141,21 @@ handle_cancel(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, enum sid
 	}
 }
 
+/* Overload control for a new request.  The worker's tick samples the loop,
+ * but one loop turn that reads a flood can last longer than the interval, and
+ * its timers wait for it: sample from here too when the interval is up. */
+static bool
+admit_new(struct worker *w)
+{
+	if ((++w->load_calls & 15) == 0) {
+		uint64_t now = uv_hrtime();
+
+		if (now - w->load.last_ns >= (uint64_t)LOAD_INTERVAL_MS * 1000000u)
+			load_sample(&w->load, uv_metrics_idle_time(&w->th.loop), now);
+	}
+	return load_admit(&w->load);
+}
+
 static void
 handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 {
@@ -159,6 +187,15 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 
 	if (m == sip_method_cancel) {
 		handle_cancel(w, c, msg, sip, ci->side);
+		return;
+	}
+	/* Overload control (load.h): a new request out of a dialog may be
+	 * refused here, before it costs a transaction, a route or a next hop;
+	 * requests in a dialog (a BYE must end what exists) and ACKs go on. */
+	if (m != sip_method_ack && !(sip->sip_to && sip->sip_to->a_tag) && !admit_new(w)) {
+		proxy_reply(w, c, msg, sip->sip_via, ci->side, 503, DIAG_OVERLOAD, "overloaded",
+		    NULL, NULL);
+		msg_destroy(msg);
 		return;
 	}
 	if (txn_server_key(sip, m == sip_method_ack ? "INVITE" : sip->sip_request->rq_method_name,

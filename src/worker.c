@@ -63,6 +63,8 @@ worker_init(struct worker_thread *wt, worker_mail_cb mail_cb, worker_stop_cb sto
 	}
 	wt->loop_open = true;
 	wt->loop.data = wt;
+	/* uv_metrics_idle_time: how busy the loop is (the proxy's overload control). */
+	(void)uv_loop_configure(&wt->loop, UV_METRICS_IDLE_TIME);
 	if ((rc = uv_async_init(&wt->loop, &wt->async, mailbox_cb)) < 0)
 		return rc;
 	wt->async.data = wt;

@@ -1,0 +1,44 @@
+/* load.h: overload control for one worker (RFC 3261 §21.5.4 503 with
+ * Retry-After; the policy of RFC 7339 §5.10, without its Via parameters): how
+ * busy the worker's loop was over the last interval decides what share of new
+ * requests it admits.  Refusing early and cheaply, before a transaction, a
+ * route or a next-hop write exists, keeps the requests it admits fast; letting
+ * the kernel's socket buffers fill instead would delay every one of them.
+ *
+ * Pure arithmetic: the caller measures (uv_metrics_idle_time) and feeds
+ * load_update(); load_admit() is called once per new request. */
+#ifndef SIPEDGE_LOAD_H
+#define SIPEDGE_LOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Above this share of busy time the admitted share shrinks; below the low
+ * mark it grows back. */
+#define LOAD_BUSY_HIGH_PERMILLE  950
+#define LOAD_BUSY_LOW_PERMILLE   850
+/* Never below this share (some requests always get through, so the measure
+ * keeps seeing real work and recovery needs no probe). */
+#define LOAD_ADMIT_MIN_PERMILLE  20
+/* The measuring interval. */
+#define LOAD_INTERVAL_MS         50
+
+struct load_ctl {
+	unsigned admit_permille;        /* share of new requests admitted */
+	unsigned credit;                /* permille carried between requests */
+	unsigned busy_permille;         /* the last interval's measure */
+	uint64_t last_idle_ns, last_ns; /* the previous sample */
+	bool sampled;
+	uint64_t admitted, refused;     /* since load_init */
+};
+
+void load_init(struct load_ctl *l);
+/* One sample: the loop's cumulative idle time and the clock, nanoseconds.
+ * Returns the busy share of the interval since the previous sample, permille. */
+unsigned load_sample(struct load_ctl *l, uint64_t idle_ns, uint64_t now_ns);
+/* The controller's step for a busy share (permille), also used by tests. */
+void load_update(struct load_ctl *l, unsigned busy_permille);
+/* Admit one new request?  Deterministic: admit_permille of them, evenly spread. */
+bool load_admit(struct load_ctl *l);
+
+#endif

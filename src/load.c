@@ -1,0 +1,73 @@
+/* load.c: a worker's overload control (load.h): busy share of its loop →
+ * share of new requests admitted, multiplicative decrease above the high mark,
+ * additive increase below the low mark (the shape TCP's congestion control
+ * made familiar: it settles fast and does not oscillate wildly). */
+#include "sipedge/load.h"
+
+void
+load_init(struct load_ctl *l)
+{
+	*l = (struct load_ctl){ .admit_permille = 1000 };
+}
+
+unsigned
+load_sample(struct load_ctl *l, uint64_t idle_ns, uint64_t now_ns)
+{
+	uint64_t wall, idle;
+	unsigned busy;
+
+	if (!l->sampled || now_ns <= l->last_ns || idle_ns < l->last_idle_ns) {
+		l->sampled = true;
+		l->last_ns = now_ns;
+		l->last_idle_ns = idle_ns;
+		return l->busy_permille;
+	}
+	wall = now_ns - l->last_ns;
+	idle = idle_ns - l->last_idle_ns;
+	busy = idle >= wall ? 0 : (unsigned)((wall - idle) * 1000 / wall);
+	l->last_ns = now_ns;
+	l->last_idle_ns = idle_ns;
+	load_update(l, busy);
+	return busy;
+}
+
+void
+load_update(struct load_ctl *l, unsigned busy)
+{
+	unsigned a = l->admit_permille;
+
+	l->busy_permille = busy;
+	if (busy > LOAD_BUSY_HIGH_PERMILLE) {
+		/* The further over, the harder the cut: at full load a half (a
+		 * backlog builds while the share is too high, and only the time
+		 * left over drains it). */
+		unsigned over = busy - LOAD_BUSY_HIGH_PERMILLE;
+		unsigned cut = 100 + over * 400 / (1000 - LOAD_BUSY_HIGH_PERMILLE);
+
+		a = a * (1000 - cut) / 1000;
+	} else if (busy < LOAD_BUSY_LOW_PERMILLE) {
+		a += 100;
+	}
+	if (a < LOAD_ADMIT_MIN_PERMILLE)
+		a = LOAD_ADMIT_MIN_PERMILLE;
+	if (a > 1000)
+		a = 1000;
+	l->admit_permille = a;
+}
+
+bool
+load_admit(struct load_ctl *l)
+{
+	if (l->admit_permille >= 1000) {
+		l->admitted++;
+		return true;
+	}
+	l->credit += l->admit_permille;
+	if (l->credit >= 1000) {
+		l->credit -= 1000;
+		l->admitted++;
+		return true;
+	}
+	l->refused++;
+	return false;
+}

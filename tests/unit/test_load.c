@@ -1,0 +1,121 @@
+/* test_load.c: unit tests for load.c (overload control: busy share of a
+ * worker's loop -> share of new requests admitted). */
+#include <stdio.h>
+
+#include "sipedge/load.h"
+#include "unit.h"
+
+/* Of n new requests, how many does l admit? */
+static unsigned
+admitted(struct load_ctl *l, unsigned n)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		k += load_admit(l);
+	return k;
+}
+
+static int
+test_load_idle_admits_all(void)
+{
+	struct load_ctl l;
+
+	load_init(&l);
+	CHECK_EQ_INT(admitted(&l, 1000), 1000);
+	for (int i = 0; i < 20; i++)
+		load_update(&l, 600);
+	CHECK_EQ_INT(l.admit_permille, 1000);
+	CHECK_EQ_INT(admitted(&l, 1000), 1000);
+	CHECK_EQ_INT(l.refused, 0);
+	return 0;
+}
+
+static int
+test_load_overload_sheds(void)
+{
+	struct load_ctl l;
+	unsigned prev;
+
+	load_init(&l);
+	/* Full load: the admitted share falls at every interval, fast. */
+	load_update(&l, 1000);
+	CHECK_EQ_INT(l.admit_permille, 500);
+	prev = l.admit_permille;
+	for (int i = 0; i < 3; i++) {
+		load_update(&l, 1000);
+		CHECK(l.admit_permille < prev);
+		prev = l.admit_permille;
+	}
+	/* Spread evenly: 1000 requests at a share s get s of them through. */
+	l.credit = 0;
+	CHECK_EQ_INT(admitted(&l, 1000), l.admit_permille);
+	/* Just over the high mark: a gentle cut. */
+	load_init(&l);
+	load_update(&l, 960);
+	CHECK_EQ_INT(l.admit_permille, 820);
+	/* Never below the floor, however long it lasts. */
+	for (int i = 0; i < 200; i++)
+		load_update(&l, 1000);
+	CHECK_EQ_INT(l.admit_permille, LOAD_ADMIT_MIN_PERMILLE);
+	CHECK(admitted(&l, 1000) >= LOAD_ADMIT_MIN_PERMILLE);
+	return 0;
+}
+
+static int
+test_load_hold_and_recover(void)
+{
+	struct load_ctl l;
+
+	load_init(&l);
+	for (int i = 0; i < 10; i++)
+		load_update(&l, 1000);
+	/* Between the marks the share holds. */
+	{
+		unsigned a = l.admit_permille;
+
+		load_update(&l, 900);
+		CHECK_EQ_INT(l.admit_permille, a);
+	}
+	/* Below the low mark it grows back by a tenth per interval: all of it
+	 * within half a second (10 intervals of 50 ms), even from the floor. */
+	for (int i = 0; i < 10; i++)
+		load_update(&l, 300);
+	CHECK_EQ_INT(l.admit_permille, 1000);
+	return 0;
+}
+
+static int
+test_load_sample(void)
+{
+	struct load_ctl l;
+
+	load_init(&l);
+	/* The first sample only sets the origin. */
+	CHECK_EQ_INT(load_sample(&l, 0, 1000000000ull), 0);
+	/* 50 ms of which 10 ms idle: 80 % busy. */
+	CHECK_EQ_INT(load_sample(&l, 10000000ull, 1050000000ull), 800);
+	CHECK_EQ_INT(l.admit_permille, 1000);
+	/* No idle time at all. */
+	CHECK_EQ_INT(load_sample(&l, 10000000ull, 1100000000ull), 1000);
+	CHECK_EQ_INT(l.admit_permille, 500);
+	/* A clock that did not move, or idle time that went back: resampled. */
+	CHECK_EQ_INT(load_sample(&l, 10000000ull, 1100000000ull), 1000);
+	CHECK_EQ_INT(load_sample(&l, 5000000ull, 1150000000ull), 1000);
+	CHECK_EQ_INT(l.admit_permille, 500);
+	return 0;
+}
+
+static const struct unit_test tests[] = {
+	UNIT(test_load_idle_admits_all),
+	UNIT(test_load_overload_sheds),
+	UNIT(test_load_hold_and_recover),
+	UNIT(test_load_sample),
+	{ NULL, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+	return unit_main(argc, argv, tests);
+}
