@@ -1,0 +1,223 @@
+/* tp_accept.c: the transport's listeners (one socket per worker and listener,
+ * SO_REUSEPORT), accepting a connection, and the connection limits shared by
+ * all workers (max-connections, max-connections-per-address). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sipedge/log.h"
+#include "tp_private.h"
+
+static socklen_t
+tp_addr_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* --- limits (shared by all workers) --- */
+
+static unsigned
+tp_addr_hash(int family, const unsigned char *p, size_t len)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)family;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h % TP_ADDR_BUCKETS;
+}
+
+/* Take an inbound slot for peer; false when a limit is reached. */
+static bool
+tp_limits_take(struct transport *t, const struct sockaddr_storage *peer)
+{
+	const unsigned char *p = NULL;
+	size_t len = tp__addr_bytes(peer, &p);
+	struct tp_addr_slot *s;
+	unsigned b, n = atomic_fetch_add(&t->inbound, 1) + 1;
+	bool ok = true;
+
+	if (t->conf.max_connections && n > t->conf.max_connections) {
+		atomic_fetch_sub(&t->inbound, 1);
+		return false;
+	}
+	if (len == 0)
+		return true;
+	b = tp_addr_hash(peer->ss_family, p, len);
+	pthread_mutex_lock(&t->addr_mu);
+	for (s = t->addr_tab[b]; s; s = s->next)
+		if (s->family == peer->ss_family && memcmp(s->addr, p, len) == 0)
+			break;
+	if (s == NULL) {
+		/* Slots exist only while they count something. */
+		if ((s = calloc(1, sizeof(*s))) != NULL) {
+			s->family = peer->ss_family;
+			memcpy(s->addr, p, len);
+			s->next = t->addr_tab[b];
+			t->addr_tab[b] = s;
+		}
+	}
+	if (s == NULL || (t->conf.max_connections_per_address &&
+	    s->count >= t->conf.max_connections_per_address))
+		ok = false;
+	else
+		s->count++;
+	pthread_mutex_unlock(&t->addr_mu);
+	if (!ok)
+		atomic_fetch_sub(&t->inbound, 1);
+	return ok;
+}
+
+void
+tp__limits_release(struct transport *t, const struct sockaddr_storage *peer)
+{
+	const unsigned char *p = NULL;
+	size_t len = tp__addr_bytes(peer, &p);
+	struct tp_addr_slot **sp, *s;
+
+	atomic_fetch_sub(&t->inbound, 1);
+	if (len == 0)
+		return;
+	pthread_mutex_lock(&t->addr_mu);
+	for (sp = &t->addr_tab[tp_addr_hash(peer->ss_family, p, len)]; (s = *sp); sp = &s->next)
+		if (s->family == peer->ss_family && memcmp(s->addr, p, len) == 0) {
+			if (--s->count == 0) {
+				*sp = s->next;
+				free(s);
+			}
+			break;
+		}
+	pthread_mutex_unlock(&t->addr_mu);
+}
+
+/* --- listening and accepting --- */
+
+static void
+tp_listener_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+tp_connection_cb(uv_stream_t *server, int status)
+{
+	struct tp_listener *l = server->data;
+	struct tp_worker *tw = l->tw;
+	struct transport *t = tw->t;
+	struct conn *c;
+	int len, r;
+	char ctx[320];
+
+	if (status < 0) {
+		log_warnx("%s: accept: %s", __func__, uv_strerror(status));
+		return;
+	}
+	if ((c = tp__conn_alloc(tw, l->lc.side, l->lc.kind, false)) == NULL) {
+		log_warnx("%s: out of memory", __func__);
+		return;
+	}
+	if ((r = uv_accept(server, (uv_stream_t *)&c->tcp)) < 0) {
+		tp__conn_abort(c);
+		return;
+	}
+	len = sizeof(c->info.peer);
+	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->info.peer, &len);
+	len = sizeof(c->info.local);
+	uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&c->info.local, &len);
+	/* Accept then close: leaving it in the backlog would only delay the
+	 * refusal and keep the listener readable. */
+	if (tw->shutting_down || !tp_limits_take(t, &c->info.peer)) {
+		STAT_INC(t, refused_limit);
+		log_debug("connection limit reached, refusing, %s", tp__conn_ctx(c, ctx, sizeof(ctx)));
+		tp__conn_abort(c);
+		return;
+	}
+	c->counted_inbound = true;
+	c->counted_open = true;
+	STAT_INC(t, accepted);
+	STAT_INC(t, open_connections);
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (l->lc.kind == TP_TLS) {
+		if ((r = tls_sess_new(l->tls, NULL, l->lc.mutual_tls, &c->tls)) < 0) {
+			log_warnx("%s: TLS session: %s, %s", __func__, strerror(-r),
+			    tp__conn_ctx(c, ctx, sizeof(ctx)));
+			tp__conn_abort(c);
+			return;
+		}
+		c->state = CS_HANDSHAKE;
+		tp__conn_arm_timer(c);
+	} else {
+		tp__conn_established(c);
+	}
+	if ((r = uv_read_start((uv_stream_t *)&c->tcp, tp__conn_alloc_cb, tp__conn_read_cb)) < 0)
+		conn_close(c);
+}
+
+int
+transport_worker_listen(struct tp_worker *tw, const struct listener_conf *lc,
+    struct tls_ctx *tls)
+{
+	struct tp_listener *l = NULL;
+	int fd = -1, one = 1, r;
+
+	if (tw == NULL || lc == NULL || (lc->kind == TP_TLS && tls == NULL))
+		return -EINVAL;
+	if (lc->addr.ss_family != AF_INET && lc->addr.ss_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	/* The socket is made here, not by uv_tcp_bind, because every worker
+	 * must set SO_REUSEPORT before bind to share the port. */
+	if ((fd = socket(lc->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (lc->addr.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, (const struct sockaddr *)&lc->addr, tp_addr_len(&lc->addr)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	l->tw = tw;
+	l->lc = *lc;
+	l->tls = tls;
+	if ((r = uv_tcp_init(tw->loop, &l->tcp)) < 0) {
+		close(fd);
+		free(l);
+		return r;
+	}
+	l->tcp.data = l;
+	if ((r = uv_tcp_open(&l->tcp, fd)) < 0) {
+		close(fd);
+		uv_close((uv_handle_t *)&l->tcp, tp_listener_closed);
+		return r;
+	}
+	if ((r = uv_listen((uv_stream_t *)&l->tcp, 511, tp_connection_cb)) < 0) {
+		uv_close((uv_handle_t *)&l->tcp, tp_listener_closed);
+		return r;
+	}
+	l->next = tw->listeners;
+	tw->listeners = l;
+	return 0;
+}
+
+
+void
+tp__listeners_close(struct tp_worker *tw)
+{
+	struct tp_listener *l;
+
+	while ((l = tw->listeners) != NULL) {
+		tw->listeners = l->next;
+		uv_close((uv_handle_t *)&l->tcp, tp_listener_closed);
+	}
+}
