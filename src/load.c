@@ -7,7 +7,7 @@
 void
 load_init(struct load_ctl *l)
 {
-	*l = (struct load_ctl){ .admit_permille = 1000 };
+	*l = (struct load_ctl){ .shed_permille = 0 };
 }
 
 unsigned
@@ -34,7 +34,7 @@ load_sample(struct load_ctl *l, uint64_t idle_ns, uint64_t now_ns)
 void
 load_update(struct load_ctl *l, unsigned busy)
 {
-	unsigned a = l->admit_permille;
+	unsigned a = load_admit_share(l);
 
 	l->busy_permille = busy;
 	if (busy > LOAD_BUSY_HIGH_PERMILLE) {
@@ -52,17 +52,17 @@ load_update(struct load_ctl *l, unsigned busy)
 		a = LOAD_ADMIT_MIN_PERMILLE;
 	if (a > 1000)
 		a = 1000;
-	l->admit_permille = a;
+	l->shed_permille = 1000 - a;
 }
 
 bool
 load_admit(struct load_ctl *l)
 {
-	if (l->admit_permille >= 1000) {
+	if (l->shed_permille == 0) {
 		l->admitted++;
 		return true;
 	}
-	l->credit += l->admit_permille;
+	l->credit += load_admit_share(l);
 	if (l->credit >= 1000) {
 		l->credit -= 1000;
 		l->admitted++;

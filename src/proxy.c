@@ -79,7 +79,7 @@ tick_cb(uv_timer_t *t)
 	if (w->load.refused != w->load_reported && now - w->load_report_at >= LOAD_REPORT_MS) {
 		log_warnx("worker %u overloaded: loop busy %u%%, admitting %u%% of new requests; "
 		    "%" PRIu64 " refused 503 (diagnostic 1204, Retry-After) since the last report",
-		    w->idx, busy / 10, w->load.admit_permille / 10, w->load.refused - w->load_reported);
+		    w->idx, busy / 10, load_admit_share(&w->load) / 10, w->load.refused - w->load_reported);
 		w->load_reported = w->load.refused;
 		w->load_report_at = now;
 	}

@@ -24,7 +24,8 @@
 #define LOAD_INTERVAL_MS         50
 
 struct load_ctl {
-	unsigned admit_permille;        /* share of new requests admitted */
+	/* Share of new requests refused; 0 (a zeroed struct) admits all. */
+	unsigned shed_permille;
 	unsigned credit;                /* permille carried between requests */
 	unsigned busy_permille;         /* the last interval's measure */
 	uint64_t last_idle_ns, last_ns; /* the previous sample */
@@ -38,7 +39,13 @@ void load_init(struct load_ctl *l);
 unsigned load_sample(struct load_ctl *l, uint64_t idle_ns, uint64_t now_ns);
 /* The controller's step for a busy share (permille), also used by tests. */
 void load_update(struct load_ctl *l, unsigned busy_permille);
-/* Admit one new request?  Deterministic: admit_permille of them, evenly spread. */
+/* Admit one new request?  Deterministic: load_admit_share() of them, evenly spread. */
 bool load_admit(struct load_ctl *l);
+/* The share admitted, permille. */
+static inline unsigned
+load_admit_share(const struct load_ctl *l)
+{
+	return 1000 - l->shed_permille;
+}
 
 #endif
