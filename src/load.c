@@ -2,6 +2,8 @@
  * share of new requests admitted, multiplicative decrease above the high mark,
  * additive increase below the low mark (the shape TCP's congestion control
  * made familiar: it settles fast and does not oscillate wildly). */
+#include <stdbool.h>
+
 #include "sipedge/load.h"
 
 void
@@ -23,6 +25,10 @@ load_sample(struct load_ctl *l, uint64_t idle_ns, uint64_t now_ns)
 		return l->busy_permille;
 	}
 	wall = now_ns - l->last_ns;
+	/* Two samplers (the worker's tick, the request path) can come close
+	 * together; a short interval says nothing: let it grow. */
+	if (wall < (uint64_t)LOAD_INTERVAL_MS * 1000000u / 2)
+		return l->busy_permille;
 	idle = idle_ns - l->last_idle_ns;
 	busy = idle >= wall ? 0 : (unsigned)((wall - idle) * 1000 / wall);
 	l->last_ns = now_ns;
@@ -35,19 +41,23 @@ void
 load_update(struct load_ctl *l, unsigned busy)
 {
 	unsigned a = load_admit_share(l);
+	bool over = busy > LOAD_BUSY_HIGH_PERMILLE;
 
 	l->busy_permille = busy;
-	if (busy > LOAD_BUSY_HIGH_PERMILLE) {
+	/* One interval just over the mark is a blip (a burst of handshakes, a
+	 * neighbour's CPU): cut when it lasts, or at once when fully busy. */
+	if (over && (l->was_over || busy >= LOAD_BUSY_FULL_PERMILLE)) {
 		/* The further over, the harder the cut: at full load a half (a
 		 * backlog builds while the share is too high, and only the time
 		 * left over drains it). */
-		unsigned over = busy - LOAD_BUSY_HIGH_PERMILLE;
-		unsigned cut = 100 + over * 400 / (1000 - LOAD_BUSY_HIGH_PERMILLE);
+		unsigned excess = busy - LOAD_BUSY_HIGH_PERMILLE;
+		unsigned cut = 100 + excess * 400 / (1000 - LOAD_BUSY_HIGH_PERMILLE);
 
 		a = a * (1000 - cut) / 1000;
 	} else if (busy < LOAD_BUSY_LOW_PERMILLE) {
 		a += 100;
 	}
+	l->was_over = over;
 	if (a < LOAD_ADMIT_MIN_PERMILLE)
 		a = LOAD_ADMIT_MIN_PERMILLE;
 	if (a > 1000)

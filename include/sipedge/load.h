@@ -17,6 +17,9 @@
  * mark it grows back. */
 #define LOAD_BUSY_HIGH_PERMILLE  950
 #define LOAD_BUSY_LOW_PERMILLE   850
+/* At or above this the cut comes at once; between the high mark and this,
+ * only from the second interval in a row. */
+#define LOAD_BUSY_FULL_PERMILLE  990
 /* Never below this share (some requests always get through, so the measure
  * keeps seeing real work and recovery needs no probe). */
 #define LOAD_ADMIT_MIN_PERMILLE  20
@@ -30,6 +33,7 @@ struct load_ctl {
 	unsigned busy_permille;         /* the last interval's measure */
 	uint64_t last_idle_ns, last_ns; /* the previous sample */
 	bool sampled;
+	bool was_over;                  /* the last interval was over the high mark */
 	uint64_t admitted, refused;     /* since load_init */
 };
 

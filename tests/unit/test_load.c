@@ -56,8 +56,10 @@ test_load_overload_sheds(void)
 	/* Spread evenly: 1000 requests at a share s get s of them through. */
 	l.credit = 0;
 	CHECK_EQ_INT(admitted(&l, 1000), load_admit_share(&l));
-	/* Just over the high mark: a gentle cut. */
+	/* Just over the high mark: once is a blip, twice a gentle cut. */
 	load_init(&l);
+	load_update(&l, 960);
+	CHECK_EQ_INT(load_admit_share(&l), 1000);
 	load_update(&l, 960);
 	CHECK_EQ_INT(load_admit_share(&l), 820);
 	/* Never below the floor, however long it lasts. */
@@ -104,6 +106,9 @@ test_load_sample(void)
 	CHECK_EQ_INT(load_admit_share(&l), 1000);
 	/* No idle time at all. */
 	CHECK_EQ_INT(load_sample(&l, 10000000ull, 1100000000ull), 1000);
+	CHECK_EQ_INT(load_admit_share(&l), 500);
+	/* An interval under half the period is not a measure: it grows on. */
+	CHECK_EQ_INT(load_sample(&l, 10000000ull, 1100010000ull), 1000);
 	CHECK_EQ_INT(load_admit_share(&l), 500);
 	/* A clock that did not move, or idle time that went back: resampled. */
 	CHECK_EQ_INT(load_sample(&l, 10000000ull, 1100000000ull), 1000);
