@@ -55,6 +55,24 @@ stop_cb(struct worker_thread *wt)
 #define TICK_TRIM_MS 10000
 #define TRIM_FREE_BYTES (8u << 20)
 
+/* The transport balances inbound connections: deliver one to worker to. */
+static void
+handoff_cb(struct tp_worker *from, unsigned to, struct tp_handoff *h, void *ud)
+{
+	struct worker *w = ud, *target = worker_by_index(w->px, to);
+	struct post *p;
+
+	(void)from;
+	if (target == NULL || (p = calloc(1, sizeof(*p))) == NULL) {
+		transport_handoff_drop(h);
+		return;
+	}
+	p->kind = POST_ADOPT;
+	p->handoff = h;
+	p->from = w->idx;
+	(void)proxy_post(target, p);        /* on failure the post (and h) is dropped */
+}
+
 /* Every worker nearly idle (read without locks: a hint is enough). */
 static bool
 proxy_quiet(const struct proxy *px)
@@ -254,8 +272,10 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		w->tick_open = true;
 		w->tick.data = w;
 		uv_timer_start(&w->tick, tick_cb, LOAD_INTERVAL_MS, LOAD_INTERVAL_MS);
+		memset(&cbs, 0, sizeof(cbs));
 		cbs.message_cb = proxy_on_message;
 		cbs.closed_cb = proxy_on_closed;
+		cbs.handoff_cb = handoff_cb;
 		cbs.ud = w;
 		if ((rc = transport_worker_new(px->tp, &w->th.loop, i, &cbs, &w->tw)) < 0) {
 			snprintf(err, errlen, "transport worker: %s", uv_strerror(rc));

@@ -38,6 +38,7 @@ enum post_kind {
 	POST_SEND_FAILED,    /* a POST_SEND failed: tell the transaction (branch) */
 	POST_RESPONSE_BAD,   /* the transaction's (branch) response could not be taken */
 	POST_POLICY,         /* policy: a new snapshot (one reference) */
+	POST_ADOPT,          /* handoff: a connection another worker accepted */
 };
 
 struct post {
@@ -51,6 +52,7 @@ struct post {
 	bool flow_check;                /* POST_SEND on a token's flow: check the peer */
 	struct rr_peer flow;
 	struct policy *policy;
+	struct tp_handoff *handoff;
 };
 
 struct worker {
@@ -252,6 +254,8 @@ proxy_post_free(struct post *p)
 		msg_destroy(p->msg);
 	if (p->policy)
 		policy_unref(p->policy);
+	if (p->handoff)
+		transport_handoff_drop(p->handoff);
 	free(p);
 }
 

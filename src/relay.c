@@ -468,12 +468,12 @@ relay_on_post(struct worker *w, struct post *p)
 		w->renv.pol = p->policy;        /* the post's reference becomes ours */
 		p->policy = NULL;
 		break;
+	case POST_ADOPT:
+		transport_worker_adopt(w->tw, p->handoff);
+		p->handoff = NULL;
+		break;
 	}
-	if (p->policy)
-		policy_unref(p->policy);
-	if (p->msg)
-		msg_destroy(p->msg);
-	free(p);
+	proxy_post_free(p);
 }
 
 void

@@ -1,6 +1,7 @@
 /* tp_accept.c: the transport's listeners (one socket per worker and listener,
- * SO_REUSEPORT), accepting a connection, and the connection limits shared by
- * all workers (max-connections, max-connections-per-address). */
+ * SO_REUSEPORT), accepting a connection, balancing inbound connections across
+ * the workers, and the connection limits shared by all workers
+ * (max-connections, max-connections-per-address). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -104,6 +105,132 @@ tp_listener_closed(uv_handle_t *h)
 	free(h->data);
 }
 
+/* An accepted connection starts its life here: counted, then TLS. */
+static void
+conn_start_inbound(struct conn *c, bool mutual_tls, struct tls_ctx *tls)
+{
+	struct transport *t = c->t;
+	char ctx[320];
+	int r;
+
+	c->counted_inbound = true;
+	atomic_fetch_add(&c->tw->nin, 1);
+	c->counted_open = true;
+	STAT_INC(t, open_connections);
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (c->info.kind == TP_TLS) {
+		if ((r = tls_sess_new(tls, NULL, mutual_tls, &c->tls)) < 0) {
+			log_warnx("%s: TLS session: %s, %s", __func__, strerror(-r),
+			    tp__conn_ctx(c, ctx, sizeof(ctx)));
+			tp__conn_abort(c);
+			return;
+		}
+		c->state = CS_HANDSHAKE;
+		tp__conn_arm_timer(c);
+	} else {
+		tp__conn_established(c);
+	}
+	if ((r = uv_read_start((uv_stream_t *)&c->tcp, tp__conn_alloc_cb, tp__conn_read_cb)) < 0)
+		conn_close(c);
+}
+
+/* ---- balancing ------------------------------------------------------------
+ * SO_REUSEPORT spreads new connections by a hash of their addresses: a pool
+ * of four front ends can land on one worker and leave the others idle.  A
+ * worker that accepts while another holds fewer inbound connections hands
+ * the socket over before anything was read from it (its TLS handshake is
+ * done by the worker that keeps it), through the core's mailbox. */
+
+struct tp_handoff {
+	struct transport *t;
+	int fd;
+	enum side side;
+	enum tp_kind kind;
+	bool mutual_tls;
+	struct tls_ctx *tls;
+	struct sockaddr_storage peer, local;
+};
+
+/* The worker with the fewest inbound connections, tw itself on a tie. */
+static unsigned
+least_loaded(const struct tp_worker *tw)
+{
+	const struct transport *t = tw->t;
+	unsigned n = atomic_load(&((struct transport *)t)->nworkers), best = tw->idx;
+	unsigned low = atomic_load(&((struct tp_worker *)tw)->nin);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct tp_worker *o = t->workers[i];
+		unsigned k;
+
+		if (o == NULL || o == tw || o->shutting_down)
+			continue;
+		if ((k = atomic_load(&o->nin)) < low) {
+			low = k;
+			best = i;
+		}
+	}
+	return best;
+}
+
+/* Hand c (accepted, its limit slot taken, nothing read) to worker to. */
+static int
+hand_off(struct conn *c, const struct tp_listener *l, unsigned to)
+{
+	struct tp_worker *tw = c->tw;
+	struct tp_handoff *h;
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0 || (h = calloc(1, sizeof(*h))) == NULL)
+		return -ENOMEM;
+	if ((h->fd = dup(fd)) < 0) {
+		free(h);
+		return -errno;
+	}
+	h->t = c->t;
+	h->side = l->lc.side;
+	h->kind = l->lc.kind;
+	h->mutual_tls = l->lc.mutual_tls;
+	h->tls = l->tls;
+	h->peer = c->info.peer;
+	h->local = c->info.local;
+	/* Our handle goes (libuv takes it off our epoll set first); the
+	 * duplicate keeps the socket, and the limit slot goes with h. */
+	tp__conn_abort(c);
+	tw->cbs.handoff_cb(tw, to, h, tw->cbs.ud);
+	return 0;
+}
+
+void
+transport_handoff_drop(struct tp_handoff *h)
+{
+	if (h == NULL)
+		return;
+	close(h->fd);
+	tp__limits_release(h->t, &h->peer);
+	free(h);
+}
+
+void
+transport_worker_adopt(struct tp_worker *tw, struct tp_handoff *h)
+{
+	struct conn *c;
+
+	if (tw->shutting_down || (c = tp__conn_alloc(tw, h->side, h->kind, false)) == NULL) {
+		transport_handoff_drop(h);
+		return;
+	}
+	if (uv_tcp_open(&c->tcp, h->fd) < 0) {
+		tp__conn_abort(c);
+		transport_handoff_drop(h);
+		return;
+	}
+	c->info.peer = h->peer;
+	c->info.local = h->local;
+	conn_start_inbound(c, h->mutual_tls, h->tls);
+	free(h);
+}
+
 static void
 tp_connection_cb(uv_stream_t *server, int status)
 {
@@ -111,6 +238,7 @@ tp_connection_cb(uv_stream_t *server, int status)
 	struct tp_worker *tw = l->tw;
 	struct transport *t = tw->t;
 	struct conn *c;
+	unsigned to;
 	int len, r;
 	char ctx[320];
 
@@ -138,25 +266,10 @@ tp_connection_cb(uv_stream_t *server, int status)
 		tp__conn_abort(c);
 		return;
 	}
-	c->counted_inbound = true;
-	c->counted_open = true;
 	STAT_INC(t, accepted);
-	STAT_INC(t, open_connections);
-	uv_tcp_nodelay(&c->tcp, 1);
-	if (l->lc.kind == TP_TLS) {
-		if ((r = tls_sess_new(l->tls, NULL, l->lc.mutual_tls, &c->tls)) < 0) {
-			log_warnx("%s: TLS session: %s, %s", __func__, strerror(-r),
-			    tp__conn_ctx(c, ctx, sizeof(ctx)));
-			tp__conn_abort(c);
-			return;
-		}
-		c->state = CS_HANDSHAKE;
-		tp__conn_arm_timer(c);
-	} else {
-		tp__conn_established(c);
-	}
-	if ((r = uv_read_start((uv_stream_t *)&c->tcp, tp__conn_alloc_cb, tp__conn_read_cb)) < 0)
-		conn_close(c);
+	if (tw->cbs.handoff_cb && (to = least_loaded(tw)) != tw->idx && hand_off(c, l, to) == 0)
+		return;
+	conn_start_inbound(c, l->lc.mutual_tls, l->tls);
 }
 
 int

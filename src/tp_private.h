@@ -50,6 +50,9 @@ struct transport {
 	atomic_uint_fast64_t open_connections, messages_in, messages_out;
 	/* Inbound connections, for max_connections (all workers). */
 	atomic_uint inbound;
+	/* The workers, for balancing inbound connections (tp_accept.c). */
+	struct tp_worker *workers[256];
+	atomic_uint nworkers;
 	/* Inbound connections per source address, for max_connections_per_address. */
 	pthread_mutex_t addr_mu;
 	struct tp_addr_slot *addr_tab[TP_ADDR_BUCKETS];
@@ -69,6 +72,7 @@ struct tp_worker {
 	struct transport *t;
 	uv_loop_t *loop;
 	unsigned idx;
+	atomic_uint nin;                 /* inbound connections it holds */
 	struct transport_cbs cbs;
 	bool shutting_down;
 	uint64_t next_seq;

@@ -186,6 +186,9 @@ transport_worker_new(struct transport *t, uv_loop_t *loop, unsigned idx,
 	tw->t = t;
 	tw->loop = loop;
 	tw->idx = idx;
+	t->workers[idx] = tw;
+	if (atomic_load(&t->nworkers) < idx + 1)
+		atomic_store(&t->nworkers, idx + 1);
 	tw->cbs = *cbs;
 	/* Connection ids outlive the process inside Record-Route tokens: start
 	 * each run at a random point so a token from an earlier run does not
@@ -211,6 +214,7 @@ transport_worker_free(struct tp_worker *tw)
 	 * not reach back into it (conn_unref frees without tw). */
 	for (struct conn *c = tw->conns; c; c = c->next)
 		c->tw = NULL;
+	tw->t->workers[tw->idx] = NULL;
 	free(tw->ht);
 	free(tw->wbuf);
 	free(tw);
@@ -410,8 +414,10 @@ conn_handle_closed(uv_handle_t *h)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
-	if (c->counted_inbound)
+	if (c->counted_inbound) {
 		tp__limits_release(c->t, &c->info.peer);
+		atomic_fetch_sub(&tw->nin, 1);
+	}
 	if (c->counted_open)
 		STAT_DEC(c->t, open_connections);
 	/* A partial message at close or EOF is dropped (RFC 3261 §18.3). */

@@ -78,10 +78,20 @@ typedef void (*tp_message_cb)(struct conn *c, msg_t *msg, int status, void *ud);
 /* Called once when a connection is gone (after which conn pointers are invalid). */
 typedef void (*tp_closed_cb)(struct conn *c, void *ud);
 
+/* An accepted connection on its way to another worker (tp_accept.c). */
+struct tp_handoff;
+/* Balancing: a worker that accepts a connection while another worker holds
+ * fewer inbound connections hands it over before its TLS handshake.  The
+ * callback delivers h to worker `to` (its thread must call
+ * transport_worker_adopt), or, if it cannot, calls transport_handoff_drop. */
+typedef void (*tp_handoff_cb)(struct tp_worker *from, unsigned to, struct tp_handoff *h,
+    void *ud);
+
 struct transport_cbs {
 	tp_message_cb message_cb;
 	tp_closed_cb closed_cb;              /* may be NULL */
 	void *ud;
+	tp_handoff_cb handoff_cb;            /* NULL: every worker keeps what it accepts */
 };
 
 int transport_new(const struct transport_conf *tc, struct transport **out);
@@ -95,6 +105,10 @@ int transport_worker_new(struct transport *t, uv_loop_t *loop, unsigned idx,
  * negative errno (UV_EADDRINUSE, …). */
 int transport_worker_listen(struct tp_worker *tw, const struct listener_conf *lc,
     struct tls_ctx *tls);
+/* On tw's thread: take over a connection another worker accepted. */
+void transport_worker_adopt(struct tp_worker *tw, struct tp_handoff *h);
+/* A hand-off that cannot be delivered: the connection is closed. */
+void transport_handoff_drop(struct tp_handoff *h);
 /* Stop listening and close every connection; the loop then runs dry. */
 void transport_worker_shutdown(struct tp_worker *tw);
 void transport_worker_free(struct tp_worker *tw);   /* after the loop has ended */

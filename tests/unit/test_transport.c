@@ -250,7 +250,7 @@ static int
 setup(struct transport_conf *tc, enum tp_kind kind, const char *server_cert, bool mutual,
     const char *client_cert)
 {
-	struct transport_cbs cbs = { message_cb, closed_cb, NULL };
+	struct transport_cbs cbs = { .message_cb = message_cb, .closed_cb = closed_cb, .ud = NULL };
 	struct listener_conf lc;
 	struct transport_conf dc;
 	int r;
@@ -1222,7 +1222,7 @@ static int
 test_listen_in_use(void)
 {
 	struct tp_worker *tw2 = NULL;
-	struct transport_cbs cbs = { message_cb, closed_cb, NULL };
+	struct transport_cbs cbs = { .message_cb = message_cb, .closed_cb = closed_cb, .ud = NULL };
 	struct listener_conf lc;
 	struct sockaddr_storage ss;
 	int fd, one = 1;
@@ -1293,7 +1293,7 @@ thr_main(void *arg)
 static int
 test_workers_threads(void)
 {
-	struct transport_cbs cbs = { thr_message_cb, NULL, NULL };
+	struct transport_cbs cbs = { .message_cb = thr_message_cb, .closed_cb = NULL, .ud = NULL };
 	struct transport_conf tc;
 	struct transport_stats st;
 	struct listener_conf lc;
@@ -1351,11 +1351,154 @@ test_workers_threads(void)
 	return 0;
 }
 
+/* Balancing: every connection comes to one worker's listener (the other
+ * worker does not listen), which hands every second one over; both end up
+ * with half, and the messages on the handed-over ones are read by the worker
+ * that adopted them. */
+struct bal {
+	uv_loop_t loop;
+	uv_async_t wake, stop;
+	struct tp_worker *tw;
+	pthread_t th;
+	pthread_mutex_t mu;
+	struct tp_handoff *queue[32];
+	int nqueue;
+	atomic_int msgs;
+};
+
+static struct bal BW[2];
+
+static void
+bal_message_cb(struct conn *c, msg_t *msg, int status, void *ud)
+{
+	struct bal *b = ud;
+
+	(void)c;
+	if (msg)
+		msg_destroy(msg);
+	if (status == 0)
+		atomic_fetch_add(&b->msgs, 1);
+}
+
+static void
+bal_handoff_cb(struct tp_worker *from, unsigned to, struct tp_handoff *h, void *ud)
+{
+	struct bal *b = &BW[to];
+
+	(void)from;
+	(void)ud;
+	pthread_mutex_lock(&b->mu);
+	if (b->nqueue < 32) {
+		b->queue[b->nqueue++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&b->mu);
+	if (h)
+		transport_handoff_drop(h);
+	uv_async_send(&b->wake);
+}
+
+static void
+bal_wake_cb(uv_async_t *a)
+{
+	struct bal *b = a->data;
+
+	pthread_mutex_lock(&b->mu);
+	for (int i = 0; i < b->nqueue; i++)
+		transport_worker_adopt(b->tw, b->queue[i]);
+	b->nqueue = 0;
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void
+bal_stop_cb(uv_async_t *a)
+{
+	struct bal *b = a->data;
+
+	transport_worker_shutdown(b->tw);
+	uv_close((uv_handle_t *)&b->wake, NULL);
+	uv_close((uv_handle_t *)a, NULL);
+}
+
+static void *
+bal_main(void *arg)
+{
+	uv_run(&((struct bal *)arg)->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+static int
+test_workers_balance(void)
+{
+	struct transport_conf tc;
+	struct transport_stats st;
+	struct listener_conf lc;
+	struct transport *t;
+	int fds[8];
+	char buf[2048];
+	size_t n;
+
+	default_conf(&tc);
+	CHECK(transport_new(&tc, &t) == 0);
+	memset(&lc, 0, sizeof(lc));
+	lc.kind = TP_TCP;
+	loopback(&lc.addr, free_port());
+	for (int i = 0; i < 2; i++) {
+		struct transport_cbs cbs = { .message_cb = bal_message_cb, .ud = &BW[i],
+		    .handoff_cb = bal_handoff_cb };
+
+		CHECK(uv_loop_init(&BW[i].loop) == 0);
+		CHECK(uv_async_init(&BW[i].loop, &BW[i].wake, bal_wake_cb) == 0);
+		CHECK(uv_async_init(&BW[i].loop, &BW[i].stop, bal_stop_cb) == 0);
+		BW[i].wake.data = BW[i].stop.data = &BW[i];
+		pthread_mutex_init(&BW[i].mu, NULL);
+		CHECK(transport_worker_new(t, &BW[i].loop, (unsigned)i, &cbs, &BW[i].tw) == 0);
+	}
+	CHECK_EQ_INT(transport_worker_listen(BW[0].tw, &lc, NULL), 0);
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&BW[i].th, NULL, bal_main, &BW[i]) == 0);
+	n = mk_message(buf, sizeof(buf), 1, 0, true);
+	for (int i = 0; i < 8; i++) {
+		struct timespec ts = { 0, 20000000 };
+
+		CHECK((fds[i] = raw_connect(tp_port_of(&lc.addr))) >= 0);
+		CHECK(raw_send(fds[i], buf, n));
+		nanosleep(&ts, NULL);      /* one at a time: the counts are seen */
+	}
+	for (int ms = 0; ms < 5000; ms++) {
+		struct timespec ts = { 0, 1000000 };
+
+		if (atomic_load(&BW[0].msgs) + atomic_load(&BW[1].msgs) >= 8)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	CHECK_EQ_INT(atomic_load(&BW[0].msgs), 4);
+	CHECK_EQ_INT(atomic_load(&BW[1].msgs), 4);
+	transport_stats_get(t, &st);
+	CHECK_EQ_INT(st.accepted, 8);
+	CHECK_EQ_INT(st.open_connections, 8);
+	for (int i = 0; i < 2; i++)
+		CHECK(uv_async_send(&BW[i].stop) == 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK(pthread_join(BW[i].th, NULL) == 0);
+		CHECK_EQ_INT(uv_loop_close(&BW[i].loop), 0);
+		transport_worker_free(BW[i].tw);
+		pthread_mutex_destroy(&BW[i].mu);
+	}
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	transport_stats_get(t, &st);
+	CHECK_EQ_INT(st.open_connections, 0);
+	transport_free(t);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	UNIT(test_tls_ctx_errors),
 	UNIT(test_tls_mutual_message),
 	UNIT(test_dial_cancel),
 	UNIT(test_tls_send_from_timer),
+	UNIT(test_workers_balance),
 	UNIT(test_tls_certname),
 	UNIT(test_tls_untrusted),
 	UNIT(test_tls_no_client_cert),

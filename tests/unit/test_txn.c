@@ -54,6 +54,8 @@ bool conn_is_open(const struct conn *c) { return c->open; }
 const char *transport_strerror(int status) { return status ? "failed" : "success"; }
 uint64_t transport_dial_progress(const struct dial_req *req) { (void)req; return 0; }
 void transport_dial_cancel(struct dial_req *req) { (void)req; }
+void transport_worker_adopt(struct tp_worker *tw, struct tp_handoff *h) { (void)tw; (void)h; }
+void transport_handoff_drop(struct tp_handoff *h) { (void)h; }
 
 int
 conn_peer_matches(const struct conn *c, const char *fqdn)
