@@ -93,11 +93,12 @@ tick_cb(uv_timer_t *t)
 	uint64_t now = WORKER_NOW(w);
 	unsigned busy;
 
-	busy = load_sample(&w->load, uv_metrics_idle_time(&w->th.loop), uv_hrtime());
+	busy = load_sample(&w->load, uv_metrics_idle_time(&w->th.loop), w->th.turns, uv_hrtime());
 	if (w->load.refused != w->load_reported && now - w->load_report_at >= LOAD_REPORT_MS) {
-		log_warnx("worker %u overloaded: loop busy %u%%, admitting %u%% of new requests; "
-		    "%" PRIu64 " refused 503 (diagnostic 1204, Retry-After) since the last report",
-		    w->idx, busy / 10, load_admit_share(&w->load) / 10, w->load.refused - w->load_reported);
+		log_warnx("worker %u overloaded: loop busy %u%%, turns of %u ms, admitting %u%% of new "
+		    "requests; %" PRIu64 " refused 503 (diagnostic 1204, Retry-After) since the last report",
+		    w->idx, busy / 10, w->load.turn_us / 1000, load_admit_share(&w->load) / 10,
+		    w->load.refused - w->load_reported);
 		w->load_reported = w->load.refused;
 		w->load_report_at = now;
 	}

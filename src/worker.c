@@ -47,6 +47,12 @@ mailbox_cb(uv_async_t *a)
 		stop_here(wt);
 }
 
+static void
+turn_cb(uv_prepare_t *h)
+{
+	((struct worker_thread *)h->data)->turns++;
+}
+
 int
 worker_init(struct worker_thread *wt, worker_mail_cb mail_cb, worker_stop_cb stop_cb, void *ud)
 {
@@ -68,6 +74,12 @@ worker_init(struct worker_thread *wt, worker_mail_cb mail_cb, worker_stop_cb sto
 	if ((rc = uv_async_init(&wt->loop, &wt->async, mailbox_cb)) < 0)
 		return rc;
 	wt->async.data = wt;
+	/* Counting turns must not keep the loop alive at shutdown. */
+	if ((rc = uv_prepare_init(&wt->loop, &wt->turn)) < 0)
+		return rc;
+	wt->turn.data = wt;
+	uv_prepare_start(&wt->turn, turn_cb);
+	uv_unref((uv_handle_t *)&wt->turn);
 	return 0;
 }
 

@@ -13,13 +13,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Above this share of busy time the admitted share shrinks; below the low
- * mark it grows back. */
+/* Overloaded means both: the loop was busy above this share of the interval,
+ * and its turns (one poll for input and the work on what it returned) lasted
+ * LOAD_TURN_US on average.  A loop that is busy but turns fast keeps up, every
+ * message waiting at most one short turn; long turns are a backlog, and every
+ * message in them waits for the whole turn. */
 #define LOAD_BUSY_HIGH_PERMILLE  950
+#define LOAD_TURN_US             5000
+/* Below this busy share the admitted share grows back. */
 #define LOAD_BUSY_LOW_PERMILLE   850
-/* At or above this the cut comes at once; between the high mark and this,
- * only from the second interval in a row. */
-#define LOAD_BUSY_FULL_PERMILLE  990
 /* Never below this share (some requests always get through, so the measure
  * keeps seeing real work and recovery needs no probe). */
 #define LOAD_ADMIT_MIN_PERMILLE  20
@@ -30,19 +32,22 @@ struct load_ctl {
 	/* Share of new requests refused; 0 (a zeroed struct) admits all. */
 	unsigned shed_permille;
 	unsigned credit;                /* permille carried between requests */
-	unsigned busy_permille;         /* the last interval's measure */
+	unsigned busy_permille;         /* the last interval's measures */
+	unsigned turn_us;
 	uint64_t last_idle_ns, last_ns; /* the previous sample */
+	uint64_t last_turns;
 	bool sampled;
-	bool was_over;                  /* the last interval was over the high mark */
 	uint64_t admitted, refused;     /* since load_init */
 };
 
 void load_init(struct load_ctl *l);
-/* One sample: the loop's cumulative idle time and the clock, nanoseconds.
- * Returns the busy share of the interval since the previous sample, permille. */
-unsigned load_sample(struct load_ctl *l, uint64_t idle_ns, uint64_t now_ns);
-/* The controller's step for a busy share (permille), also used by tests. */
-void load_update(struct load_ctl *l, unsigned busy_permille);
+/* One sample: the loop's cumulative idle time, its turns so far, and the
+ * clock (ns).  Returns the busy share of the interval since the previous
+ * sample, permille (an interval under half the period is left to grow). */
+unsigned load_sample(struct load_ctl *l, uint64_t idle_ns, uint64_t turns, uint64_t now_ns);
+/* The controller's step for an interval's busy share (permille) and mean
+ * turn (us), also used by tests. */
+void load_update(struct load_ctl *l, unsigned busy_permille, unsigned turn_us);
 /* Admit one new request?  Deterministic: load_admit_share() of them, evenly spread. */
 bool load_admit(struct load_ctl *l);
 /* The share admitted, permille. */

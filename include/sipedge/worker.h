@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct worker_mail {
@@ -24,6 +25,10 @@ typedef void (*worker_stop_cb)(struct worker_thread *wt);
 struct worker_thread {
 	uv_loop_t loop;
 	void *ud;                          /* the owner's */
+	/* How busy the loop is: uv_metrics_idle_time(&loop) for the time it
+	 * waited for input, and the turns it made (each poll for input and the
+	 * work on what it returned), read on the worker's own thread. */
+	uint64_t turns;
 	/* private */
 	uv_thread_t thread;
 	bool started, loop_open, stop_asked;
@@ -33,6 +38,7 @@ struct worker_thread {
 	bool stopping;                     /* no more mail is taken */
 	worker_mail_cb mail_cb;
 	worker_stop_cb stop_cb;
+	uv_prepare_t turn;
 };
 
 /* Set up the loop and the mailbox (not the thread yet).  0 or -errno. */

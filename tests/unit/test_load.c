@@ -24,7 +24,7 @@ test_load_idle_admits_all(void)
 	load_init(&l);
 	CHECK_EQ_INT(admitted(&l, 1000), 1000);
 	for (int i = 0; i < 20; i++)
-		load_update(&l, 600);
+		load_update(&l, 600, 100);
 	CHECK_EQ_INT(load_admit_share(&l), 1000);
 	CHECK_EQ_INT(admitted(&l, 1000), 1000);
 	CHECK_EQ_INT(l.refused, 0);
@@ -45,26 +45,29 @@ test_load_overload_sheds(void)
 
 	load_init(&l);
 	/* Full load: the admitted share falls at every interval, fast. */
-	load_update(&l, 1000);
+	load_update(&l, 1000, 20000);
 	CHECK_EQ_INT(load_admit_share(&l), 500);
 	prev = load_admit_share(&l);
 	for (int i = 0; i < 3; i++) {
-		load_update(&l, 1000);
+		load_update(&l, 1000, 20000);
 		CHECK(load_admit_share(&l) < prev);
 		prev = load_admit_share(&l);
 	}
 	/* Spread evenly: 1000 requests at a share s get s of them through. */
 	l.credit = 0;
 	CHECK_EQ_INT(admitted(&l, 1000), load_admit_share(&l));
-	/* Just over the high mark: once is a blip, twice a gentle cut. */
+	/* Just over the high mark: a gentle cut. */
 	load_init(&l);
-	load_update(&l, 960);
-	CHECK_EQ_INT(load_admit_share(&l), 1000);
-	load_update(&l, 960);
+	load_update(&l, 960, 8000);
 	CHECK_EQ_INT(load_admit_share(&l), 820);
+	/* Fully busy but turning fast: it keeps up, nothing is cut. */
+	load_init(&l);
+	for (int i = 0; i < 10; i++)
+		load_update(&l, 1000, 400);
+	CHECK_EQ_INT(load_admit_share(&l), 1000);
 	/* Never below the floor, however long it lasts. */
 	for (int i = 0; i < 200; i++)
-		load_update(&l, 1000);
+		load_update(&l, 1000, 20000);
 	CHECK_EQ_INT(load_admit_share(&l), LOAD_ADMIT_MIN_PERMILLE);
 	CHECK(admitted(&l, 1000) >= LOAD_ADMIT_MIN_PERMILLE);
 	return 0;
@@ -77,18 +80,18 @@ test_load_hold_and_recover(void)
 
 	load_init(&l);
 	for (int i = 0; i < 10; i++)
-		load_update(&l, 1000);
+		load_update(&l, 1000, 20000);
 	/* Between the marks the share holds. */
 	{
 		unsigned a = load_admit_share(&l);
 
-		load_update(&l, 900);
+		load_update(&l, 900, 20000);
 		CHECK_EQ_INT(load_admit_share(&l), a);
 	}
 	/* Below the low mark it grows back by a tenth per interval: all of it
 	 * within half a second (10 intervals of 50 ms), even from the floor. */
 	for (int i = 0; i < 10; i++)
-		load_update(&l, 300);
+		load_update(&l, 300, 100);
 	CHECK_EQ_INT(load_admit_share(&l), 1000);
 	return 0;
 }
@@ -100,19 +103,26 @@ test_load_sample(void)
 
 	load_init(&l);
 	/* The first sample only sets the origin. */
-	CHECK_EQ_INT(load_sample(&l, 0, 1000000000ull), 0);
-	/* 50 ms of which 10 ms idle: 80 % busy. */
-	CHECK_EQ_INT(load_sample(&l, 10000000ull, 1050000000ull), 800);
+	CHECK_EQ_INT(load_sample(&l, 0, 0, 1000000000ull), 0);
+	/* 50 ms of which 10 ms idle: 80 % busy, 50 turns of 1 ms. */
+	CHECK_EQ_INT(load_sample(&l, 10000000ull, 50, 1050000000ull), 800);
+	CHECK_EQ_INT(l.turn_us, 1000);
 	CHECK_EQ_INT(load_admit_share(&l), 1000);
-	/* No idle time at all. */
-	CHECK_EQ_INT(load_sample(&l, 10000000ull, 1100000000ull), 1000);
+	/* No idle time, 400 short turns: busy but keeping up. */
+	CHECK_EQ_INT(load_sample(&l, 10000000ull, 450, 1100000000ull), 1000);
+	CHECK_EQ_INT(l.turn_us, 125);
+	CHECK_EQ_INT(load_admit_share(&l), 1000);
+	/* No idle time, no turn ended: one long turn, overloaded. */
+	CHECK_EQ_INT(load_sample(&l, 10000000ull, 450, 1150000000ull), 1000);
+	CHECK_EQ_INT(l.turn_us, 50000);
 	CHECK_EQ_INT(load_admit_share(&l), 500);
 	/* An interval under half the period is not a measure: it grows on. */
-	CHECK_EQ_INT(load_sample(&l, 10000000ull, 1100010000ull), 1000);
+	CHECK_EQ_INT(load_sample(&l, 10000000ull, 450, 1150010000ull), 1000);
 	CHECK_EQ_INT(load_admit_share(&l), 500);
-	/* A clock that did not move, or idle time that went back: resampled. */
-	CHECK_EQ_INT(load_sample(&l, 10000000ull, 1100000000ull), 1000);
-	CHECK_EQ_INT(load_sample(&l, 5000000ull, 1150000000ull), 1000);
+	/* A clock that did not move, or counters that went back: resampled. */
+	CHECK_EQ_INT(load_sample(&l, 10000000ull, 450, 1150000000ull), 1000);
+	CHECK_EQ_INT(load_sample(&l, 5000000ull, 450, 1200000000ull), 1000);
+	CHECK_EQ_INT(load_sample(&l, 5000000ull, 10, 1250000000ull), 1000);
 	CHECK_EQ_INT(load_admit_share(&l), 500);
 	return 0;
 }
