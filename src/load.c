@@ -50,9 +50,13 @@ load_update(struct load_ctl *l, unsigned busy, unsigned turn_us)
 {
 	unsigned a = load_admit_share(l);
 
+	bool over = busy > LOAD_BUSY_HIGH_PERMILLE && turn_us >= LOAD_TURN_US;
+
 	l->busy_permille = busy;
 	l->turn_us = turn_us;
-	if (busy > LOAD_BUSY_HIGH_PERMILLE && turn_us >= LOAD_TURN_US) {
+	/* One interval over is often a blip (a neighbour took the CPU for a
+	 * moment): cut when it lasts, or at once when the turns are very long. */
+	if (over && (l->was_over || turn_us >= LOAD_TURN_SEVERE_US)) {
 		/* The further over, the harder the cut: at full load a half (a
 		 * backlog builds while the share is too high, and only the time
 		 * left over drains it). */
@@ -63,6 +67,7 @@ load_update(struct load_ctl *l, unsigned busy, unsigned turn_us)
 	} else if (busy < LOAD_BUSY_LOW_PERMILLE) {
 		a += 100;
 	}
+	l->was_over = over;
 	if (a < LOAD_ADMIT_MIN_PERMILLE)
 		a = LOAD_ADMIT_MIN_PERMILLE;
 	if (a > 1000)

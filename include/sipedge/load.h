@@ -19,7 +19,10 @@
  * message waiting at most one short turn; long turns are a backlog, and every
  * message in them waits for the whole turn. */
 #define LOAD_BUSY_HIGH_PERMILLE  950
-#define LOAD_TURN_US             5000
+#define LOAD_TURN_US             10000
+/* Overloaded in two intervals in a row, or in one with turns this long,
+ * before the share is cut. */
+#define LOAD_TURN_SEVERE_US      50000
 /* Below this busy share the admitted share grows back. */
 #define LOAD_BUSY_LOW_PERMILLE   850
 /* Never below this share (some requests always get through, so the measure
@@ -37,6 +40,7 @@ struct load_ctl {
 	uint64_t last_idle_ns, last_ns; /* the previous sample */
 	uint64_t last_turns;
 	bool sampled;
+	bool was_over;                  /* the last interval was overloaded */
 	uint64_t admitted, refused;     /* since load_init */
 };
 
