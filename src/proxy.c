@@ -53,6 +53,8 @@ stop_cb(struct worker_thread *wt)
 #define LOAD_REPORT_MS 5000
 /* Worker 0 gives freed heap back when this much is free in the allocator. */
 #define TICK_TRIM_MS 10000
+#define TICK_IDLE_MS 1000
+#define TICK_BUSY_PERMILLE 300
 #define TRIM_FREE_BYTES (8u << 20)
 
 /* The transport balances inbound connections: deliver one to worker to. */
@@ -86,6 +88,21 @@ proxy_quiet(const struct proxy *px)
 	return true;
 }
 
+static void tick_cb(uv_timer_t *t);
+
+/* The tick's pace: every LOAD_INTERVAL_MS while the worker works, once a
+ * second while it idles (the request path samples a burst meanwhile, and
+ * calls this to speed the tick up again). */
+void
+proxy_tick_pace(struct worker *w)
+{
+	unsigned want = w->load.busy_permille >= TICK_BUSY_PERMILLE || load_admit_share(&w->load) < 1000 ?
+	    LOAD_INTERVAL_MS : TICK_IDLE_MS;
+
+	if (w->tick_open && uv_timer_get_repeat(&w->tick) != want)
+		uv_timer_start(&w->tick, tick_cb, want, want);
+}
+
 static void
 tick_cb(uv_timer_t *t)
 {
@@ -94,6 +111,7 @@ tick_cb(uv_timer_t *t)
 	unsigned busy;
 
 	busy = load_sample(&w->load, uv_metrics_idle_time(&w->th.loop), w->th.turns, uv_hrtime());
+	proxy_tick_pace(w);
 	if (w->load.refused != w->load_reported && now - w->load_report_at >= LOAD_REPORT_MS) {
 		log_warnx("worker %u overloaded: loop busy %u%%, turns of %u ms, admitting %u%% of new "
 		    "requests; %" PRIu64 " refused 503 (diagnostic 1204, Retry-After) since the last report",
@@ -104,10 +122,11 @@ tick_cb(uv_timer_t *t)
 	}
 	if (w->idx != 0)
 		return;
-	w->ticks++;
-	if (w->ticks % (1000 / LOAD_INTERVAL_MS) == 0)
+	if (now >= w->next_probe) {
 		hop_probe_due(w);
-	if (w->ticks % (TICK_TRIM_MS / LOAD_INTERVAL_MS) == 0 && proxy_quiet(w->px)) {
+		w->next_probe = now + 1000;
+	}
+	if (now >= w->next_trim && proxy_quiet(w->px)) {
 		/* After a burst of connections or transactions glibc keeps the
 		 * freed memory in its arenas; give it back once it is plenty.
 		 * Only when quiet: malloc_trim walks every arena, and with a
@@ -116,6 +135,7 @@ tick_cb(uv_timer_t *t)
 
 		if (mi.fordblks > TRIM_FREE_BYTES)
 			malloc_trim(0);
+		w->next_trim = now + TICK_TRIM_MS;
 	}
 }
 

@@ -63,12 +63,12 @@ struct worker {
 	struct dns *dns;
 	struct route_env renv;          /* routing on this worker (route.h); its pol is
 	                                 * the snapshot in force (one reference) */
-	/* Every LOAD_INTERVAL_MS: the loop's busy share (overload control);
-	 * worker 0 also probes down next hops (each second) and gives freed
-	 * memory back to the system (every TICK_TRIM_MS). */
+	/* Every LOAD_INTERVAL_MS while working, every second while idle: the
+	 * loop's load (overload control); worker 0 also probes down next hops
+	 * (each second) and gives freed memory back (every TICK_TRIM_MS). */
 	uv_timer_t tick;
 	bool tick_open;
-	unsigned ticks;
+	uint64_t next_probe, next_trim; /* worker 0: when (loop ms) */
 	struct load_ctl load;
 	unsigned load_calls;            /* new requests seen (relay.c samples every 16th) */
 	uint64_t load_reported;         /* load.refused at the last report */
@@ -276,6 +276,8 @@ proxy_post(struct worker *to, struct post *p)
 void proxy_on_message(struct conn *c, msg_t *msg, int status, void *ud);
 void proxy_on_closed(struct conn *c, void *ud);
 void relay_on_post(struct worker *w, struct post *p);
+/* proxy.c: the worker's tick at the pace its load needs. */
+void proxy_tick_pace(struct worker *w);
 /* Every request still in progress gets its final response (shutting down). */
 void relay_shutdown(struct worker *w);
 

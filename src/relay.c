@@ -150,8 +150,10 @@ admit_new(struct worker *w)
 	if ((++w->load_calls & 15) == 0) {
 		uint64_t now = uv_hrtime();
 
-		if (now - w->load.last_ns >= (uint64_t)LOAD_INTERVAL_MS * 1000000u)
+		if (now - w->load.last_ns >= (uint64_t)LOAD_INTERVAL_MS * 1000000u) {
 			load_sample(&w->load, uv_metrics_idle_time(&w->th.loop), w->th.turns, now);
+			proxy_tick_pace(w);
+		}
 	}
 	return load_admit(&w->load);
 }
