@@ -91,10 +91,9 @@ proxy_quiet(const struct proxy *px)
 static void tick_cb(uv_timer_t *t);
 
 /* The tick's pace: every LOAD_INTERVAL_MS while the worker works, once a
- * second while it idles (the request path samples a burst meanwhile, and
- * calls this to speed the tick up again). */
-void
-proxy_tick_pace(struct worker *w)
+ * second while it idles (the request path samples a burst meanwhile). */
+static void
+tick_pace(struct worker *w)
 {
 	unsigned want = w->load.busy_permille >= TICK_BUSY_PERMILLE || load_admit_share(&w->load) < 1000 ?
 	    LOAD_INTERVAL_MS : TICK_IDLE_MS;
@@ -111,7 +110,7 @@ tick_cb(uv_timer_t *t)
 	unsigned busy;
 
 	busy = load_sample(&w->load, uv_metrics_idle_time(&w->th.loop), w->th.turns, uv_hrtime());
-	proxy_tick_pace(w);
+	tick_pace(w);
 	if (w->load.refused != w->load_reported && now - w->load_report_at >= LOAD_REPORT_MS) {
 		log_warnx("worker %u overloaded: loop busy %u%%, turns of %u ms, admitting %u%% of new "
 		    "requests; %" PRIu64 " refused 503 (diagnostic 1204, Retry-After) since the last report",

@@ -276,8 +276,6 @@ proxy_post(struct worker *to, struct post *p)
 void proxy_on_message(struct conn *c, msg_t *msg, int status, void *ud);
 void proxy_on_closed(struct conn *c, void *ud);
 void relay_on_post(struct worker *w, struct post *p);
-/* proxy.c: the worker's tick at the pace its load needs. */
-void proxy_tick_pace(struct worker *w);
 /* Every request still in progress gets its final response (shutting down). */
 void relay_shutdown(struct worker *w);
 

@@ -141,19 +141,18 @@ handle_cancel(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, enum sid
 	}
 }
 
-/* Overload control for a new request.  The worker's tick samples the loop,
- * but one loop turn that reads a flood can last longer than the interval, and
- * its timers wait for it: sample from here too when the interval is up. */
+/* Overload control for a new request.  The worker's tick samples the loop
+ * (once a second while idle), but one loop turn that reads a flood can last
+ * longer than the interval, and its timers wait for it: sample from here too
+ * when the interval is up. */
 static bool
 admit_new(struct worker *w)
 {
 	if ((++w->load_calls & 15) == 0) {
 		uint64_t now = uv_hrtime();
 
-		if (now - w->load.last_ns >= (uint64_t)LOAD_INTERVAL_MS * 1000000u) {
+		if (now - w->load.last_ns >= (uint64_t)LOAD_INTERVAL_MS * 1000000u)
 			load_sample(&w->load, uv_metrics_idle_time(&w->th.loop), w->th.turns, now);
-			proxy_tick_pace(w);
-		}
 	}
 	return load_admit(&w->load);
 }
