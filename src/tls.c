@@ -274,6 +274,15 @@ tls_ctx_new(const struct tls_conf *c, bool server, struct tls_ctx **out, char *e
 		r = -EINVAL;
 		goto out;
 	}
+	/* Our chain, built once here from the certificate file and the CA
+	 * bundle: without it OpenSSL builds it again for every handshake (an
+	 * X509_verify_cert of our own certificate, signatures checked). */
+	if (c->certificate != NULL && c->certificate[0] != '\0') {
+		if (SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_NO_ROOT |
+		    SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR) != 1)
+			ERR_clear_error();      /* sent as the file has it */
+		SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+	}
 	/* OpenSSL checks the peer's EKU against the role by default (clientAuth
 	 * for clients, serverAuth for servers); some partners' certificates
 	 * carry serverAuth only. */
