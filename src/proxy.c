@@ -52,10 +52,10 @@ stop_cb(struct worker_thread *wt)
 /* Overloaded workers say so, at most every few seconds. */
 #define LOAD_REPORT_MS 5000
 /* Worker 0 gives freed heap back when this much is free in the allocator. */
-#define TICK_TRIM_MS 10000
+#define TICK_TRIM_MS 2000
 #define TICK_IDLE_MS 1000
 #define TICK_BUSY_PERMILLE 300
-#define TRIM_FREE_BYTES (8u << 20)
+#define TRIM_FREE_BYTES (4u << 20)
 
 /* The transport balances inbound connections: deliver one to worker to. */
 static void
