@@ -22,14 +22,32 @@
 /* A certificate with more names than this is odd; keep the first ones. */
 #define TLS_MAX_PEER_NAMES 64
 
+/* Client role: the last session of each host dialled, to resume the next
+ * connection to it (RFC 8446 §2.2; RFC 5077 for TLS 1.2), bounded. */
+#define TLS_RESUME_HOSTS 256
+/* A session is resumed for at most this long after its full handshake. */
+#define TLS_SESSION_SECONDS 3600
+
+struct tls_resume {
+	char *host;
+	SSL_SESSION *sess;
+	uint64_t used;
+};
+
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
 	bool server;
 	bool require_client_cert;
+	pthread_mutex_t mu;                 /* the workers share the context */
+	struct tls_resume resume[TLS_RESUME_HOSTS];
+	size_t nresume;
+	uint64_t clock;
 };
 
 struct tls_sess {
 	SSL *ssl;
+	struct tls_ctx *ctx;
+	char *host;                         /* client role: the host dialled */
 	/* Ciphertext borrowed from the caller's read buffer (see tls_sess_input). */
 	const unsigned char *in;
 	size_t inlen;
@@ -151,6 +169,8 @@ tls_err_reason(const char *fallback)
 }
 
 /* Open path for reading to turn a missing or unreadable file into errno. */
+static int tls_resume_store(SSL *ssl, SSL_SESSION *sess);
+
 static int
 tls_check_readable(const char *what, const char *path, char *err, size_t errlen)
 {
@@ -190,16 +210,28 @@ tls_ctx_new(const struct tls_conf *c, bool server, struct tls_ctx **out, char *e
 	 * buffers back between reads and writes. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	/* Resumption: a peer that reconnects (after an idle timeout, a restart
+	 * of ours or its own) skips the certificate exchange, the signatures
+	 * and the decoding of its certificate, which is most of the cost of a
+	 * handshake with OpenSSL 3.0.  The session keeps the peer's verified
+	 * certificate, so its names are the same as at the full handshake. */
+	SSL_CTX_set_timeout(ctx, TLS_SESSION_SECONDS);
 	if (server) {
-		/* SIP connections are long-lived: resumption would save little and
-		 * every ticket costs the client memory for the life of the
-		 * connection (and would let a resumed peer skip our checks). */
-		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
-		SSL_CTX_set_num_tickets(ctx, 0);
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		/* Sessions stay in a bounded cache of ours, found by session ID
+		 * (TLS 1.2) or by a stateful TLS 1.3 ticket (RFC 8446 §4.6.1):
+		 * SSL_OP_NO_TICKET turns the stateless tickets off.  A stateless
+		 * ticket carries the session with the peer's certificate, which
+		 * OpenSSL 3.0 decodes again on every resumption (a third of the
+		 * cost of a full handshake); a cached session is used as it is. */
+		SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 1);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ctx, 1024);
 		SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"sipedge", 7);
 	} else {
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, tls_resume_store);
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	}
 
@@ -297,6 +329,8 @@ tls_ctx_new(const struct tls_conf *c, bool server, struct tls_ctx **out, char *e
 	t->ssl_ctx = ctx;
 	t->server = server;
 	t->require_client_cert = server && c->require_client_cert;
+	pthread_mutex_init(&t->mu, NULL);
+	SSL_CTX_set_app_data(ctx, t);
 	ctx = NULL;
 	*out = t;
 	r = 0;
@@ -324,7 +358,77 @@ tls_ctx_free(struct tls_ctx *t)
 		return;
 	/* Sessions hold their own reference to the SSL_CTX. */
 	SSL_CTX_free(t->ssl_ctx);
+	for (size_t i = 0; i < t->nresume; i++) {
+		SSL_SESSION_free(t->resume[i].sess);
+		free(t->resume[i].host);
+	}
+	pthread_mutex_destroy(&t->mu);
 	free(t);
+}
+
+/* ---- client sessions to resume ------------------------------------------- */
+
+/* OpenSSL's new-session callback (client role): keep the session for its
+ * host, replacing the one before; 1 = we keep the reference. */
+static int
+tls_resume_store(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tls_ctx *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	struct tls_sess *s = SSL_get_app_data(ssl);
+	struct tls_resume *e = NULL;
+	char *host;
+
+	if (t == NULL || s == NULL || s->host == NULL || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	pthread_mutex_lock(&t->mu);
+	for (size_t i = 0; i < t->nresume && !e; i++)
+		if (strcmp(t->resume[i].host, s->host) == 0)
+			e = &t->resume[i];
+	if (e == NULL && t->nresume < TLS_RESUME_HOSTS) {
+		if ((host = strdup(s->host)) != NULL) {
+			e = &t->resume[t->nresume++];
+			*e = (struct tls_resume){ .host = host };
+		}
+	} else if (e == NULL) {
+		/* Full: the host resumed least recently gives way. */
+		e = &t->resume[0];
+		for (size_t i = 1; i < t->nresume; i++)
+			if (t->resume[i].used < e->used)
+				e = &t->resume[i];
+		if ((host = strdup(s->host)) != NULL) {
+			free(e->host);
+			e->host = host;
+		} else {
+			e = NULL;
+		}
+	}
+	if (e != NULL) {
+		SSL_SESSION_free(e->sess);
+		e->sess = sess;
+		e->used = ++t->clock;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return e != NULL;
+}
+
+/* The session kept for host, taken out (a TLS 1.3 ticket is for one use,
+ * RFC 8446 §C.4; the connection that uses it stores its successor); NULL
+ * if none. */
+static SSL_SESSION *
+tls_resume_take(struct tls_ctx *t, const char *host)
+{
+	SSL_SESSION *sess = NULL;
+
+	pthread_mutex_lock(&t->mu);
+	for (size_t i = 0; i < t->nresume; i++)
+		if (strcmp(t->resume[i].host, host) == 0) {
+			sess = t->resume[i].sess;
+			t->resume[i].sess = NULL;
+			t->resume[i].used = ++t->clock;
+			break;
+		}
+	pthread_mutex_unlock(&t->mu);
+	return sess;
 }
 
 static bool
@@ -380,6 +484,20 @@ tls_sess_new(struct tls_ctx *ctx, const char *host, bool require_peer_cert,
 			r = -EINVAL;
 			goto out;
 		}
+		if ((s->host = strdup(host)) == NULL) {
+			r = -ENOMEM;
+			goto out;
+		}
+		SSL_set_app_data(s->ssl, s);
+		{
+			SSL_SESSION *sess = tls_resume_take(ctx, host);
+
+			if (sess != NULL) {
+				if (SSL_SESSION_is_resumable(sess))
+					(void)SSL_set_session(s->ssl, sess);
+				SSL_SESSION_free(sess);
+			}
+		}
 		SSL_set_connect_state(s->ssl);
 	}
 	*out = s;
@@ -407,6 +525,7 @@ tls_sess_free(struct tls_sess *s)
 	if (s == NULL)
 		return;
 	SSL_free(s->ssl);
+	free(s->host);
 	free(s->out);
 	tls_names_free(s);
 	free(s);
@@ -598,6 +717,12 @@ tls_sess_peer_matches(const struct tls_sess *s, const char *fqdn)
 	r = X509_check_host(peer, fqdn, 0, X509_CHECK_FLAG_NO_WILDCARDS, NULL) == 1;
 	ERR_clear_error();
 	return r;
+}
+
+bool
+tls_sess_resumed(const struct tls_sess *s)
+{
+	return SSL_session_reused(s->ssl) == 1;
 }
 
 const char *

@@ -482,8 +482,10 @@ tp__conn_established(struct conn *c)
 	c->established = true;
 	c->last_io = uv_now(tw->loop);
 	tp__ht_insert(tw, c);
-	if (c->tls)
+	if (c->tls) {
 		tls_sess_peer_names(c->tls, &c->info.peer_names, &c->info.npeer_names);
+		c->info.tls_resumed = tls_sess_resumed(c->tls);
+	}
 	if (c->info.outbound) {
 		c->onext = tw->outbound;
 		if (tw->outbound)
@@ -492,10 +494,11 @@ tp__conn_established(struct conn *c)
 	}
 	tp__conn_arm_timer(c);
 	if (log_would(LOG_LVL_DEBUG))
-		log_debug("connection %016llx %s %s%s%s%s%s, %s", (unsigned long long)c->info.id,
+		log_debug("connection %016llx %s %s%s%s%s%s%s, %s", (unsigned long long)c->info.id,
 		    c->info.outbound ? "dialled" : "accepted",
 		    c->tls ? tls_sess_version(c->tls) : "TCP", c->tls ? " " : "",
 		    c->tls ? tls_sess_cipher(c->tls) : "",
+		    c->info.tls_resumed ? " (resumed)" : "",
 		    c->info.npeer_names ? ", certificate names " : "",
 		    c->info.npeer_names ? c->info.peer_names[0] : "", tp__conn_ctx(c, ctx, sizeof(ctx)));
 	if (c->dial)

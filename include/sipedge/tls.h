@@ -65,6 +65,12 @@ size_t tls_sess_output(struct tls_sess *s, char **buf);
 void tls_sess_peer_names(const struct tls_sess *s, const char *const **names, size_t *n);
 /* 1 if the verified peer certificate is valid for fqdn (X509_check_host). */
 int tls_sess_peer_matches(const struct tls_sess *s, const char *fqdn);
+/* The handshake resumed an earlier session (no certificate exchange; the
+ * peer's certificate and names are those of the session's full handshake).
+ * Servers issue one ticket per full handshake and keep TLS 1.2 session IDs;
+ * clients keep the last session of each host dialled and offer it the next
+ * time; sessions are resumed for an hour at most. */
+bool tls_sess_resumed(const struct tls_sess *s);
 /* Protocol version and cipher, for logs ("TLSv1.3 TLS_AES_128_GCM_SHA256"). */
 const char *tls_sess_version(const struct tls_sess *s);
 const char *tls_sess_cipher(const struct tls_sess *s);

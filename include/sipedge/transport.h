@@ -58,6 +58,7 @@ struct conn_info {
 	const char *const *peer_names;
 	size_t npeer_names;
 	const char *dialled_fqdn;            /* outbound: the FQDN dialled, else NULL */
+	bool tls_resumed;                    /* TLS: an earlier session resumed */
 };
 
 #define CONN_ID_WORKER(id) ((unsigned)((id) >> 56))

@@ -19,7 +19,8 @@
  *              until stdin has a line or closes (or --hold s), closes them and
  *              prints a second line.
  *   handshake  new connections at --rate R for --duration S (or --parallel P
- *              at a time with --rate 0): a full mutual-TLS handshake, then
+ *              at a time with --rate 0): a full mutual-TLS handshake (with
+ *              --resume, each offers the ticket the one before got), then
  *              close_notify and FIN, and the server's close awaited; counts
  *              and handshake latency.
  *
@@ -249,6 +250,7 @@ static struct {
 	int count, parallel;
 	double hold, max_time;
 	char via_host[128];
+	bool resume;		/* handshake: offer the last session's ticket */
 } opt;
 
 static volatile sig_atomic_t stop_signal;
@@ -359,7 +361,8 @@ usage(void)
 	    "         [--to URI] [--via HOST:PORT] [--body BYTES] [--max-time S]\n"
 	    "       sipload uas --listen IP:PORT --cert F --key F --ca F [--status N] [--max-time S]\n"
 	    "       sipload idle --connect IP:PORT ... --count K [--parallel P] [--hold S]\n"
-	    "       sipload handshake --connect IP:PORT ... [--rate R] --duration S [--parallel P]\n",
+	    "       sipload handshake --connect IP:PORT ... [--rate R] --duration S [--parallel P]\n"
+	    "                [--resume]\n",
 	    stderr);
 	exit(2);
 }
@@ -380,6 +383,7 @@ parse_options(int argc, char **argv)
 		{ "body", required_argument, NULL, 'B' }, { "status", required_argument, NULL, 's' },
 		{ "count", required_argument, NULL, 'k' }, { "parallel", required_argument, NULL, 'p' },
 		{ "hold", required_argument, NULL, 'h' }, { "max-time", required_argument, NULL, 'm' },
+		{ "resume", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 	double rate = 0, duration = 0;
@@ -451,6 +455,7 @@ parse_options(int argc, char **argv)
 		case 'p': opt.parallel = atoi(optarg); break;
 		case 'h': opt.hold = strtod(optarg, NULL); break;
 		case 'm': opt.max_time = strtod(optarg, NULL); break;
+		case 'R': opt.resume = true; break;
 		default: usage();
 		}
 	}
@@ -496,6 +501,20 @@ parse_options(int argc, char **argv)
 
 /* ---- TLS ------------------------------------------------------------------- */
 
+/* --resume: the newest session a server gave us (its ticket), offered by the
+ * next connection. */
+static SSL_SESSION *last_session;
+
+static int
+keep_session(SSL *ssl, SSL_SESSION *sess)
+{
+	(void)ssl;
+	if (last_session)
+		SSL_SESSION_free(last_session);
+	last_session = sess;
+	return 1;
+}
+
 static SSL_CTX *
 tls_ctx(bool server)
 {
@@ -515,10 +534,18 @@ tls_ctx(bool server)
 	/* Partial writes let one SSL_write take a whole batch of requests; the
 	 * buffer may move between retries because buf_reserve compacts it. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	/* Every handshake is a full one: the bench measures their cost. */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	/* A peer that closes without close_notify has just closed: not an error. */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Every handshake is a full one (the bench measures their cost), unless
+	 * --resume: then each offers the ticket of the one before. */
+	if (!server && opt.resume) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, keep_session);
+		SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	} else {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		/* A peer that closes without close_notify has just closed: not an error. */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	}
 	if (server) {
 		SSL_CTX_set_num_tickets(ctx, 0);
 		SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"sipload", 7);
@@ -650,6 +677,12 @@ conn_new(int fd, bool server)
 		c->events = EPOLLIN;
 	} else {
 		SSL_set_connect_state(c->ssl);
+		if (opt.resume && last_session) {
+			(void)SSL_set_session(c->ssl, last_session);
+			/* One use per ticket (RFC 8446 appendix C.4). */
+			SSL_SESSION_free(last_session);
+			last_session = NULL;
+		}
 		if (opt.sni) {
 			SSL_set_tlsext_host_name(c->ssl, opt.sni);
 			SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -1690,7 +1723,7 @@ run_idle(void)
 /* ---- handshake -------------------------------------------------------------------- */
 
 static struct {
-	uint64_t started, ok, closed, closed_after_fin, close_timeout, failed;
+	uint64_t started, ok, resumed, closed, closed_after_fin, close_timeout, failed;
 	struct hist lat;
 } H;
 
@@ -1707,8 +1740,17 @@ hs_io(struct conn *c, uint32_t ev)
 {
 	if (c->st == C_CLOSING) {
 		/* Waiting for the server's close: it has read our Finished and our
-		 * close_notify, so it did all of the handshake's work. */
+		 * close_notify, so it did all of the handshake's work.  With
+		 * --resume its ticket comes first: TLS reads it. */
 		ssize_t r;
+		size_t got;
+
+		if (opt.resume) {
+			ERR_clear_error();
+			while (SSL_read_ex(c->ssl, scratch, sizeof(scratch), &got) == 1)
+				;
+			ERR_clear_error();
+		}
 		while ((r = read(c->fd, scratch, sizeof(scratch))) > 0)
 			;
 		if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
@@ -1736,6 +1778,8 @@ hs_io(struct conn *c, uint32_t ev)
 			return;
 		hist_add(&H.lat, (now_ns() - c->t0) / 1000);
 		H.ok++;
+		if (SSL_session_reused(c->ssl))
+			H.resumed++;
 		ERR_clear_error();
 		(void)SSL_shutdown(c->ssl);
 		c->st = C_CLOSING;
@@ -1807,10 +1851,12 @@ run_handshake(void)
 	reap();
 	{
 		double secs = (double)(now_ns() - t0) / 1e9;
-		printf("{\"mode\":\"handshake\",\"started\":%llu,\"ok\":%llu,\"server_closed\":%llu,"
+		printf("{\"mode\":\"handshake\",\"started\":%llu,\"ok\":%llu,\"resumed\":%llu,"
+		    "\"server_closed\":%llu,"
 		    "\"server_closed_after_fin\":%llu,\"close_timeout\":%llu,\"failed\":%llu,"
 		    "\"secs\":%.3f,\"rate_ok\":%.1f,",
 		    (unsigned long long)H.started, (unsigned long long)H.ok,
+		    (unsigned long long)H.resumed,
 		    (unsigned long long)H.closed, (unsigned long long)H.closed_after_fin,
 		    (unsigned long long)H.close_timeout,
 		    (unsigned long long)H.failed, secs, secs > 0 ? (double)H.ok / secs : 0.0);

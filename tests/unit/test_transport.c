@@ -546,6 +546,61 @@ test_tls_mutual_message(void)
 	return teardown();
 }
 
+/* A peer that reconnects resumes its session (a ticket from the server,
+ * kept per host by the client): no certificate exchange, the same verified
+ * names; another host gets a full handshake. */
+static int
+test_tls_resumption(void)
+{
+	struct dial_res d = { 0 };
+	struct conn *c = NULL;
+	struct dial_req *req = NULL;
+	struct hop hop;
+	char buf[2048];
+	size_t n;
+	int want;
+	msg_t *m;
+
+	CHECK(setup(NULL, TP_TLS, "edge", true, "pool1") == 0);
+	hop_init(&hop, "sip.contoso.test", TP_TLS, T.port);
+	for (int round = 0; round < 3; round++) {
+		memset(&d, 0, sizeof(d));
+		c = NULL;
+		if (round == 2)
+			hop_init(&hop, "edge-int.contoso.test", TP_TLS, T.port);
+		CHECK_EQ_INT(transport_dial(T.tw, &hop, SIDE_INTERNAL, dial_cb, &d, &c, &req), 1);
+		CHECK(run_until(cond_dial, &d, 5000));
+		CHECK_EQ_INT(d.status, 0);
+		/* A message both ways, so the client reads the server's ticket
+		 * (TLS 1.3 sends it after the handshake). */
+		T.nmsgs = 0;
+		n = mk_message(buf, sizeof(buf), 1, 5, true);
+		CHECK((m = msg_make(sip_default_mclass(), 0, buf, (ssize_t)n)) != NULL);
+		CHECK_EQ_INT(conn_send(d.c, m), 0);
+		msg_destroy(m);
+		want = 1;
+		CHECK(run_until(cond_nmsgs, &want, 5000));
+		run_nowait(20);        /* the client reads the ticket */
+		CHECK(T.last_in != NULL);
+		/* Round 0: full; 1: the same host again, resumed on both ends,
+		 * same names; 2: another host, full. */
+		CHECK_EQ_INT(conn_info(d.c)->tls_resumed, round == 1);
+		CHECK_EQ_INT(conn_info(T.last_in)->tls_resumed, round == 1);
+		CHECK_EQ_STR(conn_info(d.c)->peer_names[0], "sip.contoso.test");
+		CHECK_EQ_STR(conn_info(T.last_in)->peer_names[0], "pool1.contoso.test");
+		CHECK(conn_peer_matches(d.c, hop.fqdn) == 1);
+		{
+			struct conn *in = T.last_in;
+
+			want = T.nclosed + 2;
+			conn_close(d.c);
+			CHECK(run_until(cond_nclosed, &want, 5000));
+			(void)in;
+		}
+	}
+	return teardown();
+}
+
 /* Sends from a timer callback (after the poll phase has run) still go out
  * at once: the write-per-turn flush must not wait for the next event. */
 struct timer_send {
@@ -1498,6 +1553,7 @@ static const struct unit_test tests[] = {
 	UNIT(test_tls_mutual_message),
 	UNIT(test_dial_cancel),
 	UNIT(test_tls_send_from_timer),
+	UNIT(test_tls_resumption),
 	UNIT(test_workers_balance),
 	UNIT(test_tls_certname),
 	UNIT(test_tls_untrusted),

@@ -63,6 +63,10 @@ unit_main(int argc, char **argv, const struct unit_test *tests)
 	unsigned timeout = t ? (unsigned)atoi(t) : 60;
 	int n = 0, failed = 0;
 
+	/* As the daemon does: a write to a peer that has gone is an error to
+	 * handle, not a signal that ends the process. */
+	signal(SIGPIPE, SIG_IGN);
+
 	if (argc > 1) {
 		for (const struct unit_test *u = tests; u->name; u++)
 			if (strcmp(u->name, argv[1]) == 0)
