@@ -72,8 +72,8 @@ route_cause(struct route_op *op, const char *text)
 }
 
 /* "allowed partner domain fabrikam.test", "provider MSN for msn.test". */
-static const char *
-type_str(enum fed_type t, const char *domain, const char *provider, char *buf, size_t len)
+const char *
+route_type_str(enum fed_type t, const char *domain, const char *provider, char *buf, size_t len)
 {
 	switch (t) {
 	case FED_ALLOWED_SERVER:
@@ -365,7 +365,7 @@ outbound_policy_step(struct route_op *op, const struct fed_out *fo)
 
 	if (!op->env->step)
 		return;
-	type_str(fo->type, fo->domain, fo->provider, type, sizeof(type));
+	route_type_str(fo->type, fo->domain, fo->provider, type, sizeof(type));
 	if (fo->default_route)
 		route__step(op, "policy: %s%s → default route %s (routing-method default-route)", type,
 		    fo->monitor ? " (monitored)" : "", fo->next);
@@ -446,7 +446,7 @@ inbound_policy_step(struct route_op *op, int rc, const struct fed_in *fi)
 
 	if (!op->env->step)
 		return;
-	type_str(fi->type, fi->domain, fi->provider, type, sizeof(type));
+	route_type_str(fi->type, fi->domain, fi->provider, type, sizeof(type));
 	if (rc == FED_IN_REFUSE)
 		route__step(op, "policy: refused: %s", fi->detail);
 	else if (rc == FED_IN_NEED_SRV)

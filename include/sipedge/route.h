@@ -128,6 +128,10 @@ void route_cause(struct route_op *op, const char *text);
 /* Relay rules the caller applies before route_start. */
 bool route_internal_allowed(const struct conf *cf, const char *const *names, size_t n,
     enum tp_kind kind, const struct sockaddr_storage *peer);
+/* A federation type in words, for logs and the dry run: "allowed partner
+ * domain fabrikam.test", "provider MSN for msn.test". */
+const char *route_type_str(enum fed_type t, const char *domain, const char *provider, char *buf,
+    size_t len);
 /* host (an FQDN or an IP literal) names this edge. */
 bool route_is_our_host(const struct conf *cf, const char *host);
 

@@ -101,30 +101,6 @@ hops_str(const struct dry *r, char *buf, size_t len)
 	return buf;
 }
 
-/* "allowed partner domain fabrikam.test", "provider MSN for msn.test". */
-static const char *
-type_str(enum fed_type t, const char *domain, const char *provider, char *buf, size_t len)
-{
-	switch (t) {
-	case FED_ALLOWED_SERVER:
-		snprintf(buf, len, "allowed partner server %s", domain);
-		break;
-	case FED_PROVIDER:
-		snprintf(buf, len, "provider %s for %s", provider, domain);
-		break;
-	case FED_ALLOWED_DOMAIN:
-		snprintf(buf, len, "allowed partner domain %s", domain);
-		break;
-	case FED_DISCOVERED:
-		snprintf(buf, len, "discovered partner %s", domain);
-		break;
-	case FED_NONE:
-		snprintf(buf, len, "%s", domain);
-		break;
-	}
-	return buf;
-}
-
 static void
 print_text(const struct dry *r)
 {
@@ -135,7 +111,7 @@ print_text(const struct dry *r)
 		    (unsigned)r->op.prob.diag, r->reason);
 		return;
 	}
-	type_str(r->op.type, r->op.domain, r->op.provider, type, sizeof(type));
+	route_type_str(r->op.type, r->op.domain, r->op.provider, type, sizeof(type));
 	if (r->inbound)
 		fprintf(r->c->out, "result: accept from %s (peer %s), forward to the pool via %s\n",
 		    type, r->op.peer, hops_str(r, hops, sizeof(hops)));
