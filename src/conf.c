@@ -161,23 +161,44 @@ conf_parse_sockaddr(const char *s, unsigned short default_port, struct sockaddr_
 	return 0;
 }
 
+size_t
+conf_sockaddr_bytes(const struct sockaddr_storage *ss, const unsigned char **p)
+{
+	if (ss->ss_family == AF_INET) {
+		*p = (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr;
+		return 4;
+	}
+	if (ss->ss_family == AF_INET6) {
+		*p = (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+		return 16;
+	}
+	*p = NULL;
+	return 0;
+}
+
+const char *
+conf_sockaddr_host(const struct sockaddr_storage *ss, char *buf, size_t len, unsigned *port)
+{
+	const unsigned char *a;
+
+	if (conf_sockaddr_bytes(ss, &a) == 0 ||
+	    inet_ntop(ss->ss_family, a, buf, (socklen_t)len) == NULL)
+		return NULL;
+	if (port)
+		*port = conf_sockaddr_port(ss);
+	return buf;
+}
+
 const char *
 conf_sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];
+	unsigned port;
 
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
-	} else
+	if (conf_sockaddr_host(ss, host, sizeof(host), &port) == NULL)
 		snprintf(buf, len, "(none)");
+	else
+		snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
 	return buf;
 }
 
@@ -194,15 +215,10 @@ conf_sockaddr_port(const struct sockaddr_storage *ss)
 bool
 conf_sockaddr_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-		    &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		    &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-	return false;
+	const unsigned char *pa, *pb;
+	size_t la = conf_sockaddr_bytes(a, &pa), lb = conf_sockaddr_bytes(b, &pb);
+
+	return la != 0 && la == lb && a->ss_family == b->ss_family && memcmp(pa, pb, la) == 0;
 }
 
 static void

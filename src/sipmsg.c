@@ -19,6 +19,7 @@
 #include <sofia-sip/sip_util.h>
 #include <sofia-sip/su_alloc.h>
 
+#include "sipedge/conf.h"
 #include "sipedge/sipmsg.h"
 
 static void problem(struct sip_problem *p, int status, enum diag_code d, const char *fmt, ...)
@@ -403,24 +404,6 @@ fail:
 	return NULL;
 }
 
-static const char *
-addr_str(const struct sockaddr_storage *ss, char *buf, size_t len, unsigned *port)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		*port = ntohs(sin->sin_port);
-		return inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)len);
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-
-		*port = ntohs(sin6->sin6_port);
-		return inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)len);
-	}
-	return NULL;
-}
-
 /* Note: msg_header_replace_param() keeps the pointer it is given, so every
  * parameter string is allocated from the message home. */
 int
@@ -433,7 +416,7 @@ sipmsg_via_stamp(msg_t *msg, sip_t *sip, const struct sockaddr_storage *src)
 	unsigned port = 0;
 	bool changed = false;
 
-	if (!v || !addr_str(src, host, sizeof(host), &port))
+	if (!v || !conf_sockaddr_host(src, host, sizeof(host), &port))
 		return -EINVAL;
 	vh = v->v_host ? v->v_host : "";
 	/* Compare without IPv6 brackets. */

@@ -39,7 +39,7 @@ static bool
 tp_limits_take(struct transport *t, const struct sockaddr_storage *peer)
 {
 	const unsigned char *p = NULL;
-	size_t len = tp__addr_bytes(peer, &p);
+	size_t len = conf_sockaddr_bytes(peer, &p);
 	struct tp_addr_slot *s;
 	unsigned b, n = atomic_fetch_add(&t->inbound, 1) + 1;
 	bool ok = true;
@@ -79,7 +79,7 @@ void
 tp__limits_release(struct transport *t, const struct sockaddr_storage *peer)
 {
 	const unsigned char *p = NULL;
-	size_t len = tp__addr_bytes(peer, &p);
+	size_t len = conf_sockaddr_bytes(peer, &p);
 	struct tp_addr_slot **sp, *s;
 
 	atomic_fetch_sub(&t->inbound, 1);

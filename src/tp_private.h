@@ -160,8 +160,6 @@ struct dial_pending {
 
 const char *tp__conn_ctx(const struct conn *c, char *buf, size_t len);
 bool tp__addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
-/* Address bytes of ss (no port); returns their length, 0 if unknown. */
-size_t tp__addr_bytes(const struct sockaddr_storage *ss, const unsigned char **p);
 /* tp_accept.c: an inbound connection's slot in the limits, given back. */
 void tp__limits_release(struct transport *t, const struct sockaddr_storage *peer);
 void tp__listeners_close(struct tp_worker *tw);

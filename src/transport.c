@@ -52,37 +52,13 @@ transport_strerror(int status)
 
 /* --- small helpers --- */
 
-static const char *
-tp_addr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		port = ntohs(in->sin_port);
-		snprintf(buf, len, "%s:%u", host, port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		port = ntohs(in6->sin6_port);
-		snprintf(buf, len, "[%s]:%u", host, port);
-	} else {
-		snprintf(buf, len, "?");
-	}
-	return buf;
-}
-
 /* "peer sip.fabrikam.test 127.0.0.20:5061": the context ending log lines. */
 const char *
 tp__conn_ctx(const struct conn *c, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN + 8];
 
-	tp_addr_str(&c->info.peer, a, sizeof(a));
+	conf_sockaddr_str(&c->info.peer, a, sizeof(a));
 	if (c->fqdn)
 		snprintf(buf, len, "peer %s %s", c->fqdn, a);
 	else
@@ -90,29 +66,10 @@ tp__conn_ctx(const struct conn *c, char *buf, size_t len)
 	return buf;
 }
 
-/* Address bytes of ss (no port); returns their length, 0 if unknown. */
-size_t
-tp__addr_bytes(const struct sockaddr_storage *ss, const unsigned char **p)
-{
-	if (ss->ss_family == AF_INET) {
-		*p = (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr;
-		return 4;
-	}
-	if (ss->ss_family == AF_INET6) {
-		*p = (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-		return 16;
-	}
-	return 0;
-}
-
 bool
 tp__addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	const unsigned char *pa = NULL, *pb = NULL;
-	size_t la = tp__addr_bytes(a, &pa), lb = tp__addr_bytes(b, &pb);
-
-	return la != 0 && la == lb && a->ss_family == b->ss_family &&
-	    memcmp(pa, pb, la) == 0 && conf_sockaddr_port(a) == conf_sockaddr_port(b);
+	return conf_sockaddr_same_ip(a, b) && conf_sockaddr_port(a) == conf_sockaddr_port(b);
 }
 
 /* --- process-wide part --- */

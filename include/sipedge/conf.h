@@ -118,7 +118,14 @@ int conf_parse_sockaddr(const char *s, unsigned short default_port, struct socka
  * same family and IP address (ports aside). */
 unsigned short conf_sockaddr_port(const struct sockaddr_storage *ss);
 bool conf_sockaddr_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
-/* Format an address as "1.2.3.4:5061" or "[::1]:5061". */
+/* Format an address as "1.2.3.4:5061" or "[::1]:5061" ("(none)" if it is not
+ * IPv4 or IPv6). */
 const char *conf_sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len);
+/* The IP address alone ("1.2.3.4", "::1") into buf, and its port into *port
+ * (may be NULL); NULL if it is not IPv4 or IPv6. */
+const char *conf_sockaddr_host(const struct sockaddr_storage *ss, char *buf, size_t len,
+    unsigned *port);
+/* The address octets (4 or 16) at *p; 0 if it is not IPv4 or IPv6. */
+size_t conf_sockaddr_bytes(const struct sockaddr_storage *ss, const unsigned char **p);
 
 #endif
