@@ -20,6 +20,7 @@
 #include <sofia-sip/url.h>
 
 #include "proxy_int.h"
+#include "sipedge/fmt.h"
 #include "sipedge/log.h"
 #include "sipedge/fedroute.h"
 #include "sipedge/sipmsg.h"
@@ -66,7 +67,10 @@ proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, 
 		/* Stateless: a To tag that is the same for a retransmission. */
 		const char *b = via && via->v_branch ? via->v_branch : "";
 
-		snprintf(tag, sizeof(tag), "se%016" PRIx64, rr_siphash(&w->px->key, b, strlen(b)));
+		struct fmt f = fmt_init(tag, sizeof(tag));
+
+		fmt_str(&f, "se");
+		fmt_hex(&f, rr_siphash(&w->px->key, b, strlen(b)), 16);
 		to_tag = tag;
 	}
 	r = sipmsg_response(sip, via, status, d != DIAG_NONE && di->status == status ? di->phrase : NULL,

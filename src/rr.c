@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sipedge/fmt.h"
 #include "sipedge/rr.h"
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -418,8 +419,13 @@ void
 rr_branch_make(const struct rr_key *k, uint64_t conn_in_id, uint32_t counter, uint32_t loop,
     char out[RR_BRANCH_LEN + 1])
 {
-	snprintf(out, RR_BRANCH_LEN + 1, RR_BRANCH_PREFIX "%016" PRIx64 "%08" PRIx32 "%08" PRIx32 "%016" PRIx64,
-	    conn_in_id, counter, loop, branch_tag(k, conn_in_id, counter, loop));
+	struct fmt f = fmt_init(out, RR_BRANCH_LEN + 1);
+
+	fmt_str(&f, RR_BRANCH_PREFIX);
+	fmt_hex(&f, conn_in_id, 16);
+	fmt_hex(&f, counter, 8);
+	fmt_hex(&f, loop, 8);
+	fmt_hex(&f, branch_tag(k, conn_in_id, counter, loop), 16);
 }
 
 static int

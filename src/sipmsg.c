@@ -20,6 +20,7 @@
 #include <sofia-sip/su_alloc.h>
 
 #include "sipedge/conf.h"
+#include "sipedge/fmt.h"
 #include "sipedge/sipmsg.h"
 
 static void problem(struct sip_problem *p, int status, enum diag_code d, const char *fmt, ...)
@@ -404,14 +405,29 @@ fail:
 	return NULL;
 }
 
-/* Note: msg_header_replace_param() keeps the pointer it is given, so every
- * parameter string is allocated from the message home. */
+/* Set name=value (text, or the number when text is NULL) on the Via.
+ * msg_header_replace_param() keeps the pointer it is given, so the string is
+ * allocated from the message home. */
+static bool
+via_param(su_home_t *home, sip_via_t *v, const char *name, const char *text, unsigned num)
+{
+	char param[INET6_ADDRSTRLEN + 16];
+	struct fmt f = fmt_init(param, sizeof(param));
+
+	fmt_str(&f, name);
+	if (text)
+		fmt_str(&f, text);
+	else
+		fmt_uint(&f, num);
+	return msg_header_replace_param(home, v->v_common, su_strdup(home, param)) >= 0;
+}
+
 int
 sipmsg_via_stamp(msg_t *msg, sip_t *sip, const struct sockaddr_storage *src)
 {
 	sip_via_t *v = sip->sip_via;
 	su_home_t *home = msg_home(msg);
-	char host[INET6_ADDRSTRLEN], param[INET6_ADDRSTRLEN + 16];
+	char host[INET6_ADDRSTRLEN];
 	const char *vh;
 	unsigned port = 0;
 	bool changed = false;
@@ -423,18 +439,13 @@ sipmsg_via_stamp(msg_t *msg, sip_t *sip, const struct sockaddr_storage *src)
 	if (vh[0] == '[') {
 		size_t n = strlen(vh);
 
-		if (!(n == strlen(host) + 2 && strncasecmp(vh + 1, host, n - 2) == 0)) {
-			snprintf(param, sizeof(param), "received=%s", host);
-			changed = msg_header_replace_param(home, v->v_common, su_strdup(home, param)) >= 0;
-		}
+		if (!(n == strlen(host) + 2 && strncasecmp(vh + 1, host, n - 2) == 0))
+			changed = via_param(home, v, "received=", host, 0);
 	} else if (strcasecmp(vh, host) != 0) {
-		snprintf(param, sizeof(param), "received=%s", host);
-		changed = msg_header_replace_param(home, v->v_common, su_strdup(home, param)) >= 0;
+		changed = via_param(home, v, "received=", host, 0);
 	}
-	if (v->v_rport && !v->v_rport[0]) {
-		snprintf(param, sizeof(param), "rport=%u", port);
-		changed = msg_header_replace_param(home, v->v_common, su_strdup(home, param)) >= 0 || changed;
-	}
+	if (v->v_rport && !v->v_rport[0])
+		changed = via_param(home, v, "rport=", NULL, port) || changed;
 	if (changed)
 		msg_fragment_clear(v->v_common);
 	return 0;

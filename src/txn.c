@@ -24,6 +24,7 @@
 #include <sofia-sip/url.h>
 
 #include "proxy_int.h"
+#include "sipedge/fmt.h"
 #include "sipedge/log.h"
 #include "sipedge/fedroute.h"
 #include "sipedge/health.h"
@@ -47,16 +48,25 @@ int
 txn_server_key(const sip_t *sip, const char *method, char *out, size_t len)
 {
 	const sip_via_t *v = sip->sip_via;
-	int n;
+	struct fmt f = fmt_init(out, len);
 
-	if (v->v_branch && strncmp(v->v_branch, "z9hG4bK", 7) == 0)
-		n = snprintf(out, len, "%s\x01%s:%s\x01%s", v->v_branch, v->v_host ? v->v_host : "",
-		    v->v_port ? v->v_port : "", method);
-	else
-		n = snprintf(out, len, "2543\x01%s\x01%u\x01%s\x01%s:%s\x01%s", sip->sip_call_id->i_id,
-		    sip->sip_cseq->cs_seq, sip->sip_from->a_tag ? sip->sip_from->a_tag : "",
-		    v->v_host ? v->v_host : "", v->v_port ? v->v_port : "", method);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
+	if (v->v_branch && strncmp(v->v_branch, "z9hG4bK", 7) == 0) {
+		fmt_str(&f, v->v_branch);
+	} else {
+		fmt_str(&f, "2543\x01");
+		fmt_str(&f, sip->sip_call_id->i_id);
+		fmt_char(&f, '\x01');
+		fmt_uint(&f, sip->sip_cseq->cs_seq);
+		fmt_char(&f, '\x01');
+		fmt_str(&f, sip->sip_from->a_tag);
+	}
+	fmt_char(&f, '\x01');
+	fmt_str(&f, v->v_host);
+	fmt_char(&f, ':');
+	fmt_str(&f, v->v_port);
+	fmt_char(&f, '\x01');
+	fmt_str(&f, method);
+	return f.over ? -ENOSPC : 0;
 }
 
 struct txn *
@@ -267,8 +277,14 @@ txn_send_request(struct txn *t, struct conn *c, uint64_t out_id, enum tp_kind ki
 
 	if (t->our_via)
 		msg_header_remove(t->req, (msg_pub_t *)t->sip, (msg_header_t *)t->our_via);
-	snprintf(port, sizeof(port), "%u", w->px->port[t->op.out_side]);
-	snprintf(param, sizeof(param), "branch=%s", t->branch);
+	{
+		struct fmt f = fmt_init(port, sizeof(port));
+
+		fmt_uint(&f, w->px->port[t->op.out_side]);
+		f = fmt_init(param, sizeof(param));
+		fmt_str(&f, "branch=");
+		fmt_str(&f, t->branch);
+	}
 	v = sip_via_create(home, proxy_side_fqdn(w, t->op.out_side), port,
 	    kind == TP_TCP ? "SIP/2.0/TCP" : "SIP/2.0/TLS", param, NULL);
 	if (!v || msg_header_insert(t->req, (msg_pub_t *)t->sip, (msg_header_t *)v) < 0) {
@@ -408,7 +424,13 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
 	t->in_id = ci->id;
 	t->in_side = ci->side;
 	t->loop = loop;
-	snprintf(t->to_tag, sizeof(t->to_tag), "se%08" PRIx32 "%08" PRIx32, ++w->counter, t->loop);
+	{
+		struct fmt f = fmt_init(t->to_tag, sizeof(t->to_tag));
+
+		fmt_str(&f, "se");
+		fmt_hex(&f, ++w->counter, 8);
+		fmt_hex(&f, t->loop, 8);
+	}
 	uv_timer_init(&w->th.loop, &t->timer);
 	t->timer.data = t;
 	if (key) {

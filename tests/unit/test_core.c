@@ -17,6 +17,7 @@
 
 #include "sipedge/conf.h"
 #include "sipedge/rr.h"
+#include "sipedge/fmt.h"
 #include "sipedge/sipmsg.h"
 #include "unit.h"
 
@@ -672,6 +673,31 @@ test_sipmsg_too_many_vias(void)
 	return 0;
 }
 
+/* fmt.h: the printf-free builders of the message path. */
+static int
+test_fmt(void)
+{
+	char buf[24], small[6];
+	struct fmt f = fmt_init(buf, sizeof(buf));
+
+	fmt_str(&f, "se");
+	fmt_hex(&f, 0xabcULL, 8);
+	fmt_char(&f, ':');
+	fmt_uint(&f, 0);
+	fmt_char(&f, ',');
+	fmt_uint(&f, 4294967295u);
+	CHECK_EQ_STR(buf, "se00000abc:0,4294967295");
+	CHECK(!f.over);
+	f = fmt_init(buf, sizeof(buf));
+	fmt_hex(&f, 0xfedcba9876543210ULL, 16);
+	CHECK_EQ_STR(buf, "fedcba9876543210");
+	f = fmt_init(small, sizeof(small));
+	fmt_str(&f, "branch=");
+	CHECK(f.over);
+	CHECK_EQ_STR(small, "branc");
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	UNIT(test_conf_sample),
 	UNIT(test_conf_errors),
@@ -693,6 +719,7 @@ static const struct unit_test tests[] = {
 	UNIT(test_sipmsg_options_response),
 	UNIT(test_sipmsg_routes_text),
 	UNIT(test_sipmsg_too_many_vias),
+	UNIT(test_fmt),
 	{ NULL, NULL },
 };
 
