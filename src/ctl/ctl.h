@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "json.h"
+#include "sipedge/json.h"
 #include "sipedge/store.h"
 
 /* Exit codes (sipedgectl(8) EXIT STATUS). */

@@ -1,7 +1,8 @@
 /* json.h: a small JSON (RFC 8259) parser into a tree, and a streaming emitter,
- * for sipedgectl's --json output and the export/import format. */
-#ifndef SIPEDGE_CTL_JSON_H
-#define SIPEDGE_CTL_JSON_H
+ * for sipedgectl's --json output, the export/import format and the
+ * daemon's control socket answers. */
+#ifndef SIPEDGE_JSON_H
+#define SIPEDGE_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>

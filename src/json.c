@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "sipedge/json.h"
 
 /* ------------------------------------------------------------------ UTF-8 */
 
