@@ -20,6 +20,7 @@
 #include <ares.h>
 
 #include "sipedge/dns.h"
+#include "sipedge/stats.h"
 #include "dns_int.h"
 #include "dns_hosts.h"
 #include "sipedge/hmap.h"
@@ -131,6 +132,7 @@ struct dpoll {
 };
 
 struct dns {
+	struct stats *stats;            /* the worker's counters, or NULL */
 	uv_loop_t *loop;
 	ares_channel ch;
 	uv_timer_t ares_timer;               /* c-ares retransmissions and timeouts */
@@ -150,6 +152,12 @@ struct dns {
 	unsigned max_ttl_s, neg_ttl_s, max_entries;
 	struct dns_stats st;
 };
+
+void
+dns_set_stats(struct dns *d, struct stats *s)
+{
+	d->stats = s;
+}
 
 const char *
 dns_strerror(int status)
@@ -412,6 +420,8 @@ entry_free(struct dns *d, struct entry *e)
 	dns__rrset_unref(e->rs);
 	free(e);
 	d->st.entries--;
+	if (d->stats)
+		stats_gauge_dec(&d->stats->dns_cache);
 }
 
 /* Makes room for one more entry: expired ones first would need a scan, so the
@@ -497,6 +507,8 @@ query_cb(void *arg, int astatus, int timeouts, unsigned char *abuf, int alen)
 	}
 	if (status == DNS_ETIMEOUT && !link_empty(&e->waiters))
 		d->st.timeouts++;
+	if (status != 0 && status != DNS_ENOTFOUND)
+		STATS_INC(d->stats, dns_failures);
 	log_debug("dns: %s %s: %s%s, %zu records, ttl %u s", type_name(e->type),
 	    e->key + 1, status ? dns_strerror(status) : "ok",
 	    pr && pr->dot_target ? " (target \".\": service not offered)" : "",
@@ -581,6 +593,7 @@ lookup(struct dns *d, struct waiter *w, int type, const char *name)
 		}
 		link_add_tail(&d->fifo, &e->fifo);
 		d->st.entries++;
+		STATS_INC(d->stats, dns_cache);
 	}
 	w->e = e;
 	link_add_tail(&e->waiters, &w->link);
@@ -598,6 +611,7 @@ lookup(struct dns *d, struct waiter *w, int type, const char *name)
 	/* Set first: c-ares may call query_cb before ares_query returns. */
 	e->inflight = true;
 	d->st.sent++;
+	STATS_INC(d->stats, dns_queries);
 	ares_query(d->ch, e->key + 1, CLASS_IN, type, query_cb, e);
 	ares_timer_arm(d);
 	return 0;

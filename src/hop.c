@@ -190,6 +190,8 @@ start_hops(struct txn *t)
 		struct conn *c = NULL;
 		int rc;
 
+		if (i > 0)
+			STATS_INC(&w->stats, failovers);   /* the one before failed or is silent */
 		t->dials[i].t = t;
 		rc = transport_dial(w->tw, &t->op.hops[i], t->op.out_side, dial_cb, &t->dials[i], &c,
 		    &t->dials[i].rq);

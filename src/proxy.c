@@ -276,6 +276,10 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 	for (unsigned i = 0; i < px->nworkers; i++) {
 		struct worker *w = &px->workers[i];
 
+		if ((rc = stats_init(&w->stats)) < 0) {
+			snprintf(err, errlen, "statistics: %s", strerror(-rc));
+			goto out;
+		}
 		w->px = px;
 		w->idx = i;
 		w->max_txns = c->max_transactions / px->nworkers;
@@ -297,6 +301,7 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		cbs.closed_cb = proxy_on_closed;
 		cbs.handoff_cb = handoff_cb;
 		cbs.ud = w;
+		cbs.stats = &w->stats;
 		if ((rc = transport_worker_new(px->tp, &w->th.loop, i, &cbs, &w->tw)) < 0) {
 			snprintf(err, errlen, "transport worker: %s", uv_strerror(rc));
 			goto out;
@@ -316,6 +321,7 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 				    rc > -10000 ? strerror(-rc) : dns_strerror(rc));
 				goto out;
 			}
+			dns_set_stats(w->dns, &w->stats);
 		}
 		w->renv.cf = c;
 		w->renv.dns = w->dns;
@@ -433,6 +439,7 @@ proxy_free(struct proxy *px)
 			policy_unref(w->renv.pol);
 		hmap_free(&w->by_branch);
 		hmap_free(&w->by_key);
+		stats_fini(&w->stats);
 	}
 	free(px->workers);
 	if (px->tp)

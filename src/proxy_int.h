@@ -26,6 +26,7 @@
 #include "sipedge/route.h"
 #include "sipedge/rr.h"
 #include "sipedge/sipmsg.h"
+#include "sipedge/stats.h"
 #include "sipedge/transport.h"
 #include "sipedge/worker.h"
 
@@ -74,6 +75,8 @@ struct worker {
 	uint64_t load_reported;         /* load.refused at the last report */
 	uint64_t load_report_at;        /* when (loop ms) */
 
+	struct stats stats;             /* its counters (stats.h), read by the control socket */
+
 	struct hmap by_branch;          /* client side: our branch → txn */
 	struct hmap by_key;             /* server side: request key → txn */
 	struct txn *txns;               /* every live transaction */
@@ -92,8 +95,6 @@ struct proxy {
 	unsigned nworkers;
 	unsigned short port[2];         /* our port on each side (Via, Record-Route) */
 	enum tp_kind kind[2];           /* our transport on each side */
-
-	atomic_ullong requests, responses, refused, timeouts;
 };
 
 /* ---- transactions (txn.c) ------------------------------------------------ */

@@ -90,7 +90,9 @@ proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, 
 		 * in sum (proxy.c); one line each only at debug level. */
 		enum log_level lvl = d == DIAG_OVERLOAD ? LOG_LVL_DEBUG : LOG_LVL_INFO;
 
-		atomic_fetch_add(&w->px->refused, 1);
+		stats_refusal(&w->stats, d);
+		if (d == DIAG_OVERLOAD)
+			STATS_INC(&w->stats, overload);
 		if (log_would(lvl)) {
 			char line[640];
 
@@ -186,7 +188,6 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		msg_destroy(msg);
 		return;
 	}
-	atomic_fetch_add(&w->px->requests, 1);
 	sipmsg_via_stamp(msg, sip, &ci->peer);
 	m = sip->sip_request->rq_method;
 

@@ -57,6 +57,7 @@ struct tls_sess {
 	char **names;
 	size_t nnames;
 	bool verified;
+	enum tls_fail fail;                 /* why the handshake or a read failed */
 };
 
 /*
@@ -605,15 +606,27 @@ static int
 tls_failure(struct tls_sess *s, char *detail, size_t dlen)
 {
 	long vr = SSL_get_verify_result(s->ssl);
+	unsigned long e = ERR_peek_last_error();
 	int r = -EPROTO;
 
 	if (vr != X509_V_OK) {
 		snprintf(detail, dlen, "certificate verify failed: %s",
 		    X509_verify_cert_error_string(vr));
-		if (vr == X509_V_ERR_HOSTNAME_MISMATCH)
+		s->fail = TLS_FAIL_UNTRUSTED;
+		if (vr == X509_V_ERR_HOSTNAME_MISMATCH) {
+			s->fail = TLS_FAIL_NAME;
 			r = -EACCES;
+		}
 	} else {
 		snprintf(detail, dlen, "%s", tls_err_reason("connection failed"));
+		/* Our own check of a client certificate (TLS 1.2 and 1.3 alike),
+		 * or the alert of a server that wanted ours. */
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    (ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE ||
+		    ERR_GET_REASON(e) == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED))
+			s->fail = TLS_FAIL_NO_CERT;
+		else
+			s->fail = TLS_FAIL_PROTOCOL;
 	}
 	ERR_clear_error();
 	/* The stream cannot be used any more: drop what is left of the input. */
@@ -637,6 +650,12 @@ tls_sess_handshake(struct tls_sess *s, char *detail, size_t dlen)
 		return 0;
 	}
 	return tls_failure(s, detail, dlen);
+}
+
+enum tls_fail
+tls_sess_fail(const struct tls_sess *s)
+{
+	return s->fail;
 }
 
 long

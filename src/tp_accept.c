@@ -267,6 +267,7 @@ tp_connection_cb(uv_stream_t *server, int status)
 		return;
 	}
 	STAT_INC(t, accepted);
+	TW_STAT(tw, accepted[l->lc.side]);
 	if (tw->cbs.handoff_cb && (to = least_loaded(tw)) != tw->idx && hand_off(c, l, to) == 0)
 		return;
 	conn_start_inbound(c, l->lc.mutual_tls, l->tls);

@@ -261,6 +261,7 @@ transport_dial(struct tp_worker *tw, const struct hop *hop, enum side side,
 		goto out;
 	c->counted_open = true;
 	STAT_INC(t, dialled);
+	TW_STAT(tw, dialled[p->side]);
 	STAT_INC(t, open_connections);
 	p->c = c;
 	c->dial = p;

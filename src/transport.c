@@ -276,6 +276,32 @@ conn_is_open(const struct conn *c)
 	return c->state == CS_OPEN;
 }
 
+void
+transport_worker_each_conn(struct tp_worker *tw, void (*fn)(const struct conn_stat *cs, void *arg),
+    void *arg)
+{
+	uint64_t now = uv_now(tw->loop);
+
+	for (struct conn *c = tw->conns; c; c = c->next) {
+		struct conn_stat cs = { 0 };
+
+		if (c->state != CS_OPEN)
+			continue;
+		cs.info = &c->info;
+		if (c->tls) {
+			cs.tls_version = tls_sess_version(c->tls);
+			cs.tls_cipher = tls_sess_cipher(c->tls);
+		}
+		cs.age_ms = now - c->created_at;
+		cs.idle_ms = now > c->last_io ? now - c->last_io : 0;
+		cs.bytes_in = c->bytes_in;
+		cs.bytes_out = c->bytes_out;
+		cs.messages_in = c->msgs_in;
+		cs.messages_out = c->msgs_out;
+		fn(&cs, arg);
+	}
+}
+
 /* --- connection lifecycle --- */
 
 struct conn *
@@ -302,7 +328,7 @@ tp__conn_alloc(struct tp_worker *tw, enum side side, enum tp_kind kind, bool out
 	c->info.side = side;
 	c->info.kind = kind;
 	c->info.outbound = outbound;
-	c->last_io = c->progress_at = uv_now(tw->loop);
+	c->last_io = c->progress_at = c->created_at = uv_now(tw->loop);
 	framer_init(&c->fr, tw->t->conf.max_message_size);
 	c->next = tw->conns;
 	if (tw->conns)
@@ -377,6 +403,8 @@ conn_handle_closed(uv_handle_t *h)
 	}
 	if (c->counted_open)
 		STAT_DEC(c->t, open_connections);
+	if (c->established && tw->cbs.stats)
+		stats_gauge_dec(&tw->cbs.stats->connections[c->info.side]);
 	/* A partial message at close or EOF is dropped (RFC 3261 §18.3). */
 	framer_clear(&c->fr);
 	if (c->established && tw->cbs.closed_cb)
@@ -477,6 +505,7 @@ conn_timer_cb(uv_timer_t *h)
 		return;
 	case CS_HANDSHAKE:
 		STAT_INC(c->t, tls_failures);
+		tp__tls_failed(c, TLS_FAIL_NONE);
 		if (c->dial) {
 			tp__dial_fail(c, TP_ETIMEDOUT, "TLS handshake timed out");
 		} else {

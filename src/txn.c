@@ -125,6 +125,7 @@ txn_destroy(struct txn *t)
 	if (t->in_branch_map)
 		hmap_del(&w->by_branch, &t->by_branch);
 	w->ntxns--;
+	stats_gauge_dec(&w->stats.transactions);
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -391,12 +392,12 @@ txn_timer_cb(uv_timer_t *tm)
 		txn_destroy(t);
 		return;
 	}
-	atomic_fetch_add(&t->w->px->timeouts, 1);
 	if (t->cancelled) {
 		txn_reply(t, 487, DIAG_CANCELLED, NULL);
 		txn_complete(t, 487);
 		return;
 	}
+	STATS_INC(&t->w->stats, timeouts);
 	txn_reply(t, 408, DIAG_HOP_TIMEOUT, t->op.hops[t->cur < t->op.nhops ? t->cur : 0].fqdn);
 	txn_complete(t, 408);
 }
@@ -443,6 +444,7 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
 		w->txns->prev = t;
 	w->txns = t;
 	w->ntxns++;
+	STATS_INC(&w->stats, transactions);
 	return t;
 }
 
@@ -511,7 +513,6 @@ txn_response(struct txn *t, msg_t *msg, sip_t *sip)
 		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, "next hop answered 503");
 		return;
 	}
-	atomic_fetch_add(&t->w->px->responses, 1);
 	txn_forward_up(t, msg, sip);
 	txn_complete(t, status);
 	return;

@@ -91,11 +91,35 @@ accepted(struct txn *t)
 	t->in_peer.fed = (unsigned char)t->op.type;
 }
 
+/* The federation counters (stats.h): new requests between the pool and a
+ * partner, accepted or refused by policy, per type and domain. */
+static void
+count_federated(struct txn *t)
+{
+	struct route_op *op = &t->op;
+	struct stats *s = &t->w->stats;
+	enum stats_dir dir = t->in_side == SIDE_EXTERNAL ? STATS_IN : STATS_OUT;
+	enum diag_code d = op->prob.diag;
+
+	if (op->dialog || t->stateless || op->verdict == ROUTE_LOCAL)
+		return;
+	if (op->verdict == ROUTE_REFUSE) {
+		if (d == DIAG_FED_RATE || d == DIAG_FED_CONTACTS || d == DIAG_FED_SUSPICIOUS)
+			stats_throttled(s, op->domain);
+		else if (d >= 2000 && d < 2100 && op->domain[0])
+			stats_federated(s, op->type, op->domain, dir, true);
+		return;
+	}
+	if (op->type != FED_NONE)
+		stats_federated(s, op->type, op->domain, dir, false);
+}
+
 void
 txn_route_act(struct txn *t)
 {
 	struct route_op *op = &t->op;
 
+	count_federated(t);
 	switch (op->verdict) {
 	case ROUTE_REFUSE:
 		if (!t->stateless) {

@@ -81,5 +81,10 @@ struct dns_stats {
 	size_t entries;        /* cache entries now */
 };
 void dns_get_stats(const struct dns *d, struct dns_stats *out);
+/* Also count into the worker's counters (stats.h): queries sent, failures
+ * (time-out, server failure, bad answer; "no such record" is an answer), the
+ * cache size. */
+struct stats;
+void dns_set_stats(struct dns *d, struct stats *s);
 
 #endif

@@ -71,6 +71,15 @@ int tls_sess_peer_matches(const struct tls_sess *s, const char *fqdn);
  * clients keep the last session of each host dialled and offer it the next
  * time; sessions are resumed for an hour at most. */
 bool tls_sess_resumed(const struct tls_sess *s);
+/* Why the last handshake or read failed (after a negative status). */
+enum tls_fail {
+	TLS_FAIL_NONE = 0,
+	TLS_FAIL_NO_CERT,                   /* no certificate where one is required */
+	TLS_FAIL_UNTRUSTED,                 /* the chain does not verify (CA, dates) */
+	TLS_FAIL_NAME,                      /* it does not name the host dialled */
+	TLS_FAIL_PROTOCOL,                  /* versions, ciphers, alerts, garbage */
+};
+enum tls_fail tls_sess_fail(const struct tls_sess *s);
 /* Protocol version and cipher, for logs ("TLSv1.3 TLS_AES_128_GCM_SHA256"). */
 const char *tls_sess_version(const struct tls_sess *s);
 const char *tls_sess_cipher(const struct tls_sess *s);

@@ -18,6 +18,7 @@
 #include "sipedge/tls.h"
 
 struct transport;
+struct stats;
 struct tp_worker;
 struct conn;
 struct dial_req;
@@ -93,6 +94,7 @@ struct transport_cbs {
 	tp_closed_cb closed_cb;              /* may be NULL */
 	void *ud;
 	tp_handoff_cb handoff_cb;            /* NULL: every worker keeps what it accepts */
+	struct stats *stats;                 /* the worker's counters (stats.h); may be NULL */
 };
 
 int transport_new(const struct transport_conf *tc, struct transport **out);
@@ -159,6 +161,19 @@ void transport_dial_cancel(struct dial_req *req);
 /* When the connection req waits for last made progress: the dial started, or
  * bytes of the TLS handshake came from the peer (uv_now() ms). */
 uint64_t transport_dial_progress(const struct dial_req *req);
+
+/* One open connection as sipedgectl connections shows it (conn_info plus its
+ * TLS parameters and traffic); strings point into the connection and are
+ * valid during the callback only. */
+struct conn_stat {
+	const struct conn_info *info;
+	const char *tls_version, *tls_cipher;  /* NULL for TCP */
+	uint64_t age_ms, idle_ms;
+	uint64_t bytes_in, bytes_out, messages_in, messages_out;
+};
+/* On tw's thread: call fn for each established connection of tw. */
+void transport_worker_each_conn(struct tp_worker *tw,
+    void (*fn)(const struct conn_stat *cs, void *arg), void *arg);
 
 /* Counters for status and the benchmark (process-wide, atomically updated). */
 struct transport_stats {
