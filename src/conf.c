@@ -587,6 +587,7 @@ static const struct key keys[] = {
 	{ "db", K_PATH, STR(db_path), 0, 0, NULL },
 	{ "state-dir", K_PATH, STR(state_dir), 0, 0, NULL },
 	{ "rr-key-file", K_PATH, STR(rr_key_file), 0, 0, NULL },
+	{ "control-socket", K_PATH, STR(control_socket), 0, 0, NULL },
 	{ "log-level", K_LOGLEVEL, OFF(log_level), 0, 0, 0, NULL },
 	{ "workers", K_UINT, OFF(workers), 0, 0, 64, NULL },
 	{ "max-message-size", K_SIZE, OFF(max_message_size), 0, 1024, 16 << 20, NULL },
@@ -725,6 +726,15 @@ check_conf(struct parse *p)
 			return perr(p, "state-dir too long");
 		snprintf(c->rr_key_file, sizeof(c->rr_key_file), "%s/rr.key", c->state_dir);
 	}
+	if (!c->control_socket[0]) {
+		if (strlen(c->state_dir) + 14 >= sizeof(c->control_socket))
+			return perr(p, "state-dir too long");
+		snprintf(c->control_socket, sizeof(c->control_socket), "%s/control.sock", c->state_dir);
+	}
+	/* The kernel's limit for a Unix socket's name (sun_path). */
+	if (strlen(c->control_socket) >= 108)
+		return perr(p, "control-socket %s: over 107 characters, too long for a Unix socket",
+		    c->control_socket);
 	return 0;
 }
 

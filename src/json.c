@@ -694,6 +694,43 @@ json_out_raw(struct json_out *o, const char *json)
 }
 
 void
+json_out_value(struct json_out *o, const struct json *v)
+{
+	if (v == NULL) {
+		json_out_null(o);
+		return;
+	}
+	switch (v->type) {
+	case JSON_NULL:
+		json_out_null(o);
+		break;
+	case JSON_BOOL:
+		json_out_bool(o, v->b);
+		break;
+	case JSON_NUMBER:
+		json_out_raw(o, v->str);        /* the number's own text */
+		break;
+	case JSON_STRING:
+		json_out_string(o, v->str);
+		break;
+	case JSON_ARRAY:
+		json_out_begin_array(o);
+		for (size_t i = 0; i < v->n; i++)
+			json_out_value(o, v->items[i]);
+		json_out_end_array(o);
+		break;
+	case JSON_OBJECT:
+		json_out_begin_object(o);
+		for (size_t i = 0; i < v->n; i++) {
+			json_out_key(o, v->keys[i]);
+			json_out_value(o, v->items[i]);
+		}
+		json_out_end_object(o);
+		break;
+	}
+}
+
+void
 json_out_end(struct json_out *o)
 {
 	fputc('\n', o->f);

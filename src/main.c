@@ -13,6 +13,8 @@
 #include <uv.h>
 
 #include "sipedge/conf.h"
+#include "sipedge/control.h"
+#include "sipedge/daemon.h"
 #include "sipedge/log.h"
 #include "sipedge/policy.h"
 #include "sipedge/proxy.h"
@@ -37,7 +39,20 @@ struct signals {
 	const struct conf *c;
 	uint64_t generation;
 	unsigned ticks;
+	struct daemon d;                   /* what the control socket shows */
+	struct control *ctl;
 };
+
+/* The policy snapshot in force, for sipedgectl status. */
+static void
+policy_noted(struct daemon *d, const struct policy *pol)
+{
+	d->policy_generation = policy_generation(pol);
+	d->policy_loaded = time(NULL);
+	d->policy_allowed = policy_nallowed(pol);
+	d->policy_blocked = policy_nblocked(pol);
+	d->policy_providers = policy_nproviders(pol);
+}
 
 /* A snapshot of the store's policy, with our own SIP domains as local. */
 static int
@@ -74,6 +89,7 @@ on_policy_timer(uv_timer_t *tm)
 			log_warnx("policy change not applied, keeping the previous one: %s", err);
 		} else {
 			proxy_set_policy(sg->px, pol);
+			policy_noted(&sg->d, pol);
 			log_info("policy generation %llu applied (%zu allowed, %zu blocked, %zu providers)",
 			    (unsigned long long)policy_generation(pol), policy_nallowed(pol),
 			    policy_nblocked(pol), policy_nproviders(pol));
@@ -99,6 +115,8 @@ on_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	control_close(sg->ctl);
+	sg->ctl = NULL;
 	proxy_stop(sg->px);
 	uv_close((uv_handle_t *)&sg->policy_timer, NULL);
 	uv_close((uv_handle_t *)&sg->sigint, NULL);
@@ -176,6 +194,7 @@ main(int argc, char **argv)
 	uv_loop_t *loop;
 	struct store *st = NULL;
 	struct policy *pol = NULL;
+	struct control *ctl = NULL;
 	uint64_t gen = 0;
 
 	while ((ch = getopt(argc, argv, "df:nvh")) != -1) {
@@ -254,7 +273,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "sipedge: %s\n", err);
 		return 1;
 	}
+	memset(&sg, 0, sizeof(sg));
+	if (control_new(uv_default_loop(), c->control_socket, (gid_t)-1, daemon_cmds, &sg.d, &ctl,
+	    err, sizeof(err)) < 0) {
+		fprintf(stderr, "sipedge: %s\n", err);
+		return 1;
+	}
 	proxy_set_policy(px, pol);
+	policy_noted(&sg.d, pol);
 	policy_unref(pol);
 	if (!foreground) {
 		if (daemon(0, 0) < 0) {
@@ -263,6 +289,8 @@ main(int argc, char **argv)
 		}
 		log_init("sipedge", 0, c->log_level);
 		proxy_after_fork(px);
+		if (uv_loop_fork(uv_default_loop()) < 0)
+			fatalx("cannot renew the main loop after fork");
 	}
 	pidfile_write(pidfd);
 	if (proxy_start(px) < 0)
@@ -272,6 +300,11 @@ main(int argc, char **argv)
 
 	loop = uv_default_loop();
 	sg.px = px;
+	sg.d.px = px;
+	sg.d.conf = c;
+	sg.d.conf_path = file;
+	sg.d.started = time(NULL);
+	sg.ctl = ctl;
 	uv_signal_init(loop, &sg.sigint);
 	uv_signal_init(loop, &sg.sigterm);
 	uv_signal_init(loop, &sg.sighup);
@@ -290,6 +323,8 @@ main(int argc, char **argv)
 
 	proxy_record_partners(px, st);
 	proxy_free(px);
+	if (sg.d.has_baseline)
+		stats_total_free(&sg.d.baseline);
 	store_close(st);
 	uv_loop_close(loop);
 	log_info("sipedge stopped");

@@ -40,7 +40,14 @@ enum post_kind {
 	POST_RESPONSE_BAD,   /* the transaction's (branch) response could not be taken */
 	POST_POLICY,         /* policy: a new snapshot (one reference) */
 	POST_ADOPT,          /* handoff: a connection another worker accepted */
+	POST_QUERY,          /* query: the control socket asks (proxy_query.c) */
 };
+
+struct proxy_query;
+/* proxy_query.c: fill the worker's part of q (on its thread); and the end of
+ * a worker's part, run or not (when the post is freed). */
+void proxy_query_run(struct worker *w, struct proxy_query *q);
+void proxy_query_release(struct proxy_query *q);
 
 struct post {
 	struct worker_mail mail;        /* first: a post is the worker's mail */
@@ -54,6 +61,7 @@ struct post {
 	struct rr_peer flow;
 	struct policy *policy;
 	struct tp_handoff *handoff;
+	struct proxy_query *query;
 };
 
 struct worker {
@@ -257,6 +265,8 @@ proxy_post_free(struct post *p)
 		policy_unref(p->policy);
 	if (p->handoff)
 		transport_handoff_drop(p->handoff);
+	if (p->query)
+		proxy_query_release(p->query);
 	free(p);
 }
 

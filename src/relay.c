@@ -478,6 +478,9 @@ relay_on_post(struct worker *w, struct post *p)
 		transport_worker_adopt(w->tw, p->handoff);
 		p->handoff = NULL;
 		break;
+	case POST_QUERY:
+		proxy_query_run(w, p->query);   /* released with the post */
+		break;
 	}
 	proxy_post_free(p);
 }

@@ -3,7 +3,10 @@
 #ifndef SIPEDGE_PROXY_H
 #define SIPEDGE_PROXY_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
 
 #include "sipedge/conf.h"
 
@@ -28,6 +31,35 @@ int proxy_record_partners(struct proxy *p, struct store *st);
 void proxy_stop(struct proxy *p);
 /* Join the workers and free everything. */
 void proxy_free(struct proxy *p);
+
+/* ---- what the control socket reads (proxy_query.c) ---- */
+
+struct stats_total;
+unsigned proxy_nworkers(const struct proxy *p);
+/* The counters summed over every worker, from any thread (stats.h).  0 or
+ * -ENOMEM. */
+int proxy_stats(struct proxy *p, struct stats_total *out);
+
+/* One established connection, copied from its worker. */
+struct proxy_conn {
+	uint64_t id;
+	unsigned worker;
+	enum side side;
+	bool outbound, tls, resumed;
+	char peer[64], local[64];          /* "1.2.3.4:5061" */
+	char name[CONF_MAX_NAME];          /* certificate name (first), or "" */
+	char dialled[CONF_MAX_NAME];       /* outbound: the FQDN dialled, or "" */
+	char tls_version[16], tls_cipher[64];
+	uint64_t age_ms, idle_ms;
+	uint64_t bytes_in, bytes_out, messages_in, messages_out;
+};
+/* Called on the caller's loop once every worker has answered, with the
+ * connections (n may be 0; status -ENOMEM if some could not be copied); v is
+ * freed after the call. */
+typedef void (*proxy_conns_cb)(int status, const struct proxy_conn *v, size_t n, void *arg);
+/* Ask every worker for its connections (from the thread running loop).  0,
+ * or a negative errno (then cb is not called). */
+int proxy_connections(struct proxy *p, uv_loop_t *loop, proxy_conns_cb cb, void *arg);
 
 /* Only TLS contexts and the key: the checks behind "sipedge -n". */
 int proxy_check(const struct conf *c, char *err, size_t errlen);

@@ -60,6 +60,12 @@ const struct ctl_cmd ctl_cmds[] = {
 	{ "route", cmd_route, 1, 1, "from= inbound peer=+ config=", CTL_DB_OPEN,
 	  "URI [--from URI] [--inbound --peer FQDN...] [--config FILE]",
 	  "dry-run the daemon's routing of a new request to URI, DNS look-ups included" },
+	{ "status", cmd_status, 0, 0, "", CTL_DB_NONE, "",
+	  "the running daemon: version, uptime, listeners, connections, policy in force" },
+	{ "connections", cmd_connections, 0, 0, "side=", CTL_DB_NONE, "[--side internal|external]",
+	  "the daemon's connections: peer, certificate name, TLS, age, traffic" },
+	{ "stats", cmd_stats, 0, 0, "reset", CTL_DB_NONE, "[--reset]",
+	  "the daemon's counters (--reset: count from zero again in sipedgectl)" },
 	{ "help", cmd_help, 0, -1, "", CTL_DB_NONE, "", "list the commands" },
 	{ NULL, NULL, 0, 0, NULL, 0, NULL, NULL }
 };

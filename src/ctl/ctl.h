@@ -16,7 +16,8 @@ enum ctl_exit {
 	CTL_OK = 0,
 	CTL_FAIL = 1,                      /* refused: bad value, duplicate, unknown name, rule */
 	CTL_USAGE = 2,                     /* bad command line */
-	CTL_DB = 3                         /* db missing, unreadable, corrupt, wrong version, busy */
+	CTL_DB = 3,                        /* db missing, unreadable, corrupt, wrong version, busy */
+	CTL_DOWN = 4                       /* the daemon is not running or cannot be reached */
 };
 
 /* What a command needs from the db before its handler runs. */
@@ -54,6 +55,7 @@ struct ctl_cmd {
 
 struct ctl {
 	const char *db_path;
+	const char *socket_path;           /* the daemon's control socket */
 	bool json;
 	char actor[64];                    /* for the audit log */
 	struct store *st;                  /* opened per the command's ctl_db */
@@ -112,6 +114,11 @@ int cmd_partners_block(struct ctl *c, const struct ctl_args *a);
 /* Write one setting's value as typed JSON (export and config show). */
 void ctl_json_setting(struct json_out *o, const struct store_setting *s,
     const struct store_config *cfg);
+
+/* cmd_daemon.c: through the running daemon's control socket */
+int cmd_status(struct ctl *c, const struct ctl_args *a);
+int cmd_connections(struct ctl *c, const struct ctl_args *a);
+int cmd_stats(struct ctl *c, const struct ctl_args *a);
 
 /* cmd_admin.c */
 int cmd_audit(struct ctl *c, const struct ctl_args *a);

@@ -1,0 +1,239 @@
+/* control_cmds.c: the commands the daemon answers on its control socket
+ * (control.h; sipedgectl(8) has the user's side): status, connections and
+ * stats.  They read the core through proxy.h only. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sipedge/daemon.h"
+#include "sipedge/proxy.h"
+#include "sipedge/stats.h"
+
+static const char *
+iso_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL)
+		return NULL;
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+static void
+key_uint(struct json_out *o, const char *k, uint64_t v)
+{
+	json_out_key(o, k);
+	json_out_uint(o, v);
+}
+
+static void
+key_str(struct json_out *o, const char *k, const char *v)
+{
+	json_out_key(o, k);
+	json_out_string(o, v);
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+static void
+cmd_status(struct control_req *r, int argc, char **argv, void *arg)
+{
+	struct daemon *d = arg;
+	const struct conf *c = d->conf;
+	struct json_out *o = control_result(r);
+	struct stats_total t;
+	char buf[64];
+	time_t now = time(NULL);
+
+	(void)argc;
+	(void)argv;
+	if (o == NULL || proxy_stats(d->px, &t) < 0) {
+		control_fail(r, "internal", "out of memory");
+		return;
+	}
+	json_out_begin_object(o);
+	key_str(o, "version", PACKAGE_VERSION);
+	key_uint(o, "pid", (uint64_t)getpid());
+	key_str(o, "started", iso_time(d->started, buf, sizeof(buf)));
+	key_uint(o, "uptime_s", (uint64_t)(now > d->started ? now - d->started : 0));
+	key_str(o, "config", d->conf_path);
+	key_str(o, "edge_fqdn", c->edge_fqdn);
+	key_str(o, "internal_fqdn", c->internal_fqdn);
+	key_uint(o, "workers", proxy_nworkers(d->px));
+	json_out_key(o, "listeners");
+	json_out_begin_array(o);
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct listener_conf *l = &c->listeners[i];
+
+		json_out_begin_object(o);
+		key_str(o, "side", stats_side_name(l->side));
+		key_str(o, "transport", l->kind == TP_TLS ? "tls" : "tcp");
+		key_str(o, "address", conf_sockaddr_str(&l->addr, buf, sizeof(buf)));
+		json_out_key(o, "mutual_tls");
+		json_out_bool(o, l->mutual_tls);
+		json_out_end_object(o);
+	}
+	json_out_end_array(o);
+	json_out_key(o, "connections");
+	json_out_begin_object(o);
+	for (int s = 0; s < 2; s++)
+		key_uint(o, stats_side_name(s), t.connections[s]);
+	json_out_end_object(o);
+	key_uint(o, "transactions", t.transactions);
+	key_uint(o, "max_transactions", c->max_transactions);
+	json_out_key(o, "policy");
+	json_out_begin_object(o);
+	key_uint(o, "generation", d->policy_generation);
+	key_str(o, "loaded", iso_time(d->policy_loaded, buf, sizeof(buf)));
+	key_uint(o, "allowed", d->policy_allowed);
+	key_uint(o, "blocked", d->policy_blocked);
+	key_uint(o, "providers", d->policy_providers);
+	key_str(o, "db", c->db_path);
+	json_out_end_object(o);
+	key_uint(o, "dns_cache_entries", t.dns_cache);
+	json_out_end_object(o);
+	stats_total_free(&t);
+	control_answer(r);
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+struct conns_req {
+	struct control_req *r;
+	int side;                          /* -1: both */
+};
+
+static void
+conns_done(int status, const struct proxy_conn *v, size_t n, void *arg)
+{
+	struct conns_req *cr = arg;
+	struct control_req *r = cr->r;
+	struct json_out *o;
+
+	if (status < 0 || (o = control_result(r)) == NULL) {
+		control_fail(r, "internal", "cannot list the connections: %s", strerror(-status));
+		free(cr);
+		return;
+	}
+	json_out_begin_array(o);
+	for (size_t i = 0; i < n; i++) {
+		const struct proxy_conn *c = &v[i];
+		char id[24];
+
+		if (cr->side >= 0 && (int)c->side != cr->side)
+			continue;
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)c->id);
+		json_out_begin_object(o);
+		key_str(o, "id", id);
+		key_uint(o, "worker", c->worker);
+		key_str(o, "side", stats_side_name(c->side));
+		key_str(o, "direction", c->outbound ? "out" : "in");
+		key_str(o, "peer", c->peer);
+		key_str(o, "local", c->local);
+		key_str(o, "certificate_name", c->name[0] ? c->name : NULL);
+		key_str(o, "dialled", c->dialled[0] ? c->dialled : NULL);
+		key_str(o, "transport", c->tls ? "tls" : "tcp");
+		key_str(o, "tls_version", c->tls ? c->tls_version : NULL);
+		key_str(o, "tls_cipher", c->tls ? c->tls_cipher : NULL);
+		json_out_key(o, "resumed");
+		json_out_bool(o, c->resumed);
+		key_uint(o, "age_s", c->age_ms / 1000);
+		key_uint(o, "idle_s", c->idle_ms / 1000);
+		key_uint(o, "bytes_in", c->bytes_in);
+		key_uint(o, "bytes_out", c->bytes_out);
+		key_uint(o, "messages_in", c->messages_in);
+		key_uint(o, "messages_out", c->messages_out);
+		json_out_end_object(o);
+	}
+	json_out_end_array(o);
+	control_answer(r);
+	free(cr);
+}
+
+static void
+cmd_connections(struct control_req *r, int argc, char **argv, void *arg)
+{
+	struct daemon *d = arg;
+	struct conns_req *cr;
+	int side = -1, rc;
+
+	if (argc == 1) {
+		if (strcmp(argv[0], "internal") == 0)
+			side = SIDE_INTERNAL;
+		else if (strcmp(argv[0], "external") == 0)
+			side = SIDE_EXTERNAL;
+		else {
+			control_fail(r, "usage", "connections: side \"%.32s\" is neither internal nor "
+			    "external", argv[0]);
+			return;
+		}
+	}
+	if ((cr = calloc(1, sizeof(*cr))) == NULL) {
+		control_fail(r, "internal", "out of memory");
+		return;
+	}
+	cr->r = r;
+	cr->side = side;
+	if ((rc = proxy_connections(d->px, uv_default_loop(), conns_done, cr)) < 0) {
+		free(cr);
+		control_fail(r, "internal", "cannot ask the workers: %s", strerror(-rc));
+	}
+}
+
+/* ---- stats -------------------------------------------------------------- */
+
+static void
+cmd_stats(struct control_req *r, int argc, char **argv, void *arg)
+{
+	struct daemon *d = arg;
+	struct json_out *o;
+	struct stats_total t, shown;
+	bool reset = argc == 1;
+	char buf[64];
+
+	if (reset && strcmp(argv[0], "reset") != 0) {
+		control_fail(r, "usage", "stats: unknown argument \"%.32s\" (reset?)", argv[0]);
+		return;
+	}
+	if (proxy_stats(d->px, &t) < 0 || stats_total_copy(&t, &shown) < 0) {
+		control_fail(r, "internal", "out of memory");
+		return;
+	}
+	if (d->has_baseline)
+		stats_total_sub(&shown, &d->baseline);
+	if ((o = control_result(r)) == NULL) {
+		stats_total_free(&t);
+		stats_total_free(&shown);
+		control_fail(r, "internal", "out of memory");
+		return;
+	}
+	json_out_begin_object(o);
+	key_str(o, "since", iso_time(d->has_baseline ? d->reset_at : d->started, buf, sizeof(buf)));
+	json_out_key(o, "counters");
+	stats_total_json(&shown, o);
+	json_out_key(o, "reset");
+	json_out_bool(o, reset);
+	json_out_end_object(o);
+	stats_total_free(&shown);
+	if (reset) {
+		/* Prometheus counters never go back: a reset only moves the
+		 * baseline sipedgectl's figures start from. */
+		if (d->has_baseline)
+			stats_total_free(&d->baseline);
+		d->baseline = t;
+		d->has_baseline = true;
+		d->reset_at = time(NULL);
+	} else {
+		stats_total_free(&t);
+	}
+	control_answer(r);
+}
+
+const struct control_cmd daemon_cmds[] = {
+	{ "status", 0, 0, cmd_status },
+	{ "connections", 0, 1, cmd_connections },
+	{ "stats", 0, 1, cmd_stats },
+	{ NULL, 0, 0, NULL },
+};
