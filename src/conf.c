@@ -508,6 +508,28 @@ k_outgoing_address(struct parse *p, char **w, int nw)
 	return 0;
 }
 
+/* metrics-listen ADDRESS:PORT: the Prometheus exposition, plain HTTP; a
+ * wildcard would put it on the perimeter's external interface too. */
+static int
+k_metrics_listen(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct sockaddr_storage ss;
+
+	if (nw != 1)
+		return perr(p, "metrics-listen: expected one ADDRESS:PORT");
+	if (conf_parse_sockaddr(w[0], 0, &ss) < 0 || conf_sockaddr_port(&ss) == 0)
+		return perr(p, "metrics-listen: '%s' is not ADDRESS:PORT", w[0]);
+	if (is_wildcard(&ss))
+		return perr(p, "metrics-listen: %s is every address; give one (127.0.0.1:PORT, or "
+		    "the management interface's)", w[0]);
+	if (c->has_metrics)
+		return perr(p, "metrics-listen: given twice");
+	c->has_metrics = true;
+	c->metrics_addr = ss;
+	return 0;
+}
+
 static int
 k_pool_server(struct parse *p, char **w, int nw)
 {
@@ -583,6 +605,7 @@ static const struct key keys[] = {
 	{ "internal-server", K_FN, 0, 0, 0, 0, k_internal_server },
 	{ "host", K_FN, 0, 0, 0, 0, k_host },
 	{ "dns-server", K_FN, 0, 0, 0, 0, k_dns_server },
+	{ "metrics-listen", K_FN, 0, 0, 0, 0, k_metrics_listen },
 	{ "dns-timeout", K_DURATION, OFF(dns_timeout_ms), 0, 100, 60000, NULL },
 	{ "db", K_PATH, STR(db_path), 0, 0, NULL },
 	{ "state-dir", K_PATH, STR(state_dir), 0, 0, NULL },

@@ -231,6 +231,33 @@ cmd_stats(struct control_req *r, int argc, char **argv, void *arg)
 	control_answer(r);
 }
 
+/* ---- Prometheus ----------------------------------------------------------- */
+
+void
+daemon_metrics(FILE *f, void *arg)
+{
+	struct daemon *d = arg;
+	struct stats_total t;
+
+	fprintf(f, "# HELP sipedge_build_info The running version.\n"
+	    "# TYPE sipedge_build_info gauge\nsipedge_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+	fprintf(f, "# HELP sipedge_start_time_seconds When the daemon started (Unix time).\n"
+	    "# TYPE sipedge_start_time_seconds gauge\nsipedge_start_time_seconds %lld\n",
+	    (long long)d->started);
+	fprintf(f, "# HELP sipedge_workers Worker threads.\n# TYPE sipedge_workers gauge\n"
+	    "sipedge_workers %u\n", proxy_nworkers(d->px));
+	fprintf(f, "# HELP sipedge_policy_generation The policy store's generation in force.\n"
+	    "# TYPE sipedge_policy_generation gauge\nsipedge_policy_generation %llu\n"
+	    "# HELP sipedge_policy_loaded_time_seconds When it was loaded (Unix time).\n"
+	    "# TYPE sipedge_policy_loaded_time_seconds gauge\n"
+	    "sipedge_policy_loaded_time_seconds %lld\n",
+	    (unsigned long long)d->policy_generation, (long long)d->policy_loaded);
+	if (proxy_stats(d->px, &t) < 0)
+		return;
+	stats_total_prometheus(&t, f);
+	stats_total_free(&t);
+}
+
 const struct control_cmd daemon_cmds[] = {
 	{ "status", 0, 0, cmd_status },
 	{ "connections", 0, 1, cmd_connections },

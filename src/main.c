@@ -16,6 +16,7 @@
 #include "sipedge/control.h"
 #include "sipedge/daemon.h"
 #include "sipedge/log.h"
+#include "sipedge/metrics.h"
 #include "sipedge/policy.h"
 #include "sipedge/proxy.h"
 #include "sipedge/store.h"
@@ -41,6 +42,7 @@ struct signals {
 	unsigned ticks;
 	struct daemon d;                   /* what the control socket shows */
 	struct control *ctl;
+	struct metrics *metrics;           /* metrics-listen, or NULL */
 };
 
 /* The policy snapshot in force, for sipedgectl status. */
@@ -117,6 +119,8 @@ on_signal(uv_signal_t *s, int signum)
 	log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
 	control_close(sg->ctl);
 	sg->ctl = NULL;
+	metrics_close(sg->metrics);
+	sg->metrics = NULL;
 	proxy_stop(sg->px);
 	uv_close((uv_handle_t *)&sg->policy_timer, NULL);
 	uv_close((uv_handle_t *)&sg->sigint, NULL);
@@ -276,6 +280,11 @@ main(int argc, char **argv)
 	memset(&sg, 0, sizeof(sg));
 	if (control_new(uv_default_loop(), c->control_socket, (gid_t)-1, daemon_cmds, &sg.d, &ctl,
 	    err, sizeof(err)) < 0) {
+		fprintf(stderr, "sipedge: %s\n", err);
+		return 1;
+	}
+	if (c->has_metrics && metrics_new(uv_default_loop(), &c->metrics_addr, daemon_metrics, &sg.d,
+	    &sg.metrics, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sipedge: %s\n", err);
 		return 1;
 	}

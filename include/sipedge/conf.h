@@ -77,6 +77,8 @@ struct conf {
 	char state_dir[1024];              /* pid file, record-route key */
 	char rr_key_file[1024];            /* record-route HMAC key; default state_dir/rr.key */
 	char control_socket[1024];         /* default state_dir/control.sock */
+	bool has_metrics;                  /* metrics-listen: Prometheus over plain HTTP */
+	struct sockaddr_storage metrics_addr;
 	enum log_level log_level;
 	unsigned workers;                  /* 0: number of cores */
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "sipedge/conf.h"
@@ -32,5 +33,9 @@ struct daemon {
 
 /* The commands of the control socket (control.h), arg: the struct daemon. */
 extern const struct control_cmd daemon_cmds[];
+/* The Prometheus exposition (metrics.h), arg: the struct daemon: the
+ * counters as they are (a stats --reset does not touch them) and the
+ * daemon's own gauges. */
+void daemon_metrics(FILE *f, void *arg);
 
 #endif
