@@ -93,6 +93,8 @@ cmd_status(struct control_req *r, int argc, char **argv, void *arg)
 	key_str(o, "db", c->db_path);
 	json_out_end_object(o);
 	key_uint(o, "dns_cache_entries", t.dns_cache);
+	key_uint(o, "reloads", d->reloads);
+	key_str(o, "reloaded", iso_time(d->reloaded_at, buf, sizeof(buf)));
 	json_out_end_object(o);
 	stats_total_free(&t);
 	control_answer(r);
@@ -231,6 +233,47 @@ cmd_stats(struct control_req *r, int argc, char **argv, void *arg)
 	control_answer(r);
 }
 
+/* ---- reload ------------------------------------------------------------- */
+
+static void
+reload_done(struct daemon *d, const struct daemon_reload_result *res, void *arg)
+{
+	struct control_req *r = arg;
+	struct json_out *o;
+
+	(void)d;
+	if (res->status < 0) {
+		control_fail(r, "config", "%s", res->message);
+		return;
+	}
+	if ((o = control_result(r)) == NULL) {
+		control_fail(r, "internal", "out of memory");
+		return;
+	}
+	json_out_begin_object(o);
+	for (int restart = 0; restart < 2; restart++) {
+		json_out_key(o, restart ? "restart_needed" : "applied");
+		json_out_begin_array(o);
+		for (size_t i = 0; i < res->nchanges; i++)
+			if (res->changes[i].restart == (restart == 1))
+				json_out_string(o, res->changes[i].key);
+		json_out_end_array(o);
+	}
+	json_out_end_object(o);
+	control_answer(r);
+}
+
+static void
+cmd_reload(struct control_req *r, int argc, char **argv, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)argc;
+	(void)argv;
+	if (daemon_reload(d, "sipedgectl reload", reload_done, r) == -EBUSY)
+		control_fail(r, "busy", "a reload is already under way");
+}
+
 /* ---- Prometheus ----------------------------------------------------------- */
 
 void
@@ -262,5 +305,6 @@ const struct control_cmd daemon_cmds[] = {
 	{ "status", 0, 0, cmd_status },
 	{ "connections", 0, 1, cmd_connections },
 	{ "stats", 0, 1, cmd_stats },
+	{ "reload", 0, 0, cmd_reload },
 	{ NULL, 0, 0, NULL },
 };

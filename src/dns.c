@@ -148,6 +148,7 @@ struct dns {
 	struct link ready;
 	uint64_t rng;
 	uint64_t bound_ms;                   /* timeout_ms * tries * servers */
+	unsigned timeout_ms, tries;
 	struct dns_hosts *hosts;             /* the hosts file, asked before DNS for A/AAAA */
 	unsigned max_ttl_s, neg_ttl_s, max_entries;
 	struct dns_stats st;
@@ -794,13 +795,38 @@ lib_init(void)
 	(void)ares_library_init(ARES_LIB_INIT_ALL);
 }
 
+/* Our bound on a look-up: c-ares's time-out for each try of each server. */
+static void
+bound_set(struct dns *d)
+{
+	struct ares_addr_port_node *servers = NULL;
+	unsigned nservers = 0;
+
+	if (ares_get_servers_ports(d->ch, &servers) == ARES_SUCCESS) {
+		for (struct ares_addr_port_node *s = servers; s; s = s->next)
+			nservers++;
+		ares_free_data(servers);
+	}
+	d->bound_ms = (uint64_t)d->timeout_ms * d->tries * (nservers ? nservers : 1);
+}
+
+int
+dns_set_servers(struct dns *d, const char *servers)
+{
+	int rc = ares_set_servers_ports_csv(d->ch, servers);
+
+	if (rc != ARES_SUCCESS)
+		return rc == ARES_ENOMEM ? -ENOMEM : -EINVAL;
+	bound_set(d);
+	return 0;
+}
+
 int
 dns_new(uv_loop_t *loop, const struct dns_conf *c, struct dns **out)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct ares_options o;
-	struct ares_addr_port_node *servers = NULL;
-	unsigned nservers = 0, timeout_ms, tries;
+	unsigned timeout_ms, tries;
 	struct dns *d;
 	int rc;
 
@@ -835,12 +861,9 @@ dns_new(uv_loop_t *loop, const struct dns_conf *c, struct dns **out)
 		free(d);
 		return rc == ARES_ENOMEM ? -ENOMEM : -EINVAL;
 	}
-	if (ares_get_servers_ports(d->ch, &servers) == ARES_SUCCESS) {
-		for (struct ares_addr_port_node *s = servers; s; s = s->next)
-			nservers++;
-		ares_free_data(servers);
-	}
-	d->bound_ms = (uint64_t)timeout_ms * tries * (nservers ? nservers : 1);
+	d->timeout_ms = timeout_ms;
+	d->tries = tries;
+	bound_set(d);
 
 	if (!c || !c->hosts_file || c->hosts_file[0]) {
 		if ((rc = dns_hosts_load(c && c->hosts_file ? c->hosts_file : "/etc/hosts",

@@ -21,7 +21,7 @@ static void start_hops(struct txn *t);
 static unsigned
 failover_delay(const struct txn *t)
 {
-	return t->w->px->conf->failover_delay_ms;
+	return t->w->cf->failover_delay_ms;
 }
 
 static void

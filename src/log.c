@@ -8,10 +8,13 @@
 #include <syslog.h>
 #include <time.h>
 
+#include <stdatomic.h>
+
 #include "sipedge/log.h"
 
 static int log_to_stderr = 1;
-static enum log_level log_level = LOG_LVL_INFO;
+/* Read by every thread, changed by a reload: relaxed atomic. */
+static _Atomic int log_level = LOG_LVL_INFO;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
@@ -19,7 +22,7 @@ void
 log_init(const char *ident, int to_stderr, enum log_level level)
 {
 	log_to_stderr = to_stderr;
-	log_level = level;
+	atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -27,19 +30,19 @@ log_init(const char *ident, int to_stderr, enum log_level level)
 void
 log_set_level(enum log_level level)
 {
-	log_level = level;
+	atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
 }
 
 enum log_level
 log_get_level(void)
 {
-	return log_level;
+	return (enum log_level)atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 int
 log_would(enum log_level level)
 {
-	return level <= log_level;
+	return (int)level <= atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 int
@@ -69,7 +72,7 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap, int with_errno, in
 	char line[2048];
 	int n;
 
-	if (level > log_level)
+	if ((int)level > atomic_load_explicit(&log_level, memory_order_relaxed))
 		return;
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)

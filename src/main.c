@@ -37,42 +37,12 @@ struct signals {
 	uv_signal_t sigint, sigterm, sighup;
 	uv_timer_t policy_timer;
 	struct store *st;
-	const struct conf *c;
 	uint64_t generation;
 	unsigned ticks;
 	struct daemon d;                   /* what the control socket shows */
 	struct control *ctl;
 	struct metrics *metrics;           /* metrics-listen, or NULL */
 };
-
-/* The policy snapshot in force, for sipedgectl status. */
-static void
-policy_noted(struct daemon *d, const struct policy *pol)
-{
-	d->policy_generation = policy_generation(pol);
-	d->policy_loaded = time(NULL);
-	d->policy_allowed = policy_nallowed(pol);
-	d->policy_blocked = policy_nblocked(pol);
-	d->policy_providers = policy_nproviders(pol);
-}
-
-/* A snapshot of the store's policy, with our own SIP domains as local. */
-static int
-load_policy(struct store *st, const struct conf *c, struct policy **out, char *err, size_t errlen)
-{
-	struct store_policy *sp;
-	int rc;
-
-	if ((rc = store_policy_load(st, &sp)) < 0) {
-		snprintf(err, errlen, "%s: %s", c->db_path, store_error(st));
-		return rc;
-	}
-	rc = policy_build_local(sp, (const char *const *)c->domains, c->ndomains, out);
-	store_policy_free(sp);
-	if (rc < 0)
-		snprintf(err, errlen, "%s: cannot build the policy: %s", c->db_path, strerror(-rc));
-	return rc;
-}
 
 /* Once a second: apply a committed policy change (the store's generation
  * moves on every write), and write the discovered-partner counters. */
@@ -85,13 +55,13 @@ on_policy_timer(uv_timer_t *tm)
 	char err[1024];
 
 	if (store_generation(sg->st, &gen) < 0) {
-		log_warnx("%s: %s: %s", __func__, sg->c->db_path, store_error(sg->st));
+		log_warnx("%s: %s: %s", __func__, sg->d.conf->db_path, store_error(sg->st));
 	} else if (gen != sg->generation) {
-		if (load_policy(sg->st, sg->c, &pol, err, sizeof(err)) < 0) {
+		if (daemon_load_policy(sg->st, sg->d.conf, &pol, err, sizeof(err)) < 0) {
 			log_warnx("policy change not applied, keeping the previous one: %s", err);
 		} else {
 			proxy_set_policy(sg->px, pol);
-			policy_noted(&sg->d, pol);
+			daemon_policy_noted(&sg->d, pol);
 			log_info("policy generation %llu applied (%zu allowed, %zu blocked, %zu providers)",
 			    (unsigned long long)policy_generation(pol), policy_nallowed(pol),
 			    policy_nblocked(pol), policy_nproviders(pol));
@@ -107,13 +77,23 @@ on_policy_timer(uv_timer_t *tm)
 		malloc_trim(0);
 }
 
+/* A reload asked by SIGHUP: reload.c has logged what it did. */
+static void
+reloaded(struct daemon *d, const struct daemon_reload_result *res, void *arg)
+{
+	(void)d;
+	(void)res;
+	(void)arg;
+}
+
 static void
 on_signal(uv_signal_t *s, int signum)
 {
 	struct signals *sg = s->data;
 
 	if (signum == SIGHUP) {
-		log_info("SIGHUP ignored: configuration changes need a restart");
+		if (daemon_reload(&sg->d, "SIGHUP", reloaded, NULL) == -EBUSY)
+			log_info("SIGHUP: a reload is already under way");
 		return;
 	}
 	log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -236,7 +216,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 		if (store_open(c->db_path, 0, &st, err, sizeof(err)) < 0 ||
-		    load_policy(st, c, &pol, err, sizeof(err)) < 0) {
+		    daemon_load_policy(st, c, &pol, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sipedge: %s: %s\n", file, err);
 			store_close(st);
 			conf_free(c);
@@ -267,7 +247,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "sipedge: %s: %s\n", c->db_path, store_error(st));
 		return 1;
 	}
-	if (load_policy(st, c, &pol, err, sizeof(err)) < 0) {
+	if (daemon_load_policy(st, c, &pol, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sipedge: %s\n", err);
 		return 1;
 	}
@@ -289,7 +269,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	proxy_set_policy(px, pol);
-	policy_noted(&sg.d, pol);
+	daemon_policy_noted(&sg.d, pol);
 	policy_unref(pol);
 	if (!foreground) {
 		if (daemon(0, 0) < 0) {
@@ -313,6 +293,8 @@ main(int argc, char **argv)
 	sg.d.conf = c;
 	sg.d.conf_path = file;
 	sg.d.started = time(NULL);
+	sg.d.st = st;
+	sg.d.verbose = verbose;
 	sg.ctl = ctl;
 	uv_signal_init(loop, &sg.sigint);
 	uv_signal_init(loop, &sg.sigterm);
@@ -322,7 +304,6 @@ main(int argc, char **argv)
 	uv_signal_start(&sg.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&sg.sighup, on_signal, SIGHUP);
 	sg.st = st;
-	sg.c = c;
 	sg.generation = gen;
 	sg.ticks = 0;
 	uv_timer_init(loop, &sg.policy_timer);
@@ -337,7 +318,8 @@ main(int argc, char **argv)
 	store_close(st);
 	uv_loop_close(loop);
 	log_info("sipedge stopped");
-	conf_free(c);
+	conf_free(sg.d.conf);        /* the configuration in force (c, or a reload's) */
+	conf_free(sg.d.old_conf);
 	close(pidfd);
 	return 0;
 }

@@ -164,12 +164,13 @@ side_port(const struct conf *c, enum side s, enum tp_kind *kind)
 	return 5061;
 }
 
-static int
-make_tls(const struct conf *c, struct proxy *px, char *err, size_t errlen)
+int
+proxy_tls_make(const struct conf *c, struct proxy_tls *out, char *err, size_t errlen)
 {
 	struct tls_conf tc = { c->certificate, c->private_key, c->ca_bundle, false, c->eku_any };
+	struct proxy_tls x = { NULL, NULL, NULL };
 	bool need_mutual = false, need_plain = false;
-	int rc;
+	int rc = 0;
 
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		if (c->listeners[i].kind != TP_TLS)
@@ -181,37 +182,64 @@ make_tls(const struct conf *c, struct proxy *px, char *err, size_t errlen)
 	}
 	if (need_mutual) {
 		tc.require_client_cert = true;
-		if ((rc = tls_ctx_new_server(&tc, &px->tls_server_mutual, err, errlen)) < 0)
-			return rc;
+		if ((rc = tls_ctx_new_server(&tc, &x.mutual, err, errlen)) < 0)
+			goto out;
 	}
 	if (need_plain) {
 		tc.require_client_cert = false;
-		if ((rc = tls_ctx_new_server(&tc, &px->tls_server_plain, err, errlen)) < 0)
-			return rc;
+		if ((rc = tls_ctx_new_server(&tc, &x.plain, err, errlen)) < 0)
+			goto out;
 	}
 	if (c->certificate[0]) {
 		tc.require_client_cert = false;
-		if ((rc = tls_ctx_new_client(&tc, &px->tls_client, err, errlen)) < 0)
-			return rc;
+		if ((rc = tls_ctx_new_client(&tc, &x.client, err, errlen)) < 0)
+			goto out;
 	}
+	*out = x;
 	return 0;
+out:
+	proxy_tls_free(&x);
+	return rc;
+}
+
+void
+proxy_tls_free(struct proxy_tls *x)
+{
+	tls_ctx_free(x->mutual);
+	tls_ctx_free(x->plain);
+	tls_ctx_free(x->client);
+	x->mutual = x->plain = x->client = NULL;
 }
 
 int
 proxy_check(const struct conf *c, char *err, size_t errlen)
 {
-	struct proxy px;
+	struct proxy_tls x;
 	int rc;
 
-	memset(&px, 0, sizeof(px));
-	rc = make_tls(c, &px, err, errlen);
-	if (px.tls_server_mutual)
-		tls_ctx_free(px.tls_server_mutual);
-	if (px.tls_server_plain)
-		tls_ctx_free(px.tls_server_plain);
-	if (px.tls_client)
-		tls_ctx_free(px.tls_client);
-	return rc;
+	if ((rc = proxy_tls_make(c, &x, err, errlen)) < 0)
+		return rc;
+	proxy_tls_free(&x);
+	return 0;
+}
+
+void
+proxy_transport_conf(const struct conf *c, struct tls_ctx *client, struct transport_conf *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->max_message_size = c->max_message_size;
+	tc->handshake_timeout_ms = c->handshake_timeout_ms;
+	tc->idle_timeout_ms = c->idle_timeout_ms;
+	tc->incomplete_timeout_ms = c->incomplete_timeout_ms;
+	tc->connect_timeout_ms = c->connect_timeout_ms;
+	tc->max_connections = c->max_connections;
+	tc->max_connections_per_address = c->max_connections_per_address;
+	tc->client_tls = client;
+	for (int side = 0; side < 2; side++)
+		for (int fam = 0; fam < 2; fam++) {
+			tc->has_src[side][fam] = c->has_out[side][fam];
+			tc->src[side][fam] = c->out_addr[side][fam];
+		}
 }
 
 int
@@ -230,25 +258,12 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 	}
 	px->conf = c;
 	if ((rc = rr_key_load(c->rr_key_file, &px->key, err, errlen)) < 0 ||
-	    (rc = make_tls(c, px, err, errlen)) < 0)
+	    (rc = proxy_tls_make(c, &px->tls, err, errlen)) < 0)
 		goto out;
 	px->port[SIDE_INTERNAL] = (unsigned short)side_port(c, SIDE_INTERNAL, &px->kind[SIDE_INTERNAL]);
 	px->port[SIDE_EXTERNAL] = (unsigned short)side_port(c, SIDE_EXTERNAL, &px->kind[SIDE_EXTERNAL]);
 
-	memset(&tc, 0, sizeof(tc));
-	tc.max_message_size = c->max_message_size;
-	tc.handshake_timeout_ms = c->handshake_timeout_ms;
-	tc.idle_timeout_ms = c->idle_timeout_ms;
-	tc.incomplete_timeout_ms = c->incomplete_timeout_ms;
-	tc.connect_timeout_ms = c->connect_timeout_ms;
-	tc.max_connections = c->max_connections;
-	tc.max_connections_per_address = c->max_connections_per_address;
-	tc.client_tls = px->tls_client;
-	for (int side = 0; side < 2; side++)
-		for (int fam = 0; fam < 2; fam++) {
-			tc.has_src[side][fam] = c->has_out[side][fam];
-			tc.src[side][fam] = c->out_addr[side][fam];
-		}
+	proxy_transport_conf(c, px->tls.client, &tc);
 	if ((rc = transport_new(&tc, &px->tp)) < 0) {
 		snprintf(err, errlen, "transport: %s", uv_strerror(rc));
 		goto out;
@@ -281,6 +296,7 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 			goto out;
 		}
 		w->px = px;
+		w->cf = c;
 		w->idx = i;
 		w->max_txns = c->max_transactions / px->nworkers;
 		if (w->max_txns < 16)
@@ -335,7 +351,7 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		for (size_t l = 0; l < c->nlisteners; l++) {
 			const struct listener_conf *lc = &c->listeners[l];
 			struct tls_ctx *tls = lc->kind != TP_TLS ? NULL :
-			    lc->mutual_tls ? px->tls_server_mutual : px->tls_server_plain;
+			    lc->mutual_tls ? px->tls.mutual : px->tls.plain;
 
 			if ((rc = transport_worker_listen(w->tw, lc, tls)) < 0) {
 				snprintf(err, errlen, "%s: cannot listen on %s: %s", lc->source,
@@ -447,12 +463,7 @@ proxy_free(struct proxy *px)
 	if (px->throttle)
 		throttle_free(px->throttle);
 	health_free(px->health);
-	if (px->tls_server_mutual)
-		tls_ctx_free(px->tls_server_mutual);
-	if (px->tls_server_plain)
-		tls_ctx_free(px->tls_server_plain);
-	if (px->tls_client)
-		tls_ctx_free(px->tls_client);
+	proxy_tls_free(&px->tls);
 	explicit_bzero(&px->key, sizeof(px->key));
 	free(px);
 }

@@ -32,6 +32,16 @@
 
 struct worker;
 
+/* The TLS contexts made from a configuration: servers for listeners that
+ * require a client certificate and for those that do not, the client. */
+struct proxy_tls {
+	struct tls_ctx *mutual, *plain, *client;
+};
+int proxy_tls_make(const struct conf *c, struct proxy_tls *out, char *err, size_t errlen);
+void proxy_tls_free(struct proxy_tls *x);
+/* The transport's part of a configuration. */
+void proxy_transport_conf(const struct conf *c, struct tls_ctx *client, struct transport_conf *tc);
+
 /* What crosses from one worker to another (worker.c). */
 enum post_kind {
 	POST_RESPONSE,       /* msg: a response for a transaction of the target */
@@ -41,7 +51,14 @@ enum post_kind {
 	POST_POLICY,         /* policy: a new snapshot (one reference) */
 	POST_ADOPT,          /* handoff: a connection another worker accepted */
 	POST_QUERY,          /* query: the control socket asks (proxy_query.c) */
+	POST_CONF,           /* reload: a new configuration (proxy_reload.c) */
 };
+
+struct proxy_reload;
+/* proxy_reload.c: switch the worker to r's configuration (on its thread);
+ * and the end of a worker's part, run or not (when the post is freed). */
+void proxy_reload_run(struct worker *w, struct proxy_reload *r);
+void proxy_reload_release(struct proxy_reload *r);
 
 struct proxy_query;
 /* proxy_query.c: fill the worker's part of q (on its thread); and the end of
@@ -62,12 +79,16 @@ struct post {
 	struct policy *policy;
 	struct tp_handoff *handoff;
 	struct proxy_query *query;
+	struct proxy_reload *reload;
 };
 
 struct worker {
 	struct worker_thread th;        /* its thread, loop and mailbox (worker.h) */
 	struct proxy *px;
 	unsigned idx;
+	/* The configuration in force on this worker (renv.cf too); a reload
+	 * replaces it on the worker's own thread (proxy_reload.c). */
+	const struct conf *cf;
 	struct tp_worker *tw;
 	struct dns *dns;
 	struct route_env renv;          /* routing on this worker (route.h); its pol is
@@ -95,7 +116,7 @@ struct worker {
 struct proxy {
 	const struct conf *conf;
 	struct rr_key key;
-	struct tls_ctx *tls_server_mutual, *tls_server_plain, *tls_client;
+	struct proxy_tls tls;           /* the contexts in force (a reload replaces them) */
 	struct transport *tp;
 	struct throttle *throttle;      /* discovered partners, process-wide */
 	struct health *health;          /* next hops that failed, process-wide */
@@ -267,6 +288,8 @@ proxy_post_free(struct post *p)
 		transport_handoff_drop(p->handoff);
 	if (p->query)
 		proxy_query_release(p->query);
+	if (p->reload)
+		proxy_reload_release(p->reload);
 	free(p);
 }
 

@@ -28,7 +28,7 @@
 const char *
 proxy_side_fqdn(const struct worker *w, enum side s)
 {
-	return s == SIDE_EXTERNAL ? w->px->conf->edge_fqdn : w->px->conf->internal_fqdn;
+	return s == SIDE_EXTERNAL ? w->cf->edge_fqdn : w->cf->internal_fqdn;
 }
 
 const char *
@@ -260,7 +260,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 	t->op.side = ci->side;
 	t->op.peer_names = (const char *const *)ci->peer_names;
 	t->op.npeer = ci->npeer_names;
-	if (ci->side == SIDE_INTERNAL && !route_internal_allowed(w->px->conf, t->op.peer_names,
+	if (ci->side == SIDE_INTERNAL && !route_internal_allowed(w->cf, t->op.peer_names,
 	    t->op.npeer, ci->kind, &ci->peer)) {
 		t->op.prob.status = 403;
 		t->op.prob.diag = DIAG_INTERNAL_NOT_ALLOWED;
@@ -480,6 +480,9 @@ relay_on_post(struct worker *w, struct post *p)
 		break;
 	case POST_QUERY:
 		proxy_query_run(w, p->query);   /* released with the post */
+		break;
+	case POST_CONF:
+		proxy_reload_run(w, p->reload); /* released with the post */
 		break;
 	}
 	proxy_post_free(p);

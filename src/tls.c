@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct tls_resume {
 };
 
 struct tls_ctx {
+	atomic_uint refs;                   /* its owner's, and one per session */
 	SSL_CTX *ssl_ctx;
 	bool server;
 	bool require_client_cert;
@@ -331,6 +333,7 @@ tls_ctx_new(const struct tls_conf *c, bool server, struct tls_ctx **out, char *e
 	t->server = server;
 	t->require_client_cert = server && c->require_client_cert;
 	pthread_mutex_init(&t->mu, NULL);
+	atomic_init(&t->refs, 1);
 	SSL_CTX_set_app_data(ctx, t);
 	ctx = NULL;
 	*out = t;
@@ -352,10 +355,17 @@ tls_ctx_new_client(const struct tls_conf *c, struct tls_ctx **out, char *err, si
 	return tls_ctx_new(c, false, out, err, errlen);
 }
 
+struct tls_ctx *
+tls_ctx_ref(struct tls_ctx *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+	return t;
+}
+
 void
 tls_ctx_free(struct tls_ctx *t)
 {
-	if (t == NULL)
+	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
 	/* Sessions hold their own reference to the SSL_CTX. */
 	SSL_CTX_free(t->ssl_ctx);
@@ -455,6 +465,9 @@ tls_sess_new(struct tls_ctx *ctx, const char *host, bool require_peer_cert,
 		return -ENOMEM;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
+	/* A ticket may come long after the handshake (TLS 1.3), and the
+	 * callback that keeps it reaches this context: hold it. */
+	s->ctx = tls_ctx_ref(ctx);
 	ERR_clear_error();
 	if ((s->ssl = SSL_new(ctx->ssl_ctx)) == NULL) {
 		r = -ENOMEM;
@@ -526,6 +539,7 @@ tls_sess_free(struct tls_sess *s)
 	if (s == NULL)
 		return;
 	SSL_free(s->ssl);
+	tls_ctx_free(s->ctx);
 	free(s->host);
 	free(s->out);
 	tls_names_free(s);

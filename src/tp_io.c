@@ -475,7 +475,7 @@ conn_feed(struct conn *c, const char *p, size_t n)
 		return;
 	if (framer_partial(&c->fr) && c->partial_since == 0) {
 		c->partial_since = uv_now(c->tw->loop);
-		if (c->t->conf.incomplete_timeout_ms)
+		if (c->tw->conf.incomplete_timeout_ms)
 			tp__conn_arm_timer(c);
 	}
 }

@@ -75,6 +75,9 @@ struct tp_worker {
 	unsigned idx;
 	atomic_uint nin;                 /* inbound connections it holds */
 	struct transport_cbs cbs;
+	/* Limits, timeouts and the client context in force on this worker (a
+	 * reload replaces them here, on the worker's own thread). */
+	struct transport_conf conf;
 	bool shutting_down;
 	uint64_t next_seq;
 	struct tp_listener *listeners;
@@ -156,6 +159,8 @@ struct dial_pending {
 	struct dial_pending *next;
 };
 
+/* tp_accept.c: new server contexts for the TLS listeners of tw. */
+void tp__listeners_set_tls(struct tp_worker *tw, struct tls_ctx *mutual, struct tls_ctx *plain);
 /* A TLS handshake failed (TLS_FAIL_NONE: it timed out): counted by cause. */
 void tp__tls_failed(struct conn *c, enum tls_fail why);
 /* The worker's counters (stats.h), when the core gave it some. */

@@ -147,6 +147,7 @@ transport_worker_new(struct transport *t, uv_loop_t *loop, unsigned idx,
 	if (atomic_load(&t->nworkers) < idx + 1)
 		atomic_store(&t->nworkers, idx + 1);
 	tw->cbs = *cbs;
+	tw->conf = t->conf;
 	/* Connection ids outlive the process inside Record-Route tokens: start
 	 * each run at a random point so a token from an earlier run does not
 	 * name a connection of this one. */
@@ -277,6 +278,16 @@ conn_is_open(const struct conn *c)
 }
 
 void
+transport_worker_set_conf(struct tp_worker *tw, const struct transport_conf *tc,
+    struct tls_ctx *mutual, struct tls_ctx *plain)
+{
+	tw->conf = *tc;
+	if (tw->conf.max_message_size == 0)
+		tw->conf.max_message_size = 65536;
+	tp__listeners_set_tls(tw, mutual, plain);
+}
+
+void
 transport_worker_each_conn(struct tp_worker *tw, void (*fn)(const struct conn_stat *cs, void *arg),
     void *arg)
 {
@@ -329,7 +340,7 @@ tp__conn_alloc(struct tp_worker *tw, enum side side, enum tp_kind kind, bool out
 	c->info.kind = kind;
 	c->info.outbound = outbound;
 	c->last_io = c->progress_at = c->created_at = uv_now(tw->loop);
-	framer_init(&c->fr, tw->t->conf.max_message_size);
+	framer_init(&c->fr, tw->conf.max_message_size);
 	c->next = tw->conns;
 	if (tw->conns)
 		tw->conns->prev = c;
@@ -496,7 +507,7 @@ conn_timer_cb(uv_timer_t *h)
 {
 	struct conn *c = h->data;
 	uint64_t now = uv_now(c->tw->loop);
-	const struct transport_conf *tc = &c->t->conf;
+	const struct transport_conf *tc = &c->tw->conf;
 	char ctx[320];
 
 	switch (c->state) {
@@ -552,7 +563,7 @@ conn_timer_cb(uv_timer_t *h)
 void
 tp__conn_arm_timer(struct conn *c)
 {
-	const struct transport_conf *tc = &c->t->conf;
+	const struct transport_conf *tc = &c->tw->conf;
 	uint64_t now = uv_now(c->tw->loop), due = 0;
 
 	switch (c->state) {

@@ -108,7 +108,7 @@ txn_timer_name(enum txn_timer which)
 void
 txn_arm(struct txn *t, enum txn_timer which)
 {
-	const struct conf *c = t->w->px->conf;
+	const struct conf *c = t->w->cf;
 
 	t->timer_running = which;
 	uv_timer_start(&t->timer, txn_timer_cb, which == TXN_TIMER_C ? c->timer_c_ms : c->timer_f_ms,

@@ -42,7 +42,7 @@ pool_server_of(const struct conf *cf, const struct conn_info *ci)
 void
 txn_fill_in_peer(struct txn *t, const struct conn_info *ci)
 {
-	const struct conf *cf = t->w->px->conf;
+	const struct conf *cf = t->w->cf;
 	const struct hop *ps;
 
 	memset(&t->in_peer, 0, sizeof(t->in_peer));

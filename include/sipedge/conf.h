@@ -102,6 +102,19 @@ struct conf {
  * one line "file:line: message" to err. */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 void conf_free(struct conf *c);
+/* conf_diff.c: a key whose value differs between two configurations, and
+ * whether only a restart can apply it (listen, workers, the edge's names,
+ * state and key files, control-socket, metrics-listen, db, hop-retry, …). */
+struct conf_change {
+	const char *key;
+	bool restart;
+};
+/* The keys that differ from a to b (at most max written); the count. */
+size_t conf_diff(const struct conf *a, const struct conf *b, struct conf_change *out, size_t max);
+/* Put a's values back into b for every key only a restart applies, so that b
+ * says what is in force.  0 or -ENOMEM. */
+int conf_keep_restart(struct conf *b, const struct conf *a);
+
 /* Defaults for every key (used by conf_load and by tests). */
 void conf_defaults(struct conf *c);
 

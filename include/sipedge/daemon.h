@@ -15,11 +15,20 @@
 #include "sipedge/stats.h"
 
 struct proxy;
+struct policy;
+struct store;
 
 struct daemon {
 	struct proxy *px;
-	const struct conf *conf;           /* in force */
+	struct conf *conf;                 /* in force (owned) */
 	const char *conf_path;
+	struct store *st;                  /* the policy store */
+	bool verbose;                      /* -v: debug whatever log-level says */
+	/* Reloads (SIGHUP, sipedgectl reload): one at a time. */
+	bool reloading;
+	struct conf *old_conf;             /* freed once every worker has the new */
+	uint64_t reloads;
+	time_t reloaded_at;
 	time_t started;
 	/* The policy snapshot in force. */
 	uint64_t policy_generation;
@@ -30,6 +39,29 @@ struct daemon {
 	bool has_baseline;
 	time_t reset_at;
 };
+
+/* The store's policy with our own SIP domains as local.  0 or a negative
+ * errno, err saying why. */
+int daemon_load_policy(struct store *st, const struct conf *c, struct policy **out, char *err,
+    size_t errlen);
+/* Note the snapshot in force (status, metrics). */
+void daemon_policy_noted(struct daemon *d, const struct policy *pol);
+
+/* reload.c: read the configuration file again and put in force what can be
+ * without a restart.  The result, when every worker has it (or at once when
+ * refused): status 0 or a negative errno; message: the refusal, as
+ * "sipedge -n" prints it; changes: the keys that differ, each applied or
+ * needing a restart. */
+struct daemon_reload_result {
+	int status;
+	char message[2048];
+	struct conf_change changes[64];
+	size_t nchanges;
+};
+typedef void (*daemon_reload_cb)(struct daemon *d, const struct daemon_reload_result *res,
+    void *arg);
+/* Start a reload (why: "SIGHUP", "sipedgectl"); -EBUSY while one runs. */
+int daemon_reload(struct daemon *d, const char *why, daemon_reload_cb cb, void *arg);
 
 /* The commands of the control socket (control.h), arg: the struct daemon. */
 extern const struct control_cmd daemon_cmds[];

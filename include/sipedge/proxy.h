@@ -32,6 +32,20 @@ void proxy_stop(struct proxy *p);
 /* Join the workers and free everything. */
 void proxy_free(struct proxy *p);
 
+/* ---- reload (proxy_reload.c) ---- */
+
+/* Put c in force (from the thread running loop): new TLS contexts from its
+ * certificate, key and CA bundle for the handshakes that start from now on
+ * (open connections keep theirs), its pool and internal servers, host pins,
+ * limits, timers and DNS servers.  What needs a restart (listeners, workers,
+ * state and key files, the edge's names) is the caller's to refuse or
+ * report.  0: cb(arg) comes on loop once every worker uses c; the previous
+ * configuration may be freed then, not before.  Else a negative errno and
+ * err says why (nothing changed). */
+typedef void (*proxy_reload_cb)(void *arg);
+int proxy_reload(struct proxy *p, const struct conf *c, uv_loop_t *loop, proxy_reload_cb cb,
+    void *arg, char *err, size_t errlen);
+
 /* ---- what the control socket reads (proxy_query.c) ---- */
 
 struct stats_total;

@@ -20,6 +20,10 @@ struct tls_conf {
  * negative errno and write one clear line naming the file to err. */
 int tls_ctx_new_server(const struct tls_conf *c, struct tls_ctx **out, char *err, size_t errlen);
 int tls_ctx_new_client(const struct tls_conf *c, struct tls_ctx **out, char *err, size_t errlen);
+/* Contexts are counted: each session holds one; tls_ctx_free drops the
+ * caller's (a reload replaces contexts while old connections still use
+ * theirs). */
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /* --- Sessions (used by transport.c) ---

@@ -108,6 +108,14 @@ int transport_worker_new(struct transport *t, uv_loop_t *loop, unsigned idx,
  * negative errno (UV_EADDRINUSE, …). */
 int transport_worker_listen(struct tp_worker *tw, const struct listener_conf *lc,
     struct tls_ctx *tls);
+/* On tw's thread (a reload): the limits, timeouts, source addresses and
+ * client context of tc for what starts from now on, and the server contexts
+ * for TLS listeners (mutual: those that require a client certificate).
+ * Connections already open keep their own TLS session and size limit.  The
+ * caller keeps the contexts alive while tw may use them (sessions hold their
+ * own references). */
+void transport_worker_set_conf(struct tp_worker *tw, const struct transport_conf *tc,
+    struct tls_ctx *mutual, struct tls_ctx *plain);
 /* On tw's thread: take over a connection another worker accepted. */
 void transport_worker_adopt(struct tp_worker *tw, struct tp_handoff *h);
 /* A hand-off that cannot be delivered: the connection is closed. */

@@ -66,6 +66,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "the daemon's connections: peer, certificate name, TLS, age, traffic" },
 	{ "stats", cmd_stats, 0, 0, "reset", CTL_DB_NONE, "[--reset]",
 	  "the daemon's counters (--reset: count from zero again in sipedgectl)" },
+	{ "reload", cmd_reload, 0, 0, "", CTL_DB_NONE, "",
+	  "make the daemon read sipedge.conf and its certificate files again (as SIGHUP)" },
 	{ "help", cmd_help, 0, -1, "", CTL_DB_NONE, "", "list the commands" },
 	{ NULL, NULL, 0, 0, NULL, 0, NULL, NULL }
 };

@@ -239,6 +239,43 @@ cmd_connections(struct ctl *c, const struct ctl_args *a)
 	return CTL_OK;
 }
 
+/* ---- reload ------------------------------------------------------------- */
+
+int
+cmd_reload(struct ctl *c, const struct ctl_args *a)
+{
+	struct json *doc = NULL;
+	const struct json *r, *x;
+	int rc;
+
+	(void)a;
+	if ((rc = daemon_call(c, "reload", &doc, &r)) != CTL_OK)
+		return rc;
+	if (c->json) {
+		print_json(c, r);
+		json_free(doc);
+		return CTL_OK;
+	}
+	x = json_get(r, "applied");
+	fprintf(c->out, "reloaded; new TLS handshakes use the certificate, key and CA bundle as "
+	    "they are now\n");
+	if (x && x->type == JSON_ARRAY && x->n) {
+		fprintf(c->out, "applied:");
+		for (size_t i = 0; i < x->n; i++)
+			fprintf(c->out, " %s", x->items[i]->str);
+		fputc('\n', c->out);
+	}
+	x = json_get(r, "restart_needed");
+	if (x && x->type == JSON_ARRAY && x->n) {
+		fprintf(c->out, "changed but kept until a restart:");
+		for (size_t i = 0; i < x->n; i++)
+			fprintf(c->out, " %s", x->items[i]->str);
+		fputc('\n', c->out);
+	}
+	json_free(doc);
+	return CTL_OK;
+}
+
 /* ---- stats -------------------------------------------------------------- */
 
 static void

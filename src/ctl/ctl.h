@@ -119,6 +119,7 @@ void ctl_json_setting(struct json_out *o, const struct store_setting *s,
 int cmd_status(struct ctl *c, const struct ctl_args *a);
 int cmd_connections(struct ctl *c, const struct ctl_args *a);
 int cmd_stats(struct ctl *c, const struct ctl_args *a);
+int cmd_reload(struct ctl *c, const struct ctl_args *a);
 
 /* cmd_admin.c */
 int cmd_audit(struct ctl *c, const struct ctl_args *a);
