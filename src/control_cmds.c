@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "sipedge/daemon.h"
+#include "sipedge/names.h"
 #include "sipedge/proxy.h"
 #include "sipedge/stats.h"
 
@@ -274,6 +276,115 @@ cmd_reload(struct control_req *r, int argc, char **argv, void *arg)
 		control_fail(r, "busy", "a reload is already under way");
 }
 
+/* ---- probe -------------------------------------------------------------- */
+
+static const char *
+verdict_name(int v)
+{
+	switch (v) {
+	case -1:
+		return "refuse";
+	case 0:
+		return "forward";
+	case 1:
+		return "forward";              /* after look-ups */
+	case 2:
+		return "local";
+	}
+	return "?";
+}
+
+static void
+probe_done(const struct proxy_probe *p, void *arg)
+{
+	struct control_req *r = arg;
+	struct json_out *o = control_result(r);
+	char *line, *save = NULL, steps[sizeof(p->steps)];
+
+	if (o == NULL) {
+		control_fail(r, "internal", "out of memory");
+		return;
+	}
+	json_out_begin_object(o);
+	key_str(o, "domain", p->domain);
+	key_str(o, "from", p->from);
+	key_str(o, "verdict", verdict_name(p->verdict));
+	json_out_key(o, "steps");
+	json_out_begin_array(o);
+	memcpy(steps, p->steps, sizeof(steps));
+	for (line = strtok_r(steps, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		json_out_string(o, line);
+	json_out_end_array(o);
+	json_out_key(o, "targets");
+	json_out_begin_array(o);
+	for (size_t i = 0; i < p->nhops; i++) {
+		const struct proxy_probe_hop *h = &p->hops[i];
+
+		if (!h->started)
+			continue;
+		json_out_begin_object(o);
+		key_str(o, "fqdn", h->fqdn);
+		key_str(o, "address", h->address[0] ? h->address : NULL);
+		key_uint(o, "ms", h->ms);
+		json_out_key(o, "ok");
+		json_out_bool(o, h->ok);
+		json_out_key(o, "reused");
+		json_out_bool(o, h->reused);
+		key_str(o, "result", h->result);
+		key_str(o, "certificate_names", h->names[0] ? h->names : NULL);
+		json_out_key(o, "names_match");
+		json_out_bool(o, h->names_match);
+		json_out_end_object(o);
+	}
+	json_out_end_array(o);
+	json_out_key(o, "response");
+	json_out_begin_object(o);
+	key_uint(o, "status", (uint64_t)(p->status > 0 ? p->status : 0));
+	key_str(o, "reason", p->reason);
+	key_str(o, "from", p->from_partner ? "partner" : "edge");
+	key_str(o, "ms_diagnostics", p->diagnostics[0] ? p->diagnostics : NULL);
+	key_str(o, "server", p->server[0] ? p->server : NULL);
+	json_out_end_object(o);
+	if (p->diag)
+		key_uint(o, "diagnostic", (uint64_t)p->diag);
+	key_uint(o, "total_ms", p->total_ms);
+	json_out_key(o, "answered");
+	json_out_bool(o, p->from_partner && p->status >= 200 && p->status < 300);
+	json_out_end_object(o);
+	control_answer(r);
+}
+
+static void
+cmd_probe(struct control_req *r, int argc, char **argv, void *arg)
+{
+	struct daemon *d = arg;
+	char domain[NAMES_MAX + 1], from[512];
+	const char *why = NULL;
+	int rc;
+
+	if (names_normalize(argv[0], domain, sizeof(domain), &why) < 0) {
+		control_fail(r, "usage", "\"%.64s\" is not a domain: %s", argv[0], why);
+		return;
+	}
+	if (conf_is_our_domain(d->conf, domain)) {
+		control_fail(r, "usage", "%s is one of our own SIP domains", domain);
+		return;
+	}
+	if (argc == 2) {
+		if (strncasecmp(argv[1], "sip:", 4) != 0 || strchr(argv[1], '@') == NULL ||
+		    strpbrk(argv[1], "<>\"") != NULL || strlen(argv[1]) >= sizeof(from)) {
+			control_fail(r, "usage", "--from must be a SIP URI (sip:user@domain)");
+			return;
+		}
+		snprintf(from, sizeof(from), "%s", argv[1]);
+	} else {
+		snprintf(from, sizeof(from), "sip:probe@%s", d->conf->ndomains ? d->conf->domains[0] :
+		    d->conf->edge_fqdn);
+	}
+	if ((rc = proxy_probe(d->px, uv_default_loop(), domain, from, probe_done, r)) < 0)
+		control_fail(r, "internal", "cannot start the probe: %s", strerror(-rc));
+}
+
 /* ---- Prometheus ----------------------------------------------------------- */
 
 void
@@ -306,5 +417,6 @@ const struct control_cmd daemon_cmds[] = {
 	{ "connections", 0, 1, cmd_connections },
 	{ "stats", 0, 1, cmd_stats },
 	{ "reload", 0, 0, cmd_reload },
+	{ "probe", 1, 2, cmd_probe },
 	{ NULL, 0, 0, NULL },
 };

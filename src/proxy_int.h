@@ -52,7 +52,20 @@ enum post_kind {
 	POST_ADOPT,          /* handoff: a connection another worker accepted */
 	POST_QUERY,          /* query: the control socket asks (proxy_query.c) */
 	POST_CONF,           /* reload: a new configuration (proxy_reload.c) */
+	POST_PROBE,          /* probe: an OPTIONS along the outbound path (probe.c) */
 };
+
+/* probe.c: the federation probe's job on worker 0, and the hooks the
+ * transaction calls while it carries a probe (t->probe). */
+struct probe_job;
+void proxy_probe_run(struct worker *w, struct probe_job *j);
+void probe_dropped(struct probe_job *j);
+void probe_final(struct probe_job *j, int status, enum diag_code d, const char *reason,
+    const sip_t *sip, bool from_partner);
+void probe_hop_start(struct probe_job *j, size_t i, const struct hop *h);
+void probe_hop_done(struct probe_job *j, size_t i, int status, const char *detail,
+    struct conn *c);
+void probe_detach(struct probe_job *j);
 
 struct proxy_reload;
 /* proxy_reload.c: switch the worker to r's configuration (on its thread);
@@ -80,6 +93,7 @@ struct post {
 	struct tp_handoff *handoff;
 	struct proxy_query *query;
 	struct proxy_reload *reload;
+	struct probe_job *probe;
 };
 
 struct worker {
@@ -198,6 +212,7 @@ struct txn {
 	int last_status;
 	enum diag_code last_diag;
 	uv_timer_t timer;
+	struct probe_job *probe;          /* a probe's OPTIONS: no upstream, results there */
 };
 
 int txn_server_key(const sip_t *sip, const char *method, char *out, size_t len);
@@ -290,6 +305,8 @@ proxy_post_free(struct post *p)
 		proxy_query_release(p->query);
 	if (p->reload)
 		proxy_reload_release(p->reload);
+	if (p->probe)
+		probe_dropped(p->probe);
 	free(p);
 }
 

@@ -1,5 +1,6 @@
-/* proxy_reload.c: a new configuration in force without a restart (proxy.h
- * proxy_reload): new TLS contexts (certificate, key, CA bundle) for the
+/* proxy_reload.c: what a configuration makes of the TLS contexts and the
+ * transport's settings, at start-up and on reload; and a new configuration
+ * in force without a restart (proxy.h proxy_reload): new TLS contexts (certificate, key, CA bundle) for the
  * handshakes that start from now on, the pool and internal servers, host
  * pins, limits, timers and DNS servers.  Each worker switches on its own
  * thread (a POST_CONF); once every worker has, the old contexts are released
@@ -12,6 +13,72 @@
 
 #include "proxy_int.h"
 #include "sipedge/log.h"
+
+int
+proxy_tls_make(const struct conf *c, struct proxy_tls *out, char *err, size_t errlen)
+{
+	struct tls_conf tc = { c->certificate, c->private_key, c->ca_bundle, false, c->eku_any };
+	struct proxy_tls x = { NULL, NULL, NULL };
+	bool need_mutual = false, need_plain = false;
+	int rc = 0;
+
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		if (c->listeners[i].kind != TP_TLS)
+			continue;
+		if (c->listeners[i].mutual_tls)
+			need_mutual = true;
+		else
+			need_plain = true;
+	}
+	if (need_mutual) {
+		tc.require_client_cert = true;
+		if ((rc = tls_ctx_new_server(&tc, &x.mutual, err, errlen)) < 0)
+			goto out;
+	}
+	if (need_plain) {
+		tc.require_client_cert = false;
+		if ((rc = tls_ctx_new_server(&tc, &x.plain, err, errlen)) < 0)
+			goto out;
+	}
+	if (c->certificate[0]) {
+		tc.require_client_cert = false;
+		if ((rc = tls_ctx_new_client(&tc, &x.client, err, errlen)) < 0)
+			goto out;
+	}
+	*out = x;
+	return 0;
+out:
+	proxy_tls_free(&x);
+	return rc;
+}
+
+void
+proxy_tls_free(struct proxy_tls *x)
+{
+	tls_ctx_free(x->mutual);
+	tls_ctx_free(x->plain);
+	tls_ctx_free(x->client);
+	x->mutual = x->plain = x->client = NULL;
+}
+
+void
+proxy_transport_conf(const struct conf *c, struct tls_ctx *client, struct transport_conf *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->max_message_size = c->max_message_size;
+	tc->handshake_timeout_ms = c->handshake_timeout_ms;
+	tc->idle_timeout_ms = c->idle_timeout_ms;
+	tc->incomplete_timeout_ms = c->incomplete_timeout_ms;
+	tc->connect_timeout_ms = c->connect_timeout_ms;
+	tc->max_connections = c->max_connections;
+	tc->max_connections_per_address = c->max_connections_per_address;
+	tc->client_tls = client;
+	for (int side = 0; side < 2; side++)
+		for (int fam = 0; fam < 2; fam++) {
+			tc->has_src[side][fam] = c->has_out[side][fam];
+			tc->src[side][fam] = c->out_addr[side][fam];
+		}
+}
 
 struct proxy_reload {
 	uv_async_t async;                  /* on the caller's loop */

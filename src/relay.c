@@ -484,6 +484,10 @@ relay_on_post(struct worker *w, struct post *p)
 	case POST_CONF:
 		proxy_reload_run(w, p->reload); /* released with the post */
 		break;
+	case POST_PROBE:
+		proxy_probe_run(w, p->probe);
+		p->probe = NULL;                /* the job reports by itself */
+		break;
 	}
 	proxy_post_free(p);
 }

@@ -579,18 +579,14 @@ tls_names_add(struct tls_sess *s, const unsigned char *p, size_t len)
 	s->names[s->nnames++] = n;
 }
 
-/* The identity of a verified peer: SAN dNSNames or, without any, the subject
- * CN (RFC 5922 §7.1). */
+/* The names of the peer's certificate: SAN dNSNames or, without any, the
+ * subject CN (RFC 5922 §7.1); verified or not, as the caller says. */
 static void
-tls_names_collect(struct tls_sess *s)
+tls_names_read(struct tls_sess *s, X509 *peer)
 {
-	X509 *peer = SSL_get0_peer_certificate(s->ssl);
 	GENERAL_NAMES *sans;
 
 	tls_names_free(s);
-	if (peer == NULL || SSL_get_verify_result(s->ssl) != X509_V_OK)
-		return;
-	s->verified = true;
 	if ((sans = X509_get_ext_d2i(peer, NID_subject_alt_name, NULL, NULL)) != NULL) {
 		for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
 			const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
@@ -615,6 +611,19 @@ tls_names_collect(struct tls_sess *s)
 	ERR_clear_error();
 }
 
+/* The identity of a verified peer. */
+static void
+tls_names_collect(struct tls_sess *s)
+{
+	X509 *peer = SSL_get0_peer_certificate(s->ssl);
+
+	tls_names_free(s);
+	if (peer == NULL || SSL_get_verify_result(s->ssl) != X509_V_OK)
+		return;
+	s->verified = true;
+	tls_names_read(s, peer);
+}
+
 /* Describe a failed handshake or read in detail; returns the status. */
 static int
 tls_failure(struct tls_sess *s, char *detail, size_t dlen)
@@ -628,8 +637,27 @@ tls_failure(struct tls_sess *s, char *detail, size_t dlen)
 		    X509_verify_cert_error_string(vr));
 		s->fail = TLS_FAIL_UNTRUSTED;
 		if (vr == X509_V_ERR_HOSTNAME_MISMATCH) {
+			/* A client that refused the certificate has not stored it
+			 * as the peer's; the chain it received has it first. */
+			STACK_OF(X509) *chain = SSL_get_peer_cert_chain(s->ssl);
+			X509 *peer = SSL_get0_peer_certificate(s->ssl);
+
+			if (peer == NULL && chain != NULL && sk_X509_num(chain) > 0)
+				peer = sk_X509_value(chain, 0);
 			s->fail = TLS_FAIL_NAME;
 			r = -EACCES;
+			/* Say what it names instead (an administrator's first
+			 * question); the names are not the session's identity. */
+			if (peer != NULL) {
+				size_t n = strlen(detail);
+
+				tls_names_read(s, peer);
+				for (size_t i = 0; i < s->nnames && n + 4 < dlen; i++)
+					n += (size_t)snprintf(detail + n, dlen - n, "%s%s%s",
+					    i ? ", " : " (it names ", s->names[i],
+					    i + 1 == s->nnames ? ")" : "");
+				tls_names_free(s);
+			}
 		}
 	} else {
 		snprintf(detail, dlen, "%s", tls_err_reason("connection failed"));

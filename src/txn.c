@@ -38,6 +38,14 @@ txn_reply(struct txn *t, int status, enum diag_code d, const char *detail)
 {
 	if (t->stateless)
 		return;         /* an ACK is never answered */
+	if (t->probe) {
+		probe_final(t->probe, status, d, detail && detail[0] ? detail : diag_lookup(d)->text,
+		    NULL, false);
+		if (t->probe == NULL)
+			return;
+	}
+	if (t->in == NULL)
+		return;
 	proxy_reply(t->w, t->in, t->req, t->up_via, t->in_side, status, d, detail, t->to_tag, NULL);
 }
 
@@ -132,6 +140,8 @@ txn_destroy(struct txn *t)
 		w->txns = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
+	if (t->probe)
+		probe_detach(t->probe);
 	txn_dials_close(t);
 	route_cancel(&t->op);
 	txn_drop_in(t);
@@ -407,7 +417,7 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
     uint32_t loop)
 {
 	struct txn *t = calloc(1, sizeof(*t));
-	const struct conn_info *ci = conn_info(c);
+	const struct conn_info *ci = c ? conn_info(c) : NULL;
 
 	if (!t)
 		return NULL;
@@ -416,14 +426,18 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
 	t->sip = sip;
 	t->up_via = sip->sip_via;
 	t->method = sip->sip_request->rq_method;
-	conn_ref(c);
-	t->in = c;
-	t->in_next = conn_user(c)[0];
-	if (t->in_next)
-		t->in_next->in_prev = t;
-	conn_user(c)[0] = t;
-	t->in_id = ci->id;
-	t->in_side = ci->side;
+	if (c != NULL) {
+		conn_ref(c);
+		t->in = c;
+		t->in_next = conn_user(c)[0];
+		if (t->in_next)
+			t->in_next->in_prev = t;
+		conn_user(c)[0] = t;
+		t->in_id = ci->id;
+		t->in_side = ci->side;
+	} else {
+		t->in_side = SIDE_INTERNAL;     /* the edge's own request (a probe) */
+	}
 	t->loop = loop;
 	{
 		struct fmt f = fmt_init(t->to_tag, sizeof(t->to_tag));
@@ -456,6 +470,11 @@ txn_forward_up(struct txn *t, msg_t *msg, sip_t *sip)
 {
 	unsigned status = sip->sip_status->st_status;
 
+	if (t->probe) {
+		probe_final(t->probe, (int)status, DIAG_NONE, sip->sip_status->st_phrase, sip, true);
+		msg_destroy(msg);
+		return;
+	}
 	sip_via_remove(msg, sip);
 	if (t->in_side == SIDE_EXTERNAL) {
 		sipmsg_diag_public(msg, sip);

@@ -148,7 +148,7 @@ route_done(struct route_op *op)
 
 	if (t->state == TX_COMPLETED)
 		return;
-	if (!t->in && !t->stateless) {
+	if (!t->in && !t->stateless && !t->probe) {
 		txn_complete(t, 408);      /* nobody left to answer */
 		return;
 	}

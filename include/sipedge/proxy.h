@@ -46,6 +46,39 @@ typedef void (*proxy_reload_cb)(void *arg);
 int proxy_reload(struct proxy *p, const struct conf *c, uv_loop_t *loop, proxy_reload_cb cb,
     void *arg, char *err, size_t errlen);
 
+/* ---- the federation probe (probe.c) ---- */
+
+/* One next hop the probe tried. */
+struct proxy_probe_hop {
+	char fqdn[CONF_MAX_NAME];
+	char address[64];                  /* "1.2.3.4:5061" */
+	bool started, ok, reused, names_match;
+	uint64_t ms;                       /* connect + TLS handshake */
+	char result[512];                  /* "connected", or why not */
+	char names[512];                   /* the certificate's names, space-separated */
+};
+
+struct proxy_probe {
+	char domain[CONF_MAX_NAME], from[512];
+	char steps[6144];                  /* the routing step's trace, one line each */
+	int verdict;                       /* enum route_verdict of the first step */
+	int diag;                          /* a refusal's diagnostic code */
+	struct proxy_probe_hop hops[8];
+	size_t nhops;
+	int status;                        /* the final response */
+	bool from_partner;                 /* it came from the partner (else the edge) */
+	char reason[512];
+	char diagnostics[512];             /* its ms-diagnostics(-public) */
+	char server[256];                  /* its Server or User-Agent */
+	uint64_t total_ms;
+};
+typedef void (*proxy_probe_cb)(const struct proxy_probe *res, void *arg);
+/* Send an OPTIONS for sip:domain from `from` along the real outbound path, as
+ * if the pool had sent it (from the thread running loop).  0: cb on loop with
+ * the result; else a negative errno and no callback. */
+int proxy_probe(struct proxy *p, uv_loop_t *loop, const char *domain, const char *from,
+    proxy_probe_cb cb, void *arg);
+
 /* ---- what the control socket reads (proxy_query.c) ---- */
 
 struct stats_total;

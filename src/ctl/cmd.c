@@ -68,6 +68,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "the daemon's counters (--reset: count from zero again in sipedgectl)" },
 	{ "reload", cmd_reload, 0, 0, "", CTL_DB_NONE, "",
 	  "make the daemon read sipedge.conf and its certificate files again (as SIGHUP)" },
+	{ "probe", cmd_probe, 1, 1, "from=", CTL_DB_NONE, "DOMAIN [--from URI]",
+	  "send an OPTIONS to DOMAIN along the daemon's real outbound path and report each step" },
 	{ "help", cmd_help, 0, -1, "", CTL_DB_NONE, "", "list the commands" },
 	{ NULL, NULL, 0, 0, NULL, 0, NULL, NULL }
 };

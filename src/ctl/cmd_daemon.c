@@ -276,6 +276,67 @@ cmd_reload(struct ctl *c, const struct ctl_args *a)
 	return CTL_OK;
 }
 
+/* ---- probe -------------------------------------------------------------- */
+
+int
+cmd_probe(struct ctl *c, const struct ctl_args *a)
+{
+	const char *domain = a->pos[0], *from = ctl_opt(a, "from");
+	struct json *doc = NULL;
+	const struct json *r, *x, *resp;
+	FILE *f = c->out;
+	char line[CONTROL_LINE_MAX];
+	bool answered;
+	int rc;
+
+	if (strpbrk(domain, " \t\r\n") || (from && strpbrk(from, " \t\r\n")))
+		return ctl_fail(c, CTL_USAGE, "a domain or URI has no white space");
+	if ((size_t)snprintf(line, sizeof(line), "probe %s%s%s", domain, from ? " " : "",
+	    from ? from : "") >= sizeof(line))
+		return ctl_fail(c, CTL_USAGE, "the domain or --from is too long");
+	if ((rc = daemon_call(c, line, &doc, &r)) != CTL_OK)
+		return rc;
+	x = json_get(r, "answered");
+	answered = x && x->type == JSON_BOOL && x->b;
+	if (c->json) {
+		print_json(c, r);
+		json_free(doc);
+		return answered ? CTL_OK : CTL_FAIL;
+	}
+	fprintf(f, "probe of %s, from %s\n", str(r, "domain"), str(r, "from"));
+	fprintf(f, "route (%s):\n", str(r, "verdict"));
+	if ((x = json_get(r, "steps")) != NULL && x->type == JSON_ARRAY)
+		for (size_t i = 0; i < x->n; i++)
+			fprintf(f, "  %zu. %s\n", i + 1, x->items[i]->str);
+	if ((x = json_get(r, "targets")) != NULL && x->type == JSON_ARRAY && x->n) {
+		fprintf(f, "targets:\n");
+		for (size_t i = 0; i < x->n; i++) {
+			const struct json *h = x->items[i], *ok = json_get(h, "ok"),
+			    *m = json_get(h, "names_match"), *re = json_get(h, "reused");
+
+			fprintf(f, "  %s %s: %s%s after %" PRIu64 " ms", str(h, "fqdn"), str(h, "address"),
+			    ok && ok->b ? "TLS connected" : str(h, "result"),
+			    re && re->b ? " (an open connection)" : "", num(h, "ms"));
+			if (json_get(h, "certificate_names") && json_get(h, "certificate_names")->type ==
+			    JSON_STRING)
+				fprintf(f, "; certificate names %s (%s)", str(h, "certificate_names"),
+				    m && m->b ? "match" : "do not match");
+			fputc('\n', f);
+		}
+	}
+	resp = json_get(r, "response");
+	fprintf(f, "response: %" PRIu64 " %s, from the %s, after %" PRIu64 " ms\n", num(resp, "status"),
+	    str(resp, "reason"), str(resp, "from"), num(r, "total_ms"));
+	if (json_get(resp, "ms_diagnostics") && json_get(resp, "ms_diagnostics")->type == JSON_STRING)
+		fprintf(f, "ms-diagnostics: %s\n", str(resp, "ms_diagnostics"));
+	if (json_get(resp, "server") && json_get(resp, "server")->type == JSON_STRING)
+		fprintf(f, "server: %s\n", str(resp, "server"));
+	fprintf(f, "%s\n", answered ? "federation with this domain works" :
+	    "the partner did not answer 2xx");
+	json_free(doc);
+	return answered ? CTL_OK : CTL_FAIL;
+}
+
 /* ---- stats -------------------------------------------------------------- */
 
 static void

@@ -120,6 +120,7 @@ int cmd_status(struct ctl *c, const struct ctl_args *a);
 int cmd_connections(struct ctl *c, const struct ctl_args *a);
 int cmd_stats(struct ctl *c, const struct ctl_args *a);
 int cmd_reload(struct ctl *c, const struct ctl_args *a);
+int cmd_probe(struct ctl *c, const struct ctl_args *a);
 
 /* cmd_admin.c */
 int cmd_audit(struct ctl *c, const struct ctl_args *a);

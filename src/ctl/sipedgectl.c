@@ -90,8 +90,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "sipedgectl: missing command; \"sipedgectl help\" lists them\n");
 		return CTL_USAGE;
 	}
-	if (c.db_path[0] == '\0' || c.socket_path[0] == '\0') {
-		fprintf(stderr, "sipedgectl: --db and --socket need a file name\n");
+	if (c.db_path[0] == '\0') {
+		fprintf(stderr, "sipedgectl: --db needs a file name\n");
+		return CTL_USAGE;
+	}
+	if (c.socket_path[0] == '\0') {
+		fprintf(stderr, "sipedgectl: --socket needs a file name\n");
 		return CTL_USAGE;
 	}
 	actor(c.actor, sizeof(c.actor));
