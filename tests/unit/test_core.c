@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +204,51 @@ test_conf_missing(void)
 	CHECK(strstr(err, "edge-fqdn is not set") != NULL);
 	CHECK(conf_load("/nonexistent/sipedge.conf", &(struct conf *){ NULL }, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "/nonexistent/sipedge.conf: No such file") != NULL);
+	return 0;
+}
+
+/* user and group: looked up by name while the file is read. */
+static int
+test_conf_user(void)
+{
+	char err[512], text[2048];
+	struct passwd *pw = getpwnam("nobody");
+	struct group *gr = getgrnam("daemon");
+	uid_t uid;
+	gid_t pgid, gid;
+	struct conf *c;
+
+	CHECK(load(base_conf, err, sizeof(err)) != NULL);
+	if (!pw || !gr) {
+		fprintf(stderr, "# no user nobody or group daemon here: only the errors checked\n");
+	} else {
+		uid = pw->pw_uid;
+		pgid = pw->pw_gid;
+		gid = gr->gr_gid;
+		snprintf(text, sizeof(text), "%suser nobody\n", base_conf);
+		CHECK((c = load(text, err, sizeof(err))) != NULL);
+		CHECK_EQ_STR(c->user, "nobody");
+		CHECK_EQ_INT(c->uid, uid);
+		CHECK_EQ_INT(c->gid, pgid);
+		conf_free(c);
+		/* group replaces the login group, before or after user. */
+		snprintf(text, sizeof(text), "%sgroup daemon\nuser nobody\n", base_conf);
+		CHECK((c = load(text, err, sizeof(err))) != NULL);
+		CHECK_EQ_INT(c->uid, uid);
+		CHECK_EQ_INT(c->gid, gid);
+		conf_free(c);
+		snprintf(text, sizeof(text), "%suser nobody\ngroup daemon\n", base_conf);
+		CHECK((c = load(text, err, sizeof(err))) != NULL);
+		CHECK_EQ_INT(c->gid, gid);
+		CHECK_EQ_STR(c->group, "daemon");
+		conf_free(c);
+		CHECK(bad_conf("group daemon\n", ": group is set without user") == 0);
+	}
+	CHECK(bad_conf("user no-such-user-sipedge\n", ":16: user: unknown user 'no-such-user-sipedge'") == 0);
+	CHECK(bad_conf("user root\n", ":16: user: 'root' has uid 0") == 0);
+	CHECK(bad_conf("user nobody\ngroup no-such-group-sipedge\n",
+	    ":17: group: unknown group 'no-such-group-sipedge'") == 0 || !pw);
+	CHECK(bad_conf("user a b\n", ":16: user: expected one user name") == 0);
 	return 0;
 }
 
@@ -702,6 +749,7 @@ static const struct unit_test tests[] = {
 	UNIT(test_conf_sample),
 	UNIT(test_conf_errors),
 	UNIT(test_conf_missing),
+	UNIT(test_conf_user),
 	UNIT(test_rr_siphash_vector),
 	UNIT(test_rr_token_roundtrip),
 	UNIT(test_rr_token_domain),
