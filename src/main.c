@@ -21,6 +21,7 @@
 #include "sipedge/metrics.h"
 #include "sipedge/policy.h"
 #include "sipedge/proxy.h"
+#include "sipedge/sdnotify.h"
 #include "sipedge/store.h"
 
 #ifndef SYSCONFDIR
@@ -99,6 +100,7 @@ on_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	sdnotify_send("STOPPING=1");
 	control_close(sg->ctl);
 	sg->ctl = NULL;
 	metrics_close(sg->metrics);
@@ -250,7 +252,7 @@ int
 main(int argc, char **argv)
 {
 	const char *file = SYSCONFDIR "/sipedge/sipedge.conf";
-	int foreground = 0, check_only = 0, verbose = 0, ch, pidfd, created;
+	int foreground = 0, check_only = 0, verbose = 0, ch, pidfd, created, rc;
 	struct conf *c = NULL;
 	struct proxy *px = NULL;
 	struct signals sg;
@@ -384,6 +386,9 @@ main(int argc, char **argv)
 		fatalx("cannot start the workers");
 	log_info("sipedge %s started: %s, %zu listener(s), edge %s%s%s", PACKAGE_VERSION, file,
 	    c->nlisteners, c->edge_fqdn, c->user[0] ? ", running as " : "", c->user);
+	/* systemd (Type=notify): the listeners take connections now. */
+	if ((rc = sdnotify_send("READY=1")) < 0)
+		log_warnx("NOTIFY_SOCKET %s: %s", getenv("NOTIFY_SOCKET"), strerror(-rc));
 
 	loop = uv_default_loop();
 	sg.px = px;

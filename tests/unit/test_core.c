@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <sofia-sip/msg.h>
@@ -19,6 +22,7 @@
 
 #include "sipedge/conf.h"
 #include "sipedge/rr.h"
+#include "sipedge/sdnotify.h"
 #include "sipedge/fmt.h"
 #include "sipedge/sipmsg.h"
 #include "unit.h"
@@ -249,6 +253,62 @@ test_conf_user(void)
 	CHECK(bad_conf("user nobody\ngroup no-such-group-sipedge\n",
 	    ":17: group: unknown group 'no-such-group-sipedge'") == 0 || !pw);
 	CHECK(bad_conf("user a b\n", ":16: user: expected one user name") == 0);
+	return 0;
+}
+
+/* ---- sdnotify ---- */
+
+/* A datagram socket at addr (path, or "@name"), what sdnotify_send sends to
+ * it with NOTIFY_SOCKET=addr in buf; -1 on any failure. */
+static int
+notify_roundtrip(const char *addr, const char *state, char *buf, size_t len)
+{
+	struct sockaddr_un sun;
+	size_t n = strlen(addr);
+	ssize_t got;
+	int fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, addr, n);
+	if (addr[0] == '@')
+		sun.sun_path[0] = '\0';
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0) {
+		close(fd);
+		return -1;
+	}
+	setenv("NOTIFY_SOCKET", addr, 1);
+	rc = sdnotify_send(state);
+	got = rc == 0 ? recv(fd, buf, len - 1, MSG_DONTWAIT) : -1;
+	close(fd);
+	if (addr[0] == '/')
+		unlink(addr);
+	if (got < 0)
+		return -1;
+	buf[got] = '\0';
+	return 0;
+}
+
+static int
+test_sdnotify(void)
+{
+	char path[64], buf[64];
+
+	unsetenv("NOTIFY_SOCKET");
+	CHECK_EQ_INT(sdnotify_send("READY=1"), 0);     /* not under systemd: nothing to do */
+	snprintf(path, sizeof(path), "@sipedge-unit-notify-%ld", (long)getpid());
+	CHECK(notify_roundtrip(path, "READY=1", buf, sizeof(buf)) == 0);
+	CHECK_EQ_STR(buf, "READY=1");
+	snprintf(path, sizeof(path), "/tmp/sipedge-unit-notify-%ld", (long)getpid());
+	CHECK(notify_roundtrip(path, "STOPPING=1", buf, sizeof(buf)) == 0);
+	CHECK_EQ_STR(buf, "STOPPING=1");
+	setenv("NOTIFY_SOCKET", "relative/path", 1);
+	CHECK_EQ_INT(sdnotify_send("READY=1"), -EINVAL);
+	setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+	CHECK_EQ_INT(sdnotify_send("READY=1"), -ENOENT);
+	unsetenv("NOTIFY_SOCKET");
 	return 0;
 }
 
@@ -750,6 +810,7 @@ static const struct unit_test tests[] = {
 	UNIT(test_conf_errors),
 	UNIT(test_conf_missing),
 	UNIT(test_conf_user),
+	UNIT(test_sdnotify),
 	UNIT(test_rr_siphash_vector),
 	UNIT(test_rr_token_roundtrip),
 	UNIT(test_rr_token_domain),
