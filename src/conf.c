@@ -2,8 +2,10 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -577,6 +579,52 @@ k_sip_domain(struct parse *p, char **w, int nw)
 	return 0;
 }
 
+/* user NAME: looked up now, so that -n reports a user this host lacks with its
+ * line.  A "user" of uid 0 drops nothing and is refused rather than ignored. */
+static int
+k_user(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct passwd *pw;
+
+	if (nw != 1)
+		return perr(p, "user: expected one user name");
+	if (copy_str(p, c->user, sizeof(c->user), w[0], "user") < 0)
+		return -EINVAL;
+	errno = 0;
+	if ((pw = getpwnam(w[0])) == NULL)
+		return errno && errno != ENOENT && errno != ESRCH ?
+		    perr(p, "user: cannot look up '%s': %s", w[0], strerror(errno)) :
+		    perr(p, "user: unknown user '%s'", w[0]);
+	if (pw->pw_uid == 0)
+		return perr(p, "user: '%s' has uid 0; leave user out to run as the starting user",
+		    w[0]);
+	c->uid = pw->pw_uid;
+	if (!c->group[0])
+		c->gid = pw->pw_gid;
+	return 0;
+}
+
+/* group NAME: instead of the user's login group. */
+static int
+k_group(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct group *gr;
+
+	if (nw != 1)
+		return perr(p, "group: expected one group name");
+	if (copy_str(p, c->group, sizeof(c->group), w[0], "group") < 0)
+		return -EINVAL;
+	errno = 0;
+	if ((gr = getgrnam(w[0])) == NULL)
+		return errno && errno != ENOENT && errno != ESRCH ?
+		    perr(p, "group: cannot look up '%s': %s", w[0], strerror(errno)) :
+		    perr(p, "group: unknown group '%s'", w[0]);
+	c->gid = gr->gr_gid;
+	return 0;
+}
+
 enum ktype { K_HOST, K_PATH, K_BOOL, K_UINT, K_SIZE, K_DURATION, K_LOGLEVEL, K_FN };
 
 struct key {
@@ -611,6 +659,8 @@ static const struct key keys[] = {
 	{ "state-dir", K_PATH, STR(state_dir), 0, 0, NULL },
 	{ "rr-key-file", K_PATH, STR(rr_key_file), 0, 0, NULL },
 	{ "control-socket", K_PATH, STR(control_socket), 0, 0, NULL },
+	{ "user", K_FN, 0, 0, 0, 0, k_user },
+	{ "group", K_FN, 0, 0, 0, 0, k_group },
 	{ "log-level", K_LOGLEVEL, OFF(log_level), 0, 0, 0, NULL },
 	{ "workers", K_UINT, OFF(workers), 0, 0, 64, NULL },
 	{ "max-message-size", K_SIZE, OFF(max_message_size), 0, 1024, 16 << 20, NULL },
@@ -742,6 +792,8 @@ check_conf(struct parse *p)
 			c->out_addr[side][fam] = *a;
 			sockaddr_set_port(&c->out_addr[side][fam], 0);
 		}
+	if (c->group[0] && !c->user[0])
+		return perr(p, "group is set without user");
 	if (c->timer_f_ms == 0)
 		c->timer_f_ms = 64 * c->t1_ms;
 	if (!c->rr_key_file[0]) {

@@ -103,6 +103,10 @@ conf_diff(const struct conf *a, const struct conf *b, struct conf_change *out, s
 	ADD("metrics-listen", a->has_metrics != b->has_metrics ||
 	    (a->has_metrics && addr_differ(&a->metrics_addr, &b->metrics_addr)));
 	ADD("db", strcmp(a->db_path, b->db_path) != 0);
+	/* The switch is made once, at start (and the names looked up again
+	 * may have new ids). */
+	ADD("user", strcmp(a->user, b->user) != 0 || a->uid != b->uid);
+	ADD("group", strcmp(a->group, b->group) != 0 || a->gid != b->gid);
 	ADD("hop-retry", a->hop_retry_ms != b->hop_retry_ms);
 	/* The system resolver is read once; servers given can change. */
 	ADD("dns-server", strcmp(a->dns_servers, b->dns_servers) != 0 && b->dns_servers[0] == '\0');
@@ -159,6 +163,10 @@ conf_keep_restart(struct conf *b, const struct conf *a)
 	b->has_metrics = a->has_metrics;
 	b->metrics_addr = a->metrics_addr;
 	memcpy(b->db_path, a->db_path, sizeof(b->db_path));
+	memcpy(b->user, a->user, sizeof(b->user));
+	memcpy(b->group, a->group, sizeof(b->group));
+	b->uid = a->uid;
+	b->gid = a->gid;
 	b->hop_retry_ms = a->hop_retry_ms;
 	if (b->dns_servers[0] == '\0')
 		memcpy(b->dns_servers, a->dns_servers, sizeof(b->dns_servers));

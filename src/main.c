@@ -1,7 +1,9 @@
 /* main.c: the sipedge daemon: options, configuration check (-n), start-up checks,
- * pid file, signals, and the worker threads (sipedge(8)). */
+ * pid file, the switch to an unprivileged user, signals, and the worker threads
+ * (sipedge(8)). */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include "sipedge/metrics.h"
 #include "sipedge/policy.h"
 #include "sipedge/proxy.h"
+#include "sipedge/sdnotify.h"
 #include "sipedge/store.h"
 
 #ifndef SYSCONFDIR
@@ -97,6 +100,7 @@ on_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	sdnotify_send("STOPPING=1");
 	control_close(sg->ctl);
 	sg->ctl = NULL;
 	metrics_close(sg->metrics);
@@ -108,6 +112,8 @@ on_signal(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&sg->sighup, NULL);
 }
 
+/* Create path and its parents: 1 when the last component was created here, 0
+ * when it was there already, or a negative errno. */
 static int
 mkdir_p(const char *path)
 {
@@ -124,8 +130,71 @@ mkdir_p(const char *path)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+	if (mkdir(buf, 0750) == 0)
+		return 1;
+	return errno == EEXIST ? 0 : -errno;
+}
+
+/* The state directory belongs to the user the daemon will run as: give it one
+ * we have just created; warn about one that is someone else's, since after the
+ * switch the daemon cannot create or remove files in it (the pid file, the
+ * store's -wal and -shm files when the store is kept there). */
+static int
+state_dir_own(const struct conf *c, int created, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (!c->user[0] || geteuid() != 0)
+		return 0;
+	if (created && chown(c->state_dir, c->uid, c->gid) < 0) {
+		snprintf(err, errlen, "state-dir %s: chown to %s: %s", c->state_dir, c->user,
+		    strerror(errno));
 		return -errno;
+	}
+	if (!created && stat(c->state_dir, &sb) == 0 && sb.st_uid != c->uid)
+		log_warnx("state-dir %s belongs to uid %u, not to user %s: after the switch to it, "
+		    "sipedge cannot write there (chown %s %s)", c->state_dir, (unsigned)sb.st_uid,
+		    c->user, c->user, c->state_dir);
+	return 0;
+}
+
+/* Started as someone other than root, sipedge can only be the configured user
+ * already: said before anything is created. */
+static int
+privileges_check(const struct conf *c, char *err, size_t errlen)
+{
+	if (!c->user[0] || geteuid() == 0 || (getuid() == c->uid && geteuid() == c->uid))
+		return 0;
+	snprintf(err, errlen, "user %s: started as uid %u, neither root nor %s, so cannot "
+	    "switch to it", c->user, (unsigned)geteuid(), c->user);
+	return -EPERM;
+}
+
+/* Become the configured user for good, once the listeners are bound and the
+ * keys read: the user's supplementary groups, the group, then the user (real,
+ * effective and saved alike; glibc applies each to every thread), and a check
+ * that root cannot be had back. */
+static int
+privileges_drop(const struct conf *c, char *err, size_t errlen)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (!c->user[0] || geteuid() != 0)
+		return 0;        /* privileges_check: already the user */
+	if (initgroups(c->user, c->gid) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
+	    setresuid(c->uid, c->uid, c->uid) < 0) {
+		snprintf(err, errlen, "user %s: cannot switch to it: %s", c->user, strerror(errno));
+		return -EPERM;
+	}
+	if (setuid(0) == 0 || seteuid(0) == 0 || (c->gid != 0 && setgid(0) == 0) ||
+	    getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 ||
+	    ru != c->uid || eu != c->uid || su != c->uid ||
+	    rg != c->gid || eg != c->gid || sg != c->gid) {
+		snprintf(err, errlen, "user %s: root privileges are still there after the switch",
+		    c->user);
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -166,15 +235,28 @@ pidfile_write(int fd)
 		log_warn("%s: pid file", __func__);
 }
 
+/* At a clean stop: the file goes while we still hold its lock, so no second
+ * sipedge can have taken it in between. */
+static void
+pidfile_remove(const char *dir, int fd)
+{
+	char path[1040];
+
+	snprintf(path, sizeof(path), "%s/sipedge.pid", dir);
+	if (unlink(path) < 0)
+		log_warn("%s: %s", __func__, path);
+	close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *file = SYSCONFDIR "/sipedge/sipedge.conf";
-	int foreground = 0, check_only = 0, verbose = 0, ch, pidfd;
+	int foreground = 0, check_only = 0, verbose = 0, ch, pidfd, created, rc;
 	struct conf *c = NULL;
 	struct proxy *px = NULL;
 	struct signals sg;
-	char err[2048];
+	char err[2048], state_dir[sizeof(c->state_dir)];
 	uv_loop_t *loop;
 	struct store *st = NULL;
 	struct policy *pol = NULL;
@@ -229,8 +311,19 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(c->log_level);
-	if (mkdir_p(c->state_dir) < 0) {
-		fprintf(stderr, "sipedge: %s: state-dir %s: %s\n", file, c->state_dir, strerror(errno));
+	/* The pid file stays where it was made, whatever a reload reads. */
+	snprintf(state_dir, sizeof(state_dir), "%s", c->state_dir);
+	if (privileges_check(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sipedge: %s: %s\n", file, err);
+		return 1;
+	}
+	if ((created = mkdir_p(c->state_dir)) < 0) {
+		fprintf(stderr, "sipedge: %s: state-dir %s: %s\n", file, c->state_dir,
+		    strerror(-created));
+		return 1;
+	}
+	if (state_dir_own(c, created, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sipedge: %s: %s\n", file, err);
 		return 1;
 	}
 	if ((pidfd = pidfile_lock(c->state_dir, err, sizeof(err))) < 0) {
@@ -258,8 +351,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	memset(&sg, 0, sizeof(sg));
-	if (control_new(uv_default_loop(), c->control_socket, (gid_t)-1, daemon_cmds, &sg.d, &ctl,
-	    err, sizeof(err)) < 0) {
+	/* The daemon's group may use the control socket (and root). */
+	if (control_new(uv_default_loop(), c->control_socket, c->user[0] ? c->gid : (gid_t)-1,
+	    daemon_cmds, &sg.d, &ctl, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sipedge: %s\n", err);
 		return 1;
 	}
@@ -271,6 +365,12 @@ main(int argc, char **argv)
 	proxy_set_policy(px, pol);
 	daemon_policy_noted(&sg.d, pol);
 	policy_unref(pol);
+	/* Listeners, control socket and metrics bound, keys read, pid file
+	 * open: nothing needs root from here on. */
+	if (privileges_drop(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sipedge: %s: %s\n", file, err);
+		return 1;
+	}
 	if (!foreground) {
 		if (daemon(0, 0) < 0) {
 			fprintf(stderr, "sipedge: daemon: %s\n", strerror(errno));
@@ -284,8 +384,11 @@ main(int argc, char **argv)
 	pidfile_write(pidfd);
 	if (proxy_start(px) < 0)
 		fatalx("cannot start the workers");
-	log_info("sipedge %s started: %s, %zu listener(s), edge %s", PACKAGE_VERSION, file,
-	    c->nlisteners, c->edge_fqdn);
+	log_info("sipedge %s started: %s, %zu listener(s), edge %s%s%s", PACKAGE_VERSION, file,
+	    c->nlisteners, c->edge_fqdn, c->user[0] ? ", running as " : "", c->user);
+	/* systemd (Type=notify): the listeners take connections now. */
+	if ((rc = sdnotify_send("READY=1")) < 0)
+		log_warnx("NOTIFY_SOCKET %s: %s", getenv("NOTIFY_SOCKET"), strerror(-rc));
 
 	loop = uv_default_loop();
 	sg.px = px;
@@ -320,6 +423,6 @@ main(int argc, char **argv)
 	log_info("sipedge stopped");
 	conf_free(sg.d.conf);        /* the configuration in force (c, or a reload's) */
 	conf_free(sg.d.old_conf);
-	close(pidfd);
+	pidfile_remove(state_dir, pidfd);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "sipedge/log.h"
 
@@ -81,6 +82,15 @@ struct conf {
 	struct sockaddr_storage metrics_addr;
 	enum log_level log_level;
 	unsigned workers;                  /* 0: number of cores */
+
+	/* The user (and group) the daemon runs as once its listeners are bound
+	 * and its keys read (sipedge(8) "Privileges"); user[0] == '\0': it stays
+	 * as started.  Looked up when the file is read: uid, and gid from group
+	 * if given, else the user's login group. */
+	char user[CONF_MAX_NAME];
+	char group[CONF_MAX_NAME];
+	uid_t uid;
+	gid_t gid;
 
 	size_t max_message_size;           /* bytes, default 65536 */
 	unsigned handshake_timeout_ms;     /* default 10000 */
