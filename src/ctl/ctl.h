@@ -53,9 +53,16 @@ struct ctl_cmd {
 	const char *help;
 };
 
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+/* The daemon's configuration, for the commands that read it (route). */
+#define CTL_DEFAULT_CONF SYSCONFDIR "/sipedge/sipedge.conf"
+
 struct ctl {
 	const char *db_path;
 	const char *socket_path;           /* the daemon's control socket */
+	const char *conf_path;             /* --config, $SIPEDGE_CONF, CTL_DEFAULT_CONF */
 	bool json;
 	char actor[64];                    /* for the audit log */
 	struct store *st;                  /* opened per the command's ctl_db */
