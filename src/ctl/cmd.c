@@ -70,6 +70,13 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "make the daemon read sipedge.conf and its certificate files again (as SIGHUP)" },
 	{ "probe", cmd_probe, 1, 1, "from=", CTL_DB_NONE, "DOMAIN [--from URI]",
 	  "send an OPTIONS to DOMAIN along the daemon's real outbound path and report each step" },
+	{ "cert check", cmd_cert_check, 0, 0, "", CTL_DB_NONE, "",
+	  "check the configured certificate against what federation needs" },
+	{ "cert request", cmd_cert_request, 0, 0, "out= key= san=+", CTL_DB_NONE,
+	  "--out DIR [--key rsa2048|ec256] [--san NAME]...",
+	  "write a new key and a certificate request with the names sipedge.conf needs" },
+	{ "cert install", cmd_cert_install, 1, 1, "key=", CTL_DB_NONE, "CERT [--key KEY]",
+	  "check CERT, put it (and KEY) in place of the configured files, reload sipedge" },
 	{ "help", cmd_help, 0, -1, "", CTL_DB_NONE, "", "list the commands" },
 	{ NULL, NULL, 0, 0, NULL, 0, NULL, NULL }
 };

@@ -56,7 +56,7 @@ struct ctl_cmd {
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
-/* The daemon's configuration, for the commands that read it (route). */
+/* The daemon's configuration, for the commands that read it (route, cert). */
 #define CTL_DEFAULT_CONF SYSCONFDIR "/sipedge/sipedge.conf"
 
 struct ctl {
@@ -139,5 +139,10 @@ int cmd_help(struct ctl *c, const struct ctl_args *a);
 
 /* cmd_route.c */
 int cmd_route(struct ctl *c, const struct ctl_args *a);
+
+/* cmd_cert.c */
+int cmd_cert_check(struct ctl *c, const struct ctl_args *a);
+int cmd_cert_request(struct ctl *c, const struct ctl_args *a);
+int cmd_cert_install(struct ctl *c, const struct ctl_args *a);
 
 #endif

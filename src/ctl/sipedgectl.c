@@ -22,7 +22,7 @@ usage(FILE *f, int code)
 	fprintf(f, "\nThe database is --db PATH, else $SIPEDGE_DB, else %s.\n", DEFAULT_DB);
 	fprintf(f, "The daemon's control socket is --socket PATH, else $SIPEDGE_SOCKET, else %s.\n",
 	    DEFAULT_SOCKET);
-	fprintf(f, "The configuration (route) is --config FILE, else $SIPEDGE_CONF, "
+	fprintf(f, "The configuration (route, cert) is --config FILE, else $SIPEDGE_CONF, "
 	    "else %s.\n", CTL_DEFAULT_CONF);
 	return code;
 }
