@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "sipedge/certcheck.h"
 #include "sipedge/conf.h"
 #include "sipedge/control.h"
 #include "sipedge/daemon.h"
@@ -291,6 +292,9 @@ main(int argc, char **argv)
 	}
 	if (verbose)
 		c->log_level = LOG_LVL_DEBUG;
+	/* What federation needs of our certificate, as warnings: what the TLS
+	 * set-up cannot use stays fatal there. */
+	certcheck_log(c, time(NULL));
 	if (check_only) {
 		if (proxy_check(c, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sipedge: %s: %s\n", file, err);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "sipedge/certcheck.h"
 #include "sipedge/daemon.h"
 #include "sipedge/log.h"
 #include "sipedge/policy.h"
@@ -118,6 +119,8 @@ daemon_reload(struct daemon *d, const char *why, daemon_reload_cb cb, void *arg)
 		snprintf(r->message, sizeof(r->message), "%s: %s", d->conf_path, err);
 		goto refused;
 	}
+	/* As at start-up: what federation needs of the certificate, as warnings. */
+	certcheck_log(nc, time(NULL));
 	r->nchanges = conf_diff(d->conf, nc, r->changes, sizeof(r->changes) / sizeof(r->changes[0]));
 	for (size_t i = 0; i < r->nchanges; i++)
 		if (strcmp(r->changes[i].key, "sip-domain") == 0)

@@ -57,7 +57,7 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "write the whole policy as JSON (to standard output without FILE)" },
 	{ "import", cmd_import, 1, 1, "", CTL_DB_OPEN, "FILE",
 	  "replace the whole policy with FILE's (\"-\": standard input)" },
-	{ "route", cmd_route, 1, 1, "from= inbound peer=+ config=", CTL_DB_OPEN,
+	{ "route", cmd_route, 1, 1, "from= inbound peer=+", CTL_DB_OPEN,
 	  "URI [--from URI] [--inbound --peer FQDN...] [--config FILE]",
 	  "dry-run the daemon's routing of a new request to URI, DNS look-ups included" },
 	{ "status", cmd_status, 0, 0, "", CTL_DB_NONE, "",
@@ -70,6 +70,13 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "make the daemon read sipedge.conf and its certificate files again (as SIGHUP)" },
 	{ "probe", cmd_probe, 1, 1, "from=", CTL_DB_NONE, "DOMAIN [--from URI]",
 	  "send an OPTIONS to DOMAIN along the daemon's real outbound path and report each step" },
+	{ "cert check", cmd_cert_check, 0, 0, "", CTL_DB_NONE, "",
+	  "check the configured certificate against what federation needs" },
+	{ "cert request", cmd_cert_request, 0, 0, "out= key= san=+", CTL_DB_NONE,
+	  "--out DIR [--key rsa2048|ec256] [--san NAME]...",
+	  "write a new key and a certificate request with the names sipedge.conf needs" },
+	{ "cert install", cmd_cert_install, 1, 1, "key=", CTL_DB_NONE, "CERT [--key KEY]",
+	  "check CERT, put it (and KEY) in place of the configured files, reload sipedge" },
 	{ "help", cmd_help, 0, -1, "", CTL_DB_NONE, "", "list the commands" },
 	{ NULL, NULL, 0, 0, NULL, 0, NULL, NULL }
 };
@@ -135,7 +142,7 @@ usage_fail(struct ctl *c, const char *fmt, ...)
 }
 
 /* Split argv into positionals and options per the command's spec.  The global
- * options (--json, --db) are accepted here too. */
+ * options (--json, --db, --config) are accepted here too. */
 static int
 parse_args(struct ctl *c, int argc, char **argv, struct ctl_args *a)
 {
@@ -175,6 +182,15 @@ parse_args(struct ctl *c, int argc, char **argv, struct ctl_args *a)
 			if (value == NULL)
 				return usage_fail(c, "option --db needs a value");
 			c->db_path = value;
+			continue;
+		}
+		if (strcmp(optname, "config") == 0) {
+			value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (value == NULL)
+				return usage_fail(c, "option --config needs a value");
+			if (value[0] == '\0')
+				return usage_fail(c, "--config needs a file name");
+			c->conf_path = value;
 			continue;
 		}
 		if (spec_find(c->cmd->opts, name, len, &has_arg, &repeat) == NULL)
@@ -242,7 +258,8 @@ ctl_opt_all(const struct ctl_args *a, const char *name, size_t *n)
 void
 ctl_help(FILE *f)
 {
-	fprintf(f, "usage: sipedgectl [--db PATH] [--json] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: sipedgectl [--db PATH] [--config FILE] [--json] COMMAND [ARGS]\n\n"
+	    "commands:\n");
 	for (const struct ctl_cmd *k = ctl_cmds; k->words; k++)
 		fprintf(f, "  %s%s%s\n      %s\n", k->words, k->usage[0] ? " " : "", k->usage,
 		    k->help);

@@ -53,9 +53,16 @@ struct ctl_cmd {
 	const char *help;
 };
 
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+/* The daemon's configuration, for the commands that read it (route, cert). */
+#define CTL_DEFAULT_CONF SYSCONFDIR "/sipedge/sipedge.conf"
+
 struct ctl {
 	const char *db_path;
 	const char *socket_path;           /* the daemon's control socket */
+	const char *conf_path;             /* --config, $SIPEDGE_CONF, CTL_DEFAULT_CONF */
 	bool json;
 	char actor[64];                    /* for the audit log */
 	struct store *st;                  /* opened per the command's ctl_db */
@@ -132,5 +139,10 @@ int cmd_help(struct ctl *c, const struct ctl_args *a);
 
 /* cmd_route.c */
 int cmd_route(struct ctl *c, const struct ctl_args *a);
+
+/* cmd_cert.c */
+int cmd_cert_check(struct ctl *c, const struct ctl_args *a);
+int cmd_cert_request(struct ctl *c, const struct ctl_args *a);
+int cmd_cert_install(struct ctl *c, const struct ctl_args *a);
 
 #endif

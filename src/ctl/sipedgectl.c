@@ -22,6 +22,8 @@ usage(FILE *f, int code)
 	fprintf(f, "\nThe database is --db PATH, else $SIPEDGE_DB, else %s.\n", DEFAULT_DB);
 	fprintf(f, "The daemon's control socket is --socket PATH, else $SIPEDGE_SOCKET, else %s.\n",
 	    DEFAULT_SOCKET);
+	fprintf(f, "The configuration (route, cert) is --config FILE, else $SIPEDGE_CONF, "
+	    "else %s.\n", CTL_DEFAULT_CONF);
 	return code;
 }
 
@@ -53,6 +55,9 @@ main(int argc, char **argv)
 	c.socket_path = getenv("SIPEDGE_SOCKET");
 	if (c.socket_path == NULL || c.socket_path[0] == '\0')
 		c.socket_path = DEFAULT_SOCKET;
+	c.conf_path = getenv("SIPEDGE_CONF");
+	if (c.conf_path == NULL || c.conf_path[0] == '\0')
+		c.conf_path = CTL_DEFAULT_CONF;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
@@ -74,6 +79,14 @@ main(int argc, char **argv)
 			c.socket_path = argv[++i];
 		} else if (strncmp(a, "--socket=", 9) == 0) {
 			c.socket_path = a + 9;
+		} else if (strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "sipedgectl: option --config needs a value\n");
+				return CTL_USAGE;
+			}
+			c.conf_path = argv[++i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			c.conf_path = a + 9;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			return usage(stdout, CTL_OK);
 		} else if (strcmp(a, "--version") == 0) {
@@ -96,6 +109,10 @@ main(int argc, char **argv)
 	}
 	if (c.socket_path[0] == '\0') {
 		fprintf(stderr, "sipedgectl: --socket needs a file name\n");
+		return CTL_USAGE;
+	}
+	if (c.conf_path[0] == '\0') {
+		fprintf(stderr, "sipedgectl: --config needs a file name\n");
 		return CTL_USAGE;
 	}
 	actor(c.actor, sizeof(c.actor));
