@@ -106,132 +106,6 @@ valid_hostname(const char *s)
 	return true;
 }
 
-int
-conf_parse_sockaddr(const char *s, unsigned short default_port, struct sockaddr_storage *out)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *port = NULL;
-	unsigned long pn = default_port;
-	struct sockaddr_storage ss;
-
-	memset(&ss, 0, sizeof(ss));
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (!end || (size_t)(end - s - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1] != '\0')
-			return -EINVAL;
-	} else {
-		const char *colon = strchr(s, ':');
-
-		if (colon && strchr(colon + 1, ':'))
-			colon = NULL;      /* a bare IPv6 address */
-		if (colon) {
-			if ((size_t)(colon - s) >= sizeof(host))
-				return -EINVAL;
-			memcpy(host, s, (size_t)(colon - s));
-			host[colon - s] = '\0';
-			port = colon + 1;
-		} else {
-			if (strlen(s) >= sizeof(host))
-				return -EINVAL;
-			strcpy(host, s);
-		}
-	}
-	if (port) {
-		char *end;
-
-		errno = 0;
-		pn = strtoul(port, &end, 10);
-		if (errno || *end || end == port || pn == 0 || pn > 65535)
-			return -EINVAL;
-	}
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((unsigned short)pn);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((unsigned short)pn);
-	} else
-		return -EINVAL;
-	*out = ss;
-	return 0;
-}
-
-size_t
-conf_sockaddr_bytes(const struct sockaddr_storage *ss, const unsigned char **p)
-{
-	if (ss->ss_family == AF_INET) {
-		*p = (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr;
-		return 4;
-	}
-	if (ss->ss_family == AF_INET6) {
-		*p = (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-		return 16;
-	}
-	*p = NULL;
-	return 0;
-}
-
-const char *
-conf_sockaddr_host(const struct sockaddr_storage *ss, char *buf, size_t len, unsigned *port)
-{
-	const unsigned char *a;
-
-	if (conf_sockaddr_bytes(ss, &a) == 0 ||
-	    inet_ntop(ss->ss_family, a, buf, (socklen_t)len) == NULL)
-		return NULL;
-	if (port)
-		*port = conf_sockaddr_port(ss);
-	return buf;
-}
-
-const char *
-conf_sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN];
-	unsigned port;
-
-	if (conf_sockaddr_host(ss, host, sizeof(host), &port) == NULL)
-		snprintf(buf, len, "(none)");
-	else
-		snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
-	return buf;
-}
-
-unsigned short
-conf_sockaddr_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
-}
-
-bool
-conf_sockaddr_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const unsigned char *pa, *pb;
-	size_t la = conf_sockaddr_bytes(a, &pa), lb = conf_sockaddr_bytes(b, &pb);
-
-	return la != 0 && la == lb && a->ss_family == b->ss_family && memcmp(pa, pb, la) == 0;
-}
-
-static void
-sockaddr_set_port(struct sockaddr_storage *ss, unsigned short port)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	else if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-}
-
 /* "5s", "500ms", "2m", "1h", bare number = seconds → milliseconds. */
 static int
 parse_duration(const char *s, unsigned *ms)
@@ -359,7 +233,7 @@ parse_hop(struct parse *p, const char *key, char **w, int nw, struct hop *h)
 		} else if (!h->has_addr) {
 			if (conf_parse_sockaddr(w[i], h->port, &h->addr) < 0)
 				return perr(p, "%s: '%s' is not an IP address", key, w[i]);
-			sockaddr_set_port(&h->addr, h->port);
+			conf_sockaddr_set_port(&h->addr, h->port);
 			h->has_addr = true;
 		} else
 			return perr(p, "%s: unexpected '%s'", key, w[i]);
@@ -463,17 +337,6 @@ k_dns_server(struct parse *p, char **w, int nw)
 	return 0;
 }
 
-/* The wildcard address (0.0.0.0, ::): a listener on it names no one address. */
-static bool
-is_wildcard(const struct sockaddr_storage *ss)
-{
-	static const unsigned char zero[16];
-
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
-	return memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, zero, 16) == 0;
-}
-
 /* outgoing-address SIDE ADDRESS|any: where connections the edge opens on that
  * side leave from (one address per family), or the kernel's choice. */
 static int
@@ -499,7 +362,7 @@ k_outgoing_address(struct parse *p, char **w, int nw)
 	if (conf_parse_sockaddr(w[1], 0, &ss) < 0 || (ss.ss_family == AF_INET ?
 	    ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port) != 0)
 		return perr(p, "outgoing-address: '%s' is not an IP address (without a port)", w[1]);
-	if (is_wildcard(&ss))
+	if (conf_sockaddr_is_wildcard(&ss))
 		return perr(p, "outgoing-address: %s is no one address (use any)", w[1]);
 	fam = ss.ss_family == AF_INET6 ? 1 : 0;
 	if (c->has_out[side][fam])
@@ -522,7 +385,7 @@ k_metrics_listen(struct parse *p, char **w, int nw)
 		return perr(p, "metrics-listen: expected one ADDRESS:PORT");
 	if (conf_parse_sockaddr(w[0], 0, &ss) < 0 || conf_sockaddr_port(&ss) == 0)
 		return perr(p, "metrics-listen: '%s' is not ADDRESS:PORT", w[0]);
-	if (is_wildcard(&ss))
+	if (conf_sockaddr_is_wildcard(&ss))
 		return perr(p, "metrics-listen: %s is every address; give one (127.0.0.1:PORT, or "
 		    "the management interface's)", w[0]);
 	if (c->has_metrics)
@@ -786,11 +649,11 @@ check_conf(struct parse *p)
 			const struct sockaddr_storage *a = &c->listeners[i].addr;
 			int fam = a->ss_family == AF_INET6 ? 1 : 0;
 
-			if ((int)c->listeners[i].side != side || c->has_out[side][fam] || is_wildcard(a))
+			if ((int)c->listeners[i].side != side || c->has_out[side][fam] || conf_sockaddr_is_wildcard(a))
 				continue;
 			c->has_out[side][fam] = true;
 			c->out_addr[side][fam] = *a;
-			sockaddr_set_port(&c->out_addr[side][fam], 0);
+			conf_sockaddr_set_port(&c->out_addr[side][fam], 0);
 		}
 	if (c->group[0] && !c->user[0])
 		return perr(p, "group is set without user");
@@ -927,7 +790,7 @@ conf_host_hop(const struct conf *c, const char *fqdn, unsigned short port, struc
 		return false;
 	a = hc->addr;
 	if (!hc->has_port)
-		sockaddr_set_port(&a, port);
+		conf_sockaddr_set_port(&a, port);
 	conf_hop_set(out, fqdn, &a, hc->kind);
 	return true;
 }

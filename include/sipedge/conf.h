@@ -153,5 +153,9 @@ const char *conf_sockaddr_host(const struct sockaddr_storage *ss, char *buf, siz
     unsigned *port);
 /* The address octets (4 or 16) at *p; 0 if it is not IPv4 or IPv6. */
 size_t conf_sockaddr_bytes(const struct sockaddr_storage *ss, const unsigned char **p);
+/* Set the port (IPv4 or IPv6). */
+void conf_sockaddr_set_port(struct sockaddr_storage *ss, unsigned short port);
+/* 0.0.0.0 or ::, an address that names no one interface. */
+bool conf_sockaddr_is_wildcard(const struct sockaddr_storage *ss);
 
 #endif
