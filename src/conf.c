@@ -395,6 +395,31 @@ k_metrics_listen(struct parse *p, char **w, int nw)
 	return 0;
 }
 
+/* log-format text|json */
+static int
+k_log_format(struct parse *p, char **w, int nw)
+{
+	if (nw != 1 || (strcmp(w[0], "text") != 0 && strcmp(w[0], "json") != 0))
+		return perr(p, "log-format: expected text or json");
+	p->c->log_json = strcmp(w[0], "json") == 0;
+	return 0;
+}
+
+/* log-decisions all|refused|none: the line per new request's decision. */
+static int
+k_log_decisions(struct parse *p, char **w, int nw)
+{
+	if (nw == 1 && strcmp(w[0], "all") == 0)
+		p->c->log_decisions = LOG_DECISIONS_ALL;
+	else if (nw == 1 && strcmp(w[0], "refused") == 0)
+		p->c->log_decisions = LOG_DECISIONS_REFUSED;
+	else if (nw == 1 && strcmp(w[0], "none") == 0)
+		p->c->log_decisions = LOG_DECISIONS_NONE;
+	else
+		return perr(p, "log-decisions: expected all, refused or none");
+	return 0;
+}
+
 static int
 k_pool_server(struct parse *p, char **w, int nw)
 {
@@ -517,6 +542,8 @@ static const struct key keys[] = {
 	{ "host", K_FN, 0, 0, 0, 0, k_host },
 	{ "dns-server", K_FN, 0, 0, 0, 0, k_dns_server },
 	{ "metrics-listen", K_FN, 0, 0, 0, 0, k_metrics_listen },
+	{ "log-format", K_FN, 0, 0, 0, 0, k_log_format },
+	{ "log-decisions", K_FN, 0, 0, 0, 0, k_log_decisions },
 	{ "dns-timeout", K_DURATION, OFF(dns_timeout_ms), 0, 100, 60000, NULL },
 	{ "db", K_PATH, STR(db_path), 0, 0, NULL },
 	{ "state-dir", K_PATH, STR(state_dir), 0, 0, NULL },

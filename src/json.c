@@ -600,8 +600,8 @@ json_out_end_array(struct json_out *o)
 	end(o, ']');
 }
 
-static void
-put_string(FILE *f, const char *s)
+void
+json_write_string(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
@@ -643,7 +643,7 @@ void
 json_out_key(struct json_out *o, const char *key)
 {
 	before(o);
-	put_string(o->f, key);
+	json_write_string(o->f, key);
 	fputs(": ", o->f);
 	o->after_key = true;
 }
@@ -655,7 +655,7 @@ json_out_string(struct json_out *o, const char *s)
 	if (s == NULL)
 		fputs("null", o->f);
 	else
-		put_string(o->f, s);
+		json_write_string(o->f, s);
 }
 
 void

@@ -315,6 +315,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(c->log_level);
+	log_set_json(c->log_json);
 	/* The pid file stays where it was made, whatever a reload reads. */
 	snprintf(state_dir, sizeof(state_dir), "%s", c->state_dir);
 	if (privileges_check(c, err, sizeof(err)) < 0) {

@@ -268,6 +268,8 @@ void txn_fill_in_peer(struct txn *t, const struct conn_info *ci);
 /* Route the transaction's request (route_start): the verdict; after
  * ROUTE_PENDING the transaction goes on by itself (txn_route_act). */
 int txn_route(struct txn *t);
+/* Count (and, for a relayed one, log) the federation decision of a new request. */
+void txn_count_decision(struct txn *t);
 /* Act on the verdict: refuse, answer the OPTIONS, or go to the next hop. */
 void txn_route_act(struct txn *t);
 /* The dialog's connection is gone: route_fallback, the hops dialled anew. */
@@ -280,10 +282,21 @@ void txn_seal_response(struct txn *t, msg_t *msg, sip_t *sip);
 
 const char *proxy_side_fqdn(const struct worker *w, enum side s);
 const char *proxy_peer_str(const struct conn *c, char *buf, size_t len);
-/* A response made by the edge itself to a request (via: its own Vias). */
-void proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via,
+/* A response made by the edge itself to a request (via: its own Vias); a
+ * refusal is counted and logged (relay_log_decision), with the routing's
+ * findings when op is not NULL. */
+void proxy_reply_op(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via,
     enum side side, int status, enum diag_code d, const char *detail, const char *to_tag,
-    const char *unsupported);
+    const char *unsupported, const struct route_op *op);
+static inline void
+proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, enum side side,
+    int status, enum diag_code d, const char *detail, const char *to_tag, const char *unsupported)
+{
+	proxy_reply_op(w, c, req, via, side, status, d, detail, to_tag, unsupported, NULL);
+}
+/* relay_log.c: the decision line of a new request (refused: status >= 300). */
+void relay_log_decision(struct worker *w, struct conn *c, const sip_t *sip,
+    const struct route_op *op, int status, enum diag_code d, const char *detail);
 
 /* The workers (proxy.c makes them; these are what the others need). */
 static inline struct worker *

@@ -54,13 +54,14 @@ send_response(struct conn *c, msg_t *r)
 
 /* A response made by the edge itself: to a request (via = its own Vias). */
 void
-proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, enum side side,
-    int status, enum diag_code d, const char *detail, const char *to_tag, const char *unsupported)
+proxy_reply_op(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, enum side side,
+    int status, enum diag_code d, const char *detail, const char *to_tag, const char *unsupported,
+    const struct route_op *op)
 {
 	const sip_t *sip = sip_object(req);
 	const struct diag_info *di = diag_lookup(d);
 	struct sip_diag sd = { d, detail, proxy_side_fqdn(w, side) };
-	char desc[256], pd[160], tag[24];
+	char pd[160], tag[24];
 	msg_t *r;
 
 	if (!to_tag) {
@@ -86,25 +87,12 @@ proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, 
 		return;
 	}
 	if (d != DIAG_NONE && status >= 300) {
-		/* Overload refusals are many by nature: the worker reports them
-		 * in sum (proxy.c); one line each only at debug level. */
-		enum log_level lvl = d == DIAG_OVERLOAD ? LOG_LVL_DEBUG : LOG_LVL_INFO;
-
 		stats_refusal(&w->stats, d);
 		if (d == DIAG_OVERLOAD)
 			STATS_INC(&w->stats, overload);
-		if (log_would(lvl)) {
-			char line[640];
-
-			snprintf(line, sizeof(line), "refused %s from %s: %d %u %s",
-			    sipmsg_describe(sip, desc, sizeof(desc)),
-			    c ? proxy_peer_str(c, pd, sizeof(pd)) : "(gone)", status, (unsigned)d,
-			    detail && detail[0] ? detail : di->text);
-			if (lvl == LOG_LVL_DEBUG)
-				log_debug("%s", line);
-			else
-				log_info("%s", line);
-		}
+		/* Overload refusals are many by nature: the worker reports them
+		 * in sum (proxy.c); one line each only at debug level. */
+		relay_log_decision(w, c, sip, op, status, d, detail);
 	}
 	send_response(c, r);
 }
@@ -274,9 +262,10 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		rc = txn_route(t);
 	}
 	if (rc == ROUTE_REFUSE) {
+		txn_count_decision(t);
 		if (!t->stateless) {
-			proxy_reply(w, c, msg, t->up_via, ci->side, t->op.prob.status, t->op.prob.diag,
-			    t->op.prob.detail, t->to_tag, NULL);
+			proxy_reply_op(w, c, msg, t->up_via, ci->side, t->op.prob.status,
+			    t->op.prob.diag, t->op.prob.detail, t->to_tag, NULL, &t->op);
 			t->last_status = t->op.prob.status;
 		}
 		t->state = TX_COMPLETED;

@@ -144,6 +144,7 @@ daemon_reload(struct daemon *d, const char *why, daemon_reload_cb cb, void *arg)
 	d->conf = nc;
 	if (!d->verbose)
 		log_set_level(nc->log_level);
+	log_set_json(nc->log_json);
 	if (pol != NULL) {
 		proxy_set_policy(d->px, pol);
 		daemon_policy_noted(d, pol);

@@ -46,7 +46,8 @@ txn_reply(struct txn *t, int status, enum diag_code d, const char *detail)
 	}
 	if (t->in == NULL)
 		return;
-	proxy_reply(t->w, t->in, t->req, t->up_via, t->in_side, status, d, detail, t->to_tag, NULL);
+	proxy_reply_op(t->w, t->in, t->req, t->up_via, t->in_side, status, d, detail, t->to_tag, NULL,
+	    &t->op);
 }
 
 /* The server transaction key (RFC 3261 §17.2.3); method is INVITE for ACK and

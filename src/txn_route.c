@@ -93,8 +93,8 @@ accepted(struct txn *t)
 
 /* The federation counters (stats.h): new requests between the pool and a
  * partner, accepted or refused by policy, per type and domain. */
-static void
-count_federated(struct txn *t)
+void
+txn_count_decision(struct txn *t)
 {
 	struct route_op *op = &t->op;
 	struct stats *s = &t->w->stats;
@@ -110,8 +110,10 @@ count_federated(struct txn *t)
 			stats_federated(s, op->type, op->domain, dir, true);
 		return;
 	}
-	if (op->type != FED_NONE)
+	if (op->type != FED_NONE) {
 		stats_federated(s, op->type, op->domain, dir, false);
+		relay_log_decision(t->w, t->in, t->sip, op, 0, DIAG_NONE, NULL);
+	}
 }
 
 void
@@ -119,7 +121,7 @@ txn_route_act(struct txn *t)
 {
 	struct route_op *op = &t->op;
 
-	count_federated(t);
+	txn_count_decision(t);
 	switch (op->verdict) {
 	case ROUTE_REFUSE:
 		if (!t->stateless) {

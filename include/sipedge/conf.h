@@ -81,6 +81,8 @@ struct conf {
 	bool has_metrics;                  /* metrics-listen: Prometheus over plain HTTP */
 	struct sockaddr_storage metrics_addr;
 	enum log_level log_level;
+	bool log_json;                     /* log-format json */
+	enum { LOG_DECISIONS_ALL, LOG_DECISIONS_REFUSED, LOG_DECISIONS_NONE } log_decisions;
 	unsigned workers;                  /* 0: number of cores */
 
 	/* The user (and group) the daemon runs as once its listeners are bound

@@ -62,6 +62,8 @@ void json_out_null(struct json_out *o);
 /* A value that is already JSON text (from the store's audit log), written
  * verbatim; NULL writes null. */
 void json_out_raw(struct json_out *o, const char *json);
+/* s as one JSON string, quotes included, on one line (the logger's too). */
+void json_write_string(FILE *f, const char *s);
 /* A parsed value, again (its numbers as they were written). */
 void json_out_value(struct json_out *o, const struct json *v);
 /* End the document with a newline. */
