@@ -134,6 +134,7 @@ struct proxy {
 	struct transport *tp;
 	struct throttle *throttle;      /* discovered partners, process-wide */
 	struct policy *pol;             /* main thread: the snapshot in force (one reference) */
+	uint64_t report_at;             /* main thread: last event 14601 (ms), 0: none yet */
 	struct health *health;          /* next hops that failed, process-wide */
 	struct worker *workers;
 	unsigned nworkers;

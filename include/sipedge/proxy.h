@@ -118,6 +118,11 @@ int proxy_connections(struct proxy *p, uv_loop_t *loop, proxy_conns_cb cb, void 
  * under the throttle's lock, which the workers' discovered traffic waits for:
  * copy, never block.  Returns the number of partners. */
 size_t proxy_partners(struct proxy *p, uint64_t now_ms, throttle_list_cb cb, void *arg);
+/* Once a second from the main thread: log event 14603 for each partner
+ * refused for the first time in its period, and every discovered-period
+ * minutes (from the first call) event 14601, the report of the discovered
+ * partners seen since the previous one (sipedge(8) LOGGING). */
+void proxy_partners_log(struct proxy *p, uint64_t now_ms);
 
 /* Only TLS contexts and the key: the checks behind "sipedge -n". */
 int proxy_check(const struct conf *c, char *err, size_t errlen);
