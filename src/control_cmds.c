@@ -1,6 +1,6 @@
 /* control_cmds.c: the commands the daemon answers on its control socket
- * (control.h; sipedgectl(8) has the user's side): status, connections and
- * stats.  They read the core through proxy.h only. */
+ * (control.h; sipedgectl(8) has the user's side): status, connections, stats,
+ * reload and partners.  They read the core through proxy.h only. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +235,74 @@ cmd_stats(struct control_req *r, int argc, char **argv, void *arg)
 	control_answer(r);
 }
 
+/* ---- partners ------------------------------------------------------------ */
+
+struct partners_req {
+	struct json_out *o;
+	uint64_t now_ms;                   /* the workers' clock */
+	time_t now;                        /* the same instant, wall clock */
+};
+
+/* A time on the workers' clock as UTC. */
+static const char *
+partner_time(const struct partners_req *pr, uint64_t t_ms, char *buf, size_t len)
+{
+	uint64_t ago = pr->now_ms > t_ms ? (pr->now_ms - t_ms) / 1000 : 0;
+
+	return iso_time(pr->now - (time_t)ago, buf, len);
+}
+
+static void
+partner_json(const struct throttle_entry *e, void *arg)
+{
+	struct partners_req *pr = arg;
+	struct json_out *o = pr->o;
+	char buf[64];
+
+	json_out_begin_object(o);
+	key_str(o, "domain", e->domain);
+	key_uint(o, "rate", e->rate);
+	key_uint(o, "limit", e->limit);
+	json_out_key(o, "suspicious");
+	json_out_bool(o, e->suspicious);
+	key_uint(o, "contacts", e->contacts);
+	key_uint(o, "contacts_limit", e->contacts_limit);
+	key_uint(o, "requests", e->requests);
+	key_uint(o, "throttled", e->throttled);
+	key_uint(o, "successes", e->ok);
+	key_uint(o, "failures", e->failed);
+	key_str(o, "period_start", e->period_open ?
+	    partner_time(pr, e->period_start_ms, buf, sizeof(buf)) : NULL);
+	key_str(o, "last_seen", partner_time(pr, e->last_seen_ms, buf, sizeof(buf)));
+	key_uint(o, "idle_s", pr->now_ms > e->last_seen_ms ? (pr->now_ms - e->last_seen_ms) / 1000 : 0);
+	json_out_key(o, "peers");
+	json_out_begin_array(o);
+	for (size_t i = 0; i < e->npeers; i++)
+		json_out_string(o, e->peers[i]);
+	json_out_end_array(o);
+	json_out_end_object(o);
+}
+
+static void
+cmd_partners(struct control_req *r, int argc, char **argv, void *arg)
+{
+	struct daemon *d = arg;
+	struct partners_req pr;
+
+	(void)argc;
+	(void)argv;
+	if ((pr.o = control_result(r)) == NULL) {
+		control_fail(r, "internal", "out of memory");
+		return;
+	}
+	pr.now_ms = uv_now(uv_default_loop());
+	pr.now = time(NULL);
+	json_out_begin_array(pr.o);
+	proxy_partners(d->px, pr.now_ms, partner_json, &pr);
+	json_out_end_array(pr.o);
+	control_answer(r);
+}
+
 /* ---- reload ------------------------------------------------------------- */
 
 static void
@@ -418,5 +486,6 @@ const struct control_cmd daemon_cmds[] = {
 	{ "stats", 0, 1, cmd_stats },
 	{ "reload", 0, 0, cmd_reload },
 	{ "probe", 1, 2, cmd_probe },
+	{ "partners", 0, 0, cmd_partners },
 	{ NULL, 0, 0, NULL },
 };

@@ -49,7 +49,8 @@ struct signals {
 };
 
 /* Once a second: apply a committed policy change (the store's generation
- * moves on every write), and write the discovered-partner counters. */
+ * moves on every write), log the discovered-partner events, and write their
+ * counters. */
 static void
 on_policy_timer(uv_timer_t *tm)
 {
@@ -73,6 +74,7 @@ on_policy_timer(uv_timer_t *tm)
 		}
 		sg->generation = gen;
 	}
+	proxy_partners_log(sg->px, uv_now(tm->loop));
 	if (++sg->ticks % 2 == 0)
 		proxy_record_partners(sg->px, sg->st);
 	/* After a burst, give freed memory back to the system (glibc keeps

@@ -327,6 +327,11 @@ proxy_start(struct proxy *px)
 void
 proxy_set_policy(struct proxy *px, struct policy *pol)
 {
+	struct policy *old = px->pol;
+
+	px->pol = policy_ref(pol);
+	if (old)
+		policy_unref(old);
 	for (unsigned i = 0; i < px->nworkers; i++) {
 		struct worker *w = &px->workers[i];
 		struct post *p;
@@ -396,6 +401,8 @@ proxy_free(struct proxy *px)
 		transport_free(px->tp);
 	if (px->throttle)
 		throttle_free(px->throttle);
+	if (px->pol)
+		policy_unref(px->pol);
 	health_free(px->health);
 	proxy_tls_free(&px->tls);
 	explicit_bzero(&px->key, sizeof(px->key));

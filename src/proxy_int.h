@@ -133,6 +133,8 @@ struct proxy {
 	struct proxy_tls tls;           /* the contexts in force (a reload replaces them) */
 	struct transport *tp;
 	struct throttle *throttle;      /* discovered partners, process-wide */
+	struct policy *pol;             /* main thread: the snapshot in force (one reference) */
+	uint64_t report_at;             /* main thread: last event 14601 (ms), 0: none yet */
 	struct health *health;          /* next hops that failed, process-wide */
 	struct worker *workers;
 	unsigned nworkers;

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "sipedge/conf.h"
+#include "sipedge/throttle.h"
 
 struct proxy;
 struct policy;
@@ -23,7 +24,8 @@ void proxy_after_fork(struct proxy *p);
 /* Start the worker threads. */
 int proxy_start(struct proxy *p);
 /* Give every worker a new policy snapshot (takes one reference of pol, which
- * the caller may drop afterwards). */
+ * the caller may drop afterwards); the proxy keeps one more for the main
+ * thread (proxy_partners).  From the main thread. */
 void proxy_set_policy(struct proxy *p, struct policy *pol);
 /* Write the discovered-partner counters gathered since the last call. */
 int proxy_record_partners(struct proxy *p, struct store *st);
@@ -107,6 +109,20 @@ typedef void (*proxy_conns_cb)(int status, const struct proxy_conn *v, size_t n,
 /* Ask every worker for its connections (from the thread running loop).  0,
  * or a negative errno (then cb is not called). */
 int proxy_connections(struct proxy *p, uv_loop_t *loop, proxy_conns_cb cb, void *arg);
+
+/* ---- discovered partners (proxy_partners.c) ---- */
+
+/* The throttle's view of every discovered partner now (throttle_list), under
+ * the policy snapshot in force; now_ms is uv_now() of the caller's loop (the
+ * workers' clock).  From the main thread, after proxy_set_policy.  cb runs
+ * under the throttle's lock, which the workers' discovered traffic waits for:
+ * copy, never block.  Returns the number of partners. */
+size_t proxy_partners(struct proxy *p, uint64_t now_ms, throttle_list_cb cb, void *arg);
+/* Once a second from the main thread: log event 14603 for each partner
+ * refused for the first time in its period, and every discovered-period
+ * minutes (from the first call) event 14601, the report of the discovered
+ * partners seen since the previous one (sipedge(8) LOGGING). */
+void proxy_partners_log(struct proxy *p, uint64_t now_ms);
 
 /* Only TLS contexts and the key: the checks behind "sipedge -n". */
 int proxy_check(const struct conf *c, char *err, size_t errlen);

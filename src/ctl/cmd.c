@@ -41,8 +41,9 @@ const struct ctl_cmd ctl_cmds[] = {
 	{ "provider remove", cmd_provider_remove, 1, 1, "", CTL_DB_OPEN, "NAME",
 	  "remove a provider" },
 	{ "provider list", cmd_provider_list, 0, 0, "", CTL_DB_OPEN, "", "list providers" },
-	{ "partners", cmd_partners, 0, 0, "", CTL_DB_OPEN, "",
-	  "list discovered partners and their counters" },
+	/* The db only without --live: cmd_partners opens it. */
+	{ "partners", cmd_partners, 0, 0, "live", CTL_DB_NONE, "[--live]",
+	  "list discovered partners and their counters (--live: the daemon's current view)" },
 	{ "partners promote", cmd_partners_promote, 1, 1, "comment=", CTL_DB_OPEN,
 	  "DOMAIN [--comment TEXT]", "allow a discovered partner" },
 	{ "partners block", cmd_partners_block, 1, 1, "comment=", CTL_DB_OPEN,
@@ -283,11 +284,26 @@ subcommands(const char *group, char *buf, size_t len)
 }
 
 int
+ctl_db_open(struct ctl *c, enum ctl_db mode)
+{
+	unsigned flags = mode == CTL_DB_CREATE ? STORE_OPEN_CREATE | STORE_OPEN_ANY :
+	    mode == CTL_DB_ANY ? STORE_OPEN_ANY : 0;
+	char err[512];
+
+	if (store_open(c->db_path, flags, &c->st, err, sizeof(err)) != 0) {
+		/* Whatever the reason, the db could not be used. */
+		fprintf(stderr, "sipedgectl: %s\n", err);
+		return CTL_DB;
+	}
+	store_set_actor(c->st, c->actor);
+	return CTL_OK;
+}
+
+int
 ctl_run(struct ctl *c, int argc, char **argv)
 {
 	const struct ctl_cmd *best = NULL;
 	struct ctl_args a = { 0 };
-	char err[512];
 	int nbest = 0, rc;
 
 	for (const struct ctl_cmd *k = ctl_cmds; k->words; k++) {
@@ -324,18 +340,8 @@ ctl_run(struct ctl *c, int argc, char **argv)
 	}
 	if ((rc = parse_args(c, argc - nbest, argv + nbest, &a)) != 0)
 		goto out;
-	if (best->db != CTL_DB_NONE) {
-		unsigned flags = best->db == CTL_DB_CREATE ? STORE_OPEN_CREATE | STORE_OPEN_ANY :
-		    best->db == CTL_DB_ANY ? STORE_OPEN_ANY : 0;
-
-		if ((rc = store_open(c->db_path, flags, &c->st, err, sizeof(err))) != 0) {
-			/* Whatever the reason, the db could not be used. */
-			fprintf(stderr, "sipedgectl: %s\n", err);
-			rc = CTL_DB;
-			goto out;
-		}
-		store_set_actor(c->st, c->actor);
-	}
+	if (best->db != CTL_DB_NONE && (rc = ctl_db_open(c, best->db)) != CTL_OK)
+		goto out;
 	rc = best->fn(c, &a);
 out:
 	free(a.pos);

@@ -1,7 +1,7 @@
 /* cmd_daemon.c: the sipedgectl commands that ask the running daemon through
- * its control socket (control.h has the protocol): status, connections and
- * stats.  --json prints the daemon's answer as it came; otherwise a summary
- * for people. */
+ * its control socket (control.h has the protocol): status, connections,
+ * stats, reload and partners --live.  --json prints the daemon's answer as it
+ * came; otherwise a summary for people. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -234,6 +234,60 @@ cmd_connections(struct ctl *c, const struct ctl_args *a)
 	}
 	ctl_table_print(&t, c->out);
 	fprintf(c->out, "%zu connection%s\n", r->n, r->n == 1 ? "" : "s");
+	ctl_table_free(&t);
+	json_free(doc);
+	return CTL_OK;
+}
+
+/* ---- partners --live ----------------------------------------------------- */
+
+int
+cmd_partners_live(struct ctl *c, const struct ctl_args *a)
+{
+	static const char *const heads[] = { "DOMAIN", "RATE", "LIMIT", "SUSPICIOUS", "CONTACTS",
+		"REQUESTS", "THROTTLED", "PERIOD-START", "IDLE", "PEERS" };
+	struct json *doc = NULL;
+	const struct json *r;
+	struct ctl_table t;
+	int rc;
+
+	(void)a;
+	if ((rc = daemon_call(c, "partners", &doc, &r)) != CTL_OK)
+		return rc;
+	if (c->json || r == NULL || r->type != JSON_ARRAY) {
+		print_json(c, r);
+		json_free(doc);
+		return CTL_OK;
+	}
+	ctl_table_init(&t, 10, heads);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct json *x = r->items[i], *su = json_get(x, "suspicious"),
+		    *pl = json_get(x, "peers");
+		char rate[24], limit[24], ct[48], rq[24], th[24], idle[32], peers[1024];
+		size_t used = 0;
+
+		snprintf(rate, sizeof(rate), "%" PRIu64 "/s", num(x, "rate"));
+		snprintf(limit, sizeof(limit), "%" PRIu64 "/s", num(x, "limit"));
+		snprintf(ct, sizeof(ct), "%" PRIu64 "/%" PRIu64, num(x, "contacts"),
+		    num(x, "contacts_limit"));
+		snprintf(rq, sizeof(rq), "%" PRIu64, num(x, "requests"));
+		snprintf(th, sizeof(th), "%" PRIu64, num(x, "throttled"));
+		duration(num(x, "idle_s"), idle, sizeof(idle));
+		peers[0] = '\0';
+		for (size_t j = 0; pl && pl->type == JSON_ARRAY && j < pl->n && used < sizeof(peers);
+		    j++)
+			used += (size_t)snprintf(peers + used, sizeof(peers) - used, "%s%s",
+			    j ? "," : "", pl->items[j]->type == JSON_STRING ? pl->items[j]->str : "?");
+		if (ctl_table_add(&t, str(x, "domain"), rate, limit, su && su->b ? "yes" : "no", ct,
+		    rq, th, str(x, "period_start"), idle, peers[0] ? peers : "-") < 0) {
+			ctl_table_free(&t);
+			json_free(doc);
+			return ctl_fail(c, CTL_FAIL, "out of memory");
+		}
+	}
+	ctl_table_print(&t, c->out);
+	fprintf(c->out, "%zu discovered partner%s tracked by the daemon; counters of each one's "
+	    "current period\n", r->n, r->n == 1 ? "" : "s");
 	ctl_table_free(&t);
 	json_free(doc);
 	return CTL_OK;

@@ -73,6 +73,10 @@ struct ctl {
 /* cmd.c */
 extern const struct ctl_cmd ctl_cmds[];
 int ctl_run(struct ctl *c, int argc, char **argv);
+/* Open c->db_path as mode asks (the table does it before a handler runs; a
+ * handler whose row says CTL_DB_NONE may call it).  CTL_OK, or CTL_DB with
+ * the message printed. */
+int ctl_db_open(struct ctl *c, enum ctl_db mode);
 void ctl_help(FILE *f);
 const char *ctl_opt(const struct ctl_args *a, const char *name);
 bool ctl_flag(const struct ctl_args *a, const char *name);
@@ -128,6 +132,7 @@ int cmd_connections(struct ctl *c, const struct ctl_args *a);
 int cmd_stats(struct ctl *c, const struct ctl_args *a);
 int cmd_reload(struct ctl *c, const struct ctl_args *a);
 int cmd_probe(struct ctl *c, const struct ctl_args *a);
+int cmd_partners_live(struct ctl *c, const struct ctl_args *a);
 
 /* cmd_admin.c */
 int cmd_audit(struct ctl *c, const struct ctl_args *a);

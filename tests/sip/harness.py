@@ -76,7 +76,7 @@ PORT_BASE = {
     "size-limit": 25100, "bad-input-more": 25200, "dialog-bind": 25300,
     "dialog-policy": 25400, "fed-block-replace": 25500, "failover-fast": 25600,
     "outgoing-address": 25700, "overload-shed": 25800, "control": 25900,
-    "metrics": 26100, "reload": 26200, "privdrop": 26300, "probe": 26400,
+    "metrics": 26100, "reload": 26200, "privdrop": 26300, "probe": 26400, "partners": 26500,
     "kam-long-call": 27000, "kam-options": 27100,
     "demo": 25000, "bench": 26000,
 }
