@@ -756,6 +756,11 @@ sipmsg_routes_text(const sip_route_t *first, const sip_route_t *stop, bool rever
 
 		if (k < 0 || o + (size_t)k + 1 >= len)
 			return -ENOSPC;
+		/* The scheme in lower case (RFC 3261 §19.1.4: it compares
+		 * case-insensitively): a peer that copies <sIp:...> as <sip:...>
+		 * into its Route set still matches (found by fuzz_framing). */
+		for (size_t j = o; j < o + (size_t)k && buf[j] != ':'; j++)
+			buf[j] = (char)tolower((unsigned char)buf[j]);
 		o += (size_t)k;
 		buf[o++] = '\n';
 	}
