@@ -75,6 +75,25 @@ def token(side, kind, conn_id, fqdn, callid, addr=None, key=KEY):
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def token2(side, kind, conn_id, fqdn, callid, addr=None, domain="", fed=0, routes=None,
+           key=KEY, ver=2, flags=None):
+    """rr_token_encode, format 2: format 1's fields up to the FQDN, then
+    len domain | fed | flags (bit 0: a Route hash follows) | routes | tag."""
+    fam = 0 if addr is None else (4 if len(addr[0]) == 4 else 6)
+    raw = bytes([ver, side, kind, fam]) + struct.pack(">Q", conn_id)
+    if addr is not None:
+        raw += struct.pack(">H", addr[1]) + addr[0]
+    f = fqdn.encode()
+    d = domain.encode()
+    raw += bytes([len(f)]) + f + bytes([len(d)]) + d + bytes([fed])
+    raw += bytes([flags if flags is not None else (1 if routes is not None else 0)])
+    if routes is not None:
+        raw += struct.pack(">Q", routes)
+    tag = siphash(key, raw + callid.encode())
+    raw += struct.pack(">Q", tag)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def branch(conn_id, counter, loop, key=KEY):
     raw = b"b" + struct.pack(">QII", conn_id, counter, loop)
     return "z9hG4bKsE%016x%08x%08x%016x" % (conn_id, counter, loop, siphash(key, raw))
@@ -203,8 +222,31 @@ def token_seeds():
         "branch-tampered.txt": branch(5, 6, 7)[:-1] + "0",
         "branch-upper.txt": branch(5, 6, 7).upper(),
         "branch-rfc3261.txt": "z9hG4bK74bf9",
+        # Format 2: the partner's domain, the federation type (fedroute.h:
+        # 1 allowed server .. 4 discovered) and the hash of the pool's Route
+        # entries; a flag rr.c does not know, and a format it does not.
+        "tok2-ext-domain.txt": token2(1, 0, 0x100000001, "sip.fabrikam.test", CALLID,
+                                      (bytes([127, 0, 0, 20]), 5061), "fabrikam.test", 3) + "\n" + CALLID,
+        "tok2-routes.txt": token2(1, 0, 9, "sip.fabrikam.test", CALLID, None, "fabrikam.test", 1,
+                                  0x0123456789ABCDEF) + "\n" + CALLID,
+        "tok2-v6-discovered.txt": token2(1, 0, 3, "edge.litware.test", "abc", (v6, 5061),
+                                         "litware.test", 4, 0) + "\nabc",
+        "tok2-int-tcp.txt": token2(0, 1, 0x200000002, "", CALLID) + "\n" + CALLID,
+        "tok2-long-names.txt": token2(1, 0, 1, "a" * 255, "x", None, "b" * 255, 255,
+                                      MASK) + "\nx",
+        "tok2-bad-flags.txt": token2(1, 0, 1, "a.test", "c", None, "a.test", 1, flags=2) + "\nc",
+        "tok2-routes-short.txt": token2(1, 0, 1, "a.test", "c", None, "a.test", 1, flags=1) + "\nc",
+        "tok3-format.txt": token2(1, 0, 1, "a.test", "c", None, "a.test", 1, ver=3) + "\nc",
     }
-    return {k: v.encode() for k, v in seeds.items()}
+    seeds = {k: v.encode() for k, v in seeds.items()}
+    # The peer fields of fuzz_token.c's third use: external TLS over IPv4
+    # (octet 0), connection id, port, address, type 3, a Route hash, then
+    # the FQDN, the domain and the Call-ID.
+    seeds["peer-fields.bin"] = (bytes([0x05]) + struct.pack(">QH", 0x100000001, 5061) +
+                                bytes([192, 0, 2, 20]) + bytes(12) + bytes([3, 1]) +
+                                struct.pack(">Q", 0xFEDCBA9876543210) +
+                                b"sip.fabrikam.test\nfabrikam.test\n" + CALLID.encode())
+    return seeds
 
 
 # --------------------------------------------------------------------- DNS
