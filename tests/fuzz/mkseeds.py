@@ -158,7 +158,41 @@ def framing_seeds():
     compact = (b"OPTIONS sip:contoso.test SIP/2.0\r\nv: SIP/2.0/TCP [::1]:5062;rport;branch=z9hG4bK-c\r\n"
                b"f: <sip:a@fabrikam.test>;tag=x\r\nt: sip:contoso.test\r\ni: c1\r\n"
                b"CSeq: 9 OPTIONS\r\nk: path\r\nl: 1\r\n\r\na")
+    options = request("OPTIONS", "sip:sip.contoso.test:5061;transport=tls", "<sip:ping@fabrikam.test>;tag=o1",
+                      "<sip:sip.contoso.test>", extra=["Accept: application/sdp"])
+    # Diagnostics the pool adds, with the source the partners must not see
+    # (a quoted ';source=' stays: it is inside reason's value).
+    diags = ['ms-diagnostics: 1003;reason="User does not exist";source="pool1.contoso.test"',
+             'MS-Diagnostics:  2;reason="a;source=b" ; Source = pool2.contoso.test;x=1',
+             'ms-diagnostics: 3;source;appName="x\\";source=y"',
+             'ms-diagnostics-public: 4;reason="already public";source="kept"']
+    resp_diag = sip("SIP/2.0 404 Not Found",
+                    ["Via: SIP/2.0/TLS sip.contoso.test:5061;branch=%s" % branch(42, 7, 0x1234abcd),
+                     "Via: SIP/2.0/TLS 127.0.0.20:5061;branch=z9hG4bK-message-1",
+                     "From: <sip:alice@fabrikam.test>;tag=a1", "To: <sip:bob@contoso.test>;tag=b1",
+                     "Call-ID: " + CALLID, "CSeq: 1 MESSAGE"] + diags)
+    # Record-Route lists as the pool and the edge build them: ours with its
+    # token, the pool's own entries after it (reversed into a Route set by
+    # the partner).
+    rrs = ["Record-Route: <sip:pool1.contoso.test:5071;transport=tls;lr>",
+           "Record-Route: <sip:sip.contoso.test:5061;transport=tls;lr;sipedge=%s>, "
+           "<sip:edge-int.contoso.test:5062;transport=tcp;lr;sipedge=%s>" % (TOK_EXT, TOK_INT),
+           "Record-Route: <sip:pool2.contoso.test;lr;maddr=127.0.0.11>"]
+    resp_rr = sip("SIP/2.0 200 OK",
+                  ["Via: SIP/2.0/TLS sip.contoso.test:5061;branch=%s" % branch(42, 7, 0x1234abcd),
+                   "Via: SIP/2.0/TLS 127.0.0.20:5061;branch=z9hG4bK-invite-1"] + rrs +
+                  ["From: <sip:alice@fabrikam.test>;tag=a1", "To: <sip:bob@contoso.test>;tag=b1",
+                   "Call-ID: " + CALLID, "CSeq: 1 INVITE", "Contact: <sip:bob@127.0.0.10:5071>"] + diags[:1])
+    invite_rr = request("INVITE", "sip:alice@fabrikam.test", "<sip:bob@contoso.test>;tag=b2",
+                        "<sip:alice@fabrikam.test>", callid="o1@contoso.test",
+                        extra=rrs[:1] + rrs[2:] + ["Contact: <sip:bob@127.0.0.10:5071>"] + diags[:2])
     s = {
+        "options-edge.sip": options,
+        "options-edge-tagged-ipv6.sip": options.replace(b";tag=o1", b";tag=o1\r\nv: SIP/2.0/TCP [::1]:5070;rport")
+        .replace(b"<sip:sip.contoso.test>", b"<sip:sip.contoso.test>;tag=t9"),
+        "response-diagnostics.sip": resp_diag,
+        "response-record-routes.sip": resp_rr,
+        "invite-record-routes.sip": invite_rr,
         "message.sip": msg,
         "invite.sip": invite,
         "bye-route-token.sip": bye,
