@@ -385,6 +385,17 @@ def conf_seeds():
         "handshake-timeout 10s\nidle-timeout 10m\nincomplete-timeout 30s\nconnect-timeout 5s\n"
         "max-connections 10000\nmax-connections-per-address 256\nmax-transactions 20000\n"
         "t1 500ms\ntimer-c 3m\ntimer-f 1h\n")
+    s["outgoing.conf"] = BASE_CONF + (
+        "listen internal tcp [::1]:5062\nlisten external tls [::]:5063\n"
+        "outgoing-address internal 10.0.0.5\n"
+        "outgoing-address external 192.0.2.10\noutgoing-address external 2001:db8::1\n"
+        "failover-delay 0\nhop-retry 1s\n")
+    s["outgoing-any.conf"] = ("edge-fqdn a.test\nsip-domain a.test\n"
+                              "listen internal tcp 0.0.0.0:5060\nlisten internal tcp [::1]:5062\n"
+                              "outgoing-address internal any\noutgoing-address internal 10.0.0.5\n")
+    s["outgoing-default.conf"] = ("edge-fqdn a.test\nsip-domain a.test\n"
+                                  "listen internal tcp 0.0.0.0:5060\nlisten internal tcp 127.0.0.2:5061\n"
+                                  "listen internal tcp 127.0.0.3:5062\nlisten internal tcp [::]:5063\n")
     s["tcp-only.conf"] = ("edge-fqdn a.test\r\nsip-domain a.test\r\n"
                           "listen internal tcp 127.0.0.1\r\n\t# comment\r\n")
     errors = {
@@ -405,6 +416,12 @@ def conf_seeds():
         "err-words.conf": "sip-domain " + " ".join(["a.test"] * 20) + "\n",
         "err-long-line.conf": "db /" + "x" * 5000 + "\n",
         "err-size.conf": "max-message-size 1023\n",
+        "err-outgoing-port.conf": "outgoing-address internal 10.0.0.5:5060\n",
+        "err-outgoing-wildcard.conf": "outgoing-address external [::]\n",
+        "err-outgoing-twice.conf": "outgoing-address external 192.0.2.1\noutgoing-address external 192.0.2.2\n",
+        "err-outgoing-side.conf": "outgoing-address dmz 192.0.2.1\n",
+        "err-outgoing-words.conf": "outgoing-address internal\n",
+        "err-outgoing-name.conf": "outgoing-address internal edge.contoso.test\n",
     }
     for name, extra in errors.items():
         s[name] = BASE_CONF + extra
