@@ -37,9 +37,59 @@ port_of(const struct sockaddr_storage *ss)
 					  ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
+static bool
+is_wildcard(const struct sockaddr_storage *ss)
+{
+	static const unsigned char zero[16];
+	const unsigned char *b;
+	size_t n = conf_sockaddr_bytes(ss, &b);
+
+	FUZZ_CHECK(n == 4 || n == 16);
+	return memcmp(b, zero, n) == 0;
+}
+
+/* Where connections the edge opens leave from (outgoing-address, sipedge.conf(5)
+ * "Failover and outgoing connections"): per side one IPv4 and one IPv6 address
+ * at most, each of its family, a port of 0 and no wildcard.  Unless the side
+ * says any, a family that side listens on at a named address has a source
+ * address; when the file has no outgoing-address line at all, it is that of
+ * the side's first such listener, and no side is any. */
+static void
+check_outgoing(const struct conf *c, bool lines)
+{
+	char buf[80];
+
+	for (int side = 0; side < 2; side++)
+		for (int fam = 0; fam < 2; fam++) {
+			const struct sockaddr_storage *a = &c->out_addr[side][fam];
+			const struct listener_conf *first = NULL;
+
+			for (size_t i = 0; i < c->nlisteners && !first; i++) {
+				const struct listener_conf *l = &c->listeners[i];
+
+				if ((int)l->side == side && (l->addr.ss_family == AF_INET6) == (fam == 1) &&
+				    !is_wildcard(&l->addr))
+					first = l;
+			}
+			if (!lines) {
+				FUZZ_CHECK(!c->out_any[side]);
+				FUZZ_CHECK(c->has_out[side][fam] == (first != NULL));
+				if (first)
+					FUZZ_CHECK(conf_sockaddr_same_ip(a, &first->addr));
+			} else if (first && !c->out_any[side])
+				FUZZ_CHECK(c->has_out[side][fam]);
+			if (!c->has_out[side][fam])
+				continue;
+			FUZZ_CHECK(a->ss_family == (fam ? AF_INET6 : AF_INET));
+			FUZZ_CHECK(conf_sockaddr_port(a) == 0);
+			FUZZ_CHECK(!is_wildcard(a));
+			FUZZ_CHECK(conf_sockaddr_host(a, buf, sizeof(buf), NULL) != NULL);
+		}
+}
+
 /* What a configuration conf_load accepted guarantees to the daemon. */
 static void
-check_conf(const struct conf *c)
+check_conf(const struct conf *c, bool outgoing_lines)
 {
 	char buf[80];
 	struct hop h;
@@ -86,6 +136,7 @@ check_conf(const struct conf *c)
 	/* A user is never root, and a group comes only with a user. */
 	FUZZ_CHECK(!c->user[0] || c->uid != 0);
 	FUZZ_CHECK(!c->group[0] || c->user[0]);
+	check_outgoing(c, outgoing_lines);
 }
 
 int
@@ -116,7 +167,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(c != NULL);
-	check_conf(c);
+	check_conf(c, memmem(data, size, "outgoing-address", 16) != NULL);
 	conf_free(c);
 	return 0;
 }

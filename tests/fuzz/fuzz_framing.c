@@ -2,8 +2,10 @@
  * stream framing (framing.c, RFC 3261 §18.3, RFC 5626 §3.5.1), Sofia-SIP's parser
  * with our message class, and what the proxy runs on each message it gets
  * (sipmsg.c: the §16.3 checks, local responses with diagnostics, Via stamping
- * per RFC 3581, loop hash, hop-by-hop ACK and CANCEL; rr.c on Via branches and
- * Route tokens; the edits and the serialisation of forwarding).
+ * per RFC 3581, loop hash, hop-by-hop ACK and CANCEL, the edge's own 200 to
+ * OPTIONS, Route and Record-Route lists as the text their keyed hash is taken
+ * of, ms-diagnostics made ms-diagnostics-public towards partners; rr.c on Via
+ * branches and Route tokens; the edits and the serialisation of forwarding).
  *
  * Input: when the first octet is below 0x08 (no SIP message starts so) it and
  * the next two choose how the stream is cut and the size limit, and the rest
@@ -13,6 +15,7 @@
  *                octets, 3 reads of 1..64 octets drawn from octet 1;
  *   octet 0 & 4: max-message-size 256 + 32 * octet 2 (256..8416), else 4096. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <string.h>
@@ -100,6 +103,230 @@ respond(const msg_t *req, const sip_t *sip, const sip_via_t *via, int status,
 	return NULL;
 }
 
+/* How many extension headers called name the message has. */
+static unsigned
+count_unknown(const sip_t *sip, const char *name)
+{
+	unsigned n = 0;
+
+	for (const sip_unknown_t *u = sip->sip_unknown; u; u = u->un_next)
+		if (u->un_name && strcasecmp(u->un_name, name) == 0)
+			n++;
+	return n;
+}
+
+/* Whether a header value has a source parameter after its first (the code):
+ * parameters split at semicolons outside quoted strings, as the pool writes
+ * them ("1001;reason=...;source=pool1.contoso.test"). */
+static bool
+has_source(const char *v)
+{
+	const char *p = v;
+	bool first = true;
+
+	while (*p) {
+		const char *q;
+		bool quoted = false;
+
+		for (q = p; *q && (quoted || *q != ';'); q++) {
+			if (*q == '"')
+				quoted = !quoted;
+			else if (*q == '\\' && quoted && q[1])
+				q++;
+		}
+		if (!first) {
+			const char *n = p;
+
+			while (n < q && (*n == ' ' || *n == '\t'))
+				n++;
+			if (q - n >= 6 && strncasecmp(n, "source", 6) == 0) {
+				n += 6;
+				while (n < q && (*n == ' ' || *n == '\t'))
+					n++;
+				if (n < q && *n == '=')
+					return true;
+			}
+		}
+		first = false;
+		p = *q ? q + 1 : q;
+	}
+	return false;
+}
+
+/* Towards a partner (txn.c: a request sent out on the external side, a
+ * response forwarded to it): no ms-diagnostics is left, each became one
+ * ms-diagnostics-public, and none of those it made names a source. */
+static void
+diag_public(msg_t *msg, sip_t *sip)
+{
+	unsigned before = count_unknown(sip, "ms-diagnostics");
+	unsigned pub = count_unknown(sip, "ms-diagnostics-public"), k = 0;
+	const sip_unknown_t **old = NULL;
+	int n;
+
+	if (pub && (old = calloc(pub, sizeof(*old))) == NULL)
+		return;
+	for (const sip_unknown_t *u = sip->sip_unknown; u; u = u->un_next)
+		if (u->un_name && strcasecmp(u->un_name, "ms-diagnostics-public") == 0)
+			old[k++] = u;
+	n = sipmsg_diag_public(msg, sip);
+	FUZZ_CHECK(n >= 0 && (unsigned)n <= before);
+	FUZZ_CHECK(count_unknown(sip, "ms-diagnostics") == 0);
+	FUZZ_CHECK(count_unknown(sip, "ms-diagnostics-public") == pub + (unsigned)n);
+	for (const sip_unknown_t *u = sip->sip_unknown; u; u = u->un_next) {
+		bool made = u->un_name && strcasecmp(u->un_name, "ms-diagnostics-public") == 0;
+
+		for (k = 0; made && k < pub; k++)
+			if (old[k] == u)
+				made = false;
+		if (made)
+			FUZZ_CHECK(!has_source(u->un_value ? u->un_value : ""));
+	}
+	free(old);
+}
+
+/* The text of a Route (or Record-Route) list (sipmsg_routes_text), as the
+ * proxy hashes it into a token (route.c, txn_route.c): one line per entry,
+ * the reversed list the same lines in the other order, a list cut at stop a
+ * prefix, and exactly as long a buffer as it needs, no shorter. */
+#define ROUTES_TEXT 4096
+
+static int
+routes_text(const sip_route_t *first, const sip_route_t *stop, bool reverse, char **out)
+{
+	char *buf = malloc(ROUTES_TEXT), *exact;
+	int n;
+
+	*out = NULL;
+	if (buf == NULL)
+		return -ENOMEM;
+	n = sipmsg_routes_text(first, stop, reverse, buf, ROUTES_TEXT);
+	FUZZ_CHECK(n == -ENOSPC || (n >= 0 && n < ROUTES_TEXT && buf[n] == '\0'));
+	if (n < 0) {
+		free(buf);
+		return n;
+	}
+	/* n + 1 octets are enough (ASan sees any write past them), n are not. */
+	if ((exact = malloc((size_t)n + 1)) != NULL) {
+		FUZZ_CHECK(sipmsg_routes_text(first, stop, reverse, exact, (size_t)n + 1) == n);
+		FUZZ_CHECK(memcmp(exact, buf, (size_t)n + 1) == 0);
+		free(exact);
+	}
+	if (n > 0 && (exact = malloc((size_t)n)) != NULL) {
+		FUZZ_CHECK(sipmsg_routes_text(first, stop, reverse, exact, (size_t)n) == -ENOSPC);
+		free(exact);
+	}
+	*out = buf;
+	return n;
+}
+
+/* The start of line i of text (k lines, each ending in '\n') and its length. */
+static const char *
+line_at(const char *text, unsigned i, size_t *len)
+{
+	for (; i > 0; i--)
+		text = strchr(text, '\n') + 1;
+	*len = (size_t)(strchr(text, '\n') - text);
+	return text;
+}
+
+static void
+check_routes(su_home_t *home, const sip_route_t *list, bool record)
+{
+	const sip_route_t *mid = list, *rev;
+	unsigned k = 0, lines = 0, m;
+	char *fwd, *bwd, *cut, *copy;
+	int n, nb, nc;
+
+	for (const sip_route_t *r = list; r; r = r->r_next)
+		k++;
+	n = routes_text(list, NULL, false, &fwd);
+	if (k > SIPMSG_MAX_VIA)
+		FUZZ_CHECK(n == -ENOSPC);
+	if (n < 0)
+		return;
+	for (const char *c = fwd; (c = strchr(c, '\n')) != NULL; c++)
+		lines++;
+	FUZZ_CHECK(lines == k);
+	FUZZ_CHECK(rr_routes_hash(&key, fwd, (size_t)n) == rr_routes_hash(&key, fwd, (size_t)n));
+
+	/* Reversed: the same lines, last first. */
+	nb = routes_text(list, NULL, true, &bwd);
+	FUZZ_CHECK(nb == n);
+	for (unsigned i = 0; i < k; i++) {
+		size_t la, lb;
+		const char *a = line_at(fwd, i, &la), *b = line_at(bwd, k - 1 - i, &lb);
+
+		FUZZ_CHECK(la == lb && memcmp(a, b, la) == 0);
+	}
+
+	/* Up to the middle entry: the first m lines. */
+	m = k / 2;
+	for (unsigned i = 0; i < m; i++)
+		mid = mid->r_next;
+	nc = routes_text(list, mid, false, &cut);
+	FUZZ_CHECK(nc >= 0 && nc <= n && memcmp(cut, fwd, (size_t)nc) == 0);
+	FUZZ_CHECK(m == 0 ? nc == 0 : fwd[nc - 1] == '\n');
+	free(cut);
+
+	/* A Record-Route as the peer copies it into its Route set (RFC 3261
+	 * §12.1.2, reversed): the same text as the Record-Route reversed, also
+	 * from the middle on (txn_seal_response stops at our own entry). */
+	if (record && k > 0 && (rev = sip_route_reverse(home, list)) != NULL) {
+		const sip_route_t *tail = rev;
+
+		nc = routes_text(rev, NULL, false, &copy);
+		FUZZ_CHECK(nc == nb && memcmp(copy, bwd, (size_t)nb) == 0);
+		FUZZ_CHECK(rr_routes_hash(&key, copy, (size_t)nc) == rr_routes_hash(&key, bwd, (size_t)nb));
+		free(copy);
+		for (unsigned i = 0; i < k - m; i++)
+			tail = tail->r_next;
+		nb = routes_text(list, mid, true, &cut);
+		nc = routes_text(tail, NULL, false, &copy);
+		FUZZ_CHECK(nb >= 0 && nb == nc && memcmp(cut, copy, (size_t)nb) == 0);
+		free(cut);
+		free(copy);
+	}
+	free(bwd);
+	free(fwd);
+}
+
+/* The edge's 200 to an OPTIONS for itself (txn_answer_options): to any
+ * OPTIONS that passed the checks, with the request's Vias, dialog
+ * identifiers and CSeq, our To tag, and Allow, Accept and Supported. */
+static void
+options_answer(msg_t *req, const sip_t *sip)
+{
+	static const char tag[] = "se0123456789abcdef";
+	unsigned vr = 0, va = 0;
+	msg_t *r = sipmsg_options_response(req, sip->sip_via, tag);
+	const sip_t *rs;
+
+	FUZZ_CHECK(r != NULL);
+	rs = sip_object(r);
+	FUZZ_CHECK(rs->sip_status && rs->sip_status->st_status == 200);
+	FUZZ_CHECK(rs->sip_allow && rs->sip_accept && rs->sip_supported);
+	FUZZ_CHECK(sip_is_allowed(rs->sip_allow, sip_method_options, "OPTIONS"));
+	FUZZ_CHECK(sip_is_allowed(rs->sip_allow, sip_method_invite, "INVITE"));
+	FUZZ_CHECK(sip_is_allowed(rs->sip_allow, sip_method_unknown, "SERVICE"));
+	FUZZ_CHECK(rs->sip_accept->ac_type && strcmp(rs->sip_accept->ac_type, "*/*") == 0);
+	FUZZ_CHECK(!rs->sip_supported->k_items || !rs->sip_supported->k_items[0]);
+	FUZZ_CHECK(rs->sip_warning == NULL && rs->sip_unsupported == NULL);
+	for (const sip_via_t *v = sip->sip_via; v; v = v->v_next)
+		vr++;
+	for (const sip_via_t *v = rs->sip_via; v; v = v->v_next)
+		va++;
+	FUZZ_CHECK(va == vr);
+	FUZZ_CHECK(rs->sip_call_id && strcmp(rs->sip_call_id->i_id, sip->sip_call_id->i_id) == 0);
+	FUZZ_CHECK(rs->sip_cseq && rs->sip_cseq->cs_seq == sip->sip_cseq->cs_seq &&
+	    rs->sip_cseq->cs_method == sip->sip_cseq->cs_method);
+	FUZZ_CHECK(rs->sip_from && rs->sip_to && rs->sip_to->a_tag);
+	FUZZ_CHECK(strcmp(rs->sip_to->a_tag, sip->sip_to->a_tag ? sip->sip_to->a_tag : tag) == 0);
+	FUZZ_CHECK(sipmsg_nul_byte(r) == sipmsg_nul_byte(req));
+	send_bytes(r);
+	msg_destroy(r);
+}
+
 /* Remove every extension header called name (proxy.c strip_unknown). */
 static void
 strip_unknown(msg_t *msg, sip_t *sip, const char *name)
@@ -172,6 +399,7 @@ forward_edits(msg_t *msg, sip_t *sip, uint32_t loop)
 				msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)rr);
 		}
 	}
+	diag_public(msg, sip);                  /* sent out to a partner */
 	strip_unknown(msg, sip, TRUST_HEADER);
 	strip_unknown(msg, sip, "P-Asserted-Identity");
 	h = msg_header_format(home, sip_unknown_class, "%s: %s", TRUST_HEADER,
@@ -225,6 +453,10 @@ on_request(struct run *r, msg_t *msg, sip_t *sip)
 		if (v->v_branch)
 			(void)rr_branch_parse(&key, v->v_branch, NULL, &vloop);
 	route_tokens(sip);
+	check_routes(msg_home(msg), sip->sip_route, false);
+	check_routes(msg_home(msg), sip->sip_record_route, true);
+	if (sip->sip_request->rq_method == sip_method_options)
+		options_answer(msg, sip);
 	sipmsg_url_host(sip->sip_request->rq_url, host, sizeof(host));
 	sipmsg_url_host(sip->sip_from->a_url, host, sizeof(host));
 	sipmsg_url_host(sip->sip_to->a_url, host, sizeof(host));
@@ -269,8 +501,10 @@ on_response(msg_t *msg, sip_t *sip)
 	FUZZ_CHECK(sip->sip_via && sip->sip_cseq && sip->sip_call_id);
 	if (sip->sip_via->v_branch)
 		(void)rr_branch_parse(&key, sip->sip_via->v_branch, &id, &loop);
-	/* Forwarded upstream without our Via (proxy.c forward_up). */
+	check_routes(msg_home(msg), sip->sip_record_route, true);
+	/* Forwarded upstream without our Via, to a partner (txn_forward_up). */
 	sip_via_remove(msg, sip);
+	diag_public(msg, sip);
 	send_bytes(msg);
 }
 

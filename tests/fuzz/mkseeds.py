@@ -75,6 +75,25 @@ def token(side, kind, conn_id, fqdn, callid, addr=None, key=KEY):
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def token2(side, kind, conn_id, fqdn, callid, addr=None, domain="", fed=0, routes=None,
+           key=KEY, ver=2, flags=None):
+    """rr_token_encode, format 2: format 1's fields up to the FQDN, then
+    len domain | fed | flags (bit 0: a Route hash follows) | routes | tag."""
+    fam = 0 if addr is None else (4 if len(addr[0]) == 4 else 6)
+    raw = bytes([ver, side, kind, fam]) + struct.pack(">Q", conn_id)
+    if addr is not None:
+        raw += struct.pack(">H", addr[1]) + addr[0]
+    f = fqdn.encode()
+    d = domain.encode()
+    raw += bytes([len(f)]) + f + bytes([len(d)]) + d + bytes([fed])
+    raw += bytes([flags if flags is not None else (1 if routes is not None else 0)])
+    if routes is not None:
+        raw += struct.pack(">Q", routes)
+    tag = siphash(key, raw + callid.encode())
+    raw += struct.pack(">Q", tag)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def branch(conn_id, counter, loop, key=KEY):
     raw = b"b" + struct.pack(">QII", conn_id, counter, loop)
     return "z9hG4bKsE%016x%08x%08x%016x" % (conn_id, counter, loop, siphash(key, raw))
@@ -139,7 +158,41 @@ def framing_seeds():
     compact = (b"OPTIONS sip:contoso.test SIP/2.0\r\nv: SIP/2.0/TCP [::1]:5062;rport;branch=z9hG4bK-c\r\n"
                b"f: <sip:a@fabrikam.test>;tag=x\r\nt: sip:contoso.test\r\ni: c1\r\n"
                b"CSeq: 9 OPTIONS\r\nk: path\r\nl: 1\r\n\r\na")
+    options = request("OPTIONS", "sip:sip.contoso.test:5061;transport=tls", "<sip:ping@fabrikam.test>;tag=o1",
+                      "<sip:sip.contoso.test>", extra=["Accept: application/sdp"])
+    # Diagnostics the pool adds, with the source the partners must not see
+    # (a quoted ';source=' stays: it is inside reason's value).
+    diags = ['ms-diagnostics: 1003;reason="User does not exist";source="pool1.contoso.test"',
+             'MS-Diagnostics:  2;reason="a;source=b" ; Source = pool2.contoso.test;x=1',
+             'ms-diagnostics: 3;source;appName="x\\";source=y"',
+             'ms-diagnostics-public: 4;reason="already public";source="kept"']
+    resp_diag = sip("SIP/2.0 404 Not Found",
+                    ["Via: SIP/2.0/TLS sip.contoso.test:5061;branch=%s" % branch(42, 7, 0x1234abcd),
+                     "Via: SIP/2.0/TLS 127.0.0.20:5061;branch=z9hG4bK-message-1",
+                     "From: <sip:alice@fabrikam.test>;tag=a1", "To: <sip:bob@contoso.test>;tag=b1",
+                     "Call-ID: " + CALLID, "CSeq: 1 MESSAGE"] + diags)
+    # Record-Route lists as the pool and the edge build them: ours with its
+    # token, the pool's own entries after it (reversed into a Route set by
+    # the partner).
+    rrs = ["Record-Route: <sip:pool1.contoso.test:5071;transport=tls;lr>",
+           "Record-Route: <sip:sip.contoso.test:5061;transport=tls;lr;sipedge=%s>, "
+           "<sip:edge-int.contoso.test:5062;transport=tcp;lr;sipedge=%s>" % (TOK_EXT, TOK_INT),
+           "Record-Route: <sip:pool2.contoso.test;lr;maddr=127.0.0.11>"]
+    resp_rr = sip("SIP/2.0 200 OK",
+                  ["Via: SIP/2.0/TLS sip.contoso.test:5061;branch=%s" % branch(42, 7, 0x1234abcd),
+                   "Via: SIP/2.0/TLS 127.0.0.20:5061;branch=z9hG4bK-invite-1"] + rrs +
+                  ["From: <sip:alice@fabrikam.test>;tag=a1", "To: <sip:bob@contoso.test>;tag=b1",
+                   "Call-ID: " + CALLID, "CSeq: 1 INVITE", "Contact: <sip:bob@127.0.0.10:5071>"] + diags[:1])
+    invite_rr = request("INVITE", "sip:alice@fabrikam.test", "<sip:bob@contoso.test>;tag=b2",
+                        "<sip:alice@fabrikam.test>", callid="o1@contoso.test",
+                        extra=rrs[:1] + rrs[2:] + ["Contact: <sip:bob@127.0.0.10:5071>"] + diags[:2])
     s = {
+        "options-edge.sip": options,
+        "options-edge-tagged-ipv6.sip": options.replace(b";tag=o1", b";tag=o1\r\nv: SIP/2.0/TCP [::1]:5070;rport")
+        .replace(b"<sip:sip.contoso.test>", b"<sip:sip.contoso.test>;tag=t9"),
+        "response-diagnostics.sip": resp_diag,
+        "response-record-routes.sip": resp_rr,
+        "invite-record-routes.sip": invite_rr,
         "message.sip": msg,
         "invite.sip": invite,
         "bye-route-token.sip": bye,
@@ -203,8 +256,31 @@ def token_seeds():
         "branch-tampered.txt": branch(5, 6, 7)[:-1] + "0",
         "branch-upper.txt": branch(5, 6, 7).upper(),
         "branch-rfc3261.txt": "z9hG4bK74bf9",
+        # Format 2: the partner's domain, the federation type (fedroute.h:
+        # 1 allowed server .. 4 discovered) and the hash of the pool's Route
+        # entries; a flag rr.c does not know, and a format it does not.
+        "tok2-ext-domain.txt": token2(1, 0, 0x100000001, "sip.fabrikam.test", CALLID,
+                                      (bytes([127, 0, 0, 20]), 5061), "fabrikam.test", 3) + "\n" + CALLID,
+        "tok2-routes.txt": token2(1, 0, 9, "sip.fabrikam.test", CALLID, None, "fabrikam.test", 1,
+                                  0x0123456789ABCDEF) + "\n" + CALLID,
+        "tok2-v6-discovered.txt": token2(1, 0, 3, "edge.litware.test", "abc", (v6, 5061),
+                                         "litware.test", 4, 0) + "\nabc",
+        "tok2-int-tcp.txt": token2(0, 1, 0x200000002, "", CALLID) + "\n" + CALLID,
+        "tok2-long-names.txt": token2(1, 0, 1, "a" * 255, "x", None, "b" * 255, 255,
+                                      MASK) + "\nx",
+        "tok2-bad-flags.txt": token2(1, 0, 1, "a.test", "c", None, "a.test", 1, flags=2) + "\nc",
+        "tok2-routes-short.txt": token2(1, 0, 1, "a.test", "c", None, "a.test", 1, flags=1) + "\nc",
+        "tok3-format.txt": token2(1, 0, 1, "a.test", "c", None, "a.test", 1, ver=3) + "\nc",
     }
-    return {k: v.encode() for k, v in seeds.items()}
+    seeds = {k: v.encode() for k, v in seeds.items()}
+    # The peer fields of fuzz_token.c's third use: external TLS over IPv4
+    # (octet 0), connection id, port, address, type 3, a Route hash, then
+    # the FQDN, the domain and the Call-ID.
+    seeds["peer-fields.bin"] = (bytes([0x05]) + struct.pack(">QH", 0x100000001, 5061) +
+                                bytes([192, 0, 2, 20]) + bytes(12) + bytes([3, 1]) +
+                                struct.pack(">Q", 0xFEDCBA9876543210) +
+                                b"sip.fabrikam.test\nfabrikam.test\n" + CALLID.encode())
+    return seeds
 
 
 # --------------------------------------------------------------------- DNS
@@ -309,6 +385,17 @@ def conf_seeds():
         "handshake-timeout 10s\nidle-timeout 10m\nincomplete-timeout 30s\nconnect-timeout 5s\n"
         "max-connections 10000\nmax-connections-per-address 256\nmax-transactions 20000\n"
         "t1 500ms\ntimer-c 3m\ntimer-f 1h\n")
+    s["outgoing.conf"] = BASE_CONF + (
+        "listen internal tcp [::1]:5062\nlisten external tls [::]:5063\n"
+        "outgoing-address internal 10.0.0.5\n"
+        "outgoing-address external 192.0.2.10\noutgoing-address external 2001:db8::1\n"
+        "failover-delay 0\nhop-retry 1s\n")
+    s["outgoing-any.conf"] = ("edge-fqdn a.test\nsip-domain a.test\n"
+                              "listen internal tcp 0.0.0.0:5060\nlisten internal tcp [::1]:5062\n"
+                              "outgoing-address internal any\noutgoing-address internal 10.0.0.5\n")
+    s["outgoing-default.conf"] = ("edge-fqdn a.test\nsip-domain a.test\n"
+                                  "listen internal tcp 0.0.0.0:5060\nlisten internal tcp 127.0.0.2:5061\n"
+                                  "listen internal tcp 127.0.0.3:5062\nlisten internal tcp [::]:5063\n")
     s["tcp-only.conf"] = ("edge-fqdn a.test\r\nsip-domain a.test\r\n"
                           "listen internal tcp 127.0.0.1\r\n\t# comment\r\n")
     errors = {
@@ -329,6 +416,12 @@ def conf_seeds():
         "err-words.conf": "sip-domain " + " ".join(["a.test"] * 20) + "\n",
         "err-long-line.conf": "db /" + "x" * 5000 + "\n",
         "err-size.conf": "max-message-size 1023\n",
+        "err-outgoing-port.conf": "outgoing-address internal 10.0.0.5:5060\n",
+        "err-outgoing-wildcard.conf": "outgoing-address external [::]\n",
+        "err-outgoing-twice.conf": "outgoing-address external 192.0.2.1\noutgoing-address external 192.0.2.2\n",
+        "err-outgoing-side.conf": "outgoing-address dmz 192.0.2.1\n",
+        "err-outgoing-words.conf": "outgoing-address internal\n",
+        "err-outgoing-name.conf": "outgoing-address internal edge.contoso.test\n",
     }
     for name, extra in errors.items():
         s[name] = BASE_CONF + extra
