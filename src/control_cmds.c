@@ -95,6 +95,24 @@ cmd_status(struct control_req *r, int argc, char **argv, void *arg)
 	key_str(o, "db", c->db_path);
 	json_out_end_object(o);
 	key_uint(o, "dns_cache_entries", t.dns_cache);
+	if (d->has_cert) {
+		json_out_key(o, "certificate");
+		json_out_begin_object(o);
+		key_str(o, "file", c->certificate);
+		key_str(o, "subject", d->cert.subject);
+		key_str(o, "issuer", d->cert.issuer);
+		key_str(o, "serial", d->cert.serial);
+		key_str(o, "key", d->cert.key);
+		key_str(o, "not_after", iso_time(d->cert.not_after, buf, sizeof(buf)));
+		json_out_key(o, "days_left");
+		json_out_int(o, (int64_t)(d->cert.not_after - now) / 86400);
+		json_out_key(o, "names");
+		json_out_begin_array(o);
+		for (size_t i = 0; i < d->cert.nsans; i++)
+			json_out_string(o, d->cert.sans[i]);
+		json_out_end_array(o);
+		json_out_end_object(o);
+	}
 	key_uint(o, "reloads", d->reloads);
 	key_str(o, "reloaded", iso_time(d->reloaded_at, buf, sizeof(buf)));
 	json_out_end_object(o);
@@ -474,6 +492,15 @@ daemon_metrics(FILE *f, void *arg)
 	    "# TYPE sipedge_policy_loaded_time_seconds gauge\n"
 	    "sipedge_policy_loaded_time_seconds %lld\n",
 	    (unsigned long long)d->policy_generation, (long long)d->policy_loaded);
+	if (d->has_cert)
+		fprintf(f, "# HELP sipedge_certificate_expiry_seconds Seconds until the certificate in "
+		    "force expires (negative once it has).\n"
+		    "# TYPE sipedge_certificate_expiry_seconds gauge\n"
+		    "sipedge_certificate_expiry_seconds %lld\n"
+		    "# HELP sipedge_certificate_not_after_timestamp_seconds When it expires (Unix time).\n"
+		    "# TYPE sipedge_certificate_not_after_timestamp_seconds gauge\n"
+		    "sipedge_certificate_not_after_timestamp_seconds %lld\n",
+		    (long long)(d->cert.not_after - time(NULL)), (long long)d->cert.not_after);
 	if (proxy_stats(d->px, &t) < 0)
 		return;
 	stats_total_prometheus(&t, f);

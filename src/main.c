@@ -59,6 +59,7 @@ on_policy_timer(uv_timer_t *tm)
 	uint64_t gen;
 	char err[1024];
 
+	daemon_cert_tick(&sg->d, time(NULL));
 	if (store_generation(sg->st, &gen) < 0) {
 		log_warnx("%s: %s: %s", __func__, sg->d.conf->db_path, store_error(sg->st));
 	} else if (gen != sg->generation) {
@@ -405,6 +406,8 @@ main(int argc, char **argv)
 	sg.d.started = time(NULL);
 	sg.d.st = st;
 	sg.d.verbose = verbose;
+	daemon_cert_noted(&sg.d);
+	daemon_cert_tick(&sg.d, time(NULL));
 	sg.ctl = ctl;
 	uv_signal_init(loop, &sg.sigint);
 	uv_signal_init(loop, &sg.sigterm);
@@ -430,6 +433,7 @@ main(int argc, char **argv)
 	log_info("sipedge stopped");
 	conf_free(sg.d.conf);        /* the configuration in force (c, or a reload's) */
 	conf_free(sg.d.old_conf);
+	certcheck_info_free(&sg.d.cert);
 	pidfile_remove(state_dir, pidfd);
 	return 0;
 }

@@ -46,6 +46,36 @@ daemon_policy_noted(struct daemon *d, const struct policy *pol)
 	d->policy_providers = policy_nproviders(pol);
 }
 
+void
+daemon_cert_noted(struct daemon *d)
+{
+	char err[512];
+
+	certcheck_info_free(&d->cert);
+	d->has_cert = d->conf->certificate[0] &&
+	    certcheck_info_load(d->conf->certificate, &d->cert, err, sizeof(err)) == 0;
+	d->cert_warned = 0;
+}
+
+void
+daemon_cert_tick(struct daemon *d, time_t now)
+{
+	long long left;
+
+	if (!d->has_cert || now < d->cert_warned + 86400)
+		return;
+	left = (long long)(d->cert.not_after - now);
+	if (left >= 30LL * 86400)
+		return;
+	d->cert_warned = now;
+	if (left < 0)
+		log_warnx("certificate %s (serial %s) expired %lld days ago: partners refuse the edge",
+		    d->conf->certificate, d->cert.serial, -left / 86400);
+	else
+		log_warnx("certificate %s (serial %s) expires in %lld days: renew it (sipedgectl "
+		    "cert request, cert install)", d->conf->certificate, d->cert.serial, left / 86400);
+}
+
 struct reload_job {
 	struct daemon *d;
 	struct daemon_reload_result res;
@@ -86,6 +116,7 @@ switched(void *arg)
 	d->reloading = false;
 	d->reloads++;
 	d->reloaded_at = time(NULL);
+	daemon_cert_noted(d);
 	report(j);
 	j->cb(d, &j->res, j->arg);
 	free(j);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "sipedge/certcheck.h"
 #include "sipedge/conf.h"
 #include "sipedge/control.h"
 #include "sipedge/stats.h"
@@ -29,6 +30,11 @@ struct daemon {
 	struct conf *old_conf;             /* freed once every worker has the new */
 	uint64_t reloads;
 	time_t reloaded_at;
+	/* The certificate in force (read at start and at each reload): status,
+	 * the expiry metric, a warning a day under 30 days. */
+	struct certcheck_info cert;
+	bool has_cert;
+	time_t cert_warned;
 	time_t started;
 	/* The policy snapshot in force. */
 	uint64_t policy_generation;
@@ -46,6 +52,12 @@ int daemon_load_policy(struct store *st, const struct conf *c, struct policy **o
     size_t errlen);
 /* Note the snapshot in force (status, metrics). */
 void daemon_policy_noted(struct daemon *d, const struct policy *pol);
+/* Read what the configured certificate says (status, metrics), after a start
+ * or a reload. */
+void daemon_cert_noted(struct daemon *d);
+/* Each second: a warning once a day while the certificate in force has less
+ * than 30 days left (or has expired). */
+void daemon_cert_tick(struct daemon *d, time_t now);
 
 /* reload.c: read the configuration file again and put in force what can be
  * without a restart.  The result, when every worker has it (or at once when

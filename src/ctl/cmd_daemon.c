@@ -181,6 +181,20 @@ cmd_status(struct ctl *c, const struct ctl_args *a)
 	    str(x, "loaded"), num(x, "allowed"), num(x, "blocked"), num(x, "providers"),
 	    str(x, "db"));
 	fprintf(f, "%-14s%" PRIu64 " entries\n", "dns cache", num(r, "dns_cache_entries"));
+	if ((x = json_get(r, "certificate")) != NULL && x->type == JSON_OBJECT) {
+		const struct json *dl = json_get(x, "days_left"), *nm = json_get(x, "names");
+		int64_t days = 0;
+
+		json_to_int(dl, &days);
+		fprintf(f, "%-14s%s, serial %s, %s, until %s (%" PRId64 " days)\n", "certificate",
+		    str(x, "subject"), str(x, "serial"), str(x, "key"), str(x, "not_after"), days);
+		if (nm && nm->type == JSON_ARRAY) {
+			fprintf(f, "%-14s", "names");
+			for (size_t i = 0; i < nm->n; i++)
+				fprintf(f, "%s%s", i ? ", " : "", nm->items[i]->str);
+			fputc('\n', f);
+		}
+	}
 	json_free(doc);
 	return CTL_OK;
 }
