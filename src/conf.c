@@ -536,6 +536,7 @@ static const struct key keys[] = {
 	{ "private-key", K_PATH, STR(private_key), 0, 0, NULL },
 	{ "ca-bundle", K_PATH, STR(ca_bundle), 0, 0, NULL },
 	{ "eku-any", K_BOOL, OFF(eku_any), 0, 0, 0, NULL },
+	{ "log-message-bodies", K_BOOL, OFF(log_message_bodies), 0, 0, 0, NULL },
 	{ "pool-server", K_FN, 0, 0, 0, 0, k_pool_server },
 	{ "outgoing-address", K_FN, 0, 0, 0, 0, k_outgoing_address },
 	{ "internal-server", K_FN, 0, 0, 0, 0, k_internal_server },

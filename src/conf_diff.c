@@ -127,6 +127,7 @@ conf_diff(const struct conf *a, const struct conf *b, struct conf_change *out, s
 	ADD("outgoing-address", out_differ(a, b));
 	ADD("log-level", a->log_level != b->log_level);
 	ADD("log-format", a->log_json != b->log_json);
+	ADD("log-message-bodies", a->log_message_bodies != b->log_message_bodies);
 	ADD("log-decisions", a->log_decisions != b->log_decisions);
 	ADD("max-message-size", a->max_message_size != b->max_message_size);
 	ADD("handshake-timeout", a->handshake_timeout_ms != b->handshake_timeout_ms);

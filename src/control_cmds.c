@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sipedge/daemon.h"
+#include "sipedge/log.h"
 #include "sipedge/names.h"
 #include "sipedge/proxy.h"
 #include "sipedge/stats.h"
@@ -471,6 +472,66 @@ cmd_probe(struct control_req *r, int argc, char **argv, void *arg)
 		control_fail(r, "internal", "cannot start the probe: %s", strerror(-rc));
 }
 
+/* ---- trace -------------------------------------------------------------- */
+
+static void
+trace_answer(struct control_req *r, const struct daemon *d)
+{
+	struct json_out *o = control_result(r);
+	char buf[64];
+
+	if (o == NULL) {
+		control_fail(r, "internal", "out of memory");
+		return;
+	}
+	json_out_begin_object(o);
+	json_out_key(o, "on");
+	json_out_bool(o, d->trace_on);
+	key_str(o, "domain", d->trace_on && d->trace_domain[0] ? d->trace_domain : NULL);
+	key_str(o, "since", d->trace_on ? iso_time(d->trace_since, buf, sizeof(buf)) : NULL);
+	json_out_key(o, "bodies");
+	json_out_bool(o, d->conf->log_message_bodies);
+	json_out_end_object(o);
+	control_answer(r);
+}
+
+static void
+cmd_trace(struct control_req *r, int argc, char **argv, void *arg)
+{
+	struct daemon *d = arg;
+	char domain[NAMES_MAX + 1] = "";
+	const char *why = NULL;
+	bool on;
+	int rc;
+
+	if (argc == 0) {
+		trace_answer(r, d);
+		return;
+	}
+	if (strcmp(argv[0], "on") == 0)
+		on = true;
+	else if (strcmp(argv[0], "off") == 0 && argc == 1)
+		on = false;
+	else {
+		control_fail(r, "usage", "trace: on [DOMAIN] or off, not \"%.32s\"", argv[0]);
+		return;
+	}
+	if (argc == 2 && names_normalize(argv[1], domain, sizeof(domain), &why) < 0) {
+		control_fail(r, "usage", "\"%.64s\" is not a domain: %s", argv[1], why);
+		return;
+	}
+	if ((rc = proxy_trace(d->px, on, domain)) < 0) {
+		control_fail(r, "internal", "cannot tell the workers: %s", strerror(-rc));
+		return;
+	}
+	d->trace_on = on;
+	snprintf(d->trace_domain, sizeof(d->trace_domain), "%s", domain);
+	d->trace_since = time(NULL);
+	log_info("message trace %s%s%s (sipedgectl)", on ? "on" : "off", domain[0] ? " for " : "",
+	    domain);
+	trace_answer(r, d);
+}
+
 /* ---- Prometheus ----------------------------------------------------------- */
 
 void
@@ -513,6 +574,7 @@ const struct control_cmd daemon_cmds[] = {
 	{ "stats", 0, 1, cmd_stats },
 	{ "reload", 0, 0, cmd_reload },
 	{ "probe", 1, 2, cmd_probe },
+	{ "trace", 0, 2, cmd_trace },
 	{ "partners", 0, 0, cmd_partners },
 	{ NULL, 0, 0, NULL },
 };

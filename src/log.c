@@ -164,7 +164,7 @@ kv_value(FILE *f, const char *v)
 void
 log_event(enum log_level level, const char *event, const struct log_field *fl, size_t n)
 {
-	char line[4096];
+	char line[16384];                  /* a traced message's headers fit */
 	int json = atomic_load_explicit(&log_json, memory_order_relaxed);
 	FILE *f;
 

@@ -252,6 +252,7 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		cbs.handoff_cb = handoff_cb;
 		cbs.ud = w;
 		cbs.stats = &w->stats;
+		cbs.trace_cb = relay_trace;
 		if ((rc = transport_worker_new(px->tp, &w->th.loop, i, &cbs, &w->tw)) < 0) {
 			snprintf(err, errlen, "transport worker: %s", uv_strerror(rc));
 			goto out;

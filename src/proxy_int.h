@@ -53,6 +53,7 @@ enum post_kind {
 	POST_QUERY,          /* query: the control socket asks (proxy_query.c) */
 	POST_CONF,           /* reload: a new configuration (proxy_reload.c) */
 	POST_PROBE,          /* probe: an OPTIONS along the outbound path (probe.c) */
+	POST_TRACE,          /* trace_on, trace_domain: the message trace (relay_log.c) */
 };
 
 /* probe.c: the federation probe's job on worker 0, and the hooks the
@@ -94,6 +95,8 @@ struct post {
 	struct proxy_query *query;
 	struct proxy_reload *reload;
 	struct probe_job *probe;
+	bool trace_on;
+	char trace_domain[CONF_MAX_NAME];
 };
 
 struct worker {
@@ -119,6 +122,10 @@ struct worker {
 	uint64_t load_report_at;        /* when (loop ms) */
 
 	struct stats stats;             /* its counters (stats.h), read by the control socket */
+	struct {                        /* sipedgectl trace: set by POST_TRACE */
+		bool on;
+		char domain[CONF_MAX_NAME]; /* "": every message */
+	} trace;
 
 	struct hmap by_branch;          /* client side: our branch → txn */
 	struct hmap by_key;             /* server side: request key → txn */
@@ -296,6 +303,8 @@ proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, 
 {
 	proxy_reply_op(w, c, req, via, side, status, d, detail, to_tag, unsupported, NULL);
 }
+/* relay_log.c: the transport's trace_cb while the trace is on. */
+void relay_trace(struct conn *c, msg_t *msg, bool out, void *ud);
 /* relay_log.c: the decision line of a new request (refused: status >= 300). */
 void relay_log_decision(struct worker *w, struct conn *c, const sip_t *sip,
     const struct route_op *op, int status, enum diag_code d, const char *detail);

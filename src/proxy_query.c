@@ -139,6 +139,24 @@ query_done(uv_async_t *h)
 }
 
 int
+proxy_trace(struct proxy *px, bool on, const char *domain)
+{
+	if (domain && strlen(domain) >= CONF_MAX_NAME)
+		return -ENAMETOOLONG;
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		struct post *p = calloc(1, sizeof(*p));
+
+		if (p == NULL)
+			return -ENOMEM;
+		p->kind = POST_TRACE;
+		p->trace_on = on;
+		snprintf(p->trace_domain, sizeof(p->trace_domain), "%s", domain ? domain : "");
+		proxy_post(&px->workers[i], p);
+	}
+	return 0;
+}
+
+int
 proxy_connections(struct proxy *px, uv_loop_t *loop, proxy_conns_cb cb, void *arg)
 {
 	struct proxy_query *q = calloc(1, sizeof(*q));

@@ -473,6 +473,11 @@ relay_on_post(struct worker *w, struct post *p)
 	case POST_CONF:
 		proxy_reload_run(w, p->reload); /* released with the post */
 		break;
+	case POST_TRACE:
+		w->trace.on = p->trace_on;
+		snprintf(w->trace.domain, sizeof(w->trace.domain), "%s", p->trace_domain);
+		transport_worker_trace(w->tw, p->trace_on);
+		break;
 	case POST_PROBE:
 		proxy_probe_run(w, p->probe);
 		p->probe = NULL;                /* the job reports by itself */

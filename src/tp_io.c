@@ -381,6 +381,8 @@ conn_send(struct conn *c, msg_t *msg)
 		STAT_INC(c->t, messages_out);
 		c->msgs_out++;
 		TW_STAT(c->tw, messages[c->info.side][STATS_OUT]);
+		if (c->tw->tracing)
+			c->tw->cbs.trace_cb(c, msg, true, c->tw->cbs.ud);
 	}
 	return r;
 }
@@ -410,6 +412,8 @@ conn_deliver(struct conn *c, msg_t *msg, int status)
 		STAT_INC(c->t, messages_in);
 		c->msgs_in++;
 		TW_STAT(tw, messages[c->info.side][STATS_IN]);
+		if (tw->tracing)
+			tw->cbs.trace_cb(c, msg, false, tw->cbs.ud);
 	}
 	if (tw->cbs.message_cb)
 		tw->cbs.message_cb(c, msg, status, tw->cbs.ud);

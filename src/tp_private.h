@@ -78,6 +78,7 @@ struct tp_worker {
 	/* Limits, timeouts and the client context in force on this worker (a
 	 * reload replaces them here, on the worker's own thread). */
 	struct transport_conf conf;
+	bool tracing;                    /* cbs.trace_cb for each message */
 	bool shutting_down;
 	uint64_t next_seq;
 	struct tp_listener *listeners;

@@ -278,6 +278,12 @@ conn_is_open(const struct conn *c)
 }
 
 void
+transport_worker_trace(struct tp_worker *tw, bool on)
+{
+	tw->tracing = on && tw->cbs.trace_cb != NULL;
+}
+
+void
 transport_worker_set_conf(struct tp_worker *tw, const struct transport_conf *tc,
     struct tls_ctx *mutual, struct tls_ctx *plain)
 {

@@ -82,6 +82,7 @@ struct conf {
 	struct sockaddr_storage metrics_addr;
 	enum log_level log_level;
 	bool log_json;                     /* log-format json */
+	bool log_message_bodies;           /* the trace shows bodies too */
 	enum { LOG_DECISIONS_ALL, LOG_DECISIONS_REFUSED, LOG_DECISIONS_NONE } log_decisions;
 	unsigned workers;                  /* 0: number of cores */
 

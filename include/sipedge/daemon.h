@@ -35,6 +35,10 @@ struct daemon {
 	struct certcheck_info cert;
 	bool has_cert;
 	time_t cert_warned;
+	/* sipedgectl trace */
+	bool trace_on;
+	char trace_domain[CONF_MAX_NAME];
+	time_t trace_since;
 	time_t started;
 	/* The policy snapshot in force. */
 	uint64_t policy_generation;

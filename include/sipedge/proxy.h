@@ -34,6 +34,11 @@ void proxy_stop(struct proxy *p);
 /* Join the workers and free everything. */
 void proxy_free(struct proxy *p);
 
+/* The message trace (sipedgectl trace): every message in and out logged, or
+ * only those whose Request-URI, From or To is in domain (or a subdomain);
+ * off: none.  Each worker switches when it reads its mail.  0 or -errno. */
+int proxy_trace(struct proxy *p, bool on, const char *domain);
+
 /* ---- reload (proxy_reload.c) ---- */
 
 /* Put c in force (from the thread running loop): new TLS contexts from its

@@ -95,6 +95,10 @@ struct transport_cbs {
 	void *ud;
 	tp_handoff_cb handoff_cb;            /* NULL: every worker keeps what it accepts */
 	struct stats *stats;                 /* the worker's counters (stats.h); may be NULL */
+	/* While tracing is on (transport_worker_trace): every complete message
+	 * read (out false, before message_cb) and every message queued for
+	 * writing (out true).  msg stays the caller's. */
+	void (*trace_cb)(struct conn *c, msg_t *msg, bool out, void *ud);
 };
 
 int transport_new(const struct transport_conf *tc, struct transport **out);
@@ -116,6 +120,8 @@ int transport_worker_listen(struct tp_worker *tw, const struct listener_conf *lc
  * own references). */
 void transport_worker_set_conf(struct tp_worker *tw, const struct transport_conf *tc,
     struct tls_ctx *mutual, struct tls_ctx *plain);
+/* On tw's thread: call cbs.trace_cb for every message from now on, or stop. */
+void transport_worker_trace(struct tp_worker *tw, bool on);
 /* On tw's thread: take over a connection another worker accepted. */
 void transport_worker_adopt(struct tp_worker *tw, struct tp_handoff *h);
 /* A hand-off that cannot be delivered: the connection is closed. */

@@ -69,6 +69,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "the daemon's counters (--reset: count from zero again in sipedgectl)" },
 	{ "reload", cmd_reload, 0, 0, "", CTL_DB_NONE, "",
 	  "make the daemon read sipedge.conf and its certificate files again (as SIGHUP)" },
+	{ "trace", cmd_trace, 0, 1, "domain=", CTL_DB_NONE, "[on [--domain D] | off]",
+	  "the daemon's message trace: each message in and out, headers, in its log" },
 	{ "probe", cmd_probe, 1, 1, "from=", CTL_DB_NONE, "DOMAIN [--from URI]",
 	  "send an OPTIONS to DOMAIN along the daemon's real outbound path and report each step" },
 	{ "cert check", cmd_cert_check, 0, 0, "", CTL_DB_NONE, "",

@@ -405,6 +405,48 @@ cmd_probe(struct ctl *c, const struct ctl_args *a)
 	return answered ? CTL_OK : CTL_FAIL;
 }
 
+/* ---- trace -------------------------------------------------------------- */
+
+int
+cmd_trace(struct ctl *c, const struct ctl_args *a)
+{
+	const char *domain = ctl_opt(a, "domain");
+	struct json *doc = NULL;
+	const struct json *r, *on;
+	char line[CONTROL_LINE_MAX];
+	int rc;
+
+	if (a->npos == 0 && domain)
+		return ctl_fail(c, CTL_USAGE, "--domain goes with trace on");
+	if (a->npos == 1 && strcmp(a->pos[0], "on") != 0 && strcmp(a->pos[0], "off") != 0)
+		return ctl_fail(c, CTL_USAGE, "trace on [--domain D], trace off or trace; not \"%s\"",
+		    a->pos[0]);
+	if (a->npos == 1 && strcmp(a->pos[0], "off") == 0 && domain)
+		return ctl_fail(c, CTL_USAGE, "--domain goes with trace on");
+	if (domain && strpbrk(domain, " \t\r\n"))
+		return ctl_fail(c, CTL_USAGE, "a domain has no white space");
+	snprintf(line, sizeof(line), "trace%s%s%s%s", a->npos ? " " : "", a->npos ? a->pos[0] : "",
+	    domain ? " " : "", domain ? domain : "");
+	if ((rc = daemon_call(c, line, &doc, &r)) != CTL_OK)
+		return rc;
+	if (c->json) {
+		print_json(c, r);
+		json_free(doc);
+		return CTL_OK;
+	}
+	on = json_get(r, "on");
+	if (on && on->b)
+		fprintf(c->out, "message trace on since %s for %s%s; the lines go to sipedge's log "
+		    "(event=trace)\n", str(r, "since"),
+		    json_get(r, "domain") && json_get(r, "domain")->type == JSON_STRING ?
+		    str(r, "domain") : "every domain",
+		    json_get(r, "bodies") && json_get(r, "bodies")->b ? ", bodies included" : "");
+	else
+		fprintf(c->out, "message trace off\n");
+	json_free(doc);
+	return CTL_OK;
+}
+
 /* ---- stats -------------------------------------------------------------- */
 
 static void

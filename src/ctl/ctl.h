@@ -132,6 +132,7 @@ int cmd_connections(struct ctl *c, const struct ctl_args *a);
 int cmd_stats(struct ctl *c, const struct ctl_args *a);
 int cmd_reload(struct ctl *c, const struct ctl_args *a);
 int cmd_probe(struct ctl *c, const struct ctl_args *a);
+int cmd_trace(struct ctl *c, const struct ctl_args *a);
 int cmd_partners_live(struct ctl *c, const struct ctl_args *a);
 
 /* cmd_admin.c */

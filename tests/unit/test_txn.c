@@ -58,6 +58,7 @@ void transport_worker_adopt(struct tp_worker *tw, struct tp_handoff *h) { (void)
 void transport_handoff_drop(struct tp_handoff *h) { (void)h; }
 void transport_worker_each_conn(struct tp_worker *tw, void (*fn)(const struct conn_stat *cs, void *arg),
     void *arg) { (void)tw; (void)fn; (void)arg; }
+void transport_worker_trace(struct tp_worker *tw, bool on) { (void)tw; (void)on; }
 void transport_worker_set_conf(struct tp_worker *tw, const struct transport_conf *tc,
     struct tls_ctx *mutual, struct tls_ctx *plain) { (void)tw; (void)tc; (void)mutual; (void)plain; }
 
