@@ -442,6 +442,14 @@ probe_done(const struct proxy_probe *p, void *arg)
 }
 
 static void
+cmd_probe_inbound(struct control_req *r, int argc, char **argv, void *arg)
+{
+	(void)argc;
+	(void)argv;
+	daemon_probe_inbound(arg, r);
+}
+
+static void
 cmd_probe(struct control_req *r, int argc, char **argv, void *arg)
 {
 	struct daemon *d = arg;
@@ -574,6 +582,7 @@ const struct control_cmd daemon_cmds[] = {
 	{ "stats", 0, 1, cmd_stats },
 	{ "reload", 0, 0, cmd_reload },
 	{ "probe", 1, 2, cmd_probe },
+	{ "probe-inbound", 0, 0, cmd_probe_inbound },
 	{ "trace", 0, 2, cmd_trace },
 	{ "partners", 0, 0, cmd_partners },
 	{ NULL, 0, 0, NULL },

@@ -79,6 +79,9 @@ typedef void (*daemon_reload_cb)(struct daemon *d, const struct daemon_reload_re
 /* Start a reload (why: "SIGHUP", "sipedgectl"); -EBUSY while one runs. */
 int daemon_reload(struct daemon *d, const char *why, daemon_reload_cb cb, void *arg);
 
+/* probe_in.c: sipedgectl probe --inbound, answered on r when done. */
+void daemon_probe_inbound(struct daemon *d, struct control_req *r);
+
 /* The commands of the control socket (control.h), arg: the struct daemon. */
 extern const struct control_cmd daemon_cmds[];
 /* The Prometheus exposition (metrics.h), arg: the struct daemon: the

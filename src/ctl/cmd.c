@@ -71,8 +71,9 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "make the daemon read sipedge.conf and its certificate files again (as SIGHUP)" },
 	{ "trace", cmd_trace, 0, 1, "domain=", CTL_DB_NONE, "[on [--domain D] | off]",
 	  "the daemon's message trace: each message in and out, headers, in its log" },
-	{ "probe", cmd_probe, 1, 1, "from=", CTL_DB_NONE, "DOMAIN [--from URI]",
-	  "send an OPTIONS to DOMAIN along the daemon's real outbound path and report each step" },
+	{ "probe", cmd_probe, 0, 1, "from= inbound", CTL_DB_NONE, "DOMAIN [--from URI] | --inbound",
+	  "send an OPTIONS to DOMAIN along the daemon's real outbound path and report each step; "
+	  "--inbound: check our own published SRV, names and listeners" },
 	{ "cert check", cmd_cert_check, 0, 0, "", CTL_DB_NONE, "",
 	  "check the configured certificate against what federation needs" },
 	{ "cert request", cmd_cert_request, 0, 0, "out= key= san=+", CTL_DB_NONE,

@@ -346,10 +346,57 @@ cmd_reload(struct ctl *c, const struct ctl_args *a)
 
 /* ---- probe -------------------------------------------------------------- */
 
+/* probe --inbound: our own published side. */
+static int
+probe_inbound(struct ctl *c)
+{
+	struct json *doc = NULL;
+	const struct json *r, *ok, *ds;
+	FILE *f = c->out;
+	bool all;
+	int rc;
+
+	if ((rc = daemon_call(c, "probe-inbound", &doc, &r)) != CTL_OK)
+		return rc;
+	ok = json_get(r, "ok");
+	all = ok && ok->type == JSON_BOOL && ok->b;
+	if (c->json) {
+		print_json(c, r);
+		json_free(doc);
+		return all ? CTL_OK : CTL_FAIL;
+	}
+	if ((ds = json_get(r, "domains")) != NULL && ds->type == JSON_ARRAY)
+		for (size_t i = 0; i < ds->n; i++) {
+			const struct json *d = ds->items[i], *ts = json_get(d, "targets");
+
+			fprintf(f, "%s: SRV %s: %s\n", str(d, "domain"), str(d, "srv"),
+			    str(d, "srv_result"));
+			for (size_t k = 0; ts && ts->type == JSON_ARRAY && k < ts->n; k++) {
+				const struct json *t = ts->items[k], *as = json_get(t, "addresses"),
+				    *cv = json_get(t, "certificate_covers"), *wl = json_get(t, "we_listen");
+
+				fprintf(f, "  %s:%" PRIu64 " (priority %" PRIu64 "): our certificate %s it; "
+				    "addresses", str(t, "target"), num(t, "port"), num(t, "priority"),
+				    cv && cv->b ? "covers" : "does NOT cover");
+				for (size_t m = 0; as && as->type == JSON_ARRAY && m < as->n; m++)
+					fprintf(f, " %s", as->items[m]->str);
+				if (!as || as->type != JSON_ARRAY || as->n == 0)
+					fprintf(f, " none (%s)", str(t, "address_result"));
+				fprintf(f, "; %s\n", wl && wl->b ? "we listen there" :
+				    "NO external listener of ours there");
+			}
+			ok = json_get(d, "ok");
+			fprintf(f, "  %s\n", ok && ok->b ? "partners can reach us" :
+			    "partners cannot reach us through this record");
+		}
+	json_free(doc);
+	return all ? CTL_OK : CTL_FAIL;
+}
+
 int
 cmd_probe(struct ctl *c, const struct ctl_args *a)
 {
-	const char *domain = a->pos[0], *from = ctl_opt(a, "from");
+	const char *domain = a->npos ? a->pos[0] : NULL, *from = ctl_opt(a, "from");
 	struct json *doc = NULL;
 	const struct json *r, *x, *resp;
 	FILE *f = c->out;
@@ -357,6 +404,13 @@ cmd_probe(struct ctl *c, const struct ctl_args *a)
 	bool answered;
 	int rc;
 
+	if (ctl_flag(a, "inbound")) {
+		if (domain || from)
+			return ctl_fail(c, CTL_USAGE, "--inbound takes no domain and no --from");
+		return probe_inbound(c);
+	}
+	if (domain == NULL)
+		return ctl_fail(c, CTL_USAGE, "a DOMAIN, or --inbound");
 	if (strpbrk(domain, " \t\r\n") || (from && strpbrk(from, " \t\r\n")))
 		return ctl_fail(c, CTL_USAGE, "a domain or URI has no white space");
 	if ((size_t)snprintf(line, sizeof(line), "probe %s%s%s", domain, from ? " " : "",
