@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "sipedge/certcheck.h"
+#include "sipedge/tls.h"
 #include "sipedge/log.h"
 #include "sipedge/names.h"
 
@@ -72,17 +73,6 @@ struct cert {
 	char **sans;                       /* dNSNames as written */
 	size_t nsans;
 };
-
-/* The reason of the last OpenSSL error, or fallback; clears the queue. */
-static const char *
-ssl_reason(const char *fallback)
-{
-	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-
-	ERR_clear_error();
-	return r ? r : fallback;
-}
 
 /* Open a file for reading as a BIO, turning a failure into an errno. */
 static int
@@ -210,7 +200,7 @@ cert_load(const char *path, struct cert *k, char *err, size_t errlen)
 	ERR_clear_error();
 	if ((k->leaf = PEM_read_bio_X509(b, NULL, no_passphrase, NULL)) == NULL) {
 		snprintf(err, errlen, "%s: no PEM certificate in it (%s)", path,
-		    ssl_reason("no start line"));
+		    tls_err_reason("no start line"));
 		rc = -EINVAL;
 		goto out;
 	}
@@ -499,7 +489,7 @@ check_key_strength(const struct cert *k, struct certcheck_report *r)
 
 	if (pk == NULL) {
 		set(r, CERTCHECK_KEY_STRENGTH, CERTCHECK_ERROR, "cannot read the public key: %s",
-		    ssl_reason("unknown key type"));
+		    tls_err_reason("unknown key type"));
 		return;
 	}
 	key_desc(pk, desc, sizeof(desc), &strong);
@@ -546,12 +536,12 @@ check_chain(const struct conf *c, const struct cert *k, time_t now, struct certc
 	}
 	if (X509_STORE_load_file(store, c->ca_bundle) != 1) {
 		set(r, CERTCHECK_CHAIN, CERTCHECK_ERROR, "CA bundle %s: cannot load: %s",
-		    c->ca_bundle, ssl_reason("no certificate found"));
+		    c->ca_bundle, tls_err_reason("no certificate found"));
 		goto out;
 	}
 	X509_STORE_set_verify_cb(store, verify_cb);
 	if (X509_STORE_CTX_init(ctx, store, k->leaf, k->chain) != 1) {
-		set(r, CERTCHECK_CHAIN, CERTCHECK_ERROR, "cannot verify: %s", ssl_reason("?"));
+		set(r, CERTCHECK_CHAIN, CERTCHECK_ERROR, "cannot verify: %s", tls_err_reason("?"));
 		goto out;
 	}
 	X509_STORE_CTX_set_time(ctx, 0, now);
@@ -596,7 +586,7 @@ check_key_match(const char *path, const struct cert *k, struct certcheck_report 
 	ERR_clear_error();
 	if ((pk = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)) == NULL)
 		set(r, CERTCHECK_KEY_MATCH, CERTCHECK_ERROR, "private key %s: no unencrypted PEM "
-		    "private key in it (%s)", path, ssl_reason("no start line"));
+		    "private key in it (%s)", path, tls_err_reason("no start line"));
 	else if (X509_check_private_key(k->leaf, pk) != 1)
 		set(r, CERTCHECK_KEY_MATCH, CERTCHECK_ERROR, "private key %s does not match the "
 		    "certificate", path);

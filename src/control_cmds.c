@@ -24,20 +24,6 @@ iso_time(time_t t, char *buf, size_t len)
 	return buf;
 }
 
-static void
-key_uint(struct json_out *o, const char *k, uint64_t v)
-{
-	json_out_key(o, k);
-	json_out_uint(o, v);
-}
-
-static void
-key_str(struct json_out *o, const char *k, const char *v)
-{
-	json_out_key(o, k);
-	json_out_string(o, v);
-}
-
 /* ---- status ------------------------------------------------------------- */
 
 static void
@@ -57,23 +43,23 @@ cmd_status(struct control_req *r, int argc, char **argv, void *arg)
 		return;
 	}
 	json_out_begin_object(o);
-	key_str(o, "version", PACKAGE_VERSION);
-	key_uint(o, "pid", (uint64_t)getpid());
-	key_str(o, "started", iso_time(d->started, buf, sizeof(buf)));
-	key_uint(o, "uptime_s", (uint64_t)(now > d->started ? now - d->started : 0));
-	key_str(o, "config", d->conf_path);
-	key_str(o, "edge_fqdn", c->edge_fqdn);
-	key_str(o, "internal_fqdn", c->internal_fqdn);
-	key_uint(o, "workers", proxy_nworkers(d->px));
+	json_out_key_string(o, "version", PACKAGE_VERSION);
+	json_out_key_uint(o, "pid", (uint64_t)getpid());
+	json_out_key_string(o, "started", iso_time(d->started, buf, sizeof(buf)));
+	json_out_key_uint(o, "uptime_s", (uint64_t)(now > d->started ? now - d->started : 0));
+	json_out_key_string(o, "config", d->conf_path);
+	json_out_key_string(o, "edge_fqdn", c->edge_fqdn);
+	json_out_key_string(o, "internal_fqdn", c->internal_fqdn);
+	json_out_key_uint(o, "workers", proxy_nworkers(d->px));
 	json_out_key(o, "listeners");
 	json_out_begin_array(o);
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct listener_conf *l = &c->listeners[i];
 
 		json_out_begin_object(o);
-		key_str(o, "side", stats_side_name(l->side));
-		key_str(o, "transport", l->kind == TP_TLS ? "tls" : "tcp");
-		key_str(o, "address", conf_sockaddr_str(&l->addr, buf, sizeof(buf)));
+		json_out_key_string(o, "side", stats_side_name(l->side));
+		json_out_key_string(o, "transport", l->kind == TP_TLS ? "tls" : "tcp");
+		json_out_key_string(o, "address", conf_sockaddr_str(&l->addr, buf, sizeof(buf)));
 		json_out_key(o, "mutual_tls");
 		json_out_bool(o, l->mutual_tls);
 		json_out_end_object(o);
@@ -82,29 +68,29 @@ cmd_status(struct control_req *r, int argc, char **argv, void *arg)
 	json_out_key(o, "connections");
 	json_out_begin_object(o);
 	for (int s = 0; s < 2; s++)
-		key_uint(o, stats_side_name(s), t.connections[s]);
+		json_out_key_uint(o, stats_side_name(s), t.connections[s]);
 	json_out_end_object(o);
-	key_uint(o, "transactions", t.transactions);
-	key_uint(o, "max_transactions", c->max_transactions);
+	json_out_key_uint(o, "transactions", t.transactions);
+	json_out_key_uint(o, "max_transactions", c->max_transactions);
 	json_out_key(o, "policy");
 	json_out_begin_object(o);
-	key_uint(o, "generation", d->policy_generation);
-	key_str(o, "loaded", iso_time(d->policy_loaded, buf, sizeof(buf)));
-	key_uint(o, "allowed", d->policy_allowed);
-	key_uint(o, "blocked", d->policy_blocked);
-	key_uint(o, "providers", d->policy_providers);
-	key_str(o, "db", c->db_path);
+	json_out_key_uint(o, "generation", d->policy_generation);
+	json_out_key_string(o, "loaded", iso_time(d->policy_loaded, buf, sizeof(buf)));
+	json_out_key_uint(o, "allowed", d->policy_allowed);
+	json_out_key_uint(o, "blocked", d->policy_blocked);
+	json_out_key_uint(o, "providers", d->policy_providers);
+	json_out_key_string(o, "db", c->db_path);
 	json_out_end_object(o);
-	key_uint(o, "dns_cache_entries", t.dns_cache);
+	json_out_key_uint(o, "dns_cache_entries", t.dns_cache);
 	if (d->has_cert) {
 		json_out_key(o, "certificate");
 		json_out_begin_object(o);
-		key_str(o, "file", c->certificate);
-		key_str(o, "subject", d->cert.subject);
-		key_str(o, "issuer", d->cert.issuer);
-		key_str(o, "serial", d->cert.serial);
-		key_str(o, "key", d->cert.key);
-		key_str(o, "not_after", iso_time(d->cert.not_after, buf, sizeof(buf)));
+		json_out_key_string(o, "file", c->certificate);
+		json_out_key_string(o, "subject", d->cert.subject);
+		json_out_key_string(o, "issuer", d->cert.issuer);
+		json_out_key_string(o, "serial", d->cert.serial);
+		json_out_key_string(o, "key", d->cert.key);
+		json_out_key_string(o, "not_after", iso_time(d->cert.not_after, buf, sizeof(buf)));
 		json_out_key(o, "days_left");
 		json_out_int(o, (int64_t)(d->cert.not_after - now) / 86400);
 		json_out_key(o, "names");
@@ -114,8 +100,8 @@ cmd_status(struct control_req *r, int argc, char **argv, void *arg)
 		json_out_end_array(o);
 		json_out_end_object(o);
 	}
-	key_uint(o, "reloads", d->reloads);
-	key_str(o, "reloaded", iso_time(d->reloaded_at, buf, sizeof(buf)));
+	json_out_key_uint(o, "reloads", d->reloads);
+	json_out_key_string(o, "reloaded", iso_time(d->reloaded_at, buf, sizeof(buf)));
 	json_out_end_object(o);
 	stats_total_free(&t);
 	control_answer(r);
@@ -149,25 +135,25 @@ conns_done(int status, const struct proxy_conn *v, size_t n, void *arg)
 			continue;
 		snprintf(id, sizeof(id), "%016llx", (unsigned long long)c->id);
 		json_out_begin_object(o);
-		key_str(o, "id", id);
-		key_uint(o, "worker", c->worker);
-		key_str(o, "side", stats_side_name(c->side));
-		key_str(o, "direction", c->outbound ? "out" : "in");
-		key_str(o, "peer", c->peer);
-		key_str(o, "local", c->local);
-		key_str(o, "certificate_name", c->name[0] ? c->name : NULL);
-		key_str(o, "dialled", c->dialled[0] ? c->dialled : NULL);
-		key_str(o, "transport", c->tls ? "tls" : "tcp");
-		key_str(o, "tls_version", c->tls ? c->tls_version : NULL);
-		key_str(o, "tls_cipher", c->tls ? c->tls_cipher : NULL);
+		json_out_key_string(o, "id", id);
+		json_out_key_uint(o, "worker", c->worker);
+		json_out_key_string(o, "side", stats_side_name(c->side));
+		json_out_key_string(o, "direction", c->outbound ? "out" : "in");
+		json_out_key_string(o, "peer", c->peer);
+		json_out_key_string(o, "local", c->local);
+		json_out_key_string(o, "certificate_name", c->name[0] ? c->name : NULL);
+		json_out_key_string(o, "dialled", c->dialled[0] ? c->dialled : NULL);
+		json_out_key_string(o, "transport", c->tls ? "tls" : "tcp");
+		json_out_key_string(o, "tls_version", c->tls ? c->tls_version : NULL);
+		json_out_key_string(o, "tls_cipher", c->tls ? c->tls_cipher : NULL);
 		json_out_key(o, "resumed");
 		json_out_bool(o, c->resumed);
-		key_uint(o, "age_s", c->age_ms / 1000);
-		key_uint(o, "idle_s", c->idle_ms / 1000);
-		key_uint(o, "bytes_in", c->bytes_in);
-		key_uint(o, "bytes_out", c->bytes_out);
-		key_uint(o, "messages_in", c->messages_in);
-		key_uint(o, "messages_out", c->messages_out);
+		json_out_key_uint(o, "age_s", c->age_ms / 1000);
+		json_out_key_uint(o, "idle_s", c->idle_ms / 1000);
+		json_out_key_uint(o, "bytes_in", c->bytes_in);
+		json_out_key_uint(o, "bytes_out", c->bytes_out);
+		json_out_key_uint(o, "messages_in", c->messages_in);
+		json_out_key_uint(o, "messages_out", c->messages_out);
 		json_out_end_object(o);
 	}
 	json_out_end_array(o);
@@ -233,7 +219,7 @@ cmd_stats(struct control_req *r, int argc, char **argv, void *arg)
 		return;
 	}
 	json_out_begin_object(o);
-	key_str(o, "since", iso_time(d->has_baseline ? d->reset_at : d->started, buf, sizeof(buf)));
+	json_out_key_string(o, "since", iso_time(d->has_baseline ? d->reset_at : d->started, buf, sizeof(buf)));
 	json_out_key(o, "counters");
 	stats_total_json(&shown, o);
 	json_out_key(o, "reset");
@@ -279,21 +265,21 @@ partner_json(const struct throttle_entry *e, void *arg)
 	char buf[64];
 
 	json_out_begin_object(o);
-	key_str(o, "domain", e->domain);
-	key_uint(o, "rate", e->rate);
-	key_uint(o, "limit", e->limit);
+	json_out_key_string(o, "domain", e->domain);
+	json_out_key_uint(o, "rate", e->rate);
+	json_out_key_uint(o, "limit", e->limit);
 	json_out_key(o, "suspicious");
 	json_out_bool(o, e->suspicious);
-	key_uint(o, "contacts", e->contacts);
-	key_uint(o, "contacts_limit", e->contacts_limit);
-	key_uint(o, "requests", e->requests);
-	key_uint(o, "throttled", e->throttled);
-	key_uint(o, "successes", e->ok);
-	key_uint(o, "failures", e->failed);
-	key_str(o, "period_start", e->period_open ?
+	json_out_key_uint(o, "contacts", e->contacts);
+	json_out_key_uint(o, "contacts_limit", e->contacts_limit);
+	json_out_key_uint(o, "requests", e->requests);
+	json_out_key_uint(o, "throttled", e->throttled);
+	json_out_key_uint(o, "successes", e->ok);
+	json_out_key_uint(o, "failures", e->failed);
+	json_out_key_string(o, "period_start", e->period_open ?
 	    partner_time(pr, e->period_start_ms, buf, sizeof(buf)) : NULL);
-	key_str(o, "last_seen", partner_time(pr, e->last_seen_ms, buf, sizeof(buf)));
-	key_uint(o, "idle_s", pr->now_ms > e->last_seen_ms ? (pr->now_ms - e->last_seen_ms) / 1000 : 0);
+	json_out_key_string(o, "last_seen", partner_time(pr, e->last_seen_ms, buf, sizeof(buf)));
+	json_out_key_uint(o, "idle_s", pr->now_ms > e->last_seen_ms ? (pr->now_ms - e->last_seen_ms) / 1000 : 0);
 	json_out_key(o, "peers");
 	json_out_begin_array(o);
 	for (size_t i = 0; i < e->npeers; i++)
@@ -393,9 +379,9 @@ probe_done(const struct proxy_probe *p, void *arg)
 		return;
 	}
 	json_out_begin_object(o);
-	key_str(o, "domain", p->domain);
-	key_str(o, "from", p->from);
-	key_str(o, "verdict", verdict_name(p->verdict));
+	json_out_key_string(o, "domain", p->domain);
+	json_out_key_string(o, "from", p->from);
+	json_out_key_string(o, "verdict", verdict_name(p->verdict));
 	json_out_key(o, "steps");
 	json_out_begin_array(o);
 	memcpy(steps, p->steps, sizeof(steps));
@@ -410,15 +396,15 @@ probe_done(const struct proxy_probe *p, void *arg)
 		if (!h->started)
 			continue;
 		json_out_begin_object(o);
-		key_str(o, "fqdn", h->fqdn);
-		key_str(o, "address", h->address[0] ? h->address : NULL);
-		key_uint(o, "ms", h->ms);
+		json_out_key_string(o, "fqdn", h->fqdn);
+		json_out_key_string(o, "address", h->address[0] ? h->address : NULL);
+		json_out_key_uint(o, "ms", h->ms);
 		json_out_key(o, "ok");
 		json_out_bool(o, h->ok);
 		json_out_key(o, "reused");
 		json_out_bool(o, h->reused);
-		key_str(o, "result", h->result);
-		key_str(o, "certificate_names", h->names[0] ? h->names : NULL);
+		json_out_key_string(o, "result", h->result);
+		json_out_key_string(o, "certificate_names", h->names[0] ? h->names : NULL);
 		json_out_key(o, "names_match");
 		json_out_bool(o, h->names_match);
 		json_out_end_object(o);
@@ -426,15 +412,15 @@ probe_done(const struct proxy_probe *p, void *arg)
 	json_out_end_array(o);
 	json_out_key(o, "response");
 	json_out_begin_object(o);
-	key_uint(o, "status", (uint64_t)(p->status > 0 ? p->status : 0));
-	key_str(o, "reason", p->reason);
-	key_str(o, "from", p->from_partner ? "partner" : "edge");
-	key_str(o, "ms_diagnostics", p->diagnostics[0] ? p->diagnostics : NULL);
-	key_str(o, "server", p->server[0] ? p->server : NULL);
+	json_out_key_uint(o, "status", (uint64_t)(p->status > 0 ? p->status : 0));
+	json_out_key_string(o, "reason", p->reason);
+	json_out_key_string(o, "from", p->from_partner ? "partner" : "edge");
+	json_out_key_string(o, "ms_diagnostics", p->diagnostics[0] ? p->diagnostics : NULL);
+	json_out_key_string(o, "server", p->server[0] ? p->server : NULL);
 	json_out_end_object(o);
 	if (p->diag)
-		key_uint(o, "diagnostic", (uint64_t)p->diag);
-	key_uint(o, "total_ms", p->total_ms);
+		json_out_key_uint(o, "diagnostic", (uint64_t)p->diag);
+	json_out_key_uint(o, "total_ms", p->total_ms);
 	json_out_key(o, "answered");
 	json_out_bool(o, p->from_partner && p->status >= 200 && p->status < 300);
 	json_out_end_object(o);
@@ -495,8 +481,8 @@ trace_answer(struct control_req *r, const struct daemon *d)
 	json_out_begin_object(o);
 	json_out_key(o, "on");
 	json_out_bool(o, d->trace_on);
-	key_str(o, "domain", d->trace_on && d->trace_domain[0] ? d->trace_domain : NULL);
-	key_str(o, "since", d->trace_on ? iso_time(d->trace_since, buf, sizeof(buf)) : NULL);
+	json_out_key_string(o, "domain", d->trace_on && d->trace_domain[0] ? d->trace_domain : NULL);
+	json_out_key_string(o, "since", d->trace_on ? iso_time(d->trace_since, buf, sizeof(buf)) : NULL);
 	json_out_key(o, "bodies");
 	json_out_bool(o, d->conf->log_message_bodies);
 	json_out_end_object(o);

@@ -694,6 +694,20 @@ json_out_raw(struct json_out *o, const char *json)
 }
 
 void
+json_out_key_uint(struct json_out *o, const char *key, uint64_t v)
+{
+	json_out_key(o, key);
+	json_out_uint(o, v);
+}
+
+void
+json_out_key_string(struct json_out *o, const char *key, const char *s)
+{
+	json_out_key(o, key);
+	json_out_string(o, s);
+}
+
+void
 json_out_value(struct json_out *o, const struct json *v)
 {
 	if (v == NULL) {

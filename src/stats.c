@@ -329,19 +329,12 @@ stats_tls_cause_name(enum stats_tls_cause c)
 /* ---- JSON --------------------------------------------------------------- */
 
 static void
-json_pair(struct json_out *o, const char *k, uint64_t v)
-{
-	json_out_key(o, k);
-	json_out_uint(o, v);
-}
-
-static void
 json_dirs(struct json_out *o, const char *k, const uint64_t v[2])
 {
 	json_out_key(o, k);
 	json_out_begin_object(o);
-	json_pair(o, "in", v[0]);
-	json_pair(o, "out", v[1]);
+	json_out_key_uint(o, "in", v[0]);
+	json_out_key_uint(o, "out", v[1]);
 	json_out_end_object(o);
 }
 
@@ -356,13 +349,13 @@ stats_total_json(const struct stats_total *t, struct json_out *o)
 		json_out_begin_object(o);
 		json_dirs(o, "messages", t->messages[s]);
 		json_dirs(o, "bytes", t->bytes[s]);
-		json_pair(o, "connections_accepted", t->accepted[s]);
-		json_pair(o, "connections_dialled", t->dialled[s]);
-		json_pair(o, "connections_open", t->connections[s]);
+		json_out_key_uint(o, "connections_accepted", t->accepted[s]);
+		json_out_key_uint(o, "connections_dialled", t->dialled[s]);
+		json_out_key_uint(o, "connections_open", t->connections[s]);
 		json_out_key(o, "tls_failures");
 		json_out_begin_object(o);
 		for (int c = 0; c < STATS_TLS_NCAUSES; c++)
-			json_pair(o, stats_tls_cause_name(c), t->tls_failures[s][c]);
+			json_out_key_uint(o, stats_tls_cause_name(c), t->tls_failures[s][c]);
 		json_out_end_object(o);
 		json_out_end_object(o);
 	}
@@ -381,7 +374,7 @@ stats_total_json(const struct stats_total *t, struct json_out *o)
 		if (t->refusals[i] == 0)
 			continue;
 		snprintf(code, sizeof(code), "%u", (unsigned)di->code);
-		json_pair(o, code, t->refusals[i]);
+		json_out_key_uint(o, code, t->refusals[i]);
 	}
 	json_out_end_object(o);
 	json_out_key(o, "partners");
@@ -394,18 +387,18 @@ stats_total_json(const struct stats_total *t, struct json_out *o)
 		json_out_string(o, d->name);
 		json_dirs(o, "requests", d->requests);
 		json_dirs(o, "refused", d->refused);
-		json_pair(o, "throttled", d->throttled);
+		json_out_key_uint(o, "throttled", d->throttled);
 		json_out_end_object(o);
 	}
 	json_out_end_array(o);
-	json_pair(o, "dns_queries", t->dns_queries);
-	json_pair(o, "dns_failures", t->dns_failures);
-	json_pair(o, "failovers", t->failovers);
-	json_pair(o, "transaction_timeouts", t->timeouts);
-	json_pair(o, "overload_refusals", t->overload);
-	json_pair(o, "discovered_throttled", t->throttled);
-	json_pair(o, "transactions_open", t->transactions);
-	json_pair(o, "dns_cache_entries", t->dns_cache);
+	json_out_key_uint(o, "dns_queries", t->dns_queries);
+	json_out_key_uint(o, "dns_failures", t->dns_failures);
+	json_out_key_uint(o, "failovers", t->failovers);
+	json_out_key_uint(o, "transaction_timeouts", t->timeouts);
+	json_out_key_uint(o, "overload_refusals", t->overload);
+	json_out_key_uint(o, "discovered_throttled", t->throttled);
+	json_out_key_uint(o, "transactions_open", t->transactions);
+	json_out_key_uint(o, "dns_cache_entries", t->dns_cache);
 	json_out_end_object(o);
 }
 

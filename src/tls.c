@@ -160,8 +160,7 @@ tls_bio_method_init(void)
 	tls_bio_method = m;
 }
 
-/* The reason of the last OpenSSL error, or fallback; clears the queue. */
-static const char *
+const char *
 tls_err_reason(const char *fallback)
 {
 	unsigned long e = ERR_peek_last_error();

@@ -64,6 +64,9 @@ void json_out_null(struct json_out *o);
 void json_out_raw(struct json_out *o, const char *json);
 /* s as one JSON string, quotes included, on one line (the logger's too). */
 void json_write_string(FILE *f, const char *s);
+/* A key and its value in one call (NULL s writes null). */
+void json_out_key_uint(struct json_out *o, const char *key, uint64_t v);
+void json_out_key_string(struct json_out *o, const char *key, const char *s);
 /* A parsed value, again (its numbers as they were written). */
 void json_out_value(struct json_out *o, const struct json *v);
 /* End the document with a newline. */

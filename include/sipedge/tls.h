@@ -24,6 +24,9 @@ int tls_ctx_new_client(const struct tls_conf *c, struct tls_ctx **out, char *err
  * caller's (a reload replaces contexts while old connections still use
  * theirs). */
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
+/* The reason of the calling thread's last OpenSSL error, or fallback; clears
+ * the error queue. */
+const char *tls_err_reason(const char *fallback);
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /* --- Sessions (used by transport.c) ---
