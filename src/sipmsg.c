@@ -761,6 +761,12 @@ sipmsg_routes_text(const sip_route_t *first, const sip_route_t *stop, bool rever
 		 * into its Route set still matches (found by fuzz_framing). */
 		for (size_t j = o; j < o + (size_t)k && buf[j] != ':'; j++)
 			buf[j] = (char)tolower((unsigned char)buf[j]);
+		/* One line per entry, so an entry may hold no line break (a
+		 * folded header can put one in a parameter): "a\nb" and "a",
+		 * "b" must not print the same (found by fuzz_framing). */
+		for (size_t j = o; j < o + (size_t)k; j++)
+			if ((unsigned char)buf[j] < 0x20 || buf[j] == 0x7f)
+				return -EINVAL;
 		o += (size_t)k;
 		buf[o++] = '\n';
 	}
