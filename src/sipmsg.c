@@ -756,6 +756,11 @@ sipmsg_routes_text(const sip_route_t *first, const sip_route_t *stop, bool rever
 
 		if (k < 0 || o + (size_t)k + 1 >= len)
 			return -ENOSPC;
+		/* The scheme in lower case (RFC 3261 §19.1.4: it is case-
+		 * insensitive): the parser keeps "Sip:" as written but a
+		 * header Sofia duplicates has "sip:", and both must hash alike. */
+		for (size_t c = o; c < o + (size_t)k && buf[c] != ':'; c++)
+			buf[c] = (char)tolower((unsigned char)buf[c]);
 		o += (size_t)k;
 		buf[o++] = '\n';
 	}
