@@ -2,8 +2,10 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,132 +104,6 @@ valid_hostname(const char *s)
 		lab++;
 	}
 	return true;
-}
-
-int
-conf_parse_sockaddr(const char *s, unsigned short default_port, struct sockaddr_storage *out)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *port = NULL;
-	unsigned long pn = default_port;
-	struct sockaddr_storage ss;
-
-	memset(&ss, 0, sizeof(ss));
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (!end || (size_t)(end - s - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1] != '\0')
-			return -EINVAL;
-	} else {
-		const char *colon = strchr(s, ':');
-
-		if (colon && strchr(colon + 1, ':'))
-			colon = NULL;      /* a bare IPv6 address */
-		if (colon) {
-			if ((size_t)(colon - s) >= sizeof(host))
-				return -EINVAL;
-			memcpy(host, s, (size_t)(colon - s));
-			host[colon - s] = '\0';
-			port = colon + 1;
-		} else {
-			if (strlen(s) >= sizeof(host))
-				return -EINVAL;
-			strcpy(host, s);
-		}
-	}
-	if (port) {
-		char *end;
-
-		errno = 0;
-		pn = strtoul(port, &end, 10);
-		if (errno || *end || end == port || pn == 0 || pn > 65535)
-			return -EINVAL;
-	}
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((unsigned short)pn);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((unsigned short)pn);
-	} else
-		return -EINVAL;
-	*out = ss;
-	return 0;
-}
-
-size_t
-conf_sockaddr_bytes(const struct sockaddr_storage *ss, const unsigned char **p)
-{
-	if (ss->ss_family == AF_INET) {
-		*p = (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr;
-		return 4;
-	}
-	if (ss->ss_family == AF_INET6) {
-		*p = (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-		return 16;
-	}
-	*p = NULL;
-	return 0;
-}
-
-const char *
-conf_sockaddr_host(const struct sockaddr_storage *ss, char *buf, size_t len, unsigned *port)
-{
-	const unsigned char *a;
-
-	if (conf_sockaddr_bytes(ss, &a) == 0 ||
-	    inet_ntop(ss->ss_family, a, buf, (socklen_t)len) == NULL)
-		return NULL;
-	if (port)
-		*port = conf_sockaddr_port(ss);
-	return buf;
-}
-
-const char *
-conf_sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN];
-	unsigned port;
-
-	if (conf_sockaddr_host(ss, host, sizeof(host), &port) == NULL)
-		snprintf(buf, len, "(none)");
-	else
-		snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
-	return buf;
-}
-
-unsigned short
-conf_sockaddr_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
-}
-
-bool
-conf_sockaddr_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const unsigned char *pa, *pb;
-	size_t la = conf_sockaddr_bytes(a, &pa), lb = conf_sockaddr_bytes(b, &pb);
-
-	return la != 0 && la == lb && a->ss_family == b->ss_family && memcmp(pa, pb, la) == 0;
-}
-
-static void
-sockaddr_set_port(struct sockaddr_storage *ss, unsigned short port)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	else if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
 }
 
 /* "5s", "500ms", "2m", "1h", bare number = seconds → milliseconds. */
@@ -357,7 +233,7 @@ parse_hop(struct parse *p, const char *key, char **w, int nw, struct hop *h)
 		} else if (!h->has_addr) {
 			if (conf_parse_sockaddr(w[i], h->port, &h->addr) < 0)
 				return perr(p, "%s: '%s' is not an IP address", key, w[i]);
-			sockaddr_set_port(&h->addr, h->port);
+			conf_sockaddr_set_port(&h->addr, h->port);
 			h->has_addr = true;
 		} else
 			return perr(p, "%s: unexpected '%s'", key, w[i]);
@@ -461,17 +337,6 @@ k_dns_server(struct parse *p, char **w, int nw)
 	return 0;
 }
 
-/* The wildcard address (0.0.0.0, ::): a listener on it names no one address. */
-static bool
-is_wildcard(const struct sockaddr_storage *ss)
-{
-	static const unsigned char zero[16];
-
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
-	return memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, zero, 16) == 0;
-}
-
 /* outgoing-address SIDE ADDRESS|any: where connections the edge opens on that
  * side leave from (one address per family), or the kernel's choice. */
 static int
@@ -497,7 +362,7 @@ k_outgoing_address(struct parse *p, char **w, int nw)
 	if (conf_parse_sockaddr(w[1], 0, &ss) < 0 || (ss.ss_family == AF_INET ?
 	    ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port) != 0)
 		return perr(p, "outgoing-address: '%s' is not an IP address (without a port)", w[1]);
-	if (is_wildcard(&ss))
+	if (conf_sockaddr_is_wildcard(&ss))
 		return perr(p, "outgoing-address: %s is no one address (use any)", w[1]);
 	fam = ss.ss_family == AF_INET6 ? 1 : 0;
 	if (c->has_out[side][fam])
@@ -505,6 +370,53 @@ k_outgoing_address(struct parse *p, char **w, int nw)
 		    fam ? "IPv6" : "IPv4", w[0]);
 	c->has_out[side][fam] = true;
 	c->out_addr[side][fam] = ss;
+	return 0;
+}
+
+/* metrics-listen ADDRESS:PORT: the Prometheus exposition, plain HTTP; a
+ * wildcard would put it on the perimeter's external interface too. */
+static int
+k_metrics_listen(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct sockaddr_storage ss;
+
+	if (nw != 1)
+		return perr(p, "metrics-listen: expected one ADDRESS:PORT");
+	if (conf_parse_sockaddr(w[0], 0, &ss) < 0 || conf_sockaddr_port(&ss) == 0)
+		return perr(p, "metrics-listen: '%s' is not ADDRESS:PORT", w[0]);
+	if (conf_sockaddr_is_wildcard(&ss))
+		return perr(p, "metrics-listen: %s is every address; give one (127.0.0.1:PORT, or "
+		    "the management interface's)", w[0]);
+	if (c->has_metrics)
+		return perr(p, "metrics-listen: given twice");
+	c->has_metrics = true;
+	c->metrics_addr = ss;
+	return 0;
+}
+
+/* log-format text|json */
+static int
+k_log_format(struct parse *p, char **w, int nw)
+{
+	if (nw != 1 || (strcmp(w[0], "text") != 0 && strcmp(w[0], "json") != 0))
+		return perr(p, "log-format: expected text or json");
+	p->c->log_json = strcmp(w[0], "json") == 0;
+	return 0;
+}
+
+/* log-decisions all|refused|none: the line per new request's decision. */
+static int
+k_log_decisions(struct parse *p, char **w, int nw)
+{
+	if (nw == 1 && strcmp(w[0], "all") == 0)
+		p->c->log_decisions = LOG_DECISIONS_ALL;
+	else if (nw == 1 && strcmp(w[0], "refused") == 0)
+		p->c->log_decisions = LOG_DECISIONS_REFUSED;
+	else if (nw == 1 && strcmp(w[0], "none") == 0)
+		p->c->log_decisions = LOG_DECISIONS_NONE;
+	else
+		return perr(p, "log-decisions: expected all, refused or none");
 	return 0;
 }
 
@@ -555,6 +467,52 @@ k_sip_domain(struct parse *p, char **w, int nw)
 	return 0;
 }
 
+/* user NAME: looked up now, so that -n reports a user this host lacks with its
+ * line.  A "user" of uid 0 drops nothing and is refused rather than ignored. */
+static int
+k_user(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct passwd *pw;
+
+	if (nw != 1)
+		return perr(p, "user: expected one user name");
+	if (copy_str(p, c->user, sizeof(c->user), w[0], "user") < 0)
+		return -EINVAL;
+	errno = 0;
+	if ((pw = getpwnam(w[0])) == NULL)
+		return errno && errno != ENOENT && errno != ESRCH ?
+		    perr(p, "user: cannot look up '%s': %s", w[0], strerror(errno)) :
+		    perr(p, "user: unknown user '%s'", w[0]);
+	if (pw->pw_uid == 0)
+		return perr(p, "user: '%s' has uid 0; leave user out to run as the starting user",
+		    w[0]);
+	c->uid = pw->pw_uid;
+	if (!c->group[0])
+		c->gid = pw->pw_gid;
+	return 0;
+}
+
+/* group NAME: instead of the user's login group. */
+static int
+k_group(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct group *gr;
+
+	if (nw != 1)
+		return perr(p, "group: expected one group name");
+	if (copy_str(p, c->group, sizeof(c->group), w[0], "group") < 0)
+		return -EINVAL;
+	errno = 0;
+	if ((gr = getgrnam(w[0])) == NULL)
+		return errno && errno != ENOENT && errno != ESRCH ?
+		    perr(p, "group: cannot look up '%s': %s", w[0], strerror(errno)) :
+		    perr(p, "group: unknown group '%s'", w[0]);
+	c->gid = gr->gr_gid;
+	return 0;
+}
+
 enum ktype { K_HOST, K_PATH, K_BOOL, K_UINT, K_SIZE, K_DURATION, K_LOGLEVEL, K_FN };
 
 struct key {
@@ -578,15 +536,22 @@ static const struct key keys[] = {
 	{ "private-key", K_PATH, STR(private_key), 0, 0, NULL },
 	{ "ca-bundle", K_PATH, STR(ca_bundle), 0, 0, NULL },
 	{ "eku-any", K_BOOL, OFF(eku_any), 0, 0, 0, NULL },
+	{ "log-message-bodies", K_BOOL, OFF(log_message_bodies), 0, 0, 0, NULL },
 	{ "pool-server", K_FN, 0, 0, 0, 0, k_pool_server },
 	{ "outgoing-address", K_FN, 0, 0, 0, 0, k_outgoing_address },
 	{ "internal-server", K_FN, 0, 0, 0, 0, k_internal_server },
 	{ "host", K_FN, 0, 0, 0, 0, k_host },
 	{ "dns-server", K_FN, 0, 0, 0, 0, k_dns_server },
+	{ "metrics-listen", K_FN, 0, 0, 0, 0, k_metrics_listen },
+	{ "log-format", K_FN, 0, 0, 0, 0, k_log_format },
+	{ "log-decisions", K_FN, 0, 0, 0, 0, k_log_decisions },
 	{ "dns-timeout", K_DURATION, OFF(dns_timeout_ms), 0, 100, 60000, NULL },
 	{ "db", K_PATH, STR(db_path), 0, 0, NULL },
 	{ "state-dir", K_PATH, STR(state_dir), 0, 0, NULL },
 	{ "rr-key-file", K_PATH, STR(rr_key_file), 0, 0, NULL },
+	{ "control-socket", K_PATH, STR(control_socket), 0, 0, NULL },
+	{ "user", K_FN, 0, 0, 0, 0, k_user },
+	{ "group", K_FN, 0, 0, 0, 0, k_group },
 	{ "log-level", K_LOGLEVEL, OFF(log_level), 0, 0, 0, NULL },
 	{ "workers", K_UINT, OFF(workers), 0, 0, 64, NULL },
 	{ "max-message-size", K_SIZE, OFF(max_message_size), 0, 1024, 16 << 20, NULL },
@@ -712,12 +677,14 @@ check_conf(struct parse *p)
 			const struct sockaddr_storage *a = &c->listeners[i].addr;
 			int fam = a->ss_family == AF_INET6 ? 1 : 0;
 
-			if ((int)c->listeners[i].side != side || c->has_out[side][fam] || is_wildcard(a))
+			if ((int)c->listeners[i].side != side || c->has_out[side][fam] || conf_sockaddr_is_wildcard(a))
 				continue;
 			c->has_out[side][fam] = true;
 			c->out_addr[side][fam] = *a;
-			sockaddr_set_port(&c->out_addr[side][fam], 0);
+			conf_sockaddr_set_port(&c->out_addr[side][fam], 0);
 		}
+	if (c->group[0] && !c->user[0])
+		return perr(p, "group is set without user");
 	if (c->timer_f_ms == 0)
 		c->timer_f_ms = 64 * c->t1_ms;
 	if (!c->rr_key_file[0]) {
@@ -725,6 +692,15 @@ check_conf(struct parse *p)
 			return perr(p, "state-dir too long");
 		snprintf(c->rr_key_file, sizeof(c->rr_key_file), "%s/rr.key", c->state_dir);
 	}
+	if (!c->control_socket[0]) {
+		if (strlen(c->state_dir) + 14 >= sizeof(c->control_socket))
+			return perr(p, "state-dir too long");
+		snprintf(c->control_socket, sizeof(c->control_socket), "%s/control.sock", c->state_dir);
+	}
+	/* The kernel's limit for a Unix socket's name (sun_path). */
+	if (strlen(c->control_socket) >= 108)
+		return perr(p, "control-socket %s: over 107 characters, too long for a Unix socket",
+		    c->control_socket);
 	return 0;
 }
 
@@ -842,7 +818,7 @@ conf_host_hop(const struct conf *c, const char *fqdn, unsigned short port, struc
 		return false;
 	a = hc->addr;
 	if (!hc->has_port)
-		sockaddr_set_port(&a, port);
+		conf_sockaddr_set_port(&a, port);
 	conf_hop_set(out, fqdn, &a, hc->kind);
 	return true;
 }

@@ -46,13 +46,21 @@ static const struct diag_info table[] = {
 
 static const struct diag_info unknown = { DIAG_NONE, 500, "Server Internal Error", "Internal error" };
 
-const struct diag_info *
-diag_lookup(enum diag_code code)
+int
+diag_index(enum diag_code code)
 {
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (table[i].code == code)
-			return &table[i];
-	return &unknown;
+			return (int)i;
+	return -1;
+}
+
+const struct diag_info *
+diag_lookup(enum diag_code code)
+{
+	int i = diag_index(code);
+
+	return i >= 0 ? &table[i] : &unknown;
 }
 
 const struct diag_info *

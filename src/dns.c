@@ -20,63 +20,15 @@
 #include <ares.h>
 
 #include "sipedge/dns.h"
+#include "sipedge/stats.h"
 #include "dns_int.h"
 #include "dns_hosts.h"
 #include "sipedge/hmap.h"
+#include "sipedge/list.h"
 #include "sipedge/log.h"
 
 
 
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
-
-/* A circular doubly-linked list; a node that is in no list points to itself, so
- * unlinking twice is harmless. */
-struct link {
-	struct link *prev, *next;
-};
-
-static void
-link_init(struct link *l)
-{
-	l->prev = l->next = l;
-}
-
-static bool
-link_empty(const struct link *l)
-{
-	return l->next == l;
-}
-
-static void
-link_del(struct link *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	link_init(l);
-}
-
-static void
-link_add_tail(struct link *head, struct link *l)
-{
-	l->prev = head->prev;
-	l->next = head;
-	head->prev->next = l;
-	head->prev = l;
-}
-
-/* Moves every node of from to the end of to; from becomes empty. */
-static void
-link_splice(struct link *to, struct link *from)
-{
-	if (link_empty(from))
-		return;
-	from->next->prev = to->prev;
-	to->prev->next = from->next;
-	from->prev->next = to;
-	to->prev = from->prev;
-	link_init(from);
-}
 
 
 
@@ -131,6 +83,7 @@ struct dpoll {
 };
 
 struct dns {
+	struct stats *stats;            /* the worker's counters, or NULL */
 	uv_loop_t *loop;
 	ares_channel ch;
 	uv_timer_t ares_timer;               /* c-ares retransmissions and timeouts */
@@ -146,10 +99,17 @@ struct dns {
 	struct link ready;
 	uint64_t rng;
 	uint64_t bound_ms;                   /* timeout_ms * tries * servers */
+	unsigned timeout_ms, tries;
 	struct dns_hosts *hosts;             /* the hosts file, asked before DNS for A/AAAA */
 	unsigned max_ttl_s, neg_ttl_s, max_entries;
 	struct dns_stats st;
 };
+
+void
+dns_set_stats(struct dns *d, struct stats *s)
+{
+	d->stats = s;
+}
 
 const char *
 dns_strerror(int status)
@@ -412,6 +372,8 @@ entry_free(struct dns *d, struct entry *e)
 	dns__rrset_unref(e->rs);
 	free(e);
 	d->st.entries--;
+	if (d->stats)
+		stats_gauge_dec(&d->stats->dns_cache);
 }
 
 /* Makes room for one more entry: expired ones first would need a scan, so the
@@ -497,6 +459,8 @@ query_cb(void *arg, int astatus, int timeouts, unsigned char *abuf, int alen)
 	}
 	if (status == DNS_ETIMEOUT && !link_empty(&e->waiters))
 		d->st.timeouts++;
+	if (status != 0 && status != DNS_ENOTFOUND)
+		STATS_INC(d->stats, dns_failures);
 	log_debug("dns: %s %s: %s%s, %zu records, ttl %u s", type_name(e->type),
 	    e->key + 1, status ? dns_strerror(status) : "ok",
 	    pr && pr->dot_target ? " (target \".\": service not offered)" : "",
@@ -581,6 +545,7 @@ lookup(struct dns *d, struct waiter *w, int type, const char *name)
 		}
 		link_add_tail(&d->fifo, &e->fifo);
 		d->st.entries++;
+		STATS_INC(d->stats, dns_cache);
 	}
 	w->e = e;
 	link_add_tail(&e->waiters, &w->link);
@@ -598,6 +563,7 @@ lookup(struct dns *d, struct waiter *w, int type, const char *name)
 	/* Set first: c-ares may call query_cb before ares_query returns. */
 	e->inflight = true;
 	d->st.sent++;
+	STATS_INC(d->stats, dns_queries);
 	ares_query(d->ch, e->key + 1, CLASS_IN, type, query_cb, e);
 	ares_timer_arm(d);
 	return 0;
@@ -780,13 +746,38 @@ lib_init(void)
 	(void)ares_library_init(ARES_LIB_INIT_ALL);
 }
 
+/* Our bound on a look-up: c-ares's time-out for each try of each server. */
+static void
+bound_set(struct dns *d)
+{
+	struct ares_addr_port_node *servers = NULL;
+	unsigned nservers = 0;
+
+	if (ares_get_servers_ports(d->ch, &servers) == ARES_SUCCESS) {
+		for (struct ares_addr_port_node *s = servers; s; s = s->next)
+			nservers++;
+		ares_free_data(servers);
+	}
+	d->bound_ms = (uint64_t)d->timeout_ms * d->tries * (nservers ? nservers : 1);
+}
+
+int
+dns_set_servers(struct dns *d, const char *servers)
+{
+	int rc = ares_set_servers_ports_csv(d->ch, servers);
+
+	if (rc != ARES_SUCCESS)
+		return rc == ARES_ENOMEM ? -ENOMEM : -EINVAL;
+	bound_set(d);
+	return 0;
+}
+
 int
 dns_new(uv_loop_t *loop, const struct dns_conf *c, struct dns **out)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct ares_options o;
-	struct ares_addr_port_node *servers = NULL;
-	unsigned nservers = 0, timeout_ms, tries;
+	unsigned timeout_ms, tries;
 	struct dns *d;
 	int rc;
 
@@ -821,12 +812,9 @@ dns_new(uv_loop_t *loop, const struct dns_conf *c, struct dns **out)
 		free(d);
 		return rc == ARES_ENOMEM ? -ENOMEM : -EINVAL;
 	}
-	if (ares_get_servers_ports(d->ch, &servers) == ARES_SUCCESS) {
-		for (struct ares_addr_port_node *s = servers; s; s = s->next)
-			nservers++;
-		ares_free_data(servers);
-	}
-	d->bound_ms = (uint64_t)timeout_ms * tries * (nservers ? nservers : 1);
+	d->timeout_ms = timeout_ms;
+	d->tries = tries;
+	bound_set(d);
 
 	if (!c || !c->hosts_file || c->hosts_file[0]) {
 		if ((rc = dns_hosts_load(c && c->hosts_file ? c->hosts_file : "/etc/hosts",

@@ -21,7 +21,7 @@ static void start_hops(struct txn *t);
 static unsigned
 failover_delay(const struct txn *t)
 {
-	return t->w->px->conf->failover_delay_ms;
+	return t->w->cf->failover_delay_ms;
 }
 
 static void
@@ -160,6 +160,8 @@ dial_cb(struct conn *c, int status, const char *detail, void *arg)
 
 	d->rq = NULL;
 	t->ndials--;
+	if (t->probe)
+		probe_hop_done(t->probe, i, status, detail, status < 0 ? NULL : c);
 	if (status < 0) {
 		hop_failed(t, i, status, detail);
 		if (t->state == TX_COMPLETED)
@@ -190,10 +192,16 @@ start_hops(struct txn *t)
 		struct conn *c = NULL;
 		int rc;
 
+		if (i > 0)
+			STATS_INC(&w->stats, failovers);   /* the one before failed or is silent */
 		t->dials[i].t = t;
+		if (t->probe)
+			probe_hop_start(t->probe, i, &t->op.hops[i]);
 		rc = transport_dial(w->tw, &t->op.hops[i], t->op.out_side, dial_cb, &t->dials[i], &c,
 		    &t->dials[i].rq);
 		if (rc == 0) {
+			if (t->probe)
+				probe_hop_done(t->probe, i, 0, "reused", c);
 			t->dials[i].rq = NULL;
 			txn_dials_stop(t, false);
 			t->cur = i;
@@ -207,6 +215,9 @@ start_hops(struct txn *t)
 			return;
 		}
 		t->dials[i].rq = NULL;
+		if (t->probe)
+			probe_hop_done(t->probe, i, rc, rc > -10000 ? uv_strerror(rc) :
+			    transport_strerror(rc), NULL);
 		hop_failed(t, i, rc, rc > -10000 ? uv_strerror(rc) : transport_strerror(rc));
 	}
 	if (t->ndials == 0)

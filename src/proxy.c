@@ -164,54 +164,16 @@ side_port(const struct conf *c, enum side s, enum tp_kind *kind)
 	return 5061;
 }
 
-static int
-make_tls(const struct conf *c, struct proxy *px, char *err, size_t errlen)
-{
-	struct tls_conf tc = { c->certificate, c->private_key, c->ca_bundle, false, c->eku_any };
-	bool need_mutual = false, need_plain = false;
-	int rc;
-
-	for (size_t i = 0; i < c->nlisteners; i++) {
-		if (c->listeners[i].kind != TP_TLS)
-			continue;
-		if (c->listeners[i].mutual_tls)
-			need_mutual = true;
-		else
-			need_plain = true;
-	}
-	if (need_mutual) {
-		tc.require_client_cert = true;
-		if ((rc = tls_ctx_new_server(&tc, &px->tls_server_mutual, err, errlen)) < 0)
-			return rc;
-	}
-	if (need_plain) {
-		tc.require_client_cert = false;
-		if ((rc = tls_ctx_new_server(&tc, &px->tls_server_plain, err, errlen)) < 0)
-			return rc;
-	}
-	if (c->certificate[0]) {
-		tc.require_client_cert = false;
-		if ((rc = tls_ctx_new_client(&tc, &px->tls_client, err, errlen)) < 0)
-			return rc;
-	}
-	return 0;
-}
-
 int
 proxy_check(const struct conf *c, char *err, size_t errlen)
 {
-	struct proxy px;
+	struct proxy_tls x;
 	int rc;
 
-	memset(&px, 0, sizeof(px));
-	rc = make_tls(c, &px, err, errlen);
-	if (px.tls_server_mutual)
-		tls_ctx_free(px.tls_server_mutual);
-	if (px.tls_server_plain)
-		tls_ctx_free(px.tls_server_plain);
-	if (px.tls_client)
-		tls_ctx_free(px.tls_client);
-	return rc;
+	if ((rc = proxy_tls_make(c, &x, err, errlen)) < 0)
+		return rc;
+	proxy_tls_free(&x);
+	return 0;
 }
 
 int
@@ -230,25 +192,12 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 	}
 	px->conf = c;
 	if ((rc = rr_key_load(c->rr_key_file, &px->key, err, errlen)) < 0 ||
-	    (rc = make_tls(c, px, err, errlen)) < 0)
+	    (rc = proxy_tls_make(c, &px->tls, err, errlen)) < 0)
 		goto out;
 	px->port[SIDE_INTERNAL] = (unsigned short)side_port(c, SIDE_INTERNAL, &px->kind[SIDE_INTERNAL]);
 	px->port[SIDE_EXTERNAL] = (unsigned short)side_port(c, SIDE_EXTERNAL, &px->kind[SIDE_EXTERNAL]);
 
-	memset(&tc, 0, sizeof(tc));
-	tc.max_message_size = c->max_message_size;
-	tc.handshake_timeout_ms = c->handshake_timeout_ms;
-	tc.idle_timeout_ms = c->idle_timeout_ms;
-	tc.incomplete_timeout_ms = c->incomplete_timeout_ms;
-	tc.connect_timeout_ms = c->connect_timeout_ms;
-	tc.max_connections = c->max_connections;
-	tc.max_connections_per_address = c->max_connections_per_address;
-	tc.client_tls = px->tls_client;
-	for (int side = 0; side < 2; side++)
-		for (int fam = 0; fam < 2; fam++) {
-			tc.has_src[side][fam] = c->has_out[side][fam];
-			tc.src[side][fam] = c->out_addr[side][fam];
-		}
+	proxy_transport_conf(c, px->tls.client, &tc);
 	if ((rc = transport_new(&tc, &px->tp)) < 0) {
 		snprintf(err, errlen, "transport: %s", uv_strerror(rc));
 		goto out;
@@ -276,7 +225,12 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 	for (unsigned i = 0; i < px->nworkers; i++) {
 		struct worker *w = &px->workers[i];
 
+		if ((rc = stats_init(&w->stats)) < 0) {
+			snprintf(err, errlen, "statistics: %s", strerror(-rc));
+			goto out;
+		}
 		w->px = px;
+		w->cf = c;
 		w->idx = i;
 		w->max_txns = c->max_transactions / px->nworkers;
 		if (w->max_txns < 16)
@@ -297,6 +251,8 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		cbs.closed_cb = proxy_on_closed;
 		cbs.handoff_cb = handoff_cb;
 		cbs.ud = w;
+		cbs.stats = &w->stats;
+		cbs.trace_cb = relay_trace;
 		if ((rc = transport_worker_new(px->tp, &w->th.loop, i, &cbs, &w->tw)) < 0) {
 			snprintf(err, errlen, "transport worker: %s", uv_strerror(rc));
 			goto out;
@@ -316,6 +272,7 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 				    rc > -10000 ? strerror(-rc) : dns_strerror(rc));
 				goto out;
 			}
+			dns_set_stats(w->dns, &w->stats);
 		}
 		w->renv.cf = c;
 		w->renv.dns = w->dns;
@@ -329,7 +286,7 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		for (size_t l = 0; l < c->nlisteners; l++) {
 			const struct listener_conf *lc = &c->listeners[l];
 			struct tls_ctx *tls = lc->kind != TP_TLS ? NULL :
-			    lc->mutual_tls ? px->tls_server_mutual : px->tls_server_plain;
+			    lc->mutual_tls ? px->tls.mutual : px->tls.plain;
 
 			if ((rc = transport_worker_listen(w->tw, lc, tls)) < 0) {
 				snprintf(err, errlen, "%s: cannot listen on %s: %s", lc->source,
@@ -371,6 +328,11 @@ proxy_start(struct proxy *px)
 void
 proxy_set_policy(struct proxy *px, struct policy *pol)
 {
+	struct policy *old = px->pol;
+
+	px->pol = policy_ref(pol);
+	if (old)
+		policy_unref(old);
 	for (unsigned i = 0; i < px->nworkers; i++) {
 		struct worker *w = &px->workers[i];
 		struct post *p;
@@ -433,19 +395,17 @@ proxy_free(struct proxy *px)
 			policy_unref(w->renv.pol);
 		hmap_free(&w->by_branch);
 		hmap_free(&w->by_key);
+		stats_fini(&w->stats);
 	}
 	free(px->workers);
 	if (px->tp)
 		transport_free(px->tp);
 	if (px->throttle)
 		throttle_free(px->throttle);
+	if (px->pol)
+		policy_unref(px->pol);
 	health_free(px->health);
-	if (px->tls_server_mutual)
-		tls_ctx_free(px->tls_server_mutual);
-	if (px->tls_server_plain)
-		tls_ctx_free(px->tls_server_plain);
-	if (px->tls_client)
-		tls_ctx_free(px->tls_client);
+	proxy_tls_free(&px->tls);
 	explicit_bzero(&px->key, sizeof(px->key));
 	free(px);
 }

@@ -26,10 +26,21 @@
 #include "sipedge/route.h"
 #include "sipedge/rr.h"
 #include "sipedge/sipmsg.h"
+#include "sipedge/stats.h"
 #include "sipedge/transport.h"
 #include "sipedge/worker.h"
 
 struct worker;
+
+/* The TLS contexts made from a configuration: servers for listeners that
+ * require a client certificate and for those that do not, the client. */
+struct proxy_tls {
+	struct tls_ctx *mutual, *plain, *client;
+};
+int proxy_tls_make(const struct conf *c, struct proxy_tls *out, char *err, size_t errlen);
+void proxy_tls_free(struct proxy_tls *x);
+/* The transport's part of a configuration. */
+void proxy_transport_conf(const struct conf *c, struct tls_ctx *client, struct transport_conf *tc);
 
 /* What crosses from one worker to another (worker.c). */
 enum post_kind {
@@ -39,7 +50,35 @@ enum post_kind {
 	POST_RESPONSE_BAD,   /* the transaction's (branch) response could not be taken */
 	POST_POLICY,         /* policy: a new snapshot (one reference) */
 	POST_ADOPT,          /* handoff: a connection another worker accepted */
+	POST_QUERY,          /* query: the control socket asks (proxy_query.c) */
+	POST_CONF,           /* reload: a new configuration (proxy_reload.c) */
+	POST_PROBE,          /* probe: an OPTIONS along the outbound path (probe.c) */
+	POST_TRACE,          /* trace_on, trace_domain: the message trace (relay_log.c) */
 };
+
+/* probe.c: the federation probe's job on worker 0, and the hooks the
+ * transaction calls while it carries a probe (t->probe). */
+struct probe_job;
+void proxy_probe_run(struct worker *w, struct probe_job *j);
+void probe_dropped(struct probe_job *j);
+void probe_final(struct probe_job *j, int status, enum diag_code d, const char *reason,
+    const sip_t *sip, bool from_partner);
+void probe_hop_start(struct probe_job *j, size_t i, const struct hop *h);
+void probe_hop_done(struct probe_job *j, size_t i, int status, const char *detail,
+    struct conn *c);
+void probe_detach(struct probe_job *j);
+
+struct proxy_reload;
+/* proxy_reload.c: switch the worker to r's configuration (on its thread);
+ * and the end of a worker's part, run or not (when the post is freed). */
+void proxy_reload_run(struct worker *w, struct proxy_reload *r);
+void proxy_reload_release(struct proxy_reload *r);
+
+struct proxy_query;
+/* proxy_query.c: fill the worker's part of q (on its thread); and the end of
+ * a worker's part, run or not (when the post is freed). */
+void proxy_query_run(struct worker *w, struct proxy_query *q);
+void proxy_query_release(struct proxy_query *q);
 
 struct post {
 	struct worker_mail mail;        /* first: a post is the worker's mail */
@@ -53,12 +92,20 @@ struct post {
 	struct rr_peer flow;
 	struct policy *policy;
 	struct tp_handoff *handoff;
+	struct proxy_query *query;
+	struct proxy_reload *reload;
+	struct probe_job *probe;
+	bool trace_on;
+	char trace_domain[CONF_MAX_NAME];
 };
 
 struct worker {
 	struct worker_thread th;        /* its thread, loop and mailbox (worker.h) */
 	struct proxy *px;
 	unsigned idx;
+	/* The configuration in force on this worker (renv.cf too); a reload
+	 * replaces it on the worker's own thread (proxy_reload.c). */
+	const struct conf *cf;
 	struct tp_worker *tw;
 	struct dns *dns;
 	struct route_env renv;          /* routing on this worker (route.h); its pol is
@@ -74,6 +121,12 @@ struct worker {
 	uint64_t load_reported;         /* load.refused at the last report */
 	uint64_t load_report_at;        /* when (loop ms) */
 
+	struct stats stats;             /* its counters (stats.h), read by the control socket */
+	struct {                        /* sipedgectl trace: set by POST_TRACE */
+		bool on;
+		char domain[CONF_MAX_NAME]; /* "": every message */
+	} trace;
+
 	struct hmap by_branch;          /* client side: our branch → txn */
 	struct hmap by_key;             /* server side: request key → txn */
 	struct txn *txns;               /* every live transaction */
@@ -84,16 +137,16 @@ struct worker {
 struct proxy {
 	const struct conf *conf;
 	struct rr_key key;
-	struct tls_ctx *tls_server_mutual, *tls_server_plain, *tls_client;
+	struct proxy_tls tls;           /* the contexts in force (a reload replaces them) */
 	struct transport *tp;
 	struct throttle *throttle;      /* discovered partners, process-wide */
+	struct policy *pol;             /* main thread: the snapshot in force (one reference) */
+	uint64_t report_at;             /* main thread: last event 14601 (ms), 0: none yet */
 	struct health *health;          /* next hops that failed, process-wide */
 	struct worker *workers;
 	unsigned nworkers;
 	unsigned short port[2];         /* our port on each side (Via, Record-Route) */
 	enum tp_kind kind[2];           /* our transport on each side */
-
-	atomic_ullong requests, responses, refused, timeouts;
 };
 
 /* ---- transactions (txn.c) ------------------------------------------------ */
@@ -168,6 +221,7 @@ struct txn {
 	int last_status;
 	enum diag_code last_diag;
 	uv_timer_t timer;
+	struct probe_job *probe;          /* a probe's OPTIONS: no upstream, results there */
 };
 
 int txn_server_key(const sip_t *sip, const char *method, char *out, size_t len);
@@ -223,6 +277,8 @@ void txn_fill_in_peer(struct txn *t, const struct conn_info *ci);
 /* Route the transaction's request (route_start): the verdict; after
  * ROUTE_PENDING the transaction goes on by itself (txn_route_act). */
 int txn_route(struct txn *t);
+/* Count (and, for a relayed one, log) the federation decision of a new request. */
+void txn_count_decision(struct txn *t);
 /* Act on the verdict: refuse, answer the OPTIONS, or go to the next hop. */
 void txn_route_act(struct txn *t);
 /* The dialog's connection is gone: route_fallback, the hops dialled anew. */
@@ -235,10 +291,23 @@ void txn_seal_response(struct txn *t, msg_t *msg, sip_t *sip);
 
 const char *proxy_side_fqdn(const struct worker *w, enum side s);
 const char *proxy_peer_str(const struct conn *c, char *buf, size_t len);
-/* A response made by the edge itself to a request (via: its own Vias). */
-void proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via,
+/* A response made by the edge itself to a request (via: its own Vias); a
+ * refusal is counted and logged (relay_log_decision), with the routing's
+ * findings when op is not NULL. */
+void proxy_reply_op(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via,
     enum side side, int status, enum diag_code d, const char *detail, const char *to_tag,
-    const char *unsupported);
+    const char *unsupported, const struct route_op *op);
+static inline void
+proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, enum side side,
+    int status, enum diag_code d, const char *detail, const char *to_tag, const char *unsupported)
+{
+	proxy_reply_op(w, c, req, via, side, status, d, detail, to_tag, unsupported, NULL);
+}
+/* relay_log.c: the transport's trace_cb while the trace is on. */
+void relay_trace(struct conn *c, msg_t *msg, bool out, void *ud);
+/* relay_log.c: the decision line of a new request (refused: status >= 300). */
+void relay_log_decision(struct worker *w, struct conn *c, const sip_t *sip,
+    const struct route_op *op, int status, enum diag_code d, const char *detail);
 
 /* The workers (proxy.c makes them; these are what the others need). */
 static inline struct worker *
@@ -256,6 +325,12 @@ proxy_post_free(struct post *p)
 		policy_unref(p->policy);
 	if (p->handoff)
 		transport_handoff_drop(p->handoff);
+	if (p->query)
+		proxy_query_release(p->query);
+	if (p->reload)
+		proxy_reload_release(p->reload);
+	if (p->probe)
+		probe_dropped(p->probe);
 	free(p);
 }
 

@@ -28,7 +28,7 @@
 const char *
 proxy_side_fqdn(const struct worker *w, enum side s)
 {
-	return s == SIDE_EXTERNAL ? w->px->conf->edge_fqdn : w->px->conf->internal_fqdn;
+	return s == SIDE_EXTERNAL ? w->cf->edge_fqdn : w->cf->internal_fqdn;
 }
 
 const char *
@@ -54,13 +54,14 @@ send_response(struct conn *c, msg_t *r)
 
 /* A response made by the edge itself: to a request (via = its own Vias). */
 void
-proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, enum side side,
-    int status, enum diag_code d, const char *detail, const char *to_tag, const char *unsupported)
+proxy_reply_op(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, enum side side,
+    int status, enum diag_code d, const char *detail, const char *to_tag, const char *unsupported,
+    const struct route_op *op)
 {
 	const sip_t *sip = sip_object(req);
 	const struct diag_info *di = diag_lookup(d);
 	struct sip_diag sd = { d, detail, proxy_side_fqdn(w, side) };
-	char desc[256], pd[160], tag[24];
+	char pd[160], tag[24];
 	msg_t *r;
 
 	if (!to_tag) {
@@ -86,23 +87,12 @@ proxy_reply(struct worker *w, struct conn *c, msg_t *req, const sip_via_t *via, 
 		return;
 	}
 	if (d != DIAG_NONE && status >= 300) {
+		stats_refusal(&w->stats, d);
+		if (d == DIAG_OVERLOAD)
+			STATS_INC(&w->stats, overload);
 		/* Overload refusals are many by nature: the worker reports them
 		 * in sum (proxy.c); one line each only at debug level. */
-		enum log_level lvl = d == DIAG_OVERLOAD ? LOG_LVL_DEBUG : LOG_LVL_INFO;
-
-		atomic_fetch_add(&w->px->refused, 1);
-		if (log_would(lvl)) {
-			char line[640];
-
-			snprintf(line, sizeof(line), "refused %s from %s: %d %u %s",
-			    sipmsg_describe(sip, desc, sizeof(desc)),
-			    c ? proxy_peer_str(c, pd, sizeof(pd)) : "(gone)", status, (unsigned)d,
-			    detail && detail[0] ? detail : di->text);
-			if (lvl == LOG_LVL_DEBUG)
-				log_debug("%s", line);
-			else
-				log_info("%s", line);
-		}
+		relay_log_decision(w, c, sip, op, status, d, detail);
 	}
 	send_response(c, r);
 }
@@ -186,7 +176,6 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		msg_destroy(msg);
 		return;
 	}
-	atomic_fetch_add(&w->px->requests, 1);
 	sipmsg_via_stamp(msg, sip, &ci->peer);
 	m = sip->sip_request->rq_method;
 
@@ -259,7 +248,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 	t->op.side = ci->side;
 	t->op.peer_names = (const char *const *)ci->peer_names;
 	t->op.npeer = ci->npeer_names;
-	if (ci->side == SIDE_INTERNAL && !route_internal_allowed(w->px->conf, t->op.peer_names,
+	if (ci->side == SIDE_INTERNAL && !route_internal_allowed(w->cf, t->op.peer_names,
 	    t->op.npeer, ci->kind, &ci->peer)) {
 		t->op.prob.status = 403;
 		t->op.prob.diag = DIAG_INTERNAL_NOT_ALLOWED;
@@ -273,9 +262,10 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		rc = txn_route(t);
 	}
 	if (rc == ROUTE_REFUSE) {
+		txn_count_decision(t);
 		if (!t->stateless) {
-			proxy_reply(w, c, msg, t->up_via, ci->side, t->op.prob.status, t->op.prob.diag,
-			    t->op.prob.detail, t->to_tag, NULL);
+			proxy_reply_op(w, c, msg, t->up_via, ci->side, t->op.prob.status,
+			    t->op.prob.diag, t->op.prob.detail, t->to_tag, NULL, &t->op);
 			t->last_status = t->op.prob.status;
 		}
 		t->state = TX_COMPLETED;
@@ -476,6 +466,21 @@ relay_on_post(struct worker *w, struct post *p)
 	case POST_ADOPT:
 		transport_worker_adopt(w->tw, p->handoff);
 		p->handoff = NULL;
+		break;
+	case POST_QUERY:
+		proxy_query_run(w, p->query);   /* released with the post */
+		break;
+	case POST_CONF:
+		proxy_reload_run(w, p->reload); /* released with the post */
+		break;
+	case POST_TRACE:
+		w->trace.on = p->trace_on;
+		snprintf(w->trace.domain, sizeof(w->trace.domain), "%s", p->trace_domain);
+		transport_worker_trace(w->tw, p->trace_on);
+		break;
+	case POST_PROBE:
+		proxy_probe_run(w, p->probe);
+		p->probe = NULL;                /* the job reports by itself */
 		break;
 	}
 	proxy_post_free(p);

@@ -756,11 +756,17 @@ sipmsg_routes_text(const sip_route_t *first, const sip_route_t *stop, bool rever
 
 		if (k < 0 || o + (size_t)k + 1 >= len)
 			return -ENOSPC;
-		/* The scheme in lower case (RFC 3261 §19.1.4: it is case-
-		 * insensitive): the parser keeps "Sip:" as written but a
-		 * header Sofia duplicates has "sip:", and both must hash alike. */
-		for (size_t c = o; c < o + (size_t)k && buf[c] != ':'; c++)
-			buf[c] = (char)tolower((unsigned char)buf[c]);
+		/* The scheme in lower case (RFC 3261 §19.1.4: it compares
+		 * case-insensitively): a peer that copies <sIp:...> as <sip:...>
+		 * into its Route set still matches (found by fuzz_framing). */
+		for (size_t j = o; j < o + (size_t)k && buf[j] != ':'; j++)
+			buf[j] = (char)tolower((unsigned char)buf[j]);
+		/* One line per entry, so an entry may hold no line break (a
+		 * folded header can put one in a parameter): "a\nb" and "a",
+		 * "b" must not print the same (found by fuzz_framing). */
+		for (size_t j = o; j < o + (size_t)k; j++)
+			if ((unsigned char)buf[j] < 0x20 || buf[j] == 0x7f)
+				return -EINVAL;
 		o += (size_t)k;
 		buf[o++] = '\n';
 	}

@@ -1,5 +1,6 @@
 /* throttle.c: discovered-partner limits (token bucket, suspicious rate,
- * distinct contacts per period) and their report counters (see throttle.h). */
+ * distinct contacts per period), their report counters and the live view of
+ * them (see throttle.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -28,9 +29,23 @@ struct thr_dom {
 	size_t setcap, ncontacts;          /* setcap: 0 or a power of two */
 	/* Counters since the last drain. */
 	uint64_t requests, contacts, throttled;
-	char *peers[THROTTLE_PEERS_MAX];
-	size_t npeers;
 	bool pending;
+	/* Partner edges, most recent first; pending: not yet drained. */
+	struct thr_peer {
+		char *name;
+		bool pending;
+	} peers[THROTTLE_PEERS_MAX];
+	size_t npeers;
+	/* The live view: this period, the last second, since the last report. */
+	uint64_t period_requests, period_throttled;
+	enum diag_code first_why;          /* the period's first refusal, if any */
+	bool announce;                     /* a first refusal not yet taken by */
+	enum diag_code announce_why;       /* throttle_newly_throttled, and its reason */
+	uint64_t last_seen_ms;
+	uint64_t win_sec;                  /* the current one-second window: now_ms / 1000 */
+	uint32_t win_cur, win_prev;        /* requests offered in it and in the one before */
+	uint64_t report_requests, report_throttled, report_contacts;
+	bool report_suspicious;
 };
 
 struct throttle {
@@ -82,7 +97,7 @@ static void
 dom_clear_peers(struct thr_dom *e)
 {
 	for (size_t i = 0; i < e->npeers; i++)
-		free(e->peers[i]);
+		free(e->peers[i].name);
 	e->npeers = 0;
 }
 
@@ -179,6 +194,8 @@ dom_add(struct throttle *t, const char *domain, uint64_t now_ms)
 	e->tokens = UINT64_MAX;            /* full: clipped to the rate below */
 	e->refill_ms = now_ms;
 	e->period_start_ms = now_ms;
+	e->last_seen_ms = now_ms;
+	e->win_sec = now_ms / 1000;
 	lru_push(t, e);
 	t->ndomains++;
 	return e;
@@ -241,18 +258,26 @@ set_add(struct thr_dom *e, uint64_t h)
 
 /* ------------------------------------------------------------------ limits */
 
-static void
-new_period(struct throttle *t, struct thr_dom *e, const struct store_config *c, uint64_t now_ms)
+static bool
+period_over(const struct thr_dom *e, const struct store_config *c, uint64_t now_ms)
 {
 	uint64_t period_ms = (uint64_t)c->discovered_period * 60000u;
 
-	if (now_ms < e->period_start_ms || now_ms - e->period_start_ms < period_ms)
+	return now_ms >= e->period_start_ms && now_ms - e->period_start_ms >= period_ms;
+}
+
+static void
+new_period(struct throttle *t, struct thr_dom *e, const struct store_config *c, uint64_t now_ms)
+{
+	if (!period_over(e, c, now_ms))
 		return;
 	t->ncontacts -= e->ncontacts;
 	free(e->set);
 	e->set = NULL;
 	e->setcap = e->ncontacts = 0;
 	e->ok = e->failed = 0;
+	e->period_requests = e->period_throttled = 0;
+	e->first_why = DIAG_NONE;
 	e->period_start_ms = now_ms;
 }
 
@@ -283,20 +308,66 @@ refill(struct thr_dom *e, const struct store_config *c, uint64_t now_ms)
 	}
 }
 
+/* Put peer_fqdn first in the domain's peers, pending for the next drain. */
 static void
 note_peer(struct thr_dom *e, const char *peer_fqdn)
 {
 	char buf[NAMES_MAX + 1];
+	struct thr_peer x;
+	size_t i;
 
 	if (peer_fqdn == NULL || names_normalize(peer_fqdn, buf, sizeof(buf), NULL) != 0)
 		return;
-	for (size_t i = 0; i < e->npeers; i++)
-		if (strcmp(e->peers[i], buf) == 0)
+	for (i = 0; i < e->npeers; i++)
+		if (strcmp(e->peers[i].name, buf) == 0)
+			break;
+	if (i == e->npeers) {
+		/* A partner uses a handful of edges; more than that are not
+		 * worth unbounded memory: the least recent one makes room (if
+		 * it was not drained yet, the store misses it). */
+		if ((x.name = strdup(buf)) == NULL)
 			return;
-	/* A partner uses a handful of edges; more between two drains are not
-	 * worth unbounded memory, and the next drain makes room again. */
-	if (e->npeers < THROTTLE_PEERS_MAX && (e->peers[e->npeers] = strdup(buf)) != NULL)
-		e->npeers++;
+		if (e->npeers == THROTTLE_PEERS_MAX)
+			free(e->peers[--i].name);
+		else
+			e->npeers++;
+	} else {
+		x = e->peers[i];
+	}
+	memmove(&e->peers[1], &e->peers[0], i * sizeof(e->peers[0]));
+	x.pending = true;
+	e->peers[0] = x;
+}
+
+/* Count a request offered at now_ms in the one-second windows. */
+static void
+window_count(struct thr_dom *e, uint64_t now_ms)
+{
+	uint64_t sec = now_ms / 1000;
+
+	/* A worker's clock a little behind another's counts in the current
+	 * window rather than going back. */
+	if (sec > e->win_sec) {
+		e->win_prev = sec == e->win_sec + 1 ? e->win_cur : 0;
+		e->win_cur = 0;
+		e->win_sec = sec;
+	}
+	if (e->win_cur < UINT32_MAX)
+		e->win_cur++;
+}
+
+static uint64_t
+window_rate(const struct thr_dom *e, uint64_t now_ms)
+{
+	uint64_t sec = now_ms / 1000, left = 1000 - now_ms % 1000;
+
+	if (sec < e->win_sec)
+		return (uint64_t)e->win_cur + e->win_prev;
+	if (sec == e->win_sec)
+		return e->win_cur + ((uint64_t)e->win_prev * left + 500) / 1000;
+	if (sec == e->win_sec + 1)
+		return ((uint64_t)e->win_cur * left + 500) / 1000;
+	return 0;
 }
 
 /* The contact check: 0 if h may be reached (*is_new says whether it is new
@@ -353,6 +424,11 @@ throttle_admit(struct throttle *t, const struct policy *p, const char *domain,
 	new_period(t, e, c, now_ms);
 	refill(e, c, now_ms);
 	note_peer(e, peer_fqdn);
+	window_count(e, now_ms);
+	if (suspicious(e, c))
+		e->report_suspicious = true;
+	if (now_ms > e->last_seen_ms)
+		e->last_seen_ms = now_ms;
 	e->pending = true;
 	if (contact_check(t, e, c, h, &is_new, &reason) == 0) {
 		if (e->tokens < MILLI)
@@ -362,11 +438,19 @@ throttle_admit(struct throttle *t, const struct policy *p, const char *domain,
 	}
 	if (reason != DIAG_NONE) {
 		e->throttled++;
+		e->report_throttled++;
+		if (e->period_throttled++ == 0) {
+			e->first_why = e->announce_why = reason;
+			e->announce = true;
+		}
 	} else {
 		e->tokens -= MILLI;
 		e->requests++;
+		e->period_requests++;
+		e->report_requests++;
 		if (is_new) {
 			e->contacts++;
+			e->report_contacts++;
 			t->ncontacts++;
 		}
 	}
@@ -451,25 +535,28 @@ throttle_suspicious(struct throttle *t, const struct policy *p, const char *doma
 static void *
 drain_block(const struct thr_dom *e, struct store_partner_delta *d)
 {
-	size_t len = e->npeers * sizeof(char *) + strlen(e->domain) + 1;
+	size_t len = e->npeers * sizeof(char *) + strlen(e->domain) + 1, np = 0;
 	char **peers, *s;
 	void *b;
 
 	for (size_t i = 0; i < e->npeers; i++)
-		len += strlen(e->peers[i]) + 1;
+		if (e->peers[i].pending)
+			len += strlen(e->peers[i].name) + 1;
 	if ((b = malloc(len)) == NULL)
 		return NULL;
 	peers = b;
 	s = (char *)b + e->npeers * sizeof(char *);
 	for (size_t i = 0; i < e->npeers; i++) {
-		size_t n = strlen(e->peers[i]) + 1;
+		size_t n = strlen(e->peers[i].name) + 1;
 
-		peers[i] = memcpy(s, e->peers[i], n);
+		if (!e->peers[i].pending)
+			continue;
+		peers[np++] = memcpy(s, e->peers[i].name, n);
 		s += n;
 	}
 	d->domain = memcpy(s, e->domain, strlen(e->domain) + 1);
 	d->peers = (const char *const *)peers;
-	d->npeers = e->npeers;
+	d->npeers = np;
 	d->requests = e->requests;
 	d->contacts = e->contacts;
 	d->throttled = e->throttled;
@@ -496,7 +583,8 @@ throttle_drain(struct throttle *t, struct store_partner_delta *out, size_t max)
 			t->drained[t->ndrained++] = b;
 			n++;
 			e->requests = e->contacts = e->throttled = 0;
-			dom_clear_peers(e);
+			for (size_t i = 0; i < e->npeers; i++)
+				e->peers[i].pending = false;
 			e->pending = false;
 		}
 	}
@@ -514,4 +602,99 @@ throttle_stats(struct throttle *t, struct throttle_stats *out)
 	out->lost_requests = t->lost_requests;
 	out->lost_throttled = t->lost_throttled;
 	pthread_mutex_unlock(&t->lock);
+}
+
+/* ------------------------------------------------------------- live view */
+
+enum list_kind { LIST_ALL, LIST_REPORT, LIST_NEWLY_THROTTLED };
+
+static void
+entry_fill(const struct throttle *t, const struct thr_dom *e, const struct store_config *c,
+    uint64_t now_ms, const char **peers, struct throttle_entry *x)
+{
+	bool open = !period_over(e, c, now_ms);
+	bool susp = open && suspicious(e, c);
+
+	memset(x, 0, sizeof(*x));
+	for (size_t i = 0; i < e->npeers; i++)
+		peers[i] = e->peers[i].name;
+	x->domain = e->domain;
+	x->peers = peers;
+	x->npeers = e->npeers;
+	x->rate = window_rate(e, now_ms);
+	x->limit = susp ? c->discovered_suspicious_rate : c->discovered_rate;
+	x->suspicious = susp;
+	x->contacts_limit = c->discovered_contacts < t->max_contacts ?
+	    c->discovered_contacts : t->max_contacts;
+	x->period_open = open;
+	if (open) {
+		x->contacts = e->ncontacts;
+		x->requests = e->period_requests;
+		x->throttled = e->period_throttled;
+		x->ok = e->ok;
+		x->failed = e->failed;
+		x->period_start_ms = e->period_start_ms;
+		x->why = e->first_why;
+	}
+	x->last_seen_ms = e->last_seen_ms;
+	x->report_requests = e->report_requests;
+	x->report_throttled = e->report_throttled;
+	x->report_contacts = e->report_contacts;
+	x->report_suspicious = e->report_suspicious;
+}
+
+static size_t
+list(struct throttle *t, const struct policy *p, uint64_t now_ms, enum list_kind kind,
+    throttle_list_cb cb, void *arg)
+{
+	const struct store_config *c = policy_config(p);
+	const char *peers[THROTTLE_PEERS_MAX];
+	struct throttle_entry x;
+	size_t n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (struct thr_dom *e = t->head; e; e = e->next) {
+		if (kind == LIST_REPORT && e->report_requests + e->report_throttled == 0)
+			continue;
+		if (kind == LIST_NEWLY_THROTTLED && !e->announce)
+			continue;
+		entry_fill(t, e, c, now_ms, peers, &x);
+		if (kind == LIST_NEWLY_THROTTLED) {
+			/* The period's counters as they are, also when it has
+			 * ended since (none started yet): the refusal was in it. */
+			x.requests = e->period_requests;
+			x.throttled = e->period_throttled;
+			x.why = e->announce_why;
+			e->announce = false;
+		}
+		cb(&x, arg);
+		n++;
+		if (kind == LIST_REPORT) {
+			e->report_requests = e->report_throttled = e->report_contacts = 0;
+			e->report_suspicious = false;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+size_t
+throttle_list(struct throttle *t, const struct policy *p, uint64_t now_ms, throttle_list_cb cb,
+    void *arg)
+{
+	return list(t, p, now_ms, LIST_ALL, cb, arg);
+}
+
+size_t
+throttle_report(struct throttle *t, const struct policy *p, uint64_t now_ms,
+    throttle_list_cb cb, void *arg)
+{
+	return list(t, p, now_ms, LIST_REPORT, cb, arg);
+}
+
+size_t
+throttle_newly_throttled(struct throttle *t, const struct policy *p, uint64_t now_ms,
+    throttle_list_cb cb, void *arg)
+{
+	return list(t, p, now_ms, LIST_NEWLY_THROTTLED, cb, arg);
 }

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct tls_resume {
 };
 
 struct tls_ctx {
+	atomic_uint refs;                   /* its owner's, and one per session */
 	SSL_CTX *ssl_ctx;
 	bool server;
 	bool require_client_cert;
@@ -57,6 +59,7 @@ struct tls_sess {
 	char **names;
 	size_t nnames;
 	bool verified;
+	enum tls_fail fail;                 /* why the handshake or a read failed */
 };
 
 /*
@@ -157,8 +160,7 @@ tls_bio_method_init(void)
 	tls_bio_method = m;
 }
 
-/* The reason of the last OpenSSL error, or fallback; clears the queue. */
-static const char *
+const char *
 tls_err_reason(const char *fallback)
 {
 	unsigned long e = ERR_peek_last_error();
@@ -330,6 +332,7 @@ tls_ctx_new(const struct tls_conf *c, bool server, struct tls_ctx **out, char *e
 	t->server = server;
 	t->require_client_cert = server && c->require_client_cert;
 	pthread_mutex_init(&t->mu, NULL);
+	atomic_init(&t->refs, 1);
 	SSL_CTX_set_app_data(ctx, t);
 	ctx = NULL;
 	*out = t;
@@ -351,10 +354,17 @@ tls_ctx_new_client(const struct tls_conf *c, struct tls_ctx **out, char *err, si
 	return tls_ctx_new(c, false, out, err, errlen);
 }
 
+struct tls_ctx *
+tls_ctx_ref(struct tls_ctx *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+	return t;
+}
+
 void
 tls_ctx_free(struct tls_ctx *t)
 {
-	if (t == NULL)
+	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
 	/* Sessions hold their own reference to the SSL_CTX. */
 	SSL_CTX_free(t->ssl_ctx);
@@ -454,6 +464,9 @@ tls_sess_new(struct tls_ctx *ctx, const char *host, bool require_peer_cert,
 		return -ENOMEM;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
+	/* A ticket may come long after the handshake (TLS 1.3), and the
+	 * callback that keeps it reaches this context: hold it. */
+	s->ctx = tls_ctx_ref(ctx);
 	ERR_clear_error();
 	if ((s->ssl = SSL_new(ctx->ssl_ctx)) == NULL) {
 		r = -ENOMEM;
@@ -525,6 +538,7 @@ tls_sess_free(struct tls_sess *s)
 	if (s == NULL)
 		return;
 	SSL_free(s->ssl);
+	tls_ctx_free(s->ctx);
 	free(s->host);
 	free(s->out);
 	tls_names_free(s);
@@ -564,18 +578,14 @@ tls_names_add(struct tls_sess *s, const unsigned char *p, size_t len)
 	s->names[s->nnames++] = n;
 }
 
-/* The identity of a verified peer: SAN dNSNames or, without any, the subject
- * CN (RFC 5922 §7.1). */
+/* The names of the peer's certificate: SAN dNSNames or, without any, the
+ * subject CN (RFC 5922 §7.1); verified or not, as the caller says. */
 static void
-tls_names_collect(struct tls_sess *s)
+tls_names_read(struct tls_sess *s, X509 *peer)
 {
-	X509 *peer = SSL_get0_peer_certificate(s->ssl);
 	GENERAL_NAMES *sans;
 
 	tls_names_free(s);
-	if (peer == NULL || SSL_get_verify_result(s->ssl) != X509_V_OK)
-		return;
-	s->verified = true;
 	if ((sans = X509_get_ext_d2i(peer, NID_subject_alt_name, NULL, NULL)) != NULL) {
 		for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
 			const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
@@ -600,20 +610,64 @@ tls_names_collect(struct tls_sess *s)
 	ERR_clear_error();
 }
 
+/* The identity of a verified peer. */
+static void
+tls_names_collect(struct tls_sess *s)
+{
+	X509 *peer = SSL_get0_peer_certificate(s->ssl);
+
+	tls_names_free(s);
+	if (peer == NULL || SSL_get_verify_result(s->ssl) != X509_V_OK)
+		return;
+	s->verified = true;
+	tls_names_read(s, peer);
+}
+
 /* Describe a failed handshake or read in detail; returns the status. */
 static int
 tls_failure(struct tls_sess *s, char *detail, size_t dlen)
 {
 	long vr = SSL_get_verify_result(s->ssl);
+	unsigned long e = ERR_peek_last_error();
 	int r = -EPROTO;
 
 	if (vr != X509_V_OK) {
 		snprintf(detail, dlen, "certificate verify failed: %s",
 		    X509_verify_cert_error_string(vr));
-		if (vr == X509_V_ERR_HOSTNAME_MISMATCH)
+		s->fail = TLS_FAIL_UNTRUSTED;
+		if (vr == X509_V_ERR_HOSTNAME_MISMATCH) {
+			/* A client that refused the certificate has not stored it
+			 * as the peer's; the chain it received has it first. */
+			STACK_OF(X509) *chain = SSL_get_peer_cert_chain(s->ssl);
+			X509 *peer = SSL_get0_peer_certificate(s->ssl);
+
+			if (peer == NULL && chain != NULL && sk_X509_num(chain) > 0)
+				peer = sk_X509_value(chain, 0);
+			s->fail = TLS_FAIL_NAME;
 			r = -EACCES;
+			/* Say what it names instead (an administrator's first
+			 * question); the names are not the session's identity. */
+			if (peer != NULL) {
+				size_t n = strlen(detail);
+
+				tls_names_read(s, peer);
+				for (size_t i = 0; i < s->nnames && n + 4 < dlen; i++)
+					n += (size_t)snprintf(detail + n, dlen - n, "%s%s%s",
+					    i ? ", " : " (it names ", s->names[i],
+					    i + 1 == s->nnames ? ")" : "");
+				tls_names_free(s);
+			}
+		}
 	} else {
 		snprintf(detail, dlen, "%s", tls_err_reason("connection failed"));
+		/* Our own check of a client certificate (TLS 1.2 and 1.3 alike),
+		 * or the alert of a server that wanted ours. */
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    (ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE ||
+		    ERR_GET_REASON(e) == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED))
+			s->fail = TLS_FAIL_NO_CERT;
+		else
+			s->fail = TLS_FAIL_PROTOCOL;
 	}
 	ERR_clear_error();
 	/* The stream cannot be used any more: drop what is left of the input. */
@@ -637,6 +691,12 @@ tls_sess_handshake(struct tls_sess *s, char *detail, size_t dlen)
 		return 0;
 	}
 	return tls_failure(s, detail, dlen);
+}
+
+enum tls_fail
+tls_sess_fail(const struct tls_sess *s)
+{
+	return s->fail;
 }
 
 long

@@ -36,15 +36,16 @@ tp_addr_hash(int family, const unsigned char *p, size_t len)
 
 /* Take an inbound slot for peer; false when a limit is reached. */
 static bool
-tp_limits_take(struct transport *t, const struct sockaddr_storage *peer)
+tp_limits_take(struct tp_worker *tw, const struct sockaddr_storage *peer)
 {
 	const unsigned char *p = NULL;
 	size_t len = conf_sockaddr_bytes(peer, &p);
+	struct transport *t = tw->t;
 	struct tp_addr_slot *s;
 	unsigned b, n = atomic_fetch_add(&t->inbound, 1) + 1;
 	bool ok = true;
 
-	if (t->conf.max_connections && n > t->conf.max_connections) {
+	if (tw->conf.max_connections && n > tw->conf.max_connections) {
 		atomic_fetch_sub(&t->inbound, 1);
 		return false;
 	}
@@ -64,8 +65,8 @@ tp_limits_take(struct transport *t, const struct sockaddr_storage *peer)
 			t->addr_tab[b] = s;
 		}
 	}
-	if (s == NULL || (t->conf.max_connections_per_address &&
-	    s->count >= t->conf.max_connections_per_address))
+	if (s == NULL || (tw->conf.max_connections_per_address &&
+	    s->count >= tw->conf.max_connections_per_address))
 		ok = false;
 	else
 		s->count++;
@@ -191,7 +192,7 @@ hand_off(struct conn *c, const struct tp_listener *l, unsigned to)
 	h->side = l->lc.side;
 	h->kind = l->lc.kind;
 	h->mutual_tls = l->lc.mutual_tls;
-	h->tls = l->tls;
+	h->tls = l->tls ? tls_ctx_ref(l->tls) : NULL;   /* a reload may replace l's */
 	h->peer = c->info.peer;
 	h->local = c->info.local;
 	/* Our handle goes (libuv takes it off our epoll set first); the
@@ -208,6 +209,7 @@ transport_handoff_drop(struct tp_handoff *h)
 		return;
 	close(h->fd);
 	tp__limits_release(h->t, &h->peer);
+	tls_ctx_free(h->tls);
 	free(h);
 }
 
@@ -228,7 +230,16 @@ transport_worker_adopt(struct tp_worker *tw, struct tp_handoff *h)
 	c->info.peer = h->peer;
 	c->info.local = h->local;
 	conn_start_inbound(c, h->mutual_tls, h->tls);
+	tls_ctx_free(h->tls);           /* the session has its own reference now */
 	free(h);
+}
+
+void
+tp__listeners_set_tls(struct tp_worker *tw, struct tls_ctx *mutual, struct tls_ctx *plain)
+{
+	for (struct tp_listener *l = tw->listeners; l; l = l->next)
+		if (l->lc.kind == TP_TLS)
+			l->tls = l->lc.mutual_tls ? mutual : plain;
 }
 
 static void
@@ -260,13 +271,14 @@ tp_connection_cb(uv_stream_t *server, int status)
 	uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&c->info.local, &len);
 	/* Accept then close: leaving it in the backlog would only delay the
 	 * refusal and keep the listener readable. */
-	if (tw->shutting_down || !tp_limits_take(t, &c->info.peer)) {
+	if (tw->shutting_down || !tp_limits_take(tw, &c->info.peer)) {
 		STAT_INC(t, refused_limit);
 		log_debug("connection limit reached, refusing, %s", tp__conn_ctx(c, ctx, sizeof(ctx)));
 		tp__conn_abort(c);
 		return;
 	}
 	STAT_INC(t, accepted);
+	TW_STAT(tw, accepted[l->lc.side]);
 	if (tw->cbs.handoff_cb && (to = least_loaded(tw)) != tw->idx && hand_off(c, l, to) == 0)
 		return;
 	conn_start_inbound(c, l->lc.mutual_tls, l->tls);

@@ -164,7 +164,7 @@ dial_connect_cb(uv_connect_t *req, int status)
 		tp__conn_established(c);
 		return;
 	}
-	if ((r = tls_sess_new(c->t->conf.client_tls, c->fqdn, false, &c->tls)) < 0) {
+	if ((r = tls_sess_new(c->tw->conf.client_tls, c->fqdn, false, &c->tls)) < 0) {
 		tp__dial_fail(c, TP_ETLS, strerror(-r));
 		return;
 	}
@@ -181,7 +181,7 @@ dial_connect_cb(uv_connect_t *req, int status)
 static int
 dial_connect(struct conn *c, const struct sockaddr_storage *addr)
 {
-	const struct transport_conf *tc = &c->t->conf;
+	const struct transport_conf *tc = &c->tw->conf;
 	int fam = addr->ss_family == AF_INET6 ? 1 : 0, r;
 
 	c->info.peer = *addr;
@@ -210,7 +210,7 @@ transport_dial(struct tp_worker *tw, const struct hop *hop, enum side side,
 	if (tw == NULL || hop == NULL || cb == NULL || hop->fqdn[0] == '\0' || !hop->has_addr)
 		return -EINVAL;
 	t = tw->t;
-	if (hop->kind == TP_TLS && t->conf.client_tls == NULL)
+	if (hop->kind == TP_TLS && tw->conf.client_tls == NULL)
 		return -EINVAL;
 	if (tw->shutting_down)
 		return TP_ECLOSED;
@@ -261,6 +261,7 @@ transport_dial(struct tp_worker *tw, const struct hop *hop, enum side side,
 		goto out;
 	c->counted_open = true;
 	STAT_INC(t, dialled);
+	TW_STAT(tw, dialled[p->side]);
 	STAT_INC(t, open_connections);
 	p->c = c;
 	c->dial = p;

@@ -96,6 +96,8 @@ tp__conn_write_bytes(struct conn *c, char *buf, size_t len, bool owned)
 		r = TP_ECLOSED;
 		goto out;
 	}
+	c->bytes_out += len;
+	TW_STAT_ADD(c->tw, bytes[c->info.side][STATS_OUT], len);
 	if (c->state != CS_CONNECTING && c->wq_bytes == 0) {
 		r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 		if (r == (int)len) {
@@ -375,8 +377,13 @@ conn_send(struct conn *c, msg_t *msg)
 	}
 	if (iov != stackiov)
 		free(iov);
-	if (r == 0)
+	if (r == 0) {
 		STAT_INC(c->t, messages_out);
+		c->msgs_out++;
+		TW_STAT(c->tw, messages[c->info.side][STATS_OUT]);
+		if (c->tw->tracing)
+			c->tw->cbs.trace_cb(c, msg, true, c->tw->cbs.ud);
+	}
 	return r;
 }
 
@@ -401,8 +408,13 @@ conn_deliver(struct conn *c, msg_t *msg, int status)
 {
 	struct tp_worker *tw = c->tw;
 
-	if (status == 0)
+	if (status == 0) {
 		STAT_INC(c->t, messages_in);
+		c->msgs_in++;
+		TW_STAT(tw, messages[c->info.side][STATS_IN]);
+		if (tw->tracing)
+			tw->cbs.trace_cb(c, msg, false, tw->cbs.ud);
+	}
 	if (tw->cbs.message_cb)
 		tw->cbs.message_cb(c, msg, status, tw->cbs.ud);
 	else if (msg)
@@ -467,7 +479,7 @@ conn_feed(struct conn *c, const char *p, size_t n)
 		return;
 	if (framer_partial(&c->fr) && c->partial_since == 0) {
 		c->partial_since = uv_now(c->tw->loop);
-		if (c->t->conf.incomplete_timeout_ms)
+		if (c->tw->conf.incomplete_timeout_ms)
 			tp__conn_arm_timer(c);
 	}
 }
@@ -480,6 +492,7 @@ tp__conn_established(struct conn *c)
 
 	c->state = CS_OPEN;
 	c->established = true;
+	TW_STAT(tw, connections[c->info.side]);
 	c->last_io = uv_now(tw->loop);
 	tp__ht_insert(tw, c);
 	if (c->tls) {
@@ -505,6 +518,20 @@ tp__conn_established(struct conn *c)
 		tp__dial_succeed(c);
 }
 
+void
+tp__tls_failed(struct conn *c, enum tls_fail why)
+{
+	static const enum stats_tls_cause cause[] = {
+		[TLS_FAIL_NONE] = STATS_TLS_TIMEOUT,
+		[TLS_FAIL_NO_CERT] = STATS_TLS_NO_CERT,
+		[TLS_FAIL_UNTRUSTED] = STATS_TLS_UNTRUSTED,
+		[TLS_FAIL_NAME] = STATS_TLS_WRONG_NAME,
+		[TLS_FAIL_PROTOCOL] = STATS_TLS_PROTOCOL,
+	};
+
+	TW_STAT(c->tw, tls_failures[c->info.side][cause[why]]);
+}
+
 static void
 conn_tls_input(struct conn *c, const char *p, size_t n)
 {
@@ -519,6 +546,7 @@ conn_tls_input(struct conn *c, const char *p, size_t n)
 		(void)tp__conn_tls_flush(c);
 		if (h < 0) {
 			STAT_INC(c->t, tls_failures);
+			tp__tls_failed(c, tls_sess_fail(c->tls));
 			if (c->dial) {
 				tp__dial_fail(c, h == -EACCES ? TP_ECERTNAME : TP_ETLS, detail);
 			} else {
@@ -547,6 +575,7 @@ conn_tls_input(struct conn *c, const char *p, size_t n)
 		} else {
 			/* On TLS 1.3 a server's refusal of our certificate lands here. */
 			STAT_INC(c->t, tls_failures);
+			tp__tls_failed(c, tls_sess_fail(c->tls));
 			log_warnx("%s: TLS error: %s, %s", __func__, detail,
 			    tp__conn_ctx(c, ctx, sizeof(ctx)));
 			(void)tp__conn_tls_flush(c);
@@ -611,6 +640,8 @@ tp__conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->last_io = uv_now(c->tw->loop);
+	c->bytes_in += (size_t)nread;
+	TW_STAT_ADD(c->tw, bytes[c->info.side][STATS_IN], (size_t)nread);
 	if (c->state == CS_HANDSHAKE)
 		c->progress_at = c->last_io;
 	/* Keep c alive whatever the callbacks do with it. */

@@ -12,6 +12,7 @@
 #include <sofia-sip/msg.h>
 
 #include "sipedge/framing.h"
+#include "sipedge/stats.h"
 #include "sipedge/tls.h"
 #include "sipedge/transport.h"
 
@@ -74,6 +75,10 @@ struct tp_worker {
 	unsigned idx;
 	atomic_uint nin;                 /* inbound connections it holds */
 	struct transport_cbs cbs;
+	/* Limits, timeouts and the client context in force on this worker (a
+	 * reload replaces them here, on the worker's own thread). */
+	struct transport_conf conf;
+	bool tracing;                    /* cbs.trace_cb for each message */
 	bool shutting_down;
 	uint64_t next_seq;
 	struct tp_listener *listeners;
@@ -120,6 +125,8 @@ struct conn {
 	struct tls_sess *tls;
 	struct framer fr;                /* stream framing, the partial message */
 	uint64_t last_io, partial_since; /* uv_now() */
+	uint64_t created_at;             /* uv_now() */
+	uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
 	uint64_t progress_at;            /* outbound: dial started, or handshake bytes came */
 	size_t wq_bytes;
 	struct dial_pending *dial;       /* outbound setup in progress */
@@ -152,6 +159,14 @@ struct dial_pending {
 	bool delivering;
 	struct dial_pending *next;
 };
+
+/* tp_accept.c: new server contexts for the TLS listeners of tw. */
+void tp__listeners_set_tls(struct tp_worker *tw, struct tls_ctx *mutual, struct tls_ctx *plain);
+/* A TLS handshake failed (TLS_FAIL_NONE: it timed out): counted by cause. */
+void tp__tls_failed(struct conn *c, enum tls_fail why);
+/* The worker's counters (stats.h), when the core gave it some. */
+#define TW_STAT(tw, f) STATS_INC((tw)->cbs.stats, f)
+#define TW_STAT_ADD(tw, f, n) STATS_ADD((tw)->cbs.stats, f, n)
 
 /* Shared by transport.c, tp_io.c and tp_dial.c (the transport's internals). */
 #define STAT_INC(t, f)  atomic_fetch_add_explicit(&(t)->f, 1, memory_order_relaxed)

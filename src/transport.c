@@ -147,6 +147,7 @@ transport_worker_new(struct transport *t, uv_loop_t *loop, unsigned idx,
 	if (atomic_load(&t->nworkers) < idx + 1)
 		atomic_store(&t->nworkers, idx + 1);
 	tw->cbs = *cbs;
+	tw->conf = t->conf;
 	/* Connection ids outlive the process inside Record-Route tokens: start
 	 * each run at a random point so a token from an earlier run does not
 	 * name a connection of this one. */
@@ -276,6 +277,48 @@ conn_is_open(const struct conn *c)
 	return c->state == CS_OPEN;
 }
 
+void
+transport_worker_trace(struct tp_worker *tw, bool on)
+{
+	tw->tracing = on && tw->cbs.trace_cb != NULL;
+}
+
+void
+transport_worker_set_conf(struct tp_worker *tw, const struct transport_conf *tc,
+    struct tls_ctx *mutual, struct tls_ctx *plain)
+{
+	tw->conf = *tc;
+	if (tw->conf.max_message_size == 0)
+		tw->conf.max_message_size = 65536;
+	tp__listeners_set_tls(tw, mutual, plain);
+}
+
+void
+transport_worker_each_conn(struct tp_worker *tw, void (*fn)(const struct conn_stat *cs, void *arg),
+    void *arg)
+{
+	uint64_t now = uv_now(tw->loop);
+
+	for (struct conn *c = tw->conns; c; c = c->next) {
+		struct conn_stat cs = { 0 };
+
+		if (c->state != CS_OPEN)
+			continue;
+		cs.info = &c->info;
+		if (c->tls) {
+			cs.tls_version = tls_sess_version(c->tls);
+			cs.tls_cipher = tls_sess_cipher(c->tls);
+		}
+		cs.age_ms = now - c->created_at;
+		cs.idle_ms = now > c->last_io ? now - c->last_io : 0;
+		cs.bytes_in = c->bytes_in;
+		cs.bytes_out = c->bytes_out;
+		cs.messages_in = c->msgs_in;
+		cs.messages_out = c->msgs_out;
+		fn(&cs, arg);
+	}
+}
+
 /* --- connection lifecycle --- */
 
 struct conn *
@@ -302,8 +345,8 @@ tp__conn_alloc(struct tp_worker *tw, enum side side, enum tp_kind kind, bool out
 	c->info.side = side;
 	c->info.kind = kind;
 	c->info.outbound = outbound;
-	c->last_io = c->progress_at = uv_now(tw->loop);
-	framer_init(&c->fr, tw->t->conf.max_message_size);
+	c->last_io = c->progress_at = c->created_at = uv_now(tw->loop);
+	framer_init(&c->fr, tw->conf.max_message_size);
 	c->next = tw->conns;
 	if (tw->conns)
 		tw->conns->prev = c;
@@ -377,6 +420,8 @@ conn_handle_closed(uv_handle_t *h)
 	}
 	if (c->counted_open)
 		STAT_DEC(c->t, open_connections);
+	if (c->established && tw->cbs.stats)
+		stats_gauge_dec(&tw->cbs.stats->connections[c->info.side]);
 	/* A partial message at close or EOF is dropped (RFC 3261 §18.3). */
 	framer_clear(&c->fr);
 	if (c->established && tw->cbs.closed_cb)
@@ -468,7 +513,7 @@ conn_timer_cb(uv_timer_t *h)
 {
 	struct conn *c = h->data;
 	uint64_t now = uv_now(c->tw->loop);
-	const struct transport_conf *tc = &c->t->conf;
+	const struct transport_conf *tc = &c->tw->conf;
 	char ctx[320];
 
 	switch (c->state) {
@@ -477,6 +522,7 @@ conn_timer_cb(uv_timer_t *h)
 		return;
 	case CS_HANDSHAKE:
 		STAT_INC(c->t, tls_failures);
+		tp__tls_failed(c, TLS_FAIL_NONE);
 		if (c->dial) {
 			tp__dial_fail(c, TP_ETIMEDOUT, "TLS handshake timed out");
 		} else {
@@ -523,7 +569,7 @@ conn_timer_cb(uv_timer_t *h)
 void
 tp__conn_arm_timer(struct conn *c)
 {
-	const struct transport_conf *tc = &c->t->conf;
+	const struct transport_conf *tc = &c->tw->conf;
 	uint64_t now = uv_now(c->tw->loop), due = 0;
 
 	switch (c->state) {

@@ -38,7 +38,16 @@ txn_reply(struct txn *t, int status, enum diag_code d, const char *detail)
 {
 	if (t->stateless)
 		return;         /* an ACK is never answered */
-	proxy_reply(t->w, t->in, t->req, t->up_via, t->in_side, status, d, detail, t->to_tag, NULL);
+	if (t->probe) {
+		probe_final(t->probe, status, d, detail && detail[0] ? detail : diag_lookup(d)->text,
+		    NULL, false);
+		if (t->probe == NULL)
+			return;
+	}
+	if (t->in == NULL)
+		return;
+	proxy_reply_op(t->w, t->in, t->req, t->up_via, t->in_side, status, d, detail, t->to_tag, NULL,
+	    &t->op);
 }
 
 /* The server transaction key (RFC 3261 §17.2.3); method is INVITE for ACK and
@@ -108,7 +117,7 @@ txn_timer_name(enum txn_timer which)
 void
 txn_arm(struct txn *t, enum txn_timer which)
 {
-	const struct conf *c = t->w->px->conf;
+	const struct conf *c = t->w->cf;
 
 	t->timer_running = which;
 	uv_timer_start(&t->timer, txn_timer_cb, which == TXN_TIMER_C ? c->timer_c_ms : c->timer_f_ms,
@@ -125,12 +134,15 @@ txn_destroy(struct txn *t)
 	if (t->in_branch_map)
 		hmap_del(&w->by_branch, &t->by_branch);
 	w->ntxns--;
+	stats_gauge_dec(&w->stats.transactions);
 	if (t->prev)
 		t->prev->next = t->next;
 	else
 		w->txns = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
+	if (t->probe)
+		probe_detach(t->probe);
 	txn_dials_close(t);
 	route_cancel(&t->op);
 	txn_drop_in(t);
@@ -391,12 +403,12 @@ txn_timer_cb(uv_timer_t *tm)
 		txn_destroy(t);
 		return;
 	}
-	atomic_fetch_add(&t->w->px->timeouts, 1);
 	if (t->cancelled) {
 		txn_reply(t, 487, DIAG_CANCELLED, NULL);
 		txn_complete(t, 487);
 		return;
 	}
+	STATS_INC(&t->w->stats, timeouts);
 	txn_reply(t, 408, DIAG_HOP_TIMEOUT, t->op.hops[t->cur < t->op.nhops ? t->cur : 0].fqdn);
 	txn_complete(t, 408);
 }
@@ -406,7 +418,7 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
     uint32_t loop)
 {
 	struct txn *t = calloc(1, sizeof(*t));
-	const struct conn_info *ci = conn_info(c);
+	const struct conn_info *ci = c ? conn_info(c) : NULL;
 
 	if (!t)
 		return NULL;
@@ -415,14 +427,18 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
 	t->sip = sip;
 	t->up_via = sip->sip_via;
 	t->method = sip->sip_request->rq_method;
-	conn_ref(c);
-	t->in = c;
-	t->in_next = conn_user(c)[0];
-	if (t->in_next)
-		t->in_next->in_prev = t;
-	conn_user(c)[0] = t;
-	t->in_id = ci->id;
-	t->in_side = ci->side;
+	if (c != NULL) {
+		conn_ref(c);
+		t->in = c;
+		t->in_next = conn_user(c)[0];
+		if (t->in_next)
+			t->in_next->in_prev = t;
+		conn_user(c)[0] = t;
+		t->in_id = ci->id;
+		t->in_side = ci->side;
+	} else {
+		t->in_side = SIDE_INTERNAL;     /* the edge's own request (a probe) */
+	}
 	t->loop = loop;
 	{
 		struct fmt f = fmt_init(t->to_tag, sizeof(t->to_tag));
@@ -443,6 +459,7 @@ txn_new(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip, const char *ke
 		w->txns->prev = t;
 	w->txns = t;
 	w->ntxns++;
+	STATS_INC(&w->stats, transactions);
 	return t;
 }
 
@@ -454,6 +471,11 @@ txn_forward_up(struct txn *t, msg_t *msg, sip_t *sip)
 {
 	unsigned status = sip->sip_status->st_status;
 
+	if (t->probe) {
+		probe_final(t->probe, (int)status, DIAG_NONE, sip->sip_status->st_phrase, sip, true);
+		msg_destroy(msg);
+		return;
+	}
 	sip_via_remove(msg, sip);
 	if (t->in_side == SIDE_EXTERNAL) {
 		sipmsg_diag_public(msg, sip);
@@ -511,7 +533,6 @@ txn_response(struct txn *t, msg_t *msg, sip_t *sip)
 		txn_branch_failed(t, 503, DIAG_HOPS_FAILED, "next hop answered 503");
 		return;
 	}
-	atomic_fetch_add(&t->w->px->responses, 1);
 	txn_forward_up(t, msg, sip);
 	txn_complete(t, status);
 	return;

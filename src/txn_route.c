@@ -42,7 +42,7 @@ pool_server_of(const struct conf *cf, const struct conn_info *ci)
 void
 txn_fill_in_peer(struct txn *t, const struct conn_info *ci)
 {
-	const struct conf *cf = t->w->px->conf;
+	const struct conf *cf = t->w->cf;
 	const struct hop *ps;
 
 	memset(&t->in_peer, 0, sizeof(t->in_peer));
@@ -91,11 +91,37 @@ accepted(struct txn *t)
 	t->in_peer.fed = (unsigned char)t->op.type;
 }
 
+/* The federation counters (stats.h): new requests between the pool and a
+ * partner, accepted or refused by policy, per type and domain. */
+void
+txn_count_decision(struct txn *t)
+{
+	struct route_op *op = &t->op;
+	struct stats *s = &t->w->stats;
+	enum stats_dir dir = t->in_side == SIDE_EXTERNAL ? STATS_IN : STATS_OUT;
+	enum diag_code d = op->prob.diag;
+
+	if (op->dialog || t->stateless || op->verdict == ROUTE_LOCAL)
+		return;
+	if (op->verdict == ROUTE_REFUSE) {
+		if (d == DIAG_FED_RATE || d == DIAG_FED_CONTACTS || d == DIAG_FED_SUSPICIOUS)
+			stats_throttled(s, op->domain);
+		else if (d >= 2000 && d < 2100 && op->domain[0])
+			stats_federated(s, op->type, op->domain, dir, true);
+		return;
+	}
+	if (op->type != FED_NONE) {
+		stats_federated(s, op->type, op->domain, dir, false);
+		relay_log_decision(t->w, t->in, t->sip, op, 0, DIAG_NONE, NULL);
+	}
+}
+
 void
 txn_route_act(struct txn *t)
 {
 	struct route_op *op = &t->op;
 
+	txn_count_decision(t);
 	switch (op->verdict) {
 	case ROUTE_REFUSE:
 		if (!t->stateless) {
@@ -124,7 +150,7 @@ route_done(struct route_op *op)
 
 	if (t->state == TX_COMPLETED)
 		return;
-	if (!t->in && !t->stateless) {
+	if (!t->in && !t->stateless && !t->probe) {
 		txn_complete(t, 408);      /* nobody left to answer */
 		return;
 	}

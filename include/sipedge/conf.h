@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "sipedge/log.h"
 
@@ -76,8 +77,23 @@ struct conf {
 	char db_path[1024];
 	char state_dir[1024];              /* pid file, record-route key */
 	char rr_key_file[1024];            /* record-route HMAC key; default state_dir/rr.key */
+	char control_socket[1024];         /* default state_dir/control.sock */
+	bool has_metrics;                  /* metrics-listen: Prometheus over plain HTTP */
+	struct sockaddr_storage metrics_addr;
 	enum log_level log_level;
+	bool log_json;                     /* log-format json */
+	bool log_message_bodies;           /* the trace shows bodies too */
+	enum { LOG_DECISIONS_ALL, LOG_DECISIONS_REFUSED, LOG_DECISIONS_NONE } log_decisions;
 	unsigned workers;                  /* 0: number of cores */
+
+	/* The user (and group) the daemon runs as once its listeners are bound
+	 * and its keys read (sipedge(8) "Privileges"); user[0] == '\0': it stays
+	 * as started.  Looked up when the file is read: uid, and gid from group
+	 * if given, else the user's login group. */
+	char user[CONF_MAX_NAME];
+	char group[CONF_MAX_NAME];
+	uid_t uid;
+	gid_t gid;
 
 	size_t max_message_size;           /* bytes, default 65536 */
 	unsigned handshake_timeout_ms;     /* default 10000 */
@@ -99,6 +115,19 @@ struct conf {
  * one line "file:line: message" to err. */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 void conf_free(struct conf *c);
+/* conf_diff.c: a key whose value differs between two configurations, and
+ * whether only a restart can apply it (listen, workers, the edge's names,
+ * state and key files, control-socket, metrics-listen, db, hop-retry, …). */
+struct conf_change {
+	const char *key;
+	bool restart;
+};
+/* The keys that differ from a to b (at most max written); the count. */
+size_t conf_diff(const struct conf *a, const struct conf *b, struct conf_change *out, size_t max);
+/* Put a's values back into b for every key only a restart applies, so that b
+ * says what is in force.  0 or -ENOMEM. */
+int conf_keep_restart(struct conf *b, const struct conf *a);
+
 /* Defaults for every key (used by conf_load and by tests). */
 void conf_defaults(struct conf *c);
 
@@ -127,5 +156,9 @@ const char *conf_sockaddr_host(const struct sockaddr_storage *ss, char *buf, siz
     unsigned *port);
 /* The address octets (4 or 16) at *p; 0 if it is not IPv4 or IPv6. */
 size_t conf_sockaddr_bytes(const struct sockaddr_storage *ss, const unsigned char **p);
+/* Set the port (IPv4 or IPv6). */
+void conf_sockaddr_set_port(struct sockaddr_storage *ss, unsigned short port);
+/* 0.0.0.0 or ::, an address that names no one interface. */
+bool conf_sockaddr_is_wildcard(const struct sockaddr_storage *ss);
 
 #endif

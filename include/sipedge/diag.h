@@ -62,5 +62,7 @@ struct diag_info {
 const struct diag_info *diag_lookup(enum diag_code code);
 /* Iterate the table (for documentation and tests): NULL after the last. */
 const struct diag_info *diag_at(unsigned i);
+/* The position of code in that table (the statistics count by it), or -1. */
+int diag_index(enum diag_code code);
 
 #endif

@@ -81,5 +81,13 @@ struct dns_stats {
 	size_t entries;        /* cache entries now */
 };
 void dns_get_stats(const struct dns *d, struct dns_stats *out);
+/* Other servers from now on ("127.0.0.1:5353,[::1]:53"; a reload); answers
+ * already cached stay until their TTL.  0, or -EINVAL / -ENOMEM. */
+int dns_set_servers(struct dns *d, const char *servers);
+/* Also count into the worker's counters (stats.h): queries sent, failures
+ * (time-out, server failure, bad answer; "no such record" is an answer), the
+ * cache size. */
+struct stats;
+void dns_set_stats(struct dns *d, struct stats *s);
 
 #endif

@@ -98,8 +98,8 @@ int sipmsg_diag_public(msg_t *msg, sip_t *sip);
 
 /* The URIs of a Route (or Record-Route) list from first up to stop (NULL:
  * the end), each followed by '\n', in order or reversed: what a peer copied
- * from a Record-Route must print the same (the scheme in lower case, as a
- * duplicated header has it).  Length, or -ENOSPC if buf is short. */
+ * from a Record-Route must print the same (the scheme in lower case).  Length,
+ * -ENOSPC if buf is short, -EINVAL if an entry holds a control character. */
 int sipmsg_routes_text(const sip_route_t *first, const sip_route_t *stop, bool reverse,
     char *buf, size_t len);
 

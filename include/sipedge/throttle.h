@@ -41,10 +41,18 @@
  *    contact hashes across all of them; making room evicts the least recently
  *    seen domains (their limits restart; their counters not yet drained are
  *    lost and counted in throttle_stats).  The effective contact limit of one
- *    domain is thus min(discovered-contacts, max_contacts). */
+ *    domain is thus min(discovered-contacts, max_contacts).
+ *
+ * Three sets of counters per domain, each restarted by its own reader:
+ * since the last throttle_drain (the store, every 2 s), this period (the live
+ * view, throttle_list), and since the last throttle_report (the daemon's
+ * periodic report, event 14601).  A domain's first refusal in a period is
+ * kept for throttle_newly_throttled (event 14603), so that the workers never
+ * log it themselves. */
 #ifndef SIPEDGE_THROTTLE_H
 #define SIPEDGE_THROTTLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,7 +63,7 @@
 #define THROTTLE_MAX_DOMAINS_DEFAULT 1024
 #define THROTTLE_MAX_CONTACTS_DEFAULT ((size_t)1 << 20)  /* <= 32 MB of hash slots */
 #define THROTTLE_MIN_OUTCOMES 10
-#define THROTTLE_PEERS_MAX 8           /* peer names remembered per domain between drains */
+#define THROTTLE_PEERS_MAX 8           /* peer names remembered per domain (most recent) */
 
 struct throttle;
 
@@ -86,6 +94,55 @@ int throttle_classify(int final_status);
  * valid until the next throttle_drain or throttle_free.  Domains left over
  * stay pending for the next call.  Returns the number written. */
 size_t throttle_drain(struct throttle *t, struct store_partner_delta *out, size_t max);
+
+/* One tracked domain as throttle_list, throttle_report and
+ * throttle_newly_throttled see it at now_ms.  Everything "this period" is the
+ * domain's current period (it starts at the domain's first request and lasts
+ * discovered-period minutes); once that has ended with no request since, no
+ * period is open (period_open false) and those counters read 0, as the next
+ * request would start them. */
+struct throttle_entry {
+	const char *domain;                /* normal form */
+	const char *const *peers;          /* partner edges seen, most recent first */
+	size_t npeers;
+	/* Requests offered (admitted or refused) in the last second: the count
+	 * of the current one-second window (now_ms / 1000) plus the previous
+	 * window's, weighted by the share of the last second it covers. */
+	uint64_t rate;
+	unsigned limit;                    /* requests/s in force: discovered-rate, or
+	                                    * discovered-suspicious-rate while suspicious */
+	bool suspicious;
+	size_t contacts, contacts_limit;   /* distinct internal contacts this period; the
+	                                    * limit min(discovered-contacts, max_contacts) */
+	uint64_t requests, throttled;      /* this period: admitted, refused */
+	uint64_t ok, failed;               /* counted outcomes this period */
+	bool period_open;
+	uint64_t period_start_ms;          /* when the period started (if open) */
+	uint64_t last_seen_ms;             /* the last request, admitted or not */
+	/* throttle_report only, since the previous report: requests admitted
+	 * and refused, contacts new in their period (as in the store), and
+	 * whether a request met the domain suspicious. */
+	uint64_t report_requests, report_throttled, report_contacts;
+	bool report_suspicious;
+	/* throttle_newly_throttled only: the first refusal's reason this period. */
+	enum diag_code why;
+};
+/* Called under the throttle's lock: copy what is needed, never call a
+ * throttle_ function, never block.  The strings live until cb returns. */
+typedef void (*throttle_list_cb)(const struct throttle_entry *e, void *arg);
+
+/* Every tracked domain, most recently seen first, under the limits in p's
+ * configuration; changes nothing.  Returns the number of calls to cb. */
+size_t throttle_list(struct throttle *t, const struct policy *p, uint64_t now_ms,
+    throttle_list_cb cb, void *arg);
+/* The domains that sent requests (admitted or refused) since the previous
+ * call, with the report_ fields; those restart. */
+size_t throttle_report(struct throttle *t, const struct policy *p, uint64_t now_ms,
+    throttle_list_cb cb, void *arg);
+/* The domains refused for the first time in their current period since the
+ * previous call, each once per period, with why. */
+size_t throttle_newly_throttled(struct throttle *t, const struct policy *p, uint64_t now_ms,
+    throttle_list_cb cb, void *arg);
 
 struct throttle_stats {
 	size_t domains;                    /* tracked now */

@@ -20,6 +20,13 @@ struct tls_conf {
  * negative errno and write one clear line naming the file to err. */
 int tls_ctx_new_server(const struct tls_conf *c, struct tls_ctx **out, char *err, size_t errlen);
 int tls_ctx_new_client(const struct tls_conf *c, struct tls_ctx **out, char *err, size_t errlen);
+/* Contexts are counted: each session holds one; tls_ctx_free drops the
+ * caller's (a reload replaces contexts while old connections still use
+ * theirs). */
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
+/* The reason of the calling thread's last OpenSSL error, or fallback; clears
+ * the error queue. */
+const char *tls_err_reason(const char *fallback);
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /* --- Sessions (used by transport.c) ---
@@ -71,6 +78,15 @@ int tls_sess_peer_matches(const struct tls_sess *s, const char *fqdn);
  * clients keep the last session of each host dialled and offer it the next
  * time; sessions are resumed for an hour at most. */
 bool tls_sess_resumed(const struct tls_sess *s);
+/* Why the last handshake or read failed (after a negative status). */
+enum tls_fail {
+	TLS_FAIL_NONE = 0,
+	TLS_FAIL_NO_CERT,                   /* no certificate where one is required */
+	TLS_FAIL_UNTRUSTED,                 /* the chain does not verify (CA, dates) */
+	TLS_FAIL_NAME,                      /* it does not name the host dialled */
+	TLS_FAIL_PROTOCOL,                  /* versions, ciphers, alerts, garbage */
+};
+enum tls_fail tls_sess_fail(const struct tls_sess *s);
 /* Protocol version and cipher, for logs ("TLSv1.3 TLS_AES_128_GCM_SHA256"). */
 const char *tls_sess_version(const struct tls_sess *s);
 const char *tls_sess_cipher(const struct tls_sess *s);

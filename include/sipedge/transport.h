@@ -18,6 +18,7 @@
 #include "sipedge/tls.h"
 
 struct transport;
+struct stats;
 struct tp_worker;
 struct conn;
 struct dial_req;
@@ -93,6 +94,11 @@ struct transport_cbs {
 	tp_closed_cb closed_cb;              /* may be NULL */
 	void *ud;
 	tp_handoff_cb handoff_cb;            /* NULL: every worker keeps what it accepts */
+	struct stats *stats;                 /* the worker's counters (stats.h); may be NULL */
+	/* While tracing is on (transport_worker_trace): every complete message
+	 * read (out false, before message_cb) and every message queued for
+	 * writing (out true).  msg stays the caller's. */
+	void (*trace_cb)(struct conn *c, msg_t *msg, bool out, void *ud);
 };
 
 int transport_new(const struct transport_conf *tc, struct transport **out);
@@ -106,6 +112,16 @@ int transport_worker_new(struct transport *t, uv_loop_t *loop, unsigned idx,
  * negative errno (UV_EADDRINUSE, …). */
 int transport_worker_listen(struct tp_worker *tw, const struct listener_conf *lc,
     struct tls_ctx *tls);
+/* On tw's thread (a reload): the limits, timeouts, source addresses and
+ * client context of tc for what starts from now on, and the server contexts
+ * for TLS listeners (mutual: those that require a client certificate).
+ * Connections already open keep their own TLS session and size limit.  The
+ * caller keeps the contexts alive while tw may use them (sessions hold their
+ * own references). */
+void transport_worker_set_conf(struct tp_worker *tw, const struct transport_conf *tc,
+    struct tls_ctx *mutual, struct tls_ctx *plain);
+/* On tw's thread: call cbs.trace_cb for every message from now on, or stop. */
+void transport_worker_trace(struct tp_worker *tw, bool on);
 /* On tw's thread: take over a connection another worker accepted. */
 void transport_worker_adopt(struct tp_worker *tw, struct tp_handoff *h);
 /* A hand-off that cannot be delivered: the connection is closed. */
@@ -159,6 +175,19 @@ void transport_dial_cancel(struct dial_req *req);
 /* When the connection req waits for last made progress: the dial started, or
  * bytes of the TLS handshake came from the peer (uv_now() ms). */
 uint64_t transport_dial_progress(const struct dial_req *req);
+
+/* One open connection as sipedgectl connections shows it (conn_info plus its
+ * TLS parameters and traffic); strings point into the connection and are
+ * valid during the callback only. */
+struct conn_stat {
+	const struct conn_info *info;
+	const char *tls_version, *tls_cipher;  /* NULL for TCP */
+	uint64_t age_ms, idle_ms;
+	uint64_t bytes_in, bytes_out, messages_in, messages_out;
+};
+/* On tw's thread: call fn for each established connection of tw. */
+void transport_worker_each_conn(struct tp_worker *tw,
+    void (*fn)(const struct conn_stat *cs, void *arg), void *arg);
 
 /* Counters for status and the benchmark (process-wide, atomically updated). */
 struct transport_stats {

@@ -41,8 +41,9 @@ const struct ctl_cmd ctl_cmds[] = {
 	{ "provider remove", cmd_provider_remove, 1, 1, "", CTL_DB_OPEN, "NAME",
 	  "remove a provider" },
 	{ "provider list", cmd_provider_list, 0, 0, "", CTL_DB_OPEN, "", "list providers" },
-	{ "partners", cmd_partners, 0, 0, "", CTL_DB_OPEN, "",
-	  "list discovered partners and their counters" },
+	/* The db only without --live: cmd_partners opens it. */
+	{ "partners", cmd_partners, 0, 0, "live", CTL_DB_NONE, "[--live]",
+	  "list discovered partners and their counters (--live: the daemon's current view)" },
 	{ "partners promote", cmd_partners_promote, 1, 1, "comment=", CTL_DB_OPEN,
 	  "DOMAIN [--comment TEXT]", "allow a discovered partner" },
 	{ "partners block", cmd_partners_block, 1, 1, "comment=", CTL_DB_OPEN,
@@ -57,9 +58,29 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "write the whole policy as JSON (to standard output without FILE)" },
 	{ "import", cmd_import, 1, 1, "", CTL_DB_OPEN, "FILE",
 	  "replace the whole policy with FILE's (\"-\": standard input)" },
-	{ "route", cmd_route, 1, 1, "from= inbound peer=+ config=", CTL_DB_OPEN,
+	{ "route", cmd_route, 1, 1, "from= inbound peer=+", CTL_DB_OPEN,
 	  "URI [--from URI] [--inbound --peer FQDN...] [--config FILE]",
 	  "dry-run the daemon's routing of a new request to URI, DNS look-ups included" },
+	{ "status", cmd_status, 0, 0, "", CTL_DB_NONE, "",
+	  "the running daemon: version, uptime, listeners, connections, policy in force" },
+	{ "connections", cmd_connections, 0, 0, "side=", CTL_DB_NONE, "[--side internal|external]",
+	  "the daemon's connections: peer, certificate name, TLS, age, traffic" },
+	{ "stats", cmd_stats, 0, 0, "reset", CTL_DB_NONE, "[--reset]",
+	  "the daemon's counters (--reset: count from zero again in sipedgectl)" },
+	{ "reload", cmd_reload, 0, 0, "", CTL_DB_NONE, "",
+	  "make the daemon read sipedge.conf and its certificate files again (as SIGHUP)" },
+	{ "trace", cmd_trace, 0, 1, "domain=", CTL_DB_NONE, "[on [--domain D] | off]",
+	  "the daemon's message trace: each message in and out, headers, in its log" },
+	{ "probe", cmd_probe, 0, 1, "from= inbound", CTL_DB_NONE, "DOMAIN [--from URI] | --inbound",
+	  "send an OPTIONS to DOMAIN along the daemon's real outbound path and report each step; "
+	  "--inbound: check our own published SRV, names and listeners" },
+	{ "cert check", cmd_cert_check, 0, 0, "", CTL_DB_NONE, "",
+	  "check the configured certificate against what federation needs" },
+	{ "cert request", cmd_cert_request, 0, 0, "out= key= san=+", CTL_DB_NONE,
+	  "--out DIR [--key rsa2048|ec256] [--san NAME]...",
+	  "write a new key and a certificate request with the names sipedge.conf needs" },
+	{ "cert install", cmd_cert_install, 1, 1, "key=", CTL_DB_NONE, "CERT [--key KEY]",
+	  "check CERT, put it (and KEY) in place of the configured files, reload sipedge" },
 	{ "help", cmd_help, 0, -1, "", CTL_DB_NONE, "", "list the commands" },
 	{ NULL, NULL, 0, 0, NULL, 0, NULL, NULL }
 };
@@ -125,7 +146,7 @@ usage_fail(struct ctl *c, const char *fmt, ...)
 }
 
 /* Split argv into positionals and options per the command's spec.  The global
- * options (--json, --db) are accepted here too. */
+ * options (--json, --db, --config) are accepted here too. */
 static int
 parse_args(struct ctl *c, int argc, char **argv, struct ctl_args *a)
 {
@@ -165,6 +186,15 @@ parse_args(struct ctl *c, int argc, char **argv, struct ctl_args *a)
 			if (value == NULL)
 				return usage_fail(c, "option --db needs a value");
 			c->db_path = value;
+			continue;
+		}
+		if (strcmp(optname, "config") == 0) {
+			value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (value == NULL)
+				return usage_fail(c, "option --config needs a value");
+			if (value[0] == '\0')
+				return usage_fail(c, "--config needs a file name");
+			c->conf_path = value;
 			continue;
 		}
 		if (spec_find(c->cmd->opts, name, len, &has_arg, &repeat) == NULL)
@@ -232,7 +262,8 @@ ctl_opt_all(const struct ctl_args *a, const char *name, size_t *n)
 void
 ctl_help(FILE *f)
 {
-	fprintf(f, "usage: sipedgectl [--db PATH] [--json] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: sipedgectl [--db PATH] [--config FILE] [--json] COMMAND [ARGS]\n\n"
+	    "commands:\n");
 	for (const struct ctl_cmd *k = ctl_cmds; k->words; k++)
 		fprintf(f, "  %s%s%s\n      %s\n", k->words, k->usage[0] ? " " : "", k->usage,
 		    k->help);
@@ -256,11 +287,26 @@ subcommands(const char *group, char *buf, size_t len)
 }
 
 int
+ctl_db_open(struct ctl *c, enum ctl_db mode)
+{
+	unsigned flags = mode == CTL_DB_CREATE ? STORE_OPEN_CREATE | STORE_OPEN_ANY :
+	    mode == CTL_DB_ANY ? STORE_OPEN_ANY : 0;
+	char err[512];
+
+	if (store_open(c->db_path, flags, &c->st, err, sizeof(err)) != 0) {
+		/* Whatever the reason, the db could not be used. */
+		fprintf(stderr, "sipedgectl: %s\n", err);
+		return CTL_DB;
+	}
+	store_set_actor(c->st, c->actor);
+	return CTL_OK;
+}
+
+int
 ctl_run(struct ctl *c, int argc, char **argv)
 {
 	const struct ctl_cmd *best = NULL;
 	struct ctl_args a = { 0 };
-	char err[512];
 	int nbest = 0, rc;
 
 	for (const struct ctl_cmd *k = ctl_cmds; k->words; k++) {
@@ -297,18 +343,8 @@ ctl_run(struct ctl *c, int argc, char **argv)
 	}
 	if ((rc = parse_args(c, argc - nbest, argv + nbest, &a)) != 0)
 		goto out;
-	if (best->db != CTL_DB_NONE) {
-		unsigned flags = best->db == CTL_DB_CREATE ? STORE_OPEN_CREATE | STORE_OPEN_ANY :
-		    best->db == CTL_DB_ANY ? STORE_OPEN_ANY : 0;
-
-		if ((rc = store_open(c->db_path, flags, &c->st, err, sizeof(err))) != 0) {
-			/* Whatever the reason, the db could not be used. */
-			fprintf(stderr, "sipedgectl: %s\n", err);
-			rc = CTL_DB;
-			goto out;
-		}
-		store_set_actor(c->st, c->actor);
-	}
+	if (best->db != CTL_DB_NONE && (rc = ctl_db_open(c, best->db)) != CTL_OK)
+		goto out;
 	rc = best->fn(c, &a);
 out:
 	free(a.pos);

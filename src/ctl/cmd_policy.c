@@ -457,6 +457,10 @@ cmd_partners(struct ctl *c, const struct ctl_args *a)
 	size_t n = 0;
 	int rc;
 
+	if (ctl_flag(a, "live"))
+		return cmd_partners_live(c, a);
+	if ((rc = ctl_db_open(c, CTL_DB_OPEN)) != CTL_OK)
+		return rc;
 	if ((rc = store_partners_list(c->st, &p, &n)) != 0)
 		return ctl_store_fail(c, rc);
 	if (c->json) {

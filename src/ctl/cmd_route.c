@@ -24,12 +24,6 @@
 #include "sipedge/route.h"
 #include "sipedge/sipmsg.h"
 
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
-#endif
-
-#define DEFAULT_CONF SYSCONFDIR "/sipedge/sipedge.conf"
-
 /* One dry run.  Owns its steps, the policy reference, the loop, the resolver
  * and the request. */
 struct dry {
@@ -288,8 +282,6 @@ check_opts(struct ctl *c, const struct ctl_args *a, const char **peers, size_t n
 	for (size_t i = 0; i < npeers; i++)
 		if (names_normalize(peers[i], buf, sizeof(buf), NULL) != 0)
 			return ctl_fail(c, CTL_USAGE, "--peer \"%s\" is not an FQDN", peers[i]);
-	if (ctl_opt(a, "config") != NULL && ctl_opt(a, "config")[0] == '\0')
-		return ctl_fail(c, CTL_USAGE, "--config needs a file name");
 	return 0;
 }
 
@@ -433,7 +425,7 @@ cmd_route(struct ctl *c, const struct ctl_args *a)
 		return ctl_fail(c, CTL_FAIL, "out of memory");
 	r->c = c;
 	q.peers = ctl_opt_all(a, "peer", &q.npeers);
-	r->conf_path = ctl_opt(a, "config") ? ctl_opt(a, "config") : DEFAULT_CONF;
+	r->conf_path = c->conf_path;
 	if ((rc = check_opts(c, a, q.peers, q.npeers)) != 0 ||
 	    (rc = parse_uri(c, "URI", q.uri, q.host, sizeof(q.host))) != 0 ||
 	    (q.from && (rc = parse_uri(c, "--from", q.from, q.source, sizeof(q.source))) != 0))

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "json.h"
+#include "sipedge/json.h"
 #include "sipedge/store.h"
 
 /* Exit codes (sipedgectl(8) EXIT STATUS). */
@@ -16,7 +16,8 @@ enum ctl_exit {
 	CTL_OK = 0,
 	CTL_FAIL = 1,                      /* refused: bad value, duplicate, unknown name, rule */
 	CTL_USAGE = 2,                     /* bad command line */
-	CTL_DB = 3                         /* db missing, unreadable, corrupt, wrong version, busy */
+	CTL_DB = 3,                        /* db missing, unreadable, corrupt, wrong version, busy */
+	CTL_DOWN = 4                       /* the daemon is not running or cannot be reached */
 };
 
 /* What a command needs from the db before its handler runs. */
@@ -52,8 +53,16 @@ struct ctl_cmd {
 	const char *help;
 };
 
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+/* The daemon's configuration, for the commands that read it (route, cert). */
+#define CTL_DEFAULT_CONF SYSCONFDIR "/sipedge/sipedge.conf"
+
 struct ctl {
 	const char *db_path;
+	const char *socket_path;           /* the daemon's control socket */
+	const char *conf_path;             /* --config, $SIPEDGE_CONF, CTL_DEFAULT_CONF */
 	bool json;
 	char actor[64];                    /* for the audit log */
 	struct store *st;                  /* opened per the command's ctl_db */
@@ -64,6 +73,10 @@ struct ctl {
 /* cmd.c */
 extern const struct ctl_cmd ctl_cmds[];
 int ctl_run(struct ctl *c, int argc, char **argv);
+/* Open c->db_path as mode asks (the table does it before a handler runs; a
+ * handler whose row says CTL_DB_NONE may call it).  CTL_OK, or CTL_DB with
+ * the message printed. */
+int ctl_db_open(struct ctl *c, enum ctl_db mode);
 void ctl_help(FILE *f);
 const char *ctl_opt(const struct ctl_args *a, const char *name);
 bool ctl_flag(const struct ctl_args *a, const char *name);
@@ -113,6 +126,15 @@ int cmd_partners_block(struct ctl *c, const struct ctl_args *a);
 void ctl_json_setting(struct json_out *o, const struct store_setting *s,
     const struct store_config *cfg);
 
+/* cmd_daemon.c: through the running daemon's control socket */
+int cmd_status(struct ctl *c, const struct ctl_args *a);
+int cmd_connections(struct ctl *c, const struct ctl_args *a);
+int cmd_stats(struct ctl *c, const struct ctl_args *a);
+int cmd_reload(struct ctl *c, const struct ctl_args *a);
+int cmd_probe(struct ctl *c, const struct ctl_args *a);
+int cmd_trace(struct ctl *c, const struct ctl_args *a);
+int cmd_partners_live(struct ctl *c, const struct ctl_args *a);
+
 /* cmd_admin.c */
 int cmd_audit(struct ctl *c, const struct ctl_args *a);
 int cmd_db_init(struct ctl *c, const struct ctl_args *a);
@@ -123,5 +145,10 @@ int cmd_help(struct ctl *c, const struct ctl_args *a);
 
 /* cmd_route.c */
 int cmd_route(struct ctl *c, const struct ctl_args *a);
+
+/* cmd_cert.c */
+int cmd_cert_check(struct ctl *c, const struct ctl_args *a);
+int cmd_cert_request(struct ctl *c, const struct ctl_args *a);
+int cmd_cert_install(struct ctl *c, const struct ctl_args *a);
 
 #endif

@@ -13,12 +13,17 @@
 #endif
 
 #define DEFAULT_DB LOCALSTATEDIR "/lib/sipedge/policy.db"
+#define DEFAULT_SOCKET LOCALSTATEDIR "/lib/sipedge/control.sock"
 
 static int
 usage(FILE *f, int code)
 {
 	ctl_help(f);
 	fprintf(f, "\nThe database is --db PATH, else $SIPEDGE_DB, else %s.\n", DEFAULT_DB);
+	fprintf(f, "The daemon's control socket is --socket PATH, else $SIPEDGE_SOCKET, else %s.\n",
+	    DEFAULT_SOCKET);
+	fprintf(f, "The configuration (route, cert) is --config FILE, else $SIPEDGE_CONF, "
+	    "else %s.\n", CTL_DEFAULT_CONF);
 	return code;
 }
 
@@ -47,6 +52,12 @@ main(int argc, char **argv)
 	c.db_path = getenv("SIPEDGE_DB");
 	if (c.db_path == NULL || c.db_path[0] == '\0')
 		c.db_path = DEFAULT_DB;
+	c.socket_path = getenv("SIPEDGE_SOCKET");
+	if (c.socket_path == NULL || c.socket_path[0] == '\0')
+		c.socket_path = DEFAULT_SOCKET;
+	c.conf_path = getenv("SIPEDGE_CONF");
+	if (c.conf_path == NULL || c.conf_path[0] == '\0')
+		c.conf_path = CTL_DEFAULT_CONF;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
@@ -60,6 +71,22 @@ main(int argc, char **argv)
 			c.db_path = argv[++i];
 		} else if (strncmp(a, "--db=", 5) == 0) {
 			c.db_path = a + 5;
+		} else if (strcmp(a, "--socket") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "sipedgectl: option --socket needs a value\n");
+				return CTL_USAGE;
+			}
+			c.socket_path = argv[++i];
+		} else if (strncmp(a, "--socket=", 9) == 0) {
+			c.socket_path = a + 9;
+		} else if (strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "sipedgectl: option --config needs a value\n");
+				return CTL_USAGE;
+			}
+			c.conf_path = argv[++i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			c.conf_path = a + 9;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			return usage(stdout, CTL_OK);
 		} else if (strcmp(a, "--version") == 0) {
@@ -78,6 +105,14 @@ main(int argc, char **argv)
 	}
 	if (c.db_path[0] == '\0') {
 		fprintf(stderr, "sipedgectl: --db needs a file name\n");
+		return CTL_USAGE;
+	}
+	if (c.socket_path[0] == '\0') {
+		fprintf(stderr, "sipedgectl: --socket needs a file name\n");
+		return CTL_USAGE;
+	}
+	if (c.conf_path[0] == '\0') {
+		fprintf(stderr, "sipedgectl: --config needs a file name\n");
 		return CTL_USAGE;
 	}
 	actor(c.actor, sizeof(c.actor));

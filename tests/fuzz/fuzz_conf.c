@@ -133,6 +133,9 @@ check_conf(const struct conf *c, bool outgoing_lines)
 	FUZZ_CHECK(c->max_message_size >= 1024 && c->max_message_size <= (16u << 20));
 	FUZZ_CHECK(c->timer_f_ms != 0 && c->t1_ms != 0);
 	FUZZ_CHECK(c->rr_key_file[0] != '\0');
+	/* A user is never root, and a group comes only with a user. */
+	FUZZ_CHECK(!c->user[0] || c->uid != 0);
+	FUZZ_CHECK(!c->group[0] || c->user[0]);
 	check_outgoing(c, outgoing_lines);
 }
 

@@ -201,7 +201,20 @@ routes_text(const sip_route_t *first, const sip_route_t *stop, bool reverse, cha
 	if (buf == NULL)
 		return -ENOMEM;
 	n = sipmsg_routes_text(first, stop, reverse, buf, ROUTES_TEXT);
-	FUZZ_CHECK(n == -ENOSPC || (n >= 0 && n < ROUTES_TEXT && buf[n] == '\0'));
+	FUZZ_CHECK(n == -ENOSPC || n == -EINVAL || (n >= 0 && n < ROUTES_TEXT && buf[n] == '\0'));
+	if (n == -EINVAL) {
+		/* Only for an entry that prints with a control character. */
+		bool bad = false;
+
+		for (const sip_route_t *r = first; r && r != stop && !bad; r = r->r_next) {
+			issize_t k = url_e(buf, ROUTES_TEXT, r->r_url);
+
+			for (issize_t j = 0; j >= 0 && j < k && j < ROUTES_TEXT; j++)
+				if ((unsigned char)buf[j] < 0x20 || buf[j] == 0x7f)
+					bad = true;
+		}
+		FUZZ_CHECK(bad);
+	}
 	if (n < 0) {
 		free(buf);
 		return n;

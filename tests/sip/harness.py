@@ -75,7 +75,8 @@ PORT_BASE = {
     "cross-worker": 24700, "route-steering": 24900,
     "size-limit": 25100, "bad-input-more": 25200, "dialog-bind": 25300,
     "dialog-policy": 25400, "fed-block-replace": 25500, "failover-fast": 25600,
-    "outgoing-address": 25700, "overload-shed": 25800,
+    "outgoing-address": 25700, "overload-shed": 25800, "control": 25900,
+    "metrics": 26100, "reload": 26200, "privdrop": 26300, "probe": 26400, "partners": 26500,
     "kam-long-call": 27000, "kam-options": 27100,
     "demo": 25000, "bench": 26000,
 }
@@ -589,7 +590,7 @@ class Lab(object):
         out, seen = [], set()
         # later settings of single-valued keys (extra) replace the defaults
         single = {"timer-f", "timer-c", "connect-timeout", "log-level", "workers", "t1",
-                  "max-message-size", "idle-timeout", "handshake-timeout"}
+                  "max-message-size", "idle-timeout", "handshake-timeout", "state-dir"}
         for l in reversed(L):
             k = l.split()[0] if l.strip() else ""
             if k in omit or (k in single and k in seen):

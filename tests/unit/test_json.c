@@ -1,9 +1,9 @@
-/* test_json.c: unit tests for sipedgectl's JSON parser and emitter (src/ctl/json.c). */
+/* test_json.c: unit tests for the JSON parser and emitter (src/json.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/ctl/json.c"
+#include "../../src/json.c"
 #include "unit.h"
 
 static int

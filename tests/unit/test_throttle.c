@@ -1,7 +1,8 @@
 /* test_throttle.c: unit tests for throttle.c with an injected clock: the rate
  * limit, the suspicious rate, distinct contacts per period and their reset,
  * response classification, drained deltas (also recorded in a real store),
- * the memory bounds, and concurrent use. */
+ * the memory bounds, concurrent use, and the live view (throttle_list, the
+ * periodic report and the first refusal of a period). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -497,6 +498,340 @@ test_throttle_many_contacts(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------- live view */
+
+/* Copies of what the callbacks saw (the strings live only in the call). */
+struct seen {
+	size_t n;
+	struct throttle_entry e[8];
+	char domain[8][64];
+	char peer0[8][64];
+};
+
+static void
+collect(const struct throttle_entry *e, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n == 8)
+		return;
+	s->e[s->n] = *e;
+	snprintf(s->domain[s->n], sizeof(s->domain[0]), "%s", e->domain);
+	snprintf(s->peer0[s->n], sizeof(s->peer0[0]), "%s", e->npeers ? e->peers[0] : "");
+	s->e[s->n].domain = s->domain[s->n];
+	s->e[s->n].peers = NULL;
+	s->n++;
+}
+
+static const struct throttle_entry *
+entry(const struct seen *s, const char *dom)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->e[i].domain, dom) == 0)
+			return &s->e[i];
+	return NULL;
+}
+
+static size_t
+live(struct throttle *t, const struct policy *p, uint64_t now, struct seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	return throttle_list(t, p, now, collect, s);
+}
+
+static int
+test_throttle_list(void)
+{
+	struct policy *p = limits(5, 1, 3, 1);
+	struct throttle *t = NULL;
+	const struct throttle_entry *x;
+	struct seen s;
+	char c[32];
+
+	CHECK(p != NULL);
+	CHECK_EQ_INT(throttle_new(0, 0, &t), 0);
+	CHECK_EQ_INT(live(t, p, 0, &s), 0);
+	/* 8 requests at 10.000 s, 4 contacts: 3 admitted (the contact limit),
+	 * then 5 refused: 1 for the fourth contact, 4 for the rate... */
+	for (int i = 0; i < 8; i++) {
+		snprintf(c, sizeof(c), "c%d", i < 4 ? i : 0);
+		(void)throttle_admit(t, p, "Open.Test", "sip.open.test", c, 10000, NULL);
+	}
+	CHECK_EQ_INT(throttle_admit(t, p, "quiet.test", "sip.quiet.test", "c0", 10200, NULL), 0);
+	CHECK_EQ_INT(live(t, p, 10500, &s), 2);
+	/* ...most recently seen first. */
+	CHECK_EQ_STR(s.e[0].domain, "quiet.test");
+	CHECK((x = entry(&s, "open.test")) != NULL);
+	CHECK_EQ_INT(x->requests, 5);
+	CHECK_EQ_INT(x->throttled, 3);
+	CHECK_EQ_INT(x->contacts, 3);
+	CHECK_EQ_INT(x->contacts_limit, 3);
+	CHECK_EQ_INT(x->limit, 5);
+	CHECK(!x->suspicious);
+	CHECK(x->period_open);
+	CHECK_EQ_INT(x->period_start_ms, 10000);
+	CHECK_EQ_INT(x->last_seen_ms, 10000);
+	CHECK_EQ_INT(x->npeers, 1);
+	CHECK_EQ_STR(s.peer0[1], "sip.open.test");
+	/* The rate counts refused requests too: 8 in the current window. */
+	CHECK_EQ_INT(x->rate, 8);
+	/* Reading changes nothing: the same again, and a drain still has it all. */
+	CHECK_EQ_INT(live(t, p, 10500, &s), 2);
+	CHECK_EQ_INT(entry(&s, "open.test")->throttled, 3);
+	{
+		struct store_partner_delta d[4];
+		const struct store_partner_delta *y;
+
+		CHECK_EQ_INT(throttle_drain(t, d, 4), 2);
+		CHECK((y = find(d, 2, "open.test")) != NULL);
+		CHECK_EQ_INT(y->requests, 5);
+		CHECK_EQ_INT(y->throttled, 3);
+		CHECK_EQ_INT(y->npeers, 1);
+	}
+	/* The drain does not reset the period's counters nor forget the peers. */
+	CHECK_EQ_INT(live(t, p, 11000, &s), 2);
+	CHECK((x = entry(&s, "open.test")) != NULL);
+	CHECK_EQ_INT(x->requests, 5);
+	CHECK_EQ_INT(x->npeers, 1);
+	/* Suspicious: the limit in force drops to the suspicious rate. */
+	outcomes(t, "open.test", 404, THROTTLE_MIN_OUTCOMES);
+	CHECK_EQ_INT(live(t, p, 11000, &s), 2);
+	CHECK((x = entry(&s, "open.test")) != NULL);
+	CHECK(x->suspicious);
+	CHECK_EQ_INT(x->limit, 1);
+	CHECK_EQ_INT(x->failed, THROTTLE_MIN_OUTCOMES);
+	/* The period (1 min) ends with no request since: nothing is open, the
+	 * counters read 0, the partner is no longer suspicious. */
+	CHECK_EQ_INT(live(t, p, 10000 + MIN, &s), 2);
+	CHECK((x = entry(&s, "open.test")) != NULL);
+	CHECK(!x->period_open);
+	CHECK(!x->suspicious);
+	CHECK_EQ_INT(x->limit, 5);
+	CHECK_EQ_INT(x->requests + x->throttled + x->contacts + x->ok + x->failed, 0);
+	CHECK_EQ_INT(x->last_seen_ms, 10000);
+	CHECK_EQ_INT(x->rate, 0);
+	/* The next request opens a new one. */
+	CHECK_EQ_INT(throttle_admit(t, p, "open.test", NULL, "c9", 10000 + MIN + 5, NULL), 0);
+	CHECK_EQ_INT(live(t, p, 10000 + MIN + 5, &s), 2);
+	CHECK((x = entry(&s, "open.test")) != NULL);
+	CHECK(x->period_open);
+	CHECK_EQ_INT(x->period_start_ms, 10000 + MIN + 5);
+	CHECK_EQ_INT(x->requests, 1);
+	CHECK_EQ_INT(x->contacts, 1);
+	CHECK_EQ_INT(x->throttled, 0);
+	/* The contact limit shown is the effective one. */
+	throttle_free(t);
+	CHECK_EQ_INT(throttle_new(0, 2, &t), 0);
+	CHECK_EQ_INT(throttle_admit(t, p, "open.test", NULL, "c0", 0, NULL), 0);
+	CHECK_EQ_INT(live(t, p, 0, &s), 1);
+	CHECK_EQ_INT(s.e[0].contacts_limit, 2);
+	throttle_free(t);
+	policy_unref(p);
+	return 0;
+}
+
+/* The rate: requests offered in the last second, from one-second windows. */
+static int
+test_throttle_list_rate(void)
+{
+	struct policy *p = limits(1000, 0, 0, 0);
+	struct throttle *t = NULL;
+	struct seen s;
+
+	CHECK_EQ_INT(throttle_new(0, 0, &t), 0);
+	CHECK_EQ_INT(burst(t, p, "r.test", 20, 1000, NULL), 20);
+	CHECK_EQ_INT(live(t, p, 1000, &s), 1);
+	CHECK_EQ_INT(s.e[0].rate, 20);
+	CHECK_EQ_INT(live(t, p, 1999, &s), 1);
+	CHECK_EQ_INT(s.e[0].rate, 20);
+	/* Half a second later, half of that window is in the last second. */
+	CHECK_EQ_INT(live(t, p, 2500, &s), 1);
+	CHECK_EQ_INT(s.e[0].rate, 10);
+	CHECK_EQ_INT(burst(t, p, "r.test", 4, 2500, NULL), 4);
+	CHECK_EQ_INT(live(t, p, 2500, &s), 1);
+	CHECK_EQ_INT(s.e[0].rate, 14);
+	CHECK_EQ_INT(live(t, p, 3000, &s), 1);
+	CHECK_EQ_INT(s.e[0].rate, 4);
+	CHECK_EQ_INT(live(t, p, 4000, &s), 1);
+	CHECK_EQ_INT(s.e[0].rate, 0);
+	/* A gap of more than a window forgets it. */
+	CHECK_EQ_INT(burst(t, p, "r.test", 3, 9000, NULL), 3);
+	CHECK_EQ_INT(live(t, p, 9000, &s), 1);
+	CHECK_EQ_INT(s.e[0].rate, 3);
+	/* A clock a little behind (another worker's loop) counts in the
+	 * current window and reads it whole. */
+	CHECK_EQ_INT(burst(t, p, "r.test", 2, 8999, NULL), 2);
+	CHECK_EQ_INT(live(t, p, 8999, &s), 1);
+	CHECK_EQ_INT(s.e[0].rate, 5);
+	CHECK_EQ_INT(s.e[0].last_seen_ms, 9000);
+	throttle_free(t);
+	policy_unref(p);
+	return 0;
+}
+
+/* Peers: the most recent first, kept across drains; a drain gives only those
+ * seen since the previous one. */
+static int
+test_throttle_list_peers(void)
+{
+	struct policy *p = limits(1000, 0, 0, 0);
+	struct throttle *t = NULL;
+	struct store_partner_delta d[2];
+	struct seen s;
+	char peer[32];
+
+	CHECK_EQ_INT(throttle_new(0, 0, &t), 0);
+	CHECK_EQ_INT(throttle_admit(t, p, "p.test", "a.p.test", "c", 0, NULL), 0);
+	CHECK_EQ_INT(throttle_admit(t, p, "p.test", "b.p.test", "c", 0, NULL), 0);
+	CHECK_EQ_INT(throttle_drain(t, d, 2), 1);
+	CHECK_EQ_INT(d[0].npeers, 2);
+	CHECK_EQ_INT(throttle_admit(t, p, "p.test", "A.P.test.", "c", 0, NULL), 0);
+	CHECK_EQ_INT(live(t, p, 0, &s), 1);
+	CHECK_EQ_INT(s.e[0].npeers, 2);
+	CHECK_EQ_STR(s.peer0[0], "a.p.test");
+	CHECK_EQ_INT(throttle_drain(t, d, 2), 1);
+	CHECK_EQ_INT(d[0].npeers, 1);
+	CHECK_EQ_STR(d[0].peers[0], "a.p.test");
+	/* Only THROTTLE_PEERS_MAX are kept: the least recent go. */
+	for (int i = 0; i < THROTTLE_PEERS_MAX + 2; i++) {
+		snprintf(peer, sizeof(peer), "edge%d.p.test", i);
+		CHECK_EQ_INT(throttle_admit(t, p, "p.test", peer, "c", 0, NULL), 0);
+	}
+	CHECK_EQ_INT(live(t, p, 0, &s), 1);
+	CHECK_EQ_INT(s.e[0].npeers, THROTTLE_PEERS_MAX);
+	snprintf(peer, sizeof(peer), "edge%d.p.test", THROTTLE_PEERS_MAX + 1);
+	CHECK_EQ_STR(s.peer0[0], peer);
+	CHECK_EQ_INT(throttle_drain(t, d, 2), 1);
+	CHECK_EQ_INT(d[0].npeers, THROTTLE_PEERS_MAX);
+	for (size_t i = 0; i < d[0].npeers; i++)
+		CHECK(strcmp(d[0].peers[i], "edge0.p.test") != 0 &&
+		    strcmp(d[0].peers[i], "edge1.p.test") != 0);
+	throttle_free(t);
+	policy_unref(p);
+	return 0;
+}
+
+static int
+report(struct throttle *t, const struct policy *p, uint64_t now, struct seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	return (int)throttle_report(t, p, now, collect, s);
+}
+
+static int
+test_throttle_report(void)
+{
+	struct policy *p = limits(2, 0, 0, 0);
+	struct throttle *t = NULL;
+	const struct throttle_entry *x;
+	struct seen s;
+
+	CHECK_EQ_INT(throttle_new(0, 0, &t), 0);
+	CHECK_EQ_INT(report(t, p, 0, &s), 0);
+	CHECK_EQ_INT(burst(t, p, "a.test", 5, 0, NULL), 2);
+	CHECK_EQ_INT(burst(t, p, "b.test", 1, 0, NULL), 1);
+	CHECK_EQ_INT(report(t, p, 100, &s), 2);
+	CHECK((x = entry(&s, "a.test")) != NULL);
+	CHECK_EQ_INT(x->report_requests, 2);
+	CHECK_EQ_INT(x->report_throttled, 3);
+	CHECK_EQ_INT(x->report_contacts, 1);
+	CHECK(!x->report_suspicious);
+	CHECK_EQ_INT(x->requests, 2);
+	CHECK((x = entry(&s, "b.test")) != NULL);
+	CHECK_EQ_INT(x->report_requests, 1);
+	CHECK_EQ_INT(x->report_throttled, 0);
+	/* Counted again from zero; a domain with no traffic since is left out,
+	 * while the period's counters go on. */
+	CHECK_EQ_INT(report(t, p, 200, &s), 0);
+	CHECK_EQ_INT(burst(t, p, "a.test", 3, 1000, NULL), 2);
+	CHECK_EQ_INT(report(t, p, 1000, &s), 1);
+	CHECK_EQ_INT(s.e[0].report_requests, 2);
+	CHECK_EQ_INT(s.e[0].report_throttled, 1);
+	CHECK_EQ_INT(s.e[0].requests, 4);
+	CHECK_EQ_INT(s.e[0].throttled, 4);
+	/* Neither the drain nor the live view touches the report's counters. */
+	CHECK_EQ_INT(burst(t, p, "b.test", 1, 2000, NULL), 1);
+	{
+		struct store_partner_delta d[4];
+
+		CHECK_EQ_INT(throttle_drain(t, d, 4), 2);
+	}
+	CHECK_EQ_INT(live(t, p, 2000, &s), 2);
+	CHECK_EQ_INT(report(t, p, 2000, &s), 1);
+	CHECK_EQ_STR(s.e[0].domain, "b.test");
+	CHECK_EQ_INT(s.e[0].report_requests, 1);
+	CHECK_EQ_INT(s.e[0].report_contacts, 0);   /* known this period */
+	/* Suspicious at a request since the previous report: said so, also
+	 * once its period has ended (the live view has forgotten it by then). */
+	outcomes(t, "b.test", 404, THROTTLE_MIN_OUTCOMES);
+	CHECK_EQ_INT(burst(t, p, "b.test", 1, 3000, NULL), 1);
+	CHECK_EQ_INT(report(t, p, 60 * MIN, &s), 1);
+	CHECK(s.e[0].report_suspicious);
+	CHECK(!s.e[0].suspicious);
+	CHECK_EQ_INT(s.e[0].report_requests, 1);
+	CHECK_EQ_INT(burst(t, p, "b.test", 1, 60 * MIN, NULL), 1);
+	CHECK_EQ_INT(report(t, p, 60 * MIN, &s), 1);
+	CHECK(!s.e[0].report_suspicious);
+	CHECK_EQ_INT(s.e[0].report_contacts, 1);   /* a new period */
+	throttle_free(t);
+	policy_unref(p);
+	return 0;
+}
+
+static int
+newly(struct throttle *t, const struct policy *p, uint64_t now, struct seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	return (int)throttle_newly_throttled(t, p, now, collect, s);
+}
+
+/* The first refusal of each period is taken once. */
+static int
+test_throttle_newly_throttled(void)
+{
+	struct policy *p = limits(2, 1, 2, 1);
+	struct throttle *t = NULL;
+	struct seen s;
+
+	CHECK_EQ_INT(throttle_new(0, 0, &t), 0);
+	CHECK_EQ_INT(burst(t, p, "a.test", 2, 0, NULL), 2);
+	CHECK_EQ_INT(newly(t, p, 0, &s), 0);
+	/* Refused: taken once, with the reason of the first refusal. */
+	CHECK_EQ_INT(burst(t, p, "a.test", 3, 0, NULL), 0);
+	CHECK_EQ_INT(throttle_admit(t, p, "b.test", NULL, "c1", 0, NULL), 0);
+	CHECK_EQ_INT(throttle_admit(t, p, "b.test", NULL, "c2", 0, NULL), 0);
+	CHECK_EQ_INT(throttle_admit(t, p, "b.test", NULL, "c3", 0, NULL), -EACCES);
+	CHECK_EQ_INT(newly(t, p, 10, &s), 2);
+	CHECK_EQ_INT(entry(&s, "a.test")->why, DIAG_FED_RATE);
+	CHECK_EQ_INT(entry(&s, "a.test")->throttled, 3);
+	CHECK_EQ_INT(entry(&s, "a.test")->requests, 2);
+	CHECK_EQ_INT(entry(&s, "b.test")->why, DIAG_FED_CONTACTS);
+	CHECK_EQ_INT(newly(t, p, 10, &s), 0);
+	/* More refusals in the same period: nothing new. */
+	CHECK_EQ_INT(burst(t, p, "a.test", 5, 100, NULL), 0);
+	CHECK_EQ_INT(newly(t, p, 100, &s), 0);
+	/* A new period: the first refusal is taken again, here as suspicious. */
+	CHECK_EQ_INT(burst(t, p, "a.test", 1, MIN, NULL), 1);
+	outcomes(t, "a.test", 404, THROTTLE_MIN_OUTCOMES);
+	/* (The bucket keeps the suspicious rate's one token.) */
+	CHECK_EQ_INT(burst(t, p, "a.test", 3, MIN, NULL), 1);
+	CHECK_EQ_INT(newly(t, p, MIN, &s), 1);
+	CHECK_EQ_INT(s.e[0].why, DIAG_FED_SUSPICIOUS);
+	CHECK_EQ_INT(s.e[0].throttled, 2);
+	CHECK_EQ_INT(s.e[0].limit, 1);
+	CHECK(s.e[0].suspicious);
+	/* Refused just before its period ends, taken after: still once, with
+	 * the period's counters. */
+	CHECK_EQ_INT(burst(t, p, "c.test", 3, 0, NULL), 2);
+	CHECK_EQ_INT(newly(t, p, 2 * MIN, &s), 1);
+	CHECK_EQ_STR(s.e[0].domain, "c.test");
+	CHECK_EQ_INT(s.e[0].throttled, 1);
+	CHECK_EQ_INT(s.e[0].why, DIAG_FED_RATE);
+	throttle_free(t);
+	policy_unref(p);
+	return 0;
+}
+
 /* ----------------------------------------------------------- threads */
 
 #define THREADS 8
@@ -564,6 +899,11 @@ static const struct unit_test tests[] = {
 	UNIT(test_throttle_contact_memory_bound),
 	UNIT(test_throttle_many_contacts),
 	UNIT(test_throttle_threads),
+	UNIT(test_throttle_list),
+	UNIT(test_throttle_list_rate),
+	UNIT(test_throttle_list_peers),
+	UNIT(test_throttle_report),
+	UNIT(test_throttle_newly_throttled),
 	{ 0 },
 };
 

@@ -56,6 +56,11 @@ uint64_t transport_dial_progress(const struct dial_req *req) { (void)req; return
 void transport_dial_cancel(struct dial_req *req) { (void)req; }
 void transport_worker_adopt(struct tp_worker *tw, struct tp_handoff *h) { (void)tw; (void)h; }
 void transport_handoff_drop(struct tp_handoff *h) { (void)h; }
+void transport_worker_each_conn(struct tp_worker *tw, void (*fn)(const struct conn_stat *cs, void *arg),
+    void *arg) { (void)tw; (void)fn; (void)arg; }
+void transport_worker_trace(struct tp_worker *tw, bool on) { (void)tw; (void)on; }
+void transport_worker_set_conf(struct tp_worker *tw, const struct transport_conf *tc,
+    struct tls_ctx *mutual, struct tls_ctx *plain) { (void)tw; (void)tc; (void)mutual; (void)plain; }
 
 int
 conn_peer_matches(const struct conn *c, const char *fqdn)
@@ -195,8 +200,10 @@ setup(void)
 
 		memset(w, 0, sizeof(*w));
 		w->px = &PX;
+		w->cf = &CF;
 		w->idx = i;
 		w->max_txns = 100;
+		CHECK(stats_init(&w->stats) == 0);
 		hmap_init(&w->by_branch);
 		hmap_init(&w->by_key);
 		CHECK(worker_init(&w->th, mail_cb, NULL, w) == 0);

@@ -1,7 +1,8 @@
 /* json.h: a small JSON (RFC 8259) parser into a tree, and a streaming emitter,
- * for sipedgectl's --json output and the export/import format. */
-#ifndef SIPEDGE_CTL_JSON_H
-#define SIPEDGE_CTL_JSON_H
+ * for sipedgectl's --json output, the export/import format and the
+ * daemon's control socket answers. */
+#ifndef SIPEDGE_JSON_H
+#define SIPEDGE_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -61,6 +62,13 @@ void json_out_null(struct json_out *o);
 /* A value that is already JSON text (from the store's audit log), written
  * verbatim; NULL writes null. */
 void json_out_raw(struct json_out *o, const char *json);
+/* s as one JSON string, quotes included, on one line (the logger's too). */
+void json_write_string(FILE *f, const char *s);
+/* A key and its value in one call (NULL s writes null). */
+void json_out_key_uint(struct json_out *o, const char *key, uint64_t v);
+void json_out_key_string(struct json_out *o, const char *key, const char *s);
+/* A parsed value, again (its numbers as they were written). */
+void json_out_value(struct json_out *o, const struct json *v);
 /* End the document with a newline. */
 void json_out_end(struct json_out *o);
 

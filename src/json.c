@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "sipedge/json.h"
 
 /* ------------------------------------------------------------------ UTF-8 */
 
@@ -600,8 +600,8 @@ json_out_end_array(struct json_out *o)
 	end(o, ']');
 }
 
-static void
-put_string(FILE *f, const char *s)
+void
+json_write_string(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
@@ -643,7 +643,7 @@ void
 json_out_key(struct json_out *o, const char *key)
 {
 	before(o);
-	put_string(o->f, key);
+	json_write_string(o->f, key);
 	fputs(": ", o->f);
 	o->after_key = true;
 }
@@ -655,7 +655,7 @@ json_out_string(struct json_out *o, const char *s)
 	if (s == NULL)
 		fputs("null", o->f);
 	else
-		put_string(o->f, s);
+		json_write_string(o->f, s);
 }
 
 void
@@ -691,6 +691,57 @@ json_out_raw(struct json_out *o, const char *json)
 {
 	before(o);
 	fputs(json ? json : "null", o->f);
+}
+
+void
+json_out_key_uint(struct json_out *o, const char *key, uint64_t v)
+{
+	json_out_key(o, key);
+	json_out_uint(o, v);
+}
+
+void
+json_out_key_string(struct json_out *o, const char *key, const char *s)
+{
+	json_out_key(o, key);
+	json_out_string(o, s);
+}
+
+void
+json_out_value(struct json_out *o, const struct json *v)
+{
+	if (v == NULL) {
+		json_out_null(o);
+		return;
+	}
+	switch (v->type) {
+	case JSON_NULL:
+		json_out_null(o);
+		break;
+	case JSON_BOOL:
+		json_out_bool(o, v->b);
+		break;
+	case JSON_NUMBER:
+		json_out_raw(o, v->str);        /* the number's own text */
+		break;
+	case JSON_STRING:
+		json_out_string(o, v->str);
+		break;
+	case JSON_ARRAY:
+		json_out_begin_array(o);
+		for (size_t i = 0; i < v->n; i++)
+			json_out_value(o, v->items[i]);
+		json_out_end_array(o);
+		break;
+	case JSON_OBJECT:
+		json_out_begin_object(o);
+		for (size_t i = 0; i < v->n; i++) {
+			json_out_key(o, v->keys[i]);
+			json_out_value(o, v->items[i]);
+		}
+		json_out_end_object(o);
+		break;
+	}
 }
 
 void
