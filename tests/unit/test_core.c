@@ -19,6 +19,7 @@
 #include <sofia-sip/sip.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_protos.h>
+#include <sofia-sip/sip_util.h>
 
 #include "sipedge/conf.h"
 #include "sipedge/rr.h"
@@ -758,6 +759,30 @@ test_sipmsg_routes_text(void)
 	return 0;
 }
 
+/* A scheme not in lower case prints the same parsed and duplicated (Sofia's
+ * url_dup writes the scheme's own name; found by fuzz_framing). */
+static int
+test_sipmsg_routes_text_scheme(void)
+{
+	msg_t *m = parse("SIP/2.0 200 OK\r\n"
+			 "Via: SIP/2.0/TLS h;branch=z9hG4bK-r2\r\nFrom: <sip:a@b>;tag=1\r\n"
+			 "To: <sip:c@d>;tag=2\r\nCall-ID: r2\r\nCSeq: 1 INVITE\r\n"
+			 "Record-Route: <Sip:Pool1.contoso.test:5071;lr>, <SIPS:fe2.contoso.test;lr>\r\n"
+			 "Content-Length: 0\r\n\r\n");
+	char a[512], b[512];
+	sip_route_t *rev;
+
+	CHECK(m != NULL);
+	CHECK(sipmsg_routes_text(sip_object(m)->sip_record_route, NULL, true, a, sizeof(a)) > 0);
+	CHECK_EQ_STR(a, "sips:fe2.contoso.test;lr\nsip:Pool1.contoso.test:5071;lr\n");
+	rev = sip_route_reverse(msg_home(m), sip_object(m)->sip_record_route);
+	CHECK(rev != NULL);
+	CHECK(sipmsg_routes_text(rev, NULL, false, b, sizeof(b)) > 0);
+	CHECK_EQ_STR(a, b);
+	msg_destroy(m);
+	return 0;
+}
+
 /* More Via header field values than hops allow: 400 1012. */
 static int
 test_sipmsg_too_many_vias(void)
@@ -838,6 +863,7 @@ static const struct unit_test tests[] = {
 	UNIT(test_sipmsg_diag_public),
 	UNIT(test_sipmsg_options_response),
 	UNIT(test_sipmsg_routes_text),
+	UNIT(test_sipmsg_routes_text_scheme),
 	UNIT(test_sipmsg_too_many_vias),
 	UNIT(test_fmt),
 	{ NULL, NULL },
