@@ -42,6 +42,23 @@ static const struct diag_info table[] = {
 	{ DIAG_FED_RATE, 503, "Service Unavailable", "Discovered partner over its message rate" },
 	{ DIAG_FED_CONTACTS, 480, "Temporarily Unavailable", "Discovered partner over its contact limit" },
 	{ DIAG_FED_SUSPICIOUS, 503, "Service Unavailable", "Suspicious discovered partner over its reduced rate" },
+	{ DIAG_XMPP_NOT_PARTNER, 403, "Forbidden", "Not an allowed XMPP partner" },
+	{ DIAG_XMPP_HOST_UNKNOWN, 404, "Not Found", "XMPP domain not served here" },
+	{ DIAG_XMPP_INVALID_FROM, 403, "Forbidden", "XMPP address not authenticated on this stream" },
+	{ DIAG_XMPP_TLS_REQUIRED, 502, "Bad Gateway", "XMPP partner does not offer TLS, which its policy requires" },
+	{ DIAG_XMPP_TLS_FAILED, 502, "Bad Gateway", "TLS with the XMPP partner failed" },
+	{ DIAG_XMPP_CERT, 403, "Forbidden", "XMPP peer certificate not valid for its domain" },
+	{ DIAG_XMPP_AUTH_FAILED, 502, "Bad Gateway", "XMPP stream authentication failed" },
+	{ DIAG_XMPP_UNREACHABLE, 504, "Server Time-out", "No server of the XMPP partner could be reached" },
+	{ DIAG_XMPP_TIMEOUT, 504, "Server Time-out", "XMPP stream not established in time" },
+	{ DIAG_XMPP_PEER_ERROR, 502, "Bad Gateway", "XMPP partner closed the stream with an error" },
+	{ DIAG_XMPP_STREAM_CLOSED, 503, "Service Unavailable", "XMPP stream closed" },
+	{ DIAG_XMPP_LIMIT, 503, "Service Unavailable", "XMPP connection limit reached" },
+	{ DIAG_XMPP_QUEUE_FULL, 503, "Service Unavailable", "Too many stanzas waiting for the XMPP stream" },
+	{ DIAG_XMPP_BAD_STREAM, 400, "Bad Request", "Invalid XMPP stream header or negotiation" },
+	{ DIAG_XMPP_BAD_XML, 400, "Bad Request", "XML not well-formed or not allowed in XMPP" },
+	{ DIAG_XMPP_RESTRICTED_XML, 400, "Bad Request", "Restricted XML in an XMPP stream" },
+	{ DIAG_XMPP_TOO_BIG, 513, "Message Too Large", "XMPP stanza over the size limit" },
 };
 
 static const struct diag_info unknown = { DIAG_NONE, 500, "Server Internal Error", "Internal error" };

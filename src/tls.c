@@ -59,6 +59,7 @@ struct tls_sess {
 	char **names;
 	size_t nnames;
 	bool verified;
+	bool xmpp;                          /* tls_sess_xmpp: wildcards, optional peer cert */
 	enum tls_fail fail;                 /* why the handshake or a read failed */
 };
 
@@ -777,6 +778,60 @@ tls_sess_peer_matches(const struct tls_sess *s, const char *fqdn)
 	r = X509_check_host(peer, fqdn, 0, X509_CHECK_FLAG_NO_WILDCARDS, NULL) == 1;
 	ERR_clear_error();
 	return r;
+}
+
+/* A server session of XMPP asks for the peer's certificate but finishes the
+ * handshake whatever it is: the stream decides afterwards whether SASL
+ * EXTERNAL may be offered (XEP-0178 §3) or dialback must do. */
+static int
+tls_accept_any(int ok, X509_STORE_CTX *x)
+{
+	(void)ok;
+	(void)x;
+	return 1;
+}
+
+int
+tls_sess_xmpp(struct tls_sess *s)
+{
+	if (s->ctx->server)
+		SSL_set_verify(s->ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, tls_accept_any);
+	else
+		/* RFC 6125 §6.4.3 (RFC 6120 §13.7.1.2): a wildcard stands for
+		 * one whole left-most label. */
+		SSL_set_hostflags(s->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	s->xmpp = true;
+	return 0;
+}
+
+int
+tls_sess_peer_check(const struct tls_sess *s, const char *domain, char *why, size_t len)
+{
+	X509 *peer = SSL_get0_peer_certificate(s->ssl);
+	long vr;
+	int r;
+
+	if (peer == NULL) {
+		snprintf(why, len, "the peer sent no certificate");
+		return -ENOENT;
+	}
+	if ((vr = SSL_get_verify_result(s->ssl)) != X509_V_OK) {
+		snprintf(why, len, "the peer's certificate is not valid: %s",
+		    X509_verify_cert_error_string(vr));
+		return -EACCES;
+	}
+	r = X509_check_host(peer, domain, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+	ERR_clear_error();
+	if (r == 1)
+		return 0;
+	{
+		size_t n = (size_t)snprintf(why, len, "the peer's certificate does not name %s", domain);
+
+		for (size_t i = 0; i < s->nnames && n + 4 < len; i++)
+			n += (size_t)snprintf(why + n, len - n, "%s%s%s", i ? ", " : " (it names ",
+			    s->names[i], i + 1 == s->nnames ? ")" : "");
+	}
+	return -EPERM;
 }
 
 bool

@@ -49,6 +49,24 @@ enum diag_code {
 	DIAG_FED_RATE = 2011,           /* 503: discovered partner over its message rate */
 	DIAG_FED_CONTACTS = 2012,       /* 480: discovered partner over its contacts per period */
 	DIAG_FED_SUSPICIOUS = 2013,     /* 503: suspicious discovered partner over its reduced rate */
+	/* 3000-3099: XMPP federation (xmpp_*.c) */
+	DIAG_XMPP_NOT_PARTNER = 3001,   /* 403: Not an allowed XMPP partner */
+	DIAG_XMPP_HOST_UNKNOWN = 3002,  /* 404: XMPP domain not served here */
+	DIAG_XMPP_INVALID_FROM = 3003,  /* 403: XMPP address not authenticated on this stream */
+	DIAG_XMPP_TLS_REQUIRED = 3004,  /* 502: XMPP partner does not offer TLS, which its policy requires */
+	DIAG_XMPP_TLS_FAILED = 3005,    /* 502: TLS with the XMPP partner failed */
+	DIAG_XMPP_CERT = 3006,          /* 403: XMPP peer certificate not valid for its domain */
+	DIAG_XMPP_AUTH_FAILED = 3007,   /* 502: XMPP stream authentication failed */
+	DIAG_XMPP_UNREACHABLE = 3008,   /* 504: No server of the XMPP partner could be reached */
+	DIAG_XMPP_TIMEOUT = 3009,       /* 504: XMPP stream not established in time */
+	DIAG_XMPP_PEER_ERROR = 3010,    /* 502: XMPP partner closed the stream with an error */
+	DIAG_XMPP_STREAM_CLOSED = 3011, /* 503: XMPP stream closed */
+	DIAG_XMPP_LIMIT = 3012,         /* 503: XMPP connection limit reached */
+	DIAG_XMPP_QUEUE_FULL = 3013,    /* 503: Too many stanzas waiting for the XMPP stream */
+	DIAG_XMPP_BAD_STREAM = 3014,    /* 400: Invalid XMPP stream header or negotiation */
+	DIAG_XMPP_BAD_XML = 3015,       /* 400: XML not well-formed or not allowed in XMPP */
+	DIAG_XMPP_RESTRICTED_XML = 3016, /* 400: Restricted XML in an XMPP stream */
+	DIAG_XMPP_TOO_BIG = 3017,       /* 513: XMPP stanza over the size limit */
 };
 
 struct diag_info {

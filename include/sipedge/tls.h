@@ -72,6 +72,17 @@ size_t tls_sess_output(struct tls_sess *s, char **buf);
 void tls_sess_peer_names(const struct tls_sess *s, const char *const **names, size_t *n);
 /* 1 if the verified peer certificate is valid for fqdn (X509_check_host). */
 int tls_sess_peer_matches(const struct tls_sess *s, const char *fqdn);
+/* XMPP's rules for this session (before the handshake): a server asks for
+ * the peer's certificate without requiring it, and completes the handshake
+ * whatever the certificate (tls_sess_peer_check judges it afterwards); a
+ * client accepts a wildcard for the left-most label (RFC 6125 §6.4.3).  0. */
+int tls_sess_xmpp(struct tls_sess *s);
+/* After the handshake: 0 if the peer's certificate is valid (chain, dates,
+ * purpose) and names domain (DNS-ID, a wildcard for one whole label); else
+ * -ENOENT no certificate, -EACCES it is not valid, -EPERM it names other
+ * hosts, with why saying so ("… has expired", "… does not name x (it names
+ * y)"). */
+int tls_sess_peer_check(const struct tls_sess *s, const char *domain, char *why, size_t len);
 /* The handshake resumed an earlier session (no certificate exchange; the
  * peer's certificate and names are those of the session's full handshake).
  * Servers issue one ticket per full handshake and keep TLS 1.2 session IDs;
