@@ -241,6 +241,27 @@ parse_hop(struct parse *p, const char *key, char **w, int nw, struct hop *h)
 	return 0;
 }
 
+/* listen xmpp|xmpps ADDRESS[:PORT]: XMPP server-to-server streams on the
+ * external side, with STARTTLS (port 5269) or TLS from the first octet
+ * (XEP-0368, port 5270). */
+static int
+k_listen_xmpp(struct parse *p, char **w, int nw)
+{
+	struct conf *c = p->c;
+	struct xmpp_listener_conf xl;
+
+	memset(&xl, 0, sizeof(xl));
+	xl.direct_tls = !strcasecmp(w[0], "xmpps");
+	if (nw != 2)
+		return perr(p, "listen: expected %s ADDRESS[:PORT]", xl.direct_tls ? "xmpps" : "xmpp");
+	if (conf_parse_sockaddr(w[1], xl.direct_tls ? 5270 : 5269, &xl.addr) < 0)
+		return perr(p, "listen: '%s' is not ADDRESS[:PORT]", w[1]);
+	snprintf(xl.source, sizeof(xl.source), "%s:%u", p->file, p->line);
+	c->xmpp_listeners = grow(c->xmpp_listeners, c->nxmpp_listeners, sizeof(*c->xmpp_listeners));
+	c->xmpp_listeners[c->nxmpp_listeners++] = xl;
+	return 0;
+}
+
 static int
 k_listen(struct parse *p, char **w, int nw)
 {
@@ -249,8 +270,11 @@ k_listen(struct parse *p, char **w, int nw)
 	int i = 3;
 
 	memset(&lc, 0, sizeof(lc));
+	if (nw >= 1 && (!strcasecmp(w[0], "xmpp") || !strcasecmp(w[0], "xmpps")))
+		return k_listen_xmpp(p, w, nw);
 	if (nw < 3)
-		return perr(p, "listen: expected SIDE TRANSPORT ADDRESS:PORT [mutual-tls yes|no]");
+		return perr(p, "listen: expected SIDE TRANSPORT ADDRESS:PORT [mutual-tls yes|no], "
+		    "or xmpp|xmpps ADDRESS[:PORT]");
 	if (!strcasecmp(w[0], "external"))
 		lc.side = SIDE_EXTERNAL;
 	else if (!strcasecmp(w[0], "internal"))
@@ -549,6 +573,7 @@ static const struct key keys[] = {
 	{ "db", K_PATH, STR(db_path), 0, 0, NULL },
 	{ "state-dir", K_PATH, STR(state_dir), 0, 0, NULL },
 	{ "rr-key-file", K_PATH, STR(rr_key_file), 0, 0, NULL },
+	{ "xmpp-dialback-key-file", K_PATH, STR(xmpp_dialback_key_file), 0, 0, NULL },
 	{ "control-socket", K_PATH, STR(control_socket), 0, 0, NULL },
 	{ "user", K_FN, 0, 0, 0, 0, k_user },
 	{ "group", K_FN, 0, 0, 0, 0, k_group },
@@ -692,6 +717,12 @@ check_conf(struct parse *p)
 			return perr(p, "state-dir too long");
 		snprintf(c->rr_key_file, sizeof(c->rr_key_file), "%s/rr.key", c->state_dir);
 	}
+	if (!c->xmpp_dialback_key_file[0]) {
+		if (strlen(c->state_dir) + 20 >= sizeof(c->xmpp_dialback_key_file))
+			return perr(p, "state-dir too long");
+		snprintf(c->xmpp_dialback_key_file, sizeof(c->xmpp_dialback_key_file),
+		    "%s/xmpp-dialback.key", c->state_dir);
+	}
 	if (!c->control_socket[0]) {
 		if (strlen(c->state_dir) + 14 >= sizeof(c->control_socket))
 			return perr(p, "state-dir too long");
@@ -765,6 +796,7 @@ conf_free(struct conf *c)
 	free(c->hosts);
 	free(c->pool);
 	free(c->listeners);
+	free(c->xmpp_listeners);
 	free(c);
 }
 

@@ -53,6 +53,18 @@ listeners_differ(const struct conf *a, const struct conf *b)
 }
 
 static bool
+xmpp_listeners_differ(const struct conf *a, const struct conf *b)
+{
+	if (a->nxmpp_listeners != b->nxmpp_listeners)
+		return true;
+	for (size_t i = 0; i < a->nxmpp_listeners; i++)
+		if (a->xmpp_listeners[i].direct_tls != b->xmpp_listeners[i].direct_tls ||
+		    addr_differ(&a->xmpp_listeners[i].addr, &b->xmpp_listeners[i].addr))
+			return true;
+	return false;
+}
+
+static bool
 hosts_differ(const struct conf *a, const struct conf *b)
 {
 	if (a->nhosts != b->nhosts)
@@ -93,12 +105,14 @@ conf_diff(const struct conf *a, const struct conf *b, struct conf_change *out, s
 	bool restart = true;
 
 	/* Only a restart: sockets bound, threads made, files opened at start. */
-	ADD("listen", listeners_differ(a, b));
+	ADD("listen", listeners_differ(a, b) || xmpp_listeners_differ(a, b));
 	ADD("workers", a->workers != b->workers);
 	ADD("edge-fqdn", strcmp(a->edge_fqdn, b->edge_fqdn) != 0);
 	ADD("internal-fqdn", strcmp(a->internal_fqdn, b->internal_fqdn) != 0);
 	ADD("state-dir", strcmp(a->state_dir, b->state_dir) != 0);
 	ADD("rr-key-file", strcmp(a->rr_key_file, b->rr_key_file) != 0);
+	ADD("xmpp-dialback-key-file",
+	    strcmp(a->xmpp_dialback_key_file, b->xmpp_dialback_key_file) != 0);
 	ADD("control-socket", strcmp(a->control_socket, b->control_socket) != 0);
 	ADD("metrics-listen", a->has_metrics != b->has_metrics ||
 	    (a->has_metrics && addr_differ(&a->metrics_addr, &b->metrics_addr)));
@@ -157,11 +171,26 @@ conf_keep_restart(struct conf *b, const struct conf *a)
 	free(b->listeners);
 	b->listeners = l;
 	b->nlisteners = a->nlisteners;
+	if (a->nxmpp_listeners) {
+		struct xmpp_listener_conf *x = malloc(a->nxmpp_listeners * sizeof(*x));
+
+		if (x == NULL)
+			return -ENOMEM;
+		memcpy(x, a->xmpp_listeners, a->nxmpp_listeners * sizeof(*x));
+		free(b->xmpp_listeners);
+		b->xmpp_listeners = x;
+	} else {
+		free(b->xmpp_listeners);
+		b->xmpp_listeners = NULL;
+	}
+	b->nxmpp_listeners = a->nxmpp_listeners;
 	b->workers = a->workers;
 	memcpy(b->edge_fqdn, a->edge_fqdn, sizeof(b->edge_fqdn));
 	memcpy(b->internal_fqdn, a->internal_fqdn, sizeof(b->internal_fqdn));
 	memcpy(b->state_dir, a->state_dir, sizeof(b->state_dir));
 	memcpy(b->rr_key_file, a->rr_key_file, sizeof(b->rr_key_file));
+	memcpy(b->xmpp_dialback_key_file, a->xmpp_dialback_key_file,
+	    sizeof(b->xmpp_dialback_key_file));
 	memcpy(b->control_socket, a->control_socket, sizeof(b->control_socket));
 	b->has_metrics = a->has_metrics;
 	b->metrics_addr = a->metrics_addr;

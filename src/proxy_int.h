@@ -173,6 +173,16 @@ enum txn_timer {
 	TXN_TIMER_H,         /* an INVITE's failure went upstream: its ACK (timer-f) */
 };
 
+/* A request the edge makes itself for another part of it (the XMPP
+ * gateway's translated requests): the final response goes to final, once,
+ * instead of upstream; detach says the transaction ended (final may not
+ * have come).  Owned by whoever made the request. */
+struct txn_local {
+	void (*final)(struct txn_local *l, int status, enum diag_code d, const char *reason,
+	    const sip_t *sip);
+	void (*detach)(struct txn_local *l);
+};
+
 struct txn {
 	struct worker *w;
 	struct txn *prev, *next;          /* the worker's list */
@@ -222,6 +232,7 @@ struct txn {
 	enum diag_code last_diag;
 	uv_timer_t timer;
 	struct probe_job *probe;          /* a probe's OPTIONS: no upstream, results there */
+	struct txn_local *local;          /* the edge's own request: no upstream, final there */
 };
 
 int txn_server_key(const sip_t *sip, const char *method, char *out, size_t len);

@@ -605,6 +605,44 @@ route_inbound(struct route_op *op, const char *target)
 	return in_check_source(op);
 }
 
+/* XMPP partner → internal (RFC 7247 §4: the gateway at the domain
+ * boundary): the stanza's stream authenticated the partner's domain; the
+ * target must be one of ours; the pool learns from our trust header that
+ * it came over XMPP and which kind of partner sent it. */
+static int
+route_xmpp_in(struct route_op *op)
+{
+	const struct conf *cf = op->env->cf;
+	char host[CONF_MAX_NAME], value[FEDROUTE_TRUST_MAX + 2 * CONF_MAX_NAME];
+
+	if (!sipmsg_url_host(op->sip->sip_request->rq_url, host, sizeof(host)))
+		return route__refuse(op, 400, DIAG_MALFORMED, "Request-URI has no host");
+	if (!conf_is_our_domain(cf, host)) {
+		route__step(op, "%s is not one of our SIP domains (sip-domain in %s)", host, cf->path);
+		return route__refuse(op, 403, DIAG_RELAY_DENIED, host);
+	}
+	snprintf(op->domain, sizeof(op->domain), "%s", op->xmpp_domain);
+	route__step(op, "from XMPP partner %s (%s), authenticated by its stream, for %s",
+	    op->xmpp_domain, op->xmpp_type ? op->xmpp_type : "?", host);
+	strip_unknown(op->msg, op->sip, ROUTE_TRUST_HEADER, NULL);
+	strip_unknown(op->msg, op->sip, "P-Asserted-Identity", NULL);
+	strip_unknown(op->msg, op->sip, "P-Preferred-Identity", NULL);
+	snprintf(value, sizeof(value), "ms-source-type=XmppPartner;ms-ep-fqdn=%.255s;"
+	    "ms-source-network=xmpp;ms-xmpp-partner=%.255s;ms-xmpp-partner-type=%.20s%s", cf->edge_fqdn,
+	    op->xmpp_domain, op->xmpp_type ? op->xmpp_type : "public-unverified",
+	    op->xmpp_type && strcmp(op->xmpp_type, "public-unverified") != 0 ?
+	    ";ms-source-verified-user=verified" : "");
+	add_trust(op, value);
+	route__step(op, "trust: %s: %s", ROUTE_TRUST_HEADER, value);
+	op->out_side = SIDE_INTERNAL;
+	op->add_rr = sipmsg_is_dialog_forming(op->sip);
+	if (cf->npool == 0) {
+		route__step(op, "pool: no pool-server in %s", cf->path);
+		return route__refuse(op, 503, DIAG_HOPS_FAILED, "no pool-server configured");
+	}
+	return route__resolve_hops(op, cf->pool, cf->npool < ROUTE_MAX_HOPS ? cf->npool : ROUTE_MAX_HOPS);
+}
+
 /* ---- in a dialog ------------------------------------------------------------ */
 
 /* A request from the pool in a dialog: the partner must still be federated
@@ -715,6 +753,8 @@ start(struct route_op *op)
 	op->ending = op->dialog && (m == sip_method_bye || m == sip_method_ack);
 	if (!op->env->pol)
 		return route__refuse(op, 403, DIAG_FED_DISABLED, "no policy loaded");
+	if (op->xmpp_domain)
+		return route_xmpp_in(op);
 	if (op->dialog) {
 		op->out_side = op->target.side;
 		if (op->side == SIDE_INTERNAL)

@@ -44,6 +44,13 @@ txn_reply(struct txn *t, int status, enum diag_code d, const char *detail)
 		if (t->probe == NULL)
 			return;
 	}
+	if (t->local) {
+		struct txn_local *l = t->local;
+
+		t->local = NULL;
+		l->final(l, status, d, detail && detail[0] ? detail : diag_lookup(d)->text, NULL);
+		return;
+	}
 	if (t->in == NULL)
 		return;
 	proxy_reply_op(t->w, t->in, t->req, t->up_via, t->in_side, status, d, detail, t->to_tag, NULL,
@@ -143,6 +150,12 @@ txn_destroy(struct txn *t)
 		t->next->prev = t->prev;
 	if (t->probe)
 		probe_detach(t->probe);
+	if (t->local) {
+		struct txn_local *l = t->local;
+
+		t->local = NULL;
+		l->detach(l);
+	}
 	txn_dials_close(t);
 	route_cancel(&t->op);
 	txn_drop_in(t);
@@ -473,6 +486,16 @@ txn_forward_up(struct txn *t, msg_t *msg, sip_t *sip)
 
 	if (t->probe) {
 		probe_final(t->probe, (int)status, DIAG_NONE, sip->sip_status->st_phrase, sip, true);
+		msg_destroy(msg);
+		return;
+	}
+	if (t->local) {
+		struct txn_local *l = t->local;
+
+		if (status >= 200) {
+			t->local = NULL;
+			l->final(l, (int)status, DIAG_NONE, sip->sip_status->st_phrase, sip);
+		}
 		msg_destroy(msg);
 		return;
 	}

@@ -150,7 +150,7 @@ route_done(struct route_op *op)
 
 	if (t->state == TX_COMPLETED)
 		return;
-	if (!t->in && !t->stateless && !t->probe) {
+	if (!t->in && !t->stateless && !t->probe && !t->local) {
 		txn_complete(t, 408);      /* nobody left to answer */
 		return;
 	}

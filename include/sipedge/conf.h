@@ -33,6 +33,14 @@ struct listener_conf {
 	char source[CONF_MAX_NAME + 32];   /* "file:line" for error messages */
 };
 
+/* An XMPP server-to-server listener (external side): STARTTLS, or TLS from
+ * the first octet (XEP-0368). */
+struct xmpp_listener_conf {
+	struct sockaddr_storage addr;      /* with port (default 5269, xmpps 5270) */
+	bool direct_tls;
+	char source[CONF_MAX_NAME + 32];
+};
+
 /* A static host entry: an FQDN pinned to an address (and optionally a port and
  * plain TCP), consulted before DNS A/AAAA look-ups (labs, or pinning a partner). */
 struct host_conf {
@@ -51,6 +59,8 @@ struct conf {
 
 	struct listener_conf *listeners;
 	size_t nlisteners;
+	struct xmpp_listener_conf *xmpp_listeners;
+	size_t nxmpp_listeners;
 
 	char certificate[1024];
 	char private_key[1024];
@@ -77,6 +87,7 @@ struct conf {
 	char db_path[1024];
 	char state_dir[1024];              /* pid file, record-route key */
 	char rr_key_file[1024];            /* record-route HMAC key; default state_dir/rr.key */
+	char xmpp_dialback_key_file[1024]; /* XEP-0220 secret; default state_dir/xmpp-dialback.key */
 	char control_socket[1024];         /* default state_dir/control.sock */
 	bool has_metrics;                  /* metrics-listen: Prometheus over plain HTTP */
 	struct sockaddr_storage metrics_addr;

@@ -81,6 +81,12 @@ struct route_op {
 	 * dialog's peer (its connection or certificate, route_dialog_bound). */
 	bool dialog, bound, have_origin;
 	struct rr_peer origin, target;
+	/* A request the XMPP gateway made from a stanza of this partner domain,
+	 * which its stream authenticated (NULL otherwise), and the partner
+	 * type for the trust header ("federated", "public-verified",
+	 * "public-unverified"). */
+	const char *xmpp_domain;
+	const char *xmpp_type;
 	void (*done)(struct route_op *op);
 
 	/* ---- the outcome ---- */

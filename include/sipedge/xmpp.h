@@ -1,0 +1,110 @@
+/* xmpp.h: the XMPP side of the edge (RFC 6120 server-to-server): listeners on
+ * 5269, streams to and from XMPP partners authenticated by STARTTLS and SASL
+ * EXTERNAL (XEP-0178), policy per partner, timers and limits.  What the
+ * streams carry goes to the SIP side through hooks (the gateway, RFC 7247).
+ *
+ * Threading: one struct xmpp_gw on one loop (worker 0's); every call from
+ * that loop's thread. */
+#ifndef SIPEDGE_XMPP_H
+#define SIPEDGE_XMPP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sipedge/conf.h"
+#include "sipedge/diag.h"
+
+struct xml_doc;
+struct dns;
+struct tls_ctx;
+struct xmpp_gw;
+
+/* The reference system's TlsNegotiation / SaslNegotiation values. */
+enum xmpp_neg { XMPP_NEG_REQUIRED = 0, XMPP_NEG_OPTIONAL = 1, XMPP_NEG_NOT_SUPPORTED = 2 };
+enum xmpp_ptype {
+	XMPP_PT_FEDERATED = 0,
+	XMPP_PT_PUBLIC_VERIFIED = 1,
+	XMPP_PT_PUBLIC_UNVERIFIED = 2,
+};
+enum xmpp_auth { XMPP_AUTH_NONE = 0, XMPP_AUTH_EXTERNAL, XMPP_AUTH_DIALBACK };
+
+/* One XMPP partner as the policy has it. */
+struct xmpp_partner {
+	char domain[CONF_MAX_NAME];
+	enum xmpp_ptype type;
+	enum xmpp_neg tls, sasl;
+	bool dialback, keepalive;
+	unsigned connection_limit;         /* 0: the global partner-connection-limit */
+	char proxy_fqdn[CONF_MAX_NAME];    /* "": DNS SRV */
+};
+
+/* The global settings (the reference system's XmppGatewayConfiguration). */
+struct xmpp_settings {
+	unsigned connection_limit;         /* 1000 */
+	unsigned partner_connection_limit; /* 20 */
+	unsigned keepalive_interval_s;     /* 300 */
+	unsigned establishment_timeout_s;  /* 60 */
+	unsigned inactivity_timeout_s;     /* 600 */
+	unsigned subscription_refresh_s;   /* 28800 */
+	bool log_message_bodies;           /* off */
+};
+void xmpp_settings_default(struct xmpp_settings *s);
+
+/* The policy in force: the settings, and a look-up of the partner for a
+ * domain (its own or an additional one) that returns NULL with the code and
+ * reason of a refusal (federation off, blocked, not a partner).  The row
+ * stays valid until the next xmpp_gw_set_policy. */
+struct xmpp_policy {
+	struct xmpp_settings set;
+	const struct xmpp_partner *(*lookup)(void *arg, const char *domain, enum diag_code *d,
+	    const char **why);
+	void *arg;
+};
+
+/* What the streams hand to the SIP side. */
+struct xmpp_hooks {
+	/* An authenticated stanza (message, presence, iq) from remote for
+	 * local; its from and to were checked against the stream.  The callee
+	 * owns doc. */
+	void (*stanza)(void *arg, struct xmpp_gw *gw, const char *local, const char *remote,
+	    struct xml_doc *doc);
+};
+
+/* Counters (sipedgectl stats, metrics). */
+struct xmpp_counters {
+	uint64_t streams_in, streams_out;            /* started */
+	uint64_t streams_in_ok, streams_out_ok;      /* authenticated */
+	uint64_t streams_refused;                    /* by policy or limits */
+	uint64_t streams_out_failed;                 /* no server reached */
+	uint64_t tls_failures, bad_xml, stream_errors_sent;
+	uint64_t stanzas_in, stanzas_out, stanzas_failed;
+	uint64_t bytes_in, bytes_out;
+	uint64_t open_streams;
+};
+
+/* Bind the configuration's XMPP listeners on loop (none: no listener, but
+ * outbound streams still work).  server and client are held.  On error a
+ * negative status and err says why. */
+int xmpp_gw_new(uv_loop_t *loop, const struct conf *cf, struct dns *dns, struct tls_ctx *server,
+    struct tls_ctx *client, const struct xmpp_hooks *hooks, void *hooks_arg,
+    struct xmpp_gw **out, char *err, size_t errlen);
+/* A new policy: streams whose partner it refuses are closed now. */
+void xmpp_gw_set_policy(struct xmpp_gw *gw, const struct xmpp_policy *pol);
+/* Send a stanza from local (one of our domains) to remote on the stream for
+ * that pair, setting one up when needed (queued meanwhile).  The gateway
+ * takes doc.  cb(status 0) once it is written to an authenticated stream,
+ * or cb(a SIP status, diag, reason) when it cannot be; exactly once, maybe
+ * before this returns. */
+typedef void (*xmpp_sent_cb)(int status, enum diag_code d, const char *text, void *arg);
+void xmpp_gw_send(struct xmpp_gw *gw, const char *local, const char *remote,
+    struct xml_doc *doc, xmpp_sent_cb cb, void *arg);
+/* Start the once-a-second timers (establishment, keep-alive, inactivity). */
+void xmpp_gw_start(struct xmpp_gw *gw);
+void xmpp_gw_counters(const struct xmpp_gw *gw, struct xmpp_counters *out);
+/* Close every stream (system-shutdown) and the listeners; the gateway is
+ * freed once its handles are closed. */
+void xmpp_gw_close(struct xmpp_gw *gw);
+
+#endif

@@ -1,0 +1,461 @@
+/* xmpp_gw.c: the XMPP side as a whole: listeners (RFC 6120 §3; XEP-0368 for
+ * direct TLS), the streams by domain pair, connection limits, the partner
+ * policy (closing the streams of a partner it no longer allows within a
+ * second), the timers of the reference system's XMPP gateway (stream
+ * establishment, keep-alive, inactivity), and each authenticated stanza's
+ * addresses checked against its stream (§8.1.1, §8.1.2, §4.9.3.9) before it
+ * goes to the SIP side. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sipedge/log.h"
+#include "sipedge/names.h"
+#include "xmpp_int.h"
+
+void
+xmpp_settings_default(struct xmpp_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->connection_limit = 1000;
+	s->partner_connection_limit = 20;
+	s->keepalive_interval_s = 300;
+	s->establishment_timeout_s = 60;
+	s->inactivity_timeout_s = 600;
+	s->subscription_refresh_s = 28800;
+}
+
+const struct xmpp_partner *
+xgw_partner(struct xmpp_gw *gw, const char *domain, enum diag_code *d, const char **why)
+{
+	static char text[CONF_MAX_NAME + 64];
+
+	if (gw->pol.lookup == NULL) {
+		*d = DIAG_FED_DISABLED;
+		*why = "no XMPP policy is loaded";
+		return NULL;
+	}
+	{
+		const struct xmpp_partner *p = gw->pol.lookup(gw->pol.arg, domain, d, why);
+
+		if (p == NULL && *why == NULL) {
+			snprintf(text, sizeof(text), "%s is not an allowed XMPP partner", domain);
+			*why = text;
+		}
+		return p;
+	}
+}
+
+/* After xmpp_gw_close: the memory goes once the timer and every stream
+ * (whose close callbacks reach the gateway) are closed. */
+static void
+gw_maybe_free(struct xmpp_gw *gw)
+{
+	if (!gw->stopping || !gw->tick_closed || gw->nstreams > 0)
+		return;
+	tls_ctx_free(gw->server);
+	tls_ctx_free(gw->client);
+	free(gw->listeners);
+	free(gw->listener_tls);
+	free(gw);
+}
+
+void
+xgw_unlink(struct xstream *s)
+{
+	struct xmpp_gw *gw = s->gw;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (gw->streams == s)
+		gw->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	if (gw->nstreams)
+		gw->nstreams--;
+	gw->ctr.open_streams = gw->nstreams;
+	gw_maybe_free(gw);
+}
+
+static void
+xgw_link(struct xmpp_gw *gw, struct xstream *s)
+{
+	s->next = gw->streams;
+	if (gw->streams)
+		gw->streams->prev = s;
+	gw->streams = s;
+	gw->nstreams++;
+	gw->ctr.open_streams = gw->nstreams;
+}
+
+static unsigned
+partner_streams(struct xmpp_gw *gw, const char *remote, const struct xstream *except)
+{
+	unsigned n = 0;
+
+	for (struct xstream *s = gw->streams; s; s = s->next)
+		if (s != except && s->state != XS_CLOSED && strcmp(s->remote, remote) == 0)
+			n++;
+	return n;
+}
+
+/* The partner's connection limit, checked once its domain is known. */
+int
+xgw_admit(struct xstream *s)
+{
+	struct xmpp_gw *gw = s->gw;
+	unsigned limit = s->partner->connection_limit ? s->partner->connection_limit :
+	    gw->pol.set.partner_connection_limit;
+
+	if (limit && partner_streams(gw, s->remote, s) >= limit) {
+		gw->ctr.streams_refused++;
+		xs_close(s, XMPP_SERR_RESOURCE_CONSTRAINT, DIAG_XMPP_LIMIT,
+		    "%s has %u streams open, its limit", s->remote, limit);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* ---- listeners ---- */
+
+static void
+on_accept(uv_stream_t *ls, int status)
+{
+	struct xmpp_gw *gw = ls->data;
+	size_t i = (size_t)((uv_tcp_t *)ls - gw->listeners);
+	struct xstream *s;
+	char ctx[512];
+
+	if (status < 0 || gw->stopping)
+		return;
+	if (xs_new(gw, false, &s) < 0)
+		return;
+	if (uv_accept(ls, (uv_stream_t *)&s->tcp) < 0) {
+		xs_abort(s);
+		return;
+	}
+	xgw_link(gw, s);
+	gw->ctr.streams_in++;
+	s->direct_tls = gw->listener_tls[i];
+	if (xs_accepted(s) < 0) {
+		xs_abort(s);
+		return;
+	}
+	if (gw->pol.set.connection_limit && gw->nstreams > gw->pol.set.connection_limit) {
+		gw->ctr.streams_refused++;
+		log_warnx("%s: XMPP connection-limit %u reached, refusing %s", __func__,
+		    gw->pol.set.connection_limit, xs_ctx(s, ctx, sizeof(ctx)));
+		xs_close(s, XMPP_SERR_RESOURCE_CONSTRAINT, DIAG_XMPP_LIMIT,
+		    "the edge has %u XMPP streams open, its limit", gw->pol.set.connection_limit);
+	}
+}
+
+int
+xmpp_gw_new(uv_loop_t *loop, const struct conf *cf, struct dns *dns, struct tls_ctx *server,
+    struct tls_ctx *client, const struct xmpp_hooks *hooks, void *hooks_arg,
+    struct xmpp_gw **out, char *err, size_t errlen)
+{
+	struct xmpp_gw *gw;
+	int r;
+
+	if ((gw = calloc(1, sizeof(*gw))) == NULL) {
+		snprintf(err, errlen, "xmpp: out of memory");
+		return -ENOMEM;
+	}
+	gw->loop = loop;
+	gw->cf = cf;
+	gw->dns = dns;
+	gw->server = tls_ctx_ref(server);
+	gw->client = tls_ctx_ref(client);
+	gw->hooks = hooks;
+	gw->hooks_arg = hooks_arg;
+	xmpp_settings_default(&gw->pol.set);
+	if (cf->nxmpp_listeners &&
+	    ((gw->listeners = calloc(cf->nxmpp_listeners, sizeof(*gw->listeners))) == NULL ||
+	    (gw->listener_tls = calloc(cf->nxmpp_listeners, sizeof(bool))) == NULL)) {
+		snprintf(err, errlen, "xmpp: out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < cf->nxmpp_listeners; i++) {
+		const struct xmpp_listener_conf *xl = &cf->xmpp_listeners[i];
+		char a[64];
+
+		if ((r = uv_tcp_init(loop, &gw->listeners[i])) < 0)
+			goto fail;
+		gw->nlisteners++;
+		gw->listeners[i].data = gw;
+		gw->listener_tls[i] = xl->direct_tls;
+		if ((r = uv_tcp_bind(&gw->listeners[i], (const struct sockaddr *)&xl->addr, 0)) < 0 ||
+		    (r = uv_listen((uv_stream_t *)&gw->listeners[i], 128, on_accept)) < 0) {
+		fail:
+			snprintf(err, errlen, "%s: listen %s %s: %s", xl->source,
+			    xl->direct_tls ? "xmpps" : "xmpp", conf_sockaddr_str(&xl->addr, a, sizeof(a)),
+			    uv_strerror(r));
+			goto out;
+		}
+	}
+	if ((r = uv_timer_init(loop, &gw->tick)) < 0) {
+		snprintf(err, errlen, "xmpp: timer: %s", uv_strerror(r));
+		goto out;
+	}
+	gw->tick.data = gw;
+	*out = gw;
+	return 0;
+out:
+	for (size_t i = 0; i < gw->nlisteners; i++)
+		uv_close((uv_handle_t *)&gw->listeners[i], NULL);
+	/* The handles close on the loop's next turn; the memory stays with
+	 * them (a start-up failure ends the process). */
+	tls_ctx_free(gw->server);
+	tls_ctx_free(gw->client);
+	return r;
+}
+
+/* ---- policy and timers ---- */
+
+/* Streams of partners the policy no longer allows end now. */
+static void
+recheck(struct xmpp_gw *gw)
+{
+	struct xstream *s, *next;
+	enum diag_code d;
+	const char *why;
+
+	for (s = gw->streams; s; s = next) {
+		next = s->next;
+		if (!s->remote[0] || s->state == XS_CLOSED || s->state == XS_CLOSING)
+			continue;
+		if ((s->partner = xgw_partner(gw, s->remote, &d, &why)) == NULL)
+			xs_close(s, XMPP_SERR_POLICY_VIOLATION, d, "%s", why);
+	}
+}
+
+void
+xmpp_gw_set_policy(struct xmpp_gw *gw, const struct xmpp_policy *pol)
+{
+	gw->pol = *pol;
+	recheck(gw);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	struct xmpp_gw *gw = t->data;
+	const struct xmpp_settings *set = &gw->pol.set;
+	uint64_t now = uv_now(gw->loop);
+	struct xstream *s, *next;
+
+	for (s = gw->streams; s; s = next) {
+		next = s->next;
+		if (s->state == XS_CLOSED || s->state == XS_CLOSING)
+			continue;
+		if (s->state != XS_READY) {
+			if (now - s->t_start >= (uint64_t)set->establishment_timeout_s * 1000) {
+				xs_note(s, DIAG_XMPP_TIMEOUT, "the stream with %s was not established "
+				    "within %u s (stream-establishment-timeout)%s%s",
+				    s->remote[0] ? s->remote : s->peer, set->establishment_timeout_s,
+				    s->tried[0] ? ": " : "", s->tried);
+				xs_close(s, XMPP_SERR_CONNECTION_TIMEOUT, DIAG_XMPP_TIMEOUT, "%s", s->reason);
+			}
+			continue;
+		}
+		/* Inactivity counts stanzas, not keep-alives. */
+		if (set->inactivity_timeout_s &&
+		    now - s->t_ready >= (uint64_t)set->inactivity_timeout_s * 1000 &&
+		    now - s->t_stanza >= (uint64_t)set->inactivity_timeout_s * 1000) {
+			xs_close(s, XMPP_SERR_NONE, DIAG_NONE, "no stanza for %u s "
+			    "(stream-inactivity-timeout)", set->inactivity_timeout_s);
+			continue;
+		}
+		if (set->keepalive_interval_s && (s->partner == NULL || s->partner->keepalive) &&
+		    now - s->t_out >= (uint64_t)set->keepalive_interval_s * 1000)
+			(void)xs_send_raw(s, " ");      /* RFC 6120 §4.6.1 */
+	}
+}
+
+/* ---- stanzas ---- */
+
+/* The domain of a JID's string, lower case; false if it has none. */
+static bool
+jid_domain(const char *jid, char *out, size_t len)
+{
+	const char *at, *slash, *start = jid;
+	size_t n;
+
+	if (jid == NULL)
+		return false;
+	slash = strchr(jid, '/');
+	at = strchr(jid, '@');
+	if (at && (!slash || at < slash))
+		start = at + 1;
+	n = slash ? (size_t)(slash - start) : strlen(start);
+	if (n == 0 || n >= len)
+		return false;
+	memcpy(out, start, n);
+	out[n] = '\0';
+	return names_canon(out, out, len) == 0;
+}
+
+void
+xgw_stanza(struct xstream *s, struct xml_doc *doc)
+{
+	struct xml_elem *e = xml_doc_root(doc);
+	char from[CONF_MAX_NAME], to[CONF_MAX_NAME];
+
+	s->t_stanza = uv_now(s->gw->loop);
+	/* RFC 6120 §8.1.2.1: from must be the authenticated domain of the
+	 * stream (or a JID at it); §8.1.1.1: to must be ours on this stream. */
+	if (!jid_domain(xml_attr_get(e, "from"), from, sizeof(from)) ||
+	    strcmp(from, s->remote) != 0) {
+		xs_close(s, XMPP_SERR_INVALID_FROM, DIAG_XMPP_INVALID_FROM,
+		    "stanza from '%.200s' on a stream authenticated for %s",
+		    xml_attr_get(e, "from") ? xml_attr_get(e, "from") : "", s->remote);
+		xml_doc_free(doc);
+		return;
+	}
+	if (!jid_domain(xml_attr_get(e, "to"), to, sizeof(to)) || strcmp(to, s->local) != 0) {
+		xs_close(s, XMPP_SERR_HOST_UNKNOWN, DIAG_XMPP_HOST_UNKNOWN,
+		    "stanza to '%.200s' on a stream for %s",
+		    xml_attr_get(e, "to") ? xml_attr_get(e, "to") : "", s->local);
+		xml_doc_free(doc);
+		return;
+	}
+	if (s->gw->hooks && s->gw->hooks->stanza)
+		s->gw->hooks->stanza(s->gw->hooks_arg, s->gw, s->local, s->remote, doc);
+	else
+		xml_doc_free(doc);
+}
+
+/* An authenticated stream we can send local → remote on: ours outbound. */
+static struct xstream *
+find_out(struct xmpp_gw *gw, const char *local, const char *remote)
+{
+	for (struct xstream *s = gw->streams; s; s = s->next)
+		if (s->outbound && s->state != XS_CLOSED && s->state != XS_CLOSING &&
+		    strcmp(s->local, local) == 0 && strcmp(s->remote, remote) == 0)
+			return s;
+	return NULL;
+}
+
+void
+xmpp_gw_send(struct xmpp_gw *gw, const char *local, const char *remote, struct xml_doc *doc,
+    xmpp_sent_cb cb, void *arg)
+{
+	const struct xmpp_partner *p;
+	struct xs_pending *q;
+	struct xstream *s;
+	enum diag_code d;
+	const char *why;
+	int r;
+
+	if (gw->stopping) {
+		cb(503, DIAG_XMPP_STREAM_CLOSED, "the edge is shutting down", arg);
+		xml_doc_free(doc);
+		return;
+	}
+	if ((p = xgw_partner(gw, remote, &d, &why)) == NULL) {
+		gw->ctr.stanzas_failed++;
+		cb(diag_lookup(d)->status, d, why, arg);
+		xml_doc_free(doc);
+		return;
+	}
+	if ((s = find_out(gw, local, remote)) == NULL) {
+		if (gw->pol.set.connection_limit && gw->nstreams >= gw->pol.set.connection_limit) {
+			gw->ctr.stanzas_failed++;
+			cb(503, DIAG_XMPP_LIMIT, "the edge's XMPP connection-limit is reached", arg);
+			xml_doc_free(doc);
+			return;
+		}
+		if ((r = xs_new(gw, true, &s)) < 0) {
+			cb(503, DIAG_XMPP_STREAM_CLOSED, "out of memory", arg);
+			xml_doc_free(doc);
+			return;
+		}
+		snprintf(s->local, sizeof(s->local), "%s", local);
+		snprintf(s->remote, sizeof(s->remote), "%s", remote);
+		s->partner = p;
+		xgw_link(gw, s);
+		gw->ctr.streams_out++;
+		if ((r = xout_dial(s)) < 0) {
+			xs_note(s, DIAG_XMPP_UNREACHABLE, "cannot look up %s: %s", remote,
+			    r < -10000 ? dns_strerror(r) : strerror(-r));
+			/* Queue first, so that the error reaches cb. */
+		}
+	}
+	if (s->state == XS_READY) {
+		r = xs_send_doc(s, xml_doc_root(doc));
+		xml_doc_free(doc);
+		if (r == 0) {
+			s->stanzas_out++;
+			gw->ctr.stanzas_out++;
+			s->t_stanza = uv_now(gw->loop);
+			cb(0, DIAG_NONE, "sent", arg);
+		} else {
+			gw->ctr.stanzas_failed++;
+			cb(503, DIAG_XMPP_STREAM_CLOSED, "the XMPP stream failed while sending", arg);
+		}
+		return;
+	}
+	if (s->qlen >= XS_QUEUE_MAX || (q = calloc(1, sizeof(*q))) == NULL) {
+		gw->ctr.stanzas_failed++;
+		cb(503, DIAG_XMPP_QUEUE_FULL, "too many stanzas wait for the stream", arg);
+		xml_doc_free(doc);
+		return;
+	}
+	q->doc = doc;
+	q->cb = cb;
+	q->arg = arg;
+	if (s->qtail)
+		s->qtail->next = q;
+	else
+		s->qhead = q;
+	s->qtail = q;
+	s->qlen++;
+	if (s->diag != DIAG_NONE && s->state == XS_RESOLVING && s->q == NULL)
+		xs_abort(s);                /* the look-up could not even start */
+}
+
+void
+xmpp_gw_counters(const struct xmpp_gw *gw, struct xmpp_counters *out)
+{
+	*out = gw->ctr;
+}
+
+static void
+gw_free_cb(uv_handle_t *h)
+{
+	struct xmpp_gw *gw = h->data;
+
+	gw->tick_closed = true;
+	gw_maybe_free(gw);
+}
+
+void
+xmpp_gw_close(struct xmpp_gw *gw)
+{
+	struct xstream *s, *next;
+
+	gw->stopping = true;
+	for (s = gw->streams; s; s = next) {
+		next = s->next;
+		xs_close(s, XMPP_SERR_SYSTEM_SHUTDOWN, DIAG_XMPP_STREAM_CLOSED, "the edge is shutting down");
+		if (s->state != XS_CLOSED)
+			xs_abort(s);
+	}
+	for (size_t i = 0; i < gw->nlisteners; i++)
+		uv_close((uv_handle_t *)&gw->listeners[i], NULL);
+	uv_close((uv_handle_t *)&gw->tick, gw_free_cb);
+}
+
+/* Start the timers (after the first policy). */
+void
+xmpp_gw_start(struct xmpp_gw *gw)
+{
+	uv_timer_start(&gw->tick, on_tick, 1000, 1000);
+}

@@ -1,0 +1,188 @@
+/* xmpp_int.h: structures shared by the XMPP side's files, private to them:
+ * xmpp_conn.c (a stream's socket, TLS and writes), xmpp_stream.c (the XML
+ * stream: headers, features, errors, stanzas, RFC 6120 §4), xmpp_in.c and
+ * xmpp_out.c (negotiation as receiving and as initiating entity: STARTTLS
+ * §5, SASL EXTERNAL §6 with XEP-0178) and xmpp_gw.c (the gateway: listeners,
+ * streams by domain pair, policy, timers).
+ *
+ * Threading: the gateway and all its streams live on one loop (worker 0's). */
+#ifndef SIPEDGE_XMPP_INT_H
+#define SIPEDGE_XMPP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sipedge/conf.h"
+#include "sipedge/diag.h"
+#include "sipedge/dns.h"
+#include "sipedge/tls.h"
+#include "sipedge/xmpp.h"
+#include "sipedge/xmpp_xml.h"
+
+#define XS_MAX_TARGETS 8
+#define XS_MAX_BACKLOG (1u << 20)          /* octets queued for a peer that does not read */
+#define XS_QUEUE_MAX 200                   /* stanzas waiting for a stream being set up */
+
+enum xs_state {
+	XS_RESOLVING,                      /* outbound: DNS */
+	XS_CONNECTING,                     /* outbound: TCP */
+	XS_NEGOTIATING,                    /* headers, STARTTLS, SASL, dialback */
+	XS_READY,                          /* authenticated: stanzas flow */
+	XS_CLOSING,                        /* our </stream:stream> sent, flushing */
+	XS_CLOSED,
+};
+
+/* What a parser pause leads to (the octets after the element). */
+enum xs_after {
+	XS_AFTER_NONE,
+	XS_AFTER_TLS,                      /* <proceed/>: they are TLS */
+	XS_AFTER_RESTART,                  /* SASL <success/>: a new stream */
+};
+
+/* A stanza waiting for its stream; cb learns whether it went out. */
+typedef xmpp_sent_cb xs_sent_cb;
+struct xs_pending {
+	struct xs_pending *next;
+	struct xml_doc *doc;
+	xs_sent_cb cb;
+	void *arg;
+};
+
+struct xstream {
+	struct xmpp_gw *gw;
+	struct xstream *prev, *next;       /* the gateway's list */
+	uint64_t id;
+	bool outbound;                     /* we initiated it */
+	bool direct_tls;                   /* XEP-0368: TLS from the first octet */
+	enum xs_state state;
+	enum xs_after after;
+
+	uv_tcp_t tcp;
+	uv_connect_t connect;
+	uv_shutdown_t shutdown;
+	bool tcp_open;
+	bool redialling;                   /* a failed attempt's socket is closing */
+	char dial_why[128];
+	struct tls_sess *tls;
+	bool tls_up;                       /* handshake done */
+	struct xmpp_parser *parser;
+	size_t wq_bytes;                   /* queued for writing */
+
+	/* The domain pair: ours and the peer's (inbound: from the stream header
+	 * or the dialback request). */
+	char local[CONF_MAX_NAME], remote[CONF_MAX_NAME];
+	char sid[40];                      /* the stream id: ours inbound, the peer's outbound */
+	bool header_sent, header_got;
+	enum xmpp_auth auth;               /* how the peer (inbound) or we (outbound) proved it */
+	bool external_offered;             /* inbound: SASL EXTERNAL in our features */
+	char cert_why[256];                /* inbound: why EXTERNAL was not offered */
+	const struct xmpp_partner *partner; /* the policy row (valid while the snapshot is) */
+
+	/* Outbound: where to connect, in RFC 2782 order. */
+	struct dns_query *q;
+	struct dns_srv targets[XS_MAX_TARGETS];
+	size_t ntargets, target;
+	struct sockaddr_storage addrs[4];
+	size_t naddrs, addr;
+	char tried[512];                   /* each failed target and why */
+
+	struct xs_pending *qhead, *qtail;  /* stanzas waiting (outbound) */
+	size_t qlen;
+
+	uint64_t t_start, t_ready, t_in, t_out; /* loop ms */
+	uint64_t t_stanza;                 /* the last stanza either way */
+	uint64_t stanzas_in, stanzas_out, bytes_in, bytes_out;
+	char peer[64];                     /* "1.2.3.4:5269" */
+	/* Why it closed: the first error recorded wins. */
+	enum diag_code diag;
+	char reason[384];
+};
+
+struct xmpp_gw {
+	uv_loop_t *loop;
+	const struct conf *cf;
+	struct dns *dns;
+	struct tls_ctx *server, *client;   /* held (tls_ctx_ref) */
+	const struct xmpp_hooks *hooks;
+	void *hooks_arg;
+	struct xmpp_policy pol;            /* what the daemon gave last */
+	unsigned char db_secret[32];       /* XEP-0220 §2.4: the dialback secret */
+	uv_tcp_t *listeners;
+	bool *listener_tls;                /* direct TLS (xmpps) */
+	size_t nlisteners;
+	uv_timer_t tick;
+	struct xstream *streams;
+	size_t nstreams;
+	uint64_t next_id;
+	bool stopping, tick_closed;
+	struct xmpp_counters ctr;
+	char readbuf[65536];
+	char plainbuf[65536];
+};
+
+/* xmpp_conn.c */
+int xs_new(struct xmpp_gw *gw, bool outbound, struct xstream **out);
+/* Start TLS on the socket (client role for outbound streams, checking the
+ * certificate names s->remote). */
+int xs_tls_start(struct xstream *s);
+int xs_write(struct xstream *s, const char *buf, size_t len);
+/* Queue TLS's close_notify (after our </stream:stream>). */
+void xs_tls_close(struct xstream *s);
+/* Ciphertext read (or left after <proceed/>) for the TLS session. */
+void xs_cipher_input(struct xstream *s, const char *buf, size_t len);
+/* Close at once (the socket; the stream is freed from the close callback). */
+void xs_abort(struct xstream *s);
+/* After our </stream:stream>: flush, shut down, close. */
+void xs_finish(struct xstream *s);
+int xs_connect(struct xstream *s, const struct sockaddr_storage *addr);
+/* The accepted socket is s->tcp (already initialised on the loop). */
+int xs_accepted(struct xstream *s);
+
+/* xmpp_stream.c */
+int xs_parser_new(struct xstream *s, const struct xmpp_parser_limits *l);
+void xs_input(struct xstream *s, const char *buf, size_t len);
+int xs_send_header(struct xstream *s);
+int xs_send_doc(struct xstream *s, const struct xml_elem *e);
+int xs_send_raw(struct xstream *s, const char *text);
+/* Close with a stream error (cond NONE: gracefully), recording d and text
+ * as the reason; queued stanzas fail with it. */
+void xs_close(struct xstream *s, enum xmpp_serr cond, enum diag_code d, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Record why (the first reason wins), without closing. */
+void xs_note(struct xstream *s, enum diag_code d, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void xs_fail_queue(struct xstream *s, int status, enum diag_code d, const char *text);
+void xs_flush_queue(struct xstream *s);
+void xs_ready(struct xstream *s);
+const char *xs_ctx(const struct xstream *s, char *buf, size_t len);
+
+/* xmpp_in.c: the receiving entity. */
+int xin_open(struct xstream *s, const struct xml_elem *h, const char *default_ns);
+int xin_element(struct xstream *s, struct xml_doc *doc);
+void xin_tls_up(struct xstream *s);
+
+/* xmpp_out.c: the initiating entity. */
+int xout_open(struct xstream *s, const struct xml_elem *h, const char *default_ns);
+int xout_element(struct xstream *s, struct xml_doc *doc);
+void xout_tls_up(struct xstream *s);
+void xout_start(struct xstream *s);
+/* Find the partner's server (proxy FQDN or SRV) and connect.  0 or a
+ * negative errno (the look-up could not start). */
+int xout_dial(struct xstream *s);
+/* The TCP connection to the current address failed: the next, or fail. */
+void xout_next(struct xstream *s, const char *why);
+
+/* xmpp_gw.c */
+void xgw_unlink(struct xstream *s);
+/* An authenticated stanza from s (s->remote → s->local); the callee owns doc. */
+void xgw_stanza(struct xstream *s, struct xml_doc *doc);
+/* The partner's connection limit, once s->partner is known: 0, or the
+ * stream is closed (resource-constraint) and -EPROTO. */
+int xgw_admit(struct xstream *s);
+/* The partner row for a domain under the policy in force, or NULL (why set). */
+const struct xmpp_partner *xgw_partner(struct xmpp_gw *gw, const char *domain, enum diag_code *d,
+    const char **why);
+
+#endif
