@@ -59,6 +59,9 @@ static const struct diag_info table[] = {
 	{ DIAG_XMPP_BAD_XML, 400, "Bad Request", "XML not well-formed or not allowed in XMPP" },
 	{ DIAG_XMPP_RESTRICTED_XML, 400, "Bad Request", "Restricted XML in an XMPP stream" },
 	{ DIAG_XMPP_TOO_BIG, 513, "Message Too Large", "XMPP stanza over the size limit" },
+	{ DIAG_XMPP_BAD_ADDRESS, 400, "Bad Request", "Address cannot be mapped between SIP and XMPP" },
+	{ DIAG_XMPP_UNSUPPORTED, 501, "Not Implemented", "Not translated across the XMPP gateway" },
+	{ DIAG_XMPP_POOL_ERROR, 500, "Server Internal Error", "The SIP pool refused the translated request" },
 };
 
 static const struct diag_info unknown = { DIAG_NONE, 500, "Server Internal Error", "Internal error" };

@@ -42,6 +42,8 @@ void proxy_tls_free(struct proxy_tls *x);
 /* The transport's part of a configuration. */
 void proxy_transport_conf(const struct conf *c, struct tls_ctx *client, struct transport_conf *tc);
 
+#define KEY_MAX 512
+
 /* What crosses from one worker to another (worker.c). */
 enum post_kind {
 	POST_RESPONSE,       /* msg: a response for a transaction of the target */
@@ -54,6 +56,9 @@ enum post_kind {
 	POST_CONF,           /* reload: a new configuration (proxy_reload.c) */
 	POST_PROBE,          /* probe: an OPTIONS along the outbound path (probe.c) */
 	POST_TRACE,          /* trace_on, trace_domain: the message trace (relay_log.c) */
+	POST_XMPP,           /* msg (a copy), key, domain: a request for an XMPP partner,
+	                      * to worker 0's gateway (proxy_xmpp.c) */
+	POST_XMPP_DONE,      /* key, status, diag, text: its outcome, to the transaction */
 };
 
 /* probe.c: the federation probe's job on worker 0, and the hooks the
@@ -97,6 +102,9 @@ struct post {
 	struct probe_job *probe;
 	bool trace_on;
 	char trace_domain[CONF_MAX_NAME];
+	char key[KEY_MAX];              /* POST_XMPP*: the transaction (server key) */
+	enum diag_code diag;            /* POST_XMPP_DONE */
+	char text[384];
 };
 
 struct worker {
@@ -122,6 +130,7 @@ struct worker {
 	uint64_t load_report_at;        /* when (loop ms) */
 
 	struct stats stats;             /* its counters (stats.h), read by the control socket */
+	struct xmpp_gw *xgw;            /* worker 0: the XMPP side (proxy_xmpp.c) */
 	struct {                        /* sipedgectl trace: set by POST_TRACE */
 		bool on;
 		char domain[CONF_MAX_NAME]; /* "": every message */
@@ -153,7 +162,6 @@ struct proxy {
 
 #define MAX_HOPS ROUTE_MAX_HOPS
 #define TRUST_HEADER "ms-edge-proxy-message-trust"
-#define KEY_MAX 512
 
 enum txn_state {
 	TX_TRYING,           /* looking for a next hop / waiting for the first response */
@@ -297,6 +305,32 @@ int txn_fallback(struct txn *t);
 /* A dialog-forming response from the pool to a partner: our external token
  * vouches for the pool's Record-Route entries. */
 void txn_seal_response(struct txn *t, msg_t *msg, sip_t *sip);
+
+/* ---- the XMPP side (proxy_xmpp.c, xmpp_im.c) ------------------------------ */
+
+struct xmpp_gw;
+struct xml_doc;
+/* Worker 0: make the XMPP gateway (its listeners bound now).  0, or a
+ * negative status and err says why. */
+int proxy_xmpp_start(struct worker *w, char *err, size_t errlen);
+/* Worker 0, its thread: the policy changed; and the worker stops. */
+void proxy_xmpp_policy(struct worker *w);
+void proxy_xmpp_stop(struct worker *w);
+/* A request routed to an XMPP partner (ROUTE_XMPP): to worker 0's gateway;
+ * its outcome comes back as the transaction's final response. */
+void proxy_xmpp_forward(struct txn *t);
+/* On worker 0: translate p's request and send it (xmpp_sip.c); the outcome
+ * goes to worker `from` as POST_XMPP_DONE.  Takes msg. */
+void xmpp_sip_request(struct worker *w, msg_t *msg, const char *domain, const char *key,
+    unsigned from);
+/* The outcome of a POST_XMPP, on the transaction's worker. */
+void proxy_xmpp_done(struct worker *w, const char *key, int status, enum diag_code d,
+    const char *text);
+/* An authenticated stanza from an XMPP partner of type ptype ("federated",
+ * "public-verified", "public-unverified"): translated for the pool, or
+ * answered.  Takes doc. */
+void xmpp_im_stanza(struct worker *w, struct xmpp_gw *gw, const char *ldom, const char *rdom,
+    struct xml_doc *doc, const char *ptype);
 
 /* ---- proxy.c ------------------------------------------------------------- */
 

@@ -462,6 +462,8 @@ relay_on_post(struct worker *w, struct post *p)
 			policy_unref(w->renv.pol);
 		w->renv.pol = p->policy;        /* the post's reference becomes ours */
 		p->policy = NULL;
+		if (w->xgw)
+			proxy_xmpp_policy(w);
 		break;
 	case POST_ADOPT:
 		transport_worker_adopt(w->tw, p->handoff);
@@ -481,6 +483,13 @@ relay_on_post(struct worker *w, struct post *p)
 	case POST_PROBE:
 		proxy_probe_run(w, p->probe);
 		p->probe = NULL;                /* the job reports by itself */
+		break;
+	case POST_XMPP:
+		xmpp_sip_request(w, p->msg, p->trace_domain, p->key, p->from);
+		p->msg = NULL;
+		break;
+	case POST_XMPP_DONE:
+		proxy_xmpp_done(w, p->key, p->status, p->diag, p->text);
 		break;
 	}
 	proxy_post_free(p);

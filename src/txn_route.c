@@ -139,6 +139,10 @@ txn_route_act(struct txn *t)
 		accepted(t);
 		txn_next_hop(t);
 		return;
+	case ROUTE_XMPP:
+		accepted(t);
+		proxy_xmpp_forward(t);
+		return;
 	}
 }
 

@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "sipedge/log.h"
-#include "sipedge/names.h"
+#include "sipedge/xmpp_addr.h"
 #include "xmpp_int.h"
 
 void
@@ -27,6 +27,20 @@ xmpp_settings_default(struct xmpp_settings *s)
 	s->establishment_timeout_s = 60;
 	s->inactivity_timeout_s = 600;
 	s->subscription_refresh_s = 28800;
+}
+
+const char *
+xmpp_ptype_name(enum xmpp_ptype t)
+{
+	switch (t) {
+	case XMPP_PT_FEDERATED:
+		return "federated";
+	case XMPP_PT_PUBLIC_VERIFIED:
+		return "public-verified";
+	case XMPP_PT_PUBLIC_UNVERIFIED:
+		break;
+	}
+	return "public-unverified";
 }
 
 const struct xmpp_partner *
@@ -281,25 +295,16 @@ on_tick(uv_timer_t *t)
 
 /* ---- stanzas ---- */
 
-/* The domain of a JID's string, lower case; false if it has none. */
+/* The domain of a JID, lower case; false if it is not a valid JID. */
 static bool
 jid_domain(const char *jid, char *out, size_t len)
 {
-	const char *at, *slash, *start = jid;
-	size_t n;
+	struct xmpp_jid j;
 
-	if (jid == NULL)
+	if (jid == NULL || xmpp_jid_parse(jid, &j, NULL) < 0 || strlen(j.domain) >= len)
 		return false;
-	slash = strchr(jid, '/');
-	at = strchr(jid, '@');
-	if (at && (!slash || at < slash))
-		start = at + 1;
-	n = slash ? (size_t)(slash - start) : strlen(start);
-	if (n == 0 || n >= len)
-		return false;
-	memcpy(out, start, n);
-	out[n] = '\0';
-	return names_canon(out, out, len) == 0;
+	memcpy(out, j.domain, strlen(j.domain) + 1);
+	return true;
 }
 
 void
@@ -327,7 +332,7 @@ xgw_stanza(struct xstream *s, struct xml_doc *doc)
 		return;
 	}
 	if (s->gw->hooks && s->gw->hooks->stanza)
-		s->gw->hooks->stanza(s->gw->hooks_arg, s->gw, s->local, s->remote, doc);
+		s->gw->hooks->stanza(s->gw->hooks_arg, s->gw, s->local, s->remote, s->partner, doc);
 	else
 		xml_doc_free(doc);
 }
@@ -419,6 +424,12 @@ xmpp_gw_send(struct xmpp_gw *gw, const char *local, const char *remote, struct x
 	s->qlen++;
 	if (s->diag != DIAG_NONE && s->state == XS_RESOLVING && s->q == NULL)
 		xs_abort(s);                /* the look-up could not even start */
+}
+
+const char *
+xmpp_gw_message_type(const struct xmpp_gw *gw)
+{
+	return gw->pol.set.message_normal ? "normal" : "chat";
 }
 
 void

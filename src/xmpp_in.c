@@ -97,7 +97,7 @@ xin_open(struct xstream *s, const struct xml_elem *h, const char *default_ns)
 
 	(void)default_ns;
 	/* RFC 6120 §4.9.3.6: a stream to a domain we do not serve. */
-	if (to == NULL || names_canon(to, dto, sizeof(dto)) < 0 ||
+	if (to == NULL || names_normalize(to, dto, sizeof(dto), NULL) < 0 ||
 	    !conf_is_our_domain(s->gw->cf, dto)) {
 		snprintf(s->local, sizeof(s->local), "%s", s->gw->cf->ndomains ?
 		    s->gw->cf->domains[0] : s->gw->cf->edge_fqdn);
@@ -105,7 +105,7 @@ xin_open(struct xstream *s, const struct xml_elem *h, const char *default_ns)
 		    "%.255s is not a domain this edge serves", to ? to : "(no to)");
 		return -EPROTO;
 	}
-	if (from == NULL || names_canon(from, dfrom, sizeof(dfrom)) < 0) {
+	if (from == NULL || names_normalize(from, dfrom, sizeof(dfrom), NULL) < 0) {
 		snprintf(s->local, sizeof(s->local), "%s", dto);
 		xs_close(s, XMPP_SERR_IMPROPER_ADDRESSING, DIAG_XMPP_BAD_STREAM,
 		    "the stream header has no valid from");

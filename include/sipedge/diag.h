@@ -67,6 +67,9 @@ enum diag_code {
 	DIAG_XMPP_BAD_XML = 3015,       /* 400: XML not well-formed or not allowed in XMPP */
 	DIAG_XMPP_RESTRICTED_XML = 3016, /* 400: Restricted XML in an XMPP stream */
 	DIAG_XMPP_TOO_BIG = 3017,       /* 513: XMPP stanza over the size limit */
+	DIAG_XMPP_BAD_ADDRESS = 3018,   /* 400: Address cannot be mapped between SIP and XMPP */
+	DIAG_XMPP_UNSUPPORTED = 3019,   /* 501: Not translated across the XMPP gateway */
+	DIAG_XMPP_POOL_ERROR = 3020,    /* 500: The SIP pool refused the translated request */
 };
 
 struct diag_info {

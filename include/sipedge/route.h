@@ -59,6 +59,7 @@ enum route_verdict {
 	ROUTE_FORWARD = 0,                 /* to hops (in a dialog: along target first) */
 	ROUTE_PENDING = 1,                 /* a look-up continues; op->done later */
 	ROUTE_LOCAL = 2,                   /* the edge answers it itself (OPTIONS) */
+	ROUTE_XMPP = 3,                    /* to an XMPP partner: translated (op->domain) */
 };
 
 struct route_target {                      /* a name to resolve, in failover order */

@@ -49,8 +49,11 @@ struct xmpp_settings {
 	unsigned inactivity_timeout_s;     /* 600 */
 	unsigned subscription_refresh_s;   /* 28800 */
 	bool log_message_bodies;           /* off */
+	bool message_normal;               /* a SIP MESSAGE becomes type normal, not chat */
 };
 void xmpp_settings_default(struct xmpp_settings *s);
+/* "federated", "public-verified", "public-unverified". */
+const char *xmpp_ptype_name(enum xmpp_ptype t);
 
 /* The policy in force: the settings, and a look-up of the partner for a
  * domain (its own or an additional one) that returns NULL with the code and
@@ -69,7 +72,7 @@ struct xmpp_hooks {
 	 * local; its from and to were checked against the stream.  The callee
 	 * owns doc. */
 	void (*stanza)(void *arg, struct xmpp_gw *gw, const char *local, const char *remote,
-	    struct xml_doc *doc);
+	    const struct xmpp_partner *p, struct xml_doc *doc);
 };
 
 /* Counters (sipedgectl stats, metrics). */
@@ -102,6 +105,8 @@ void xmpp_gw_send(struct xmpp_gw *gw, const char *local, const char *remote,
     struct xml_doc *doc, xmpp_sent_cb cb, void *arg);
 /* Start the once-a-second timers (establishment, keep-alive, inactivity). */
 void xmpp_gw_start(struct xmpp_gw *gw);
+/* The type a translated SIP MESSAGE gets: "chat" or "normal". */
+const char *xmpp_gw_message_type(const struct xmpp_gw *gw);
 void xmpp_gw_counters(const struct xmpp_gw *gw, struct xmpp_counters *out);
 /* Close every stream (system-shutdown) and the listeners; the gateway is
  * freed once its handles are closed. */
