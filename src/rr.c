@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sipedge/fmt.h"
+#include "sipedge/keyfile.h"
 #include "sipedge/rr.h"
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -127,47 +128,10 @@ int
 rr_key_load(const char *path, struct rr_key *out, char *err, size_t errlen)
 {
 	uint8_t raw[16];
-	struct stat st;
-	ssize_t n;
-	int fd, rc;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-			rc = -errno;
-			snprintf(err, errlen, "%s: getrandom: %s", path, strerror(-rc));
-			return rc;
-		}
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
-			rc = errno ? -errno : -EIO;
-			snprintf(err, errlen, "%s: cannot create the record-route key: %s", path,
-			    strerror(-rc));
-			if (fd >= 0)
-				close(fd);
-			explicit_bzero(raw, sizeof(raw));
-			return rc;
-		}
-		close(fd);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+	if ((rc = keyfile_load(path, "record-route key", raw, sizeof(raw), err, errlen)) < 0)
 		return rc;
-	}
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
-		snprintf(err, errlen, "%s: the record-route key must not be readable by others (chmod 600)", path);
-		close(fd);
-		return -EPERM;
-	}
-	n = read(fd, raw, sizeof(raw));
-	close(fd);
-	if (n != (ssize_t)sizeof(raw)) {
-		snprintf(err, errlen, "%s: the record-route key must be 16 bytes", path);
-		explicit_bzero(raw, sizeof(raw));
-		return -EINVAL;
-	}
 	out->k0 = load64_le(raw);
 	out->k1 = load64_le(raw + 8);
 	explicit_bzero(raw, sizeof(raw));
