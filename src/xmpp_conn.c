@@ -31,6 +31,7 @@ xs_free(struct xstream *s)
 
 	xs_fail_queue(s, 503, s->diag ? s->diag : DIAG_XMPP_STREAM_CLOSED,
 	    s->reason[0] ? s->reason : "the XMPP stream closed");
+	xdb_stream_gone(s);
 	if (s->q)
 		dns_cancel(s->q);
 	tls_sess_free(s->tls);

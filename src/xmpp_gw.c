@@ -96,8 +96,8 @@ xgw_unlink(struct xstream *s)
 	gw_maybe_free(gw);
 }
 
-static void
-xgw_link(struct xmpp_gw *gw, struct xstream *s)
+void
+xgw_link_stream(struct xmpp_gw *gw, struct xstream *s)
 {
 	s->next = gw->streams;
 	if (gw->streams)
@@ -153,7 +153,7 @@ on_accept(uv_stream_t *ls, int status)
 		xs_abort(s);
 		return;
 	}
-	xgw_link(gw, s);
+	xgw_link_stream(gw, s);
 	gw->ctr.streams_in++;
 	s->direct_tls = gw->listener_tls[i];
 	if (xs_accepted(s) < 0) {
@@ -189,6 +189,8 @@ xmpp_gw_new(uv_loop_t *loop, const struct conf *cf, struct dns *dns, struct tls_
 	gw->hooks = hooks;
 	gw->hooks_arg = hooks_arg;
 	xmpp_settings_default(&gw->pol.set);
+	if ((r = xdb_load_secret(gw, err, errlen)) < 0)
+		goto out;
 	if (cf->nxmpp_listeners &&
 	    ((gw->listeners = calloc(cf->nxmpp_listeners, sizeof(*gw->listeners))) == NULL ||
 	    (gw->listener_tls = calloc(cf->nxmpp_listeners, sizeof(bool))) == NULL)) {
@@ -342,7 +344,7 @@ static struct xstream *
 find_out(struct xmpp_gw *gw, const char *local, const char *remote)
 {
 	for (struct xstream *s = gw->streams; s; s = s->next)
-		if (s->outbound && s->state != XS_CLOSED && s->state != XS_CLOSING &&
+		if (s->outbound && !s->verify_only && s->state != XS_CLOSED && s->state != XS_CLOSING &&
 		    strcmp(s->local, local) == 0 && strcmp(s->remote, remote) == 0)
 			return s;
 	return NULL;
@@ -385,7 +387,7 @@ xmpp_gw_send(struct xmpp_gw *gw, const char *local, const char *remote, struct x
 		snprintf(s->local, sizeof(s->local), "%s", local);
 		snprintf(s->remote, sizeof(s->remote), "%s", remote);
 		s->partner = p;
-		xgw_link(gw, s);
+		xgw_link_stream(gw, s);
 		gw->ctr.streams_out++;
 		if ((r = xout_dial(s)) < 0) {
 			xs_note(s, DIAG_XMPP_UNREACHABLE, "cannot look up %s: %s", remote,

@@ -4,7 +4,7 @@
  * row allows (STARTTLS §5, SASL EXTERNAL §6 only once the certificate is
  * valid and names the peer's domain, XEP-0178 §3), and the negotiation
  * elements answered; once authenticated the stanzas go to the gateway.
- * Server dialback (XEP-0220) is not offered yet. */
+ * Server dialback (XEP-0220) is xmpp_dialback.c's. */
 #include "config.h"
 
 #include <errno.h>
@@ -54,6 +54,10 @@ features(struct xstream *s)
 			r = r ? r : xml_buf_str(&b, "</starttls>");
 			any = true;
 		}
+		if (xdb_allowed(s)) {
+			r = r ? r : xml_buf_str(&b, "<dialback xmlns='" XMPP_NS_DB_FEAT "'><errors/></dialback>");
+			any = true;
+		}
 	} else {
 		char why[256];
 
@@ -65,6 +69,10 @@ features(struct xstream *s)
 				any = true;
 			} else
 				snprintf(s->cert_why, sizeof(s->cert_why), "%s", why);
+		}
+		if (xdb_allowed(s)) {
+			r = r ? r : xml_buf_str(&b, "<dialback xmlns='" XMPP_NS_DB_FEAT "'><errors/></dialback>");
+			any = true;
 		}
 	}
 	r = r ? r : xml_buf_str(&b, "</stream:features>");
@@ -210,6 +218,8 @@ xin_element(struct xstream *s, struct xml_doc *doc)
 			    "SASL is not available on this stream");
 		return r;
 	}
+	if (xml_is(e, XMPP_NS_DIALBACK, "result") || xml_is(e, XMPP_NS_DIALBACK, "verify"))
+		return xdb_element(s, doc);
 	if (xml_is(e, XMPP_NS_SERVER, "message") || xml_is(e, XMPP_NS_SERVER, "presence") ||
 	    xml_is(e, XMPP_NS_SERVER, "iq")) {
 		xml_doc_free(doc);

@@ -24,6 +24,8 @@
 #define XS_MAX_TARGETS 8
 #define XS_MAX_BACKLOG (1u << 20)          /* octets queued for a peer that does not read */
 #define XS_QUEUE_MAX 200                   /* stanzas waiting for a stream being set up */
+#define XDB_KEY_LEN 64                     /* our dialback keys: hex HMAC-SHA256 */
+#define XDB_KEY_MAX 1023                   /* the longest key a partner may send */
 
 enum xs_state {
 	XS_RESOLVING,                      /* outbound: DNS */
@@ -87,6 +89,12 @@ struct xstream {
 	struct sockaddr_storage addrs[4];
 	size_t naddrs, addr;
 	char tried[512];                   /* each failed target and why */
+
+	/* Dialback: an outbound stream made only to check inbound streams'
+	 * keys with the partner's server; an inbound stream waiting for it. */
+	bool verify_only;
+	struct xdb_job *db_jobs;
+	bool db_waiting;
 
 	struct xs_pending *qhead, *qtail;  /* stanzas waiting (outbound) */
 	size_t qlen;
@@ -174,7 +182,23 @@ int xout_dial(struct xstream *s);
 /* The TCP connection to the current address failed: the next, or fail. */
 void xout_next(struct xstream *s, const char *why);
 
+/* xmpp_dialback.c (XEP-0220) */
+struct xdb_job;
+int xdb_load_secret(struct xmpp_gw *gw, char *err, size_t errlen);
+void xdb_key(const struct xmpp_gw *gw, const char *receiving, const char *originating,
+    const char *sid, char out[XDB_KEY_LEN + 1]);
+/* Whether the partner's row and the stream's TLS let dialback operate. */
+bool xdb_allowed(const struct xstream *s);
+/* Outbound: <db:result/> with our key. */
+int xdb_send_result(struct xstream *s);
+/* A <db:result/> or <db:verify/> on s; takes doc. */
+int xdb_element(struct xstream *s, struct xml_doc *doc);
+/* A verify stream may send its <db:verify/>s; it ended (checks fail). */
+void xdb_flush(struct xstream *v);
+void xdb_stream_gone(struct xstream *v);
+
 /* xmpp_gw.c */
+void xgw_link_stream(struct xmpp_gw *gw, struct xstream *s);
 void xgw_unlink(struct xstream *s);
 /* An authenticated stanza from s (s->remote → s->local); the callee owns doc. */
 void xgw_stanza(struct xstream *s, struct xml_doc *doc);

@@ -193,12 +193,13 @@ on_features(struct xstream *s, const struct xml_elem *f)
 			    "%s does not offer STARTTLS, which its policy requires", s->remote);
 			return -EPROTO;
 		}
-		xs_close(s, XMPP_SERR_POLICY_VIOLATION, DIAG_XMPP_AUTH_FAILED,
-		    "no way to authenticate with %s without TLS (dialback is not available)",
-		    s->remote);
-		return -EPROTO;
 	}
-	m = xml_child(f, XMPP_NS_SASL, "mechanisms");
+	if (s->verify_only) {
+		/* Only to ask about keys (XEP-0220 §2.2.1): no authentication. */
+		xdb_flush(s);
+		return 0;
+	}
+	m = s->tls_up ? xml_child(f, XMPP_NS_SASL, "mechanisms") : NULL;
 	if (m != NULL && p->sasl != XMPP_NEG_NOT_SUPPORTED) {
 		for (struct xml_elem *c = m->first_child; c; c = c->next)
 			if (xml_is(c, XMPP_NS_SASL, "mechanism") && strcmp(c->text, "EXTERNAL") == 0) {
@@ -212,9 +213,21 @@ on_features(struct xstream *s, const struct xml_elem *f)
 				return 0;
 			}
 	}
-	xs_close(s, XMPP_SERR_NOT_AUTHORIZED, DIAG_XMPP_AUTH_FAILED,
-	    "%s offers no SASL EXTERNAL (it does not accept our certificate for %s?)",
-	    s->remote, s->local);
+	if (xdb_allowed(s)) {
+		if (xdb_send_result(s) < 0) {
+			xs_abort(s);
+			return -EPIPE;
+		}
+		return 0;
+	}
+	if (!s->tls_up)
+		xs_close(s, XMPP_SERR_POLICY_VIOLATION, DIAG_XMPP_AUTH_FAILED,
+		    "no way to authenticate with %s without TLS: its policy allows no dialback",
+		    s->remote);
+	else
+		xs_close(s, XMPP_SERR_NOT_AUTHORIZED, DIAG_XMPP_AUTH_FAILED,
+		    "%s offers no SASL EXTERNAL (it does not accept our certificate for %s?)%s",
+		    s->remote, s->local, p->dialback ? "" : " and its policy allows no dialback");
 	return -EPROTO;
 }
 
@@ -241,6 +254,8 @@ xout_element(struct xstream *s, struct xml_doc *doc)
 		s->auth = XMPP_AUTH_EXTERNAL;
 		s->after = XS_AFTER_RESTART;
 		r = xs_send_header(s) < 0 ? -EPIPE : XMPP_PARSER_PAUSE;
+	} else if (xml_is(e, XMPP_NS_DIALBACK, "result") || xml_is(e, XMPP_NS_DIALBACK, "verify")) {
+		return xdb_element(s, doc);
 	} else if (xml_is(e, XMPP_NS_SASL, "failure")) {
 		struct xml_elem *c = e->first_child, *t = xml_child(e, XMPP_NS_SASL, "text");
 
