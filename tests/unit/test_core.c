@@ -200,6 +200,35 @@ test_conf_errors(void)
 	return 0;
 }
 
+/* listen xmpp|xmpps: the XMPP listeners, their default ports, and errors
+ * that name the line. */
+static int
+test_conf_xmpp(void)
+{
+	char err[512], text[2048];
+	struct conf *c;
+
+	snprintf(text, sizeof(text), "%slisten xmpp 127.0.0.1\nlisten xmpps [::1]:15270\n"
+	    "xmpp-dialback-key-file /tmp/db.key\n", base_conf);
+	CHECK((c = load(text, err, sizeof(err))) != NULL);
+	CHECK_EQ_INT(c->nxmpp_listeners, 2);
+	CHECK(!c->xmpp_listeners[0].direct_tls);
+	CHECK_EQ_INT(conf_sockaddr_port(&c->xmpp_listeners[0].addr), 5269);
+	CHECK(c->xmpp_listeners[1].direct_tls);
+	CHECK_EQ_INT(conf_sockaddr_port(&c->xmpp_listeners[1].addr), 15270);
+	CHECK_EQ_STR(c->xmpp_dialback_key_file, "/tmp/db.key");
+	CHECK_EQ_INT(c->nlisteners, 2);        /* the SIP listeners are untouched */
+	conf_free(c);
+	CHECK((c = load(base_conf, err, sizeof(err))) != NULL);
+	CHECK_EQ_INT(c->nxmpp_listeners, 0);
+	CHECK(strstr(c->xmpp_dialback_key_file, "/xmpp-dialback.key") != NULL);
+	conf_free(c);
+	CHECK(bad_conf("listen xmpp\n", ":16: listen: expected xmpp ADDRESS[:PORT]") == 0);
+	CHECK(bad_conf("listen xmpps 127.0.0.1 5270\n", "expected xmpps ADDRESS[:PORT]") == 0);
+	CHECK(bad_conf("listen xmpp nowhere:5269\n", "'nowhere:5269' is not ADDRESS[:PORT]") == 0);
+	return 0;
+}
+
 static int
 test_conf_missing(void)
 {
@@ -844,6 +873,7 @@ test_fmt(void)
 static const struct unit_test tests[] = {
 	UNIT(test_conf_sample),
 	UNIT(test_conf_errors),
+	UNIT(test_conf_xmpp),
 	UNIT(test_conf_missing),
 	UNIT(test_conf_user),
 	UNIT(test_sdnotify),
