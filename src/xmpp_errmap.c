@@ -222,7 +222,7 @@ xmpp_cond_type(enum xmpp_cond c)
 }
 
 static struct xmpp_sip_status
-sip_status(int status)
+to_status(int status)
 {
 	struct xmpp_sip_status s = { status, sip_status_phrase(status) };
 
@@ -242,10 +242,10 @@ xmpp_errmap_to_sip(enum xmpp_cond c, unsigned flags)
 		c = XMPP_COND_UNDEFINED_CONDITION;
 	r = &conds[c];
 	if (c == XMPP_COND_GONE && (flags & XMPP_ERRMAP_NEW_ADDRESS))
-		return sip_status(301);
+		return to_status(301);
 	if (c == XMPP_COND_REMOTE_SERVER_NOT_FOUND && (flags & XMPP_ERRMAP_UNRESOLVED))
-		return sip_status(408);
-	return sip_status((flags & XMPP_ERRMAP_FULL_JID) ? r->full : r->bare);
+		return to_status(408);
+	return to_status((flags & XMPP_ERRMAP_FULL_JID) ? r->full : r->bare);
 }
 
 int
