@@ -8,44 +8,7 @@
 #include <string.h>
 
 #include "sipedge/json.h"
-
-/* ------------------------------------------------------------------ UTF-8 */
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid
- * (overlong forms, surrogates and values above U+10FFFF are invalid). */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
+#include "sipedge/utf8.h"
 
 /* ----------------------------------------------------------------- parser */
 
@@ -233,7 +196,7 @@ parse_string(struct parser *p, char **out)
 			continue;
 		}
 		{
-			size_t n = utf8_len((const unsigned char *)p->s + p->pos, end - p->pos);
+			size_t n = utf8_decode((const unsigned char *)p->s + p->pos, end - p->pos, NULL);
 
 			if (n == 0) {
 				rc = perr(p, "invalid UTF-8 in string");
@@ -627,7 +590,7 @@ json_write_string(FILE *f, const char *s)
 		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(f, "\\u%04x", c);
 			l = 1;
-		} else if ((l = utf8_len(p, n)) == 0) {
+		} else if ((l = utf8_decode(p, n, NULL)) == 0) {
 			fputs("\\ufffd", f);
 			l = 1;
 		} else {
