@@ -97,6 +97,24 @@ def lua_bool(b):
     return "true" if b else "false"
 
 
+def connections(ip, port):
+    """How many established TCP connections have ip:port as their local
+    (listening) end, from /proc/net/tcp: the connections a server accepted
+    there (RFC 6120 §4.2, XEP-0288 counts them)."""
+    want = "%s:%04X" % ("".join("%02X" % int(x) for x in reversed(ip.split("."))), port)
+    n = 0
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if parts[3] == "01" and parts[1] == want:
+                    n += 1
+    except OSError:
+        pass
+    return n
+
+
 def sipp_received(path):
     """The requests and responses a SIPp received, from its -trace_msg log,
     in order: dicts with start (start line), hdrs (harness.parse_sip list)
@@ -373,7 +391,7 @@ class Prosody(object):
         return ok, lines
 
     S2S_COLUMNS = ("id", "host", "dir", "remote", "ipv", "secure", "s2s_sasl", "dialback",
-                   "cert")
+                   "cert", "sni", "alpn")
 
     def s2s_show(self):
         """The s2s sessions (s2s:show), one dict each: id, host, dir ('-->'
@@ -381,16 +399,18 @@ class Prosody(object):
         security ('TLSv1.3', 'insecure', ...), sasl ('Succeeded', 'Failed',
         ''), dialback ('Not used', 'Initiated', 'Completed', ...), cert
         (certificate status: 'Valid', 'Untrusted', 'Expired', 'Mismatched',
-        ...)."""
+        ...), sni and alpn (what the TLS client asked for: a direct TLS
+        connection, XEP-0368, has alpn 'xmpp-server')."""
         spec = "{ %s }" % "; ".join(lua_str(c) for c in self.S2S_COLUMNS)
         lines = self.shell(["s2s:show(nil, %s)" % spec])
-        keys = ("id", "host", "dir", "remote", "ipv", "security", "sasl", "dialback", "cert")
+        keys = ("id", "host", "dir", "remote", "ipv", "security", "sasl", "dialback", "cert",
+                "sni", "alpn")
         rows = []
         for l in lines:
-            if not l.startswith("|"):
-                continue
-            cells = [c.strip() for c in l.strip().strip("|").split("|")]
-            if len(cells) != len(keys) or cells[0] == "Session ID":
+            # The shell starts each line it prints with "| "; the table's
+            # columns are separated by "|" (the last one may be empty).
+            cells = [c.strip() for c in l[1:].split("|")] if l.startswith("|") else []
+            if len(cells) != len(keys) or cells[0] in ("Session ID", ""):
                 continue
             rows.append(dict(zip(keys, cells)))
         return rows
@@ -654,6 +674,20 @@ class XmppLab(Lab):
             p.start()
         return p
 
+    def raw_listener(self, domain, ip, i=0, cert=None, **kw):
+        """A rawpeer.Listener playing domain's server on ip:raw_port(i)
+        (STARTTLS with certificate stem cert, client certificates checked
+        against the lab CA; cert None: no TLS), published as domain's
+        _xmpp-server._tcp service (host xmpp.DOMAIN) and closed with the
+        lab.  kw: rawpeer.Listener's (verify, result, tls_required, ...)."""
+        import rawpeer
+        crt, key = self.cert(cert) if cert else (None, None)
+        ln = rawpeer.Listener(ip, self.raw_port(i), domain, crt, key,
+                              os.path.join(self.pki, "ca.crt"), **kw)
+        self.traps.append(ln)
+        self.xmpp_dns(domain, "xmpp." + domain, ip, self.raw_port(i))
+        return ln
+
     def xclient(self, jid, prosody, **kw):
         c = XClient(self, jid, prosody, **kw)
         self.xclients.append(c)
@@ -691,9 +725,13 @@ class XmppLab(Lab):
         return out
 
     def ok(self, cond, desc, diag=None):
-        """A TAP point; a failure without its own diagnostics prints the
-        Prosody logs and the clients' last stanzas."""
-        return self.tap.ok(cond, desc, diag if diag is not None else self.xmpp_diag)
+        """A TAP point; the first failure without its own diagnostics prints
+        the Prosody logs and the clients' last stanzas (they are the same for
+        the failures after it)."""
+        if diag is None and not getattr(self, "xmpp_diag_shown", False):
+            diag = self.xmpp_diag
+            self.xmpp_diag_shown = not cond
+        return self.tap.ok(cond, desc, diag)
 
     def close(self, ok=True):
         for c in self.xclients:

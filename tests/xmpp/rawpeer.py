@@ -8,6 +8,7 @@ A real server never sends a spoofed 'from', a DOCTYPE, an oversized stanza
 or stops half way through a handshake; this peer does what a test says:
 
     p = RawPeer("127.0.0.1", port)
+    p.direct_tls(cert, key, cafile, server_name="contoso.test")  # XEP-0368, if wanted
     feats = p.open(frm="fabrikam.test", to="contoso.test")  # <stream:features/>
     p.starttls(cert, key, cafile)                            # and the new features
     p.sasl_external()                                        # ("success", None)
@@ -20,7 +21,7 @@ STARTTLS (and the dialback feature), and answers <db:verify/> and
 it received.
 
 Command line (JSON out):
-    rawpeer.py connect HOST PORT --from D --to D [--starttls] [--cert C --key K]
+    rawpeer.py connect HOST PORT --from D --to D [--direct-tls | --starttls] [--cert C --key K]
                [--ca CA] [--external] [--send XML]... [--timeout S]
     rawpeer.py listen IP PORT --domain D [--cert C --key K --ca CA] [--no-tls]
                [--verify valid|invalid|silent] [--result valid|invalid|silent]
@@ -265,6 +266,18 @@ class RawPeer(Stream):
         self.frm = self.to = None
         self.features = None
         self.tls_version = None
+
+    def direct_tls(self, cert=None, key=None, cafile=None, verify=True, server_name=None,
+                   alpn=("xmpp-server",)):
+        """XEP-0368: TLS from the first byte, before open() (SNI server_name,
+        ALPN xmpp-server).  Returns the TLS version; raises ssl.SSLError when
+        the handshake fails."""
+        ctx = client_context(cert, key, cafile, verify)
+        if alpn:
+            ctx.set_alpn_protocols(list(alpn))
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_name)
+        self.tls_version = self.sock.version()
+        return self.tls_version
 
     def open(self, frm=None, to=None, version="1.0", dialback=True, header=None, **kw):
         """Send a stream header (or the bytes header as they are), read the
@@ -513,6 +526,8 @@ def describe(el):
 def cmd_connect(a):
     p = RawPeer(a.host, a.port, timeout=a.timeout)
     out = {"features": None}
+    if a.direct_tls:
+        out["tls"] = p.direct_tls(a.cert, a.key, a.ca, verify=bool(a.ca), server_name=a.to)
     f = p.open(frm=a.frm, to=a.to)
     out["features"] = describe(f) if f is not None else None
     if a.starttls:
@@ -551,6 +566,7 @@ def main(argv=None):
     c.add_argument("port", type=int)
     c.add_argument("--from", dest="frm")
     c.add_argument("--to")
+    c.add_argument("--direct-tls", action="store_true", help="XEP-0368: TLS from the first byte")
     c.add_argument("--starttls", action="store_true")
     c.add_argument("--external", action="store_true")
     c.add_argument("--send", action="append")
