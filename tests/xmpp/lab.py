@@ -12,7 +12,11 @@ sipedge, TAP, clean-up on exit and signals) with
   the DNS records        _xmpp-server._tcp / _xmpps-server._tcp for every
                          Prosody domain and for contoso.test (sipedge's XMPP
                          listener, edge_xmpp), added to harness.start_dns
-Raw streams for negative tests come from rawpeer.py (standard library only).
+  raw_listener(...)      a rawpeer.Listener published as a domain's server
+  edge_xmpp_conf(...)    harness's sipedge configuration plus `listen xmpp`
+Raw streams for negative tests come from rawpeer.py (standard library only);
+connections() counts a listener's TCP connections (XEP-0288: one or two).
+Records added after dnsmasq started restart it: add them before traffic.
 
 Ports, in the lab's block (base .. base+99; base+99 is the block's lock):
   base+70+5k .. +4   Prosody number k (k < 4): c2s, s2s, s2s direct TLS
