@@ -78,6 +78,8 @@ PORT_BASE = {
     "outgoing-address": 25700, "overload-shed": 25800, "control": 25900,
     "metrics": 26100, "reload": 26200, "privdrop": 26300, "probe": 26400, "partners": 26500,
     "kam-long-call": 27000, "kam-options": 27100,
+    # tests/xmpp (XmppLab: Prosody and sipedge's XMPP listeners at base+70..98)
+    "lab-prosody": 23000, "im-in": 23100, "im-out": 23200,
     "demo": 25000, "bench": 26000,
 }
 
