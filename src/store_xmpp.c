@@ -253,7 +253,7 @@ store__xmpp_insert(struct store *st, const struct store_xmpp_partner *p)
 		return rc;
 	rc = store__run(st, NULL, "INSERT INTO xmpp_partner (domain, partner_type, tls, sasl, "
 	    "dialback, keepalive, connection_limit, proxy_fqdn, comment, added) "
-	    "VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?)", "ssssddisi", domain,
+	    "VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?, ?)", "ssssddissi", domain,
 	    store_xmpp_type_name(p->type), store_xmpp_nego_name(p->tls),
 	    store_xmpp_nego_name(p->sasl), p->dialback ? 1 : 0, p->keepalive ? 1 : 0,
 	    (int64_t)p->connection_limit, p->proxy_fqdn ? proxy : NULL,
