@@ -1,5 +1,6 @@
 /* policy.c: the immutable, refcounted policy snapshot (see policy.h): hash
- * lookups over the store's allowed and blocked domains and providers. */
+ * lookups over the store's allowed and blocked domains and providers; the
+ * XMPP partners are policy_xmpp.c's part of it. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "sipedge/hmap.h"
 #include "sipedge/names.h"
 #include "sipedge/policy.h"
+#include "policy_int.h"
 
 /* A bare name in a set (blocked and local domains). */
 struct pol_name {
@@ -51,6 +53,7 @@ struct policy {
 	size_t nallowed;
 	struct pol_provider *providers_v;
 	size_t nproviders;
+	struct policy_xmpp *xmpp;          /* policy_xmpp.c */
 };
 
 /* Normalise in into out (NAMES_MAX + 1 bytes); false if it is no domain name. */
@@ -61,8 +64,8 @@ norm(const char *in, char *out)
 }
 
 /* A normalised, owned copy of in, or NULL (bad name or no memory: *rc says). */
-static char *
-norm_dup(const char *in, int *rc)
+char *
+policy__norm_dup(const char *in, int *rc)
 {
 	char buf[NAMES_MAX + 1];
 	char *s;
@@ -79,8 +82,8 @@ norm_dup(const char *in, int *rc)
 /* Put n in m unless its key is already there: the snapshot is built from data
  * that may have been edited by hand, and a duplicate would make one entry
  * shadow another silently. */
-static int
-put_unique(struct hmap *m, struct hnode *n, const char *key)
+int
+policy__put_unique(struct hmap *m, struct hnode *n, const char *key)
 {
 	if (hmap_get(m, key) != NULL)
 		return -EINVAL;
@@ -93,10 +96,10 @@ add_name(struct hmap *m, struct pol_name *v, size_t *np, size_t i, const char *n
 {
 	int rc = 0;
 
-	if ((v[i].name = norm_dup(name, &rc)) == NULL)
+	if ((v[i].name = policy__norm_dup(name, &rc)) == NULL)
 		return rc;
 	*np = i + 1;
-	return put_unique(m, &v[i].node, v[i].name);
+	return policy__put_unique(m, &v[i].node, v[i].name);
 }
 
 static int
@@ -141,12 +144,12 @@ build_allowed(struct policy *p, const struct store_policy *sp)
 
 		p->nallowed = i + 1;
 		a->pub.monitor = sp->allowed[i].monitor;
-		if ((a->pub.domain = norm_dup(sp->allowed[i].domain, &rc)) == NULL)
+		if ((a->pub.domain = policy__norm_dup(sp->allowed[i].domain, &rc)) == NULL)
 			return rc;
 		if (sp->allowed[i].proxy_fqdn != NULL &&
-		    (a->pub.proxy_fqdn = norm_dup(sp->allowed[i].proxy_fqdn, &rc)) == NULL)
+		    (a->pub.proxy_fqdn = policy__norm_dup(sp->allowed[i].proxy_fqdn, &rc)) == NULL)
 			return rc;
-		if ((rc = put_unique(&p->allowed, &a->node, a->pub.domain)) != 0)
+		if ((rc = policy__put_unique(&p->allowed, &a->node, a->pub.domain)) != 0)
 			return rc;
 	}
 	return 0;
@@ -167,10 +170,10 @@ build_provider(struct policy *p, struct pol_provider *q, const struct store_prov
 	q->pub.kind = sq->kind;
 	q->pub.verification = sq->verification;
 	q->pub.enabled = sq->enabled;
-	if ((q->pub.proxy_fqdn = norm_dup(sq->proxy_fqdn, &rc)) == NULL)
+	if ((q->pub.proxy_fqdn = policy__norm_dup(sq->proxy_fqdn, &rc)) == NULL)
 		return rc;
-	if ((rc = put_unique(&p->providers, &q->by_name, q->name_key)) != 0 ||
-	    (rc = put_unique(&p->provider_proxies, &q->by_proxy, q->pub.proxy_fqdn)) != 0)
+	if ((rc = policy__put_unique(&p->providers, &q->by_name, q->name_key)) != 0 ||
+	    (rc = policy__put_unique(&p->provider_proxies, &q->by_proxy, q->pub.proxy_fqdn)) != 0)
 		return rc;
 	if (sq->ndomains == 0)
 		return 0;
@@ -179,11 +182,11 @@ build_provider(struct policy *p, struct pol_provider *q, const struct store_prov
 		return -ENOMEM;
 	q->pub.domains = (const char *const *)q->domains;
 	for (size_t i = 0; i < sq->ndomains; i++) {
-		if ((q->domains[i] = norm_dup(sq->domains[i], &rc)) == NULL)
+		if ((q->domains[i] = policy__norm_dup(sq->domains[i], &rc)) == NULL)
 			return rc;
 		q->pub.ndomains = i + 1;
 		q->doms[i].prov = q;
-		if ((rc = put_unique(&p->provider_domains, &q->doms[i].node, q->domains[i])) != 0)
+		if ((rc = policy__put_unique(&p->provider_domains, &q->doms[i].node, q->domains[i])) != 0)
 			return rc;
 	}
 	return 0;
@@ -225,6 +228,7 @@ policy_free(struct policy *p)
 	hmap_free(&p->providers);
 	hmap_free(&p->provider_proxies);
 	hmap_free(&p->provider_domains);
+	policy__xmpp_free(p->xmpp);
 	free(p);
 }
 
@@ -261,6 +265,8 @@ policy_build_local(const struct store_policy *sp, const char *const *local_domai
 			rc = build_provider(p, &p->providers_v[i], &sp->providers[i]);
 		}
 	}
+	if (rc == 0)
+		rc = policy__xmpp_build(sp, &p->xmpp);
 	if (rc != 0) {
 		policy_free(p);
 		return rc;
@@ -306,9 +312,15 @@ policy_config(const struct policy *p)
 	return &p->config;
 }
 
+const struct policy_xmpp *
+policy__xmpp(const struct policy *p)
+{
+	return p->xmpp;
+}
+
 /* The node for domain in m, after normalising it. */
-static struct hnode *
-get_norm(const struct hmap *m, const char *domain)
+struct hnode *
+policy__get_norm(const struct hmap *m, const char *domain)
 {
 	char key[NAMES_MAX + 1];
 
@@ -320,19 +332,19 @@ get_norm(const struct hmap *m, const char *domain)
 bool
 policy_blocked(const struct policy *p, const char *domain)
 {
-	return get_norm(&p->blocked, domain) != NULL;
+	return policy__get_norm(&p->blocked, domain) != NULL;
 }
 
 bool
 policy_local(const struct policy *p, const char *domain)
 {
-	return get_norm(&p->local, domain) != NULL;
+	return policy__get_norm(&p->local, domain) != NULL;
 }
 
 const struct policy_allowed *
 policy_allowed(const struct policy *p, const char *domain)
 {
-	struct hnode *n = get_norm(&p->allowed, domain);
+	struct hnode *n = policy__get_norm(&p->allowed, domain);
 
 	return n ? &hmap_entry(n, struct pol_allowed, node)->pub : NULL;
 }
@@ -358,7 +370,7 @@ policy_provider(const struct policy *p, const char *name)
 const struct policy_provider *
 policy_provider_by_proxy(const struct policy *p, const char *fqdn)
 {
-	struct hnode *n = get_norm(&p->provider_proxies, fqdn);
+	struct hnode *n = policy__get_norm(&p->provider_proxies, fqdn);
 
 	return n ? &hmap_entry(n, struct pol_provider, by_proxy)->pub : NULL;
 }
@@ -366,7 +378,7 @@ policy_provider_by_proxy(const struct policy *p, const char *fqdn)
 const struct policy_provider *
 policy_provider_by_domain(const struct policy *p, const char *domain)
 {
-	struct hnode *n = get_norm(&p->provider_domains, domain);
+	struct hnode *n = policy__get_norm(&p->provider_domains, domain);
 
 	return n ? &hmap_entry(n, struct pol_pdom, node)->prov->pub : NULL;
 }

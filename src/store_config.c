@@ -1,5 +1,8 @@
-/* store_config.c: the access-edge settings: one typed table of name, bounds,
- * default and column; read, set, reset, audited. */
+/* store_config.c: the access-edge and XMPP settings: typed tables of name,
+ * bounds, default and field; read, set, reset, audited.  The two tables share
+ * struct store_config (the XMPP one its field xmpp) and all the code here;
+ * they are stored apart (config, xmpp_config) and named apart in the audit
+ * log ("config <name>", "xmpp config <name>"). */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -19,6 +22,7 @@
 /* --------------------------------------------------------------- settings */
 
 static const char *const routing_names[] = { "dns-srv", "default-route", NULL };
+static const char *const msgtype_names[] = { "chat", "normal", NULL };
 
 static int
 apply_bool(const struct store_setting *s, const char *v, struct store_config *c,
@@ -111,6 +115,31 @@ format_fqdn(const struct store_setting *s, const struct store_config *c, char *b
 	snprintf(buf, len, "%s", (const char *)c + s->offset);
 }
 
+static int
+apply_msgtype(const struct store_setting *s, const char *v, struct store_config *c,
+    char *err, size_t errlen)
+{
+	for (int i = 0; msgtype_names[i]; i++)
+		if (strcmp(v, msgtype_names[i]) == 0) {
+			c->xmpp.message_type = (enum store_xmpp_msgtype)i;
+			return 0;
+		}
+	snprintf(err, errlen, "%s: \"%s\" is not chat or normal", s->name, v);
+	return -EINVAL;
+}
+
+static void
+format_msgtype(const struct store_setting *s, const struct store_config *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", store_xmpp_msgtype_name(c->xmpp.message_type));
+}
+
+const char *
+store_xmpp_msgtype_name(enum store_xmpp_msgtype t)
+{
+	return t <= STORE_XMPP_MSG_NORMAL ? msgtype_names[t] : "?";
+}
+
 #define BOOL_ROW(n, f, d, desc) \
 	{ n, STORE_SET_BOOL, 0, 1, NULL, d, NULL, offsetof(struct store_config, f), \
 	  apply_bool, format_bool, desc }
@@ -149,6 +178,70 @@ static const struct store_setting settings[] = {
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL }
 };
 
+/* The XMPP settings; defaults are those of Lync Server 2013's XMPP gateway
+ * configuration (Set-CsXmppGatewayConfiguration), but for message-type,
+ * which Lync does not have. */
+static const struct store_setting xmpp_settings[] = {
+	UINT_ROW("connection-limit", xmpp.connection_limit, 1, 100000, "1000", "streams",
+	    "server-to-server streams with all XMPP partners together (ConnectionLimit)"),
+	UINT_ROW("partner-connection-limit", xmpp.partner_connection_limit, 1, 100000, "20",
+	    "streams", "streams with one XMPP partner, unless the partner has its own "
+	    "connection limit; not above connection-limit (PartnerConnectionLimit)"),
+	UINT_ROW("keepalive-interval", xmpp.keepalive_interval, 10, 86400, "300", "seconds",
+	    "keep-alive interval of an idle stream (KeepAliveInterval)"),
+	UINT_ROW("stream-establishment-timeout", xmpp.stream_establishment_timeout, 1, 3600,
+	    "60", "seconds", "time from a new connection to an authenticated stream "
+	    "(StreamEstablishmentTimeout)"),
+	UINT_ROW("stream-inactivity-timeout", xmpp.stream_inactivity_timeout, 10, 86400, "600",
+	    "seconds", "a stream that carries no stanza this long is closed "
+	    "(StreamInactivityTimeout)"),
+	UINT_ROW("subscription-refresh-interval", xmpp.subscription_refresh_interval, 60, 604800,
+	    "28800", "seconds", "expiry of the gateway's SIP presence subscriptions, refreshed "
+	    "before it ends (SubscriptionRefreshInterval)"),
+	BOOL_ROW("log-message-bodies", xmpp.log_message_bodies, "off",
+	    "write message bodies to logs and traces (EnableLoggingAllMessageBodies)"),
+	{ "message-type", STORE_SET_ENUM, 0, 0, msgtype_names, "chat", NULL,
+	  offsetof(struct store_config, xmpp.message_type), apply_msgtype, format_msgtype,
+	  "the XMPP message type a SIP MESSAGE becomes: chat or normal" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL }
+};
+
+/* Where a table's rows live and how its changes are named. */
+struct settings_kind {
+	const struct store_setting *table;
+	const char *select_sql, *delete_sql, *upsert_sql, *insert_sql;
+	const char *db_table;              /* for messages */
+	const char *object;                /* audit object prefix */
+	const char *show;                  /* the command that lists the names */
+};
+
+static const struct settings_kind sip_kind = {
+	settings,
+	"SELECT name, value FROM config ORDER BY name",
+	"DELETE FROM config WHERE name = ?",
+	"INSERT OR REPLACE INTO config (name, value) VALUES (?, ?)",
+	"INSERT INTO config (name, value) VALUES (?, ?)",
+	"config", "config", "sipedgectl config show"
+};
+
+static const struct settings_kind xmpp_kind = {
+	xmpp_settings,
+	"SELECT name, value FROM xmpp_config ORDER BY name",
+	"DELETE FROM xmpp_config WHERE name = ?",
+	"INSERT OR REPLACE INTO xmpp_config (name, value) VALUES (?, ?)",
+	"INSERT INTO xmpp_config (name, value) VALUES (?, ?)",
+	"xmpp_config", "xmpp config", "sipedgectl xmpp config show"
+};
+
+static const struct store_setting *
+find_in(const struct store_setting *table, const char *name)
+{
+	for (const struct store_setting *s = table; s->name; s++)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
 const struct store_setting *
 store_settings(void)
 {
@@ -158,10 +251,19 @@ store_settings(void)
 const struct store_setting *
 store_setting_find(const char *name)
 {
-	for (const struct store_setting *s = settings; s->name; s++)
-		if (strcmp(s->name, name) == 0)
-			return s;
-	return NULL;
+	return find_in(settings, name);
+}
+
+const struct store_setting *
+store_xmpp_settings(void)
+{
+	return xmpp_settings;
+}
+
+const struct store_setting *
+store_xmpp_setting_find(const char *name)
+{
+	return find_in(xmpp_settings, name);
 }
 
 int
@@ -187,6 +289,8 @@ store_config_defaults(struct store_config *c)
 	/* The defaults are constants checked by the unit tests. */
 	for (const struct store_setting *s = settings; s->name; s++)
 		(void)s->apply(s, s->def, c, err, sizeof(err));
+	for (const struct store_setting *s = xmpp_settings; s->name; s++)
+		(void)s->apply(s, s->def, c, err, sizeof(err));
 }
 
 int
@@ -207,63 +311,99 @@ store_config_check(const struct store_config *c, char *err, size_t errlen)
 		    "discovered-rate (%u)", c->discovered_suspicious_rate, c->discovered_rate);
 		return -EINVAL;
 	}
+	if (c->xmpp.partner_connection_limit > c->xmpp.connection_limit) {
+		snprintf(err, errlen, "xmpp partner-connection-limit (%u) must not be above "
+		    "connection-limit (%u)", c->xmpp.partner_connection_limit,
+		    c->xmpp.connection_limit);
+		return -EINVAL;
+	}
 	return 0;
 }
 
-/* The effective configuration: defaults, then the rows of the config table. */
-int
-store__config_read(struct store *st, struct store_config *c)
+/* Apply the rows of one kind's table to c. */
+static int
+read_rows(struct store *st, const struct settings_kind *k, struct store_config *c)
 {
 	sqlite3_stmt *s = NULL;
 	char err[256];
 	int rc;
 
-	store_config_defaults(c);
-	if ((rc = store__prep(st, &s, "SELECT name, value FROM config ORDER BY name", NULL)) != 0)
+	if ((rc = store__prep(st, &s, k->select_sql, NULL)) != 0)
 		return rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(s, 0);
 		const char *value = (const char *)sqlite3_column_text(s, 1);
-		const struct store_setting *set = name ? store_setting_find(name) : NULL;
+		const struct store_setting *set = name ? find_in(k->table, name) : NULL;
 
 		if (set == NULL) {
-			rc = store__serr(st, -EINVAL, "%s: unknown setting \"%s\" in the config table",
-			    st->path, name ? name : "");
+			rc = store__serr(st, -EINVAL, "%s: unknown setting \"%s\" in the %s table",
+			    st->path, name ? name : "", k->db_table);
 			goto out;
 		}
 		if (set->apply(set, value ? value : "", c, err, sizeof(err)) != 0) {
-			rc = store__serr(st, -EINVAL, "%s: config table: %s", st->path, err);
+			rc = store__serr(st, -EINVAL, "%s: %s table: %s", st->path, k->db_table, err);
 			goto out;
 		}
 	}
-	if (rc != SQLITE_DONE) {
-		rc = store__sqlerr(st, rc);
-		goto out;
-	}
-	if (store_config_check(c, err, sizeof(err)) != 0) {
-		rc = store__serr(st, -EINVAL, "%s: config table: %s", st->path, err);
-		goto out;
-	}
-	rc = 0;
+	rc = rc == SQLITE_DONE ? 0 : store__sqlerr(st, rc);
 out:
 	sqlite3_finalize(s);
 	return rc;
 }
 
-/* Audit every setting whose effective value differs between old and new. */
+/* The effective configuration: defaults, then the rows of the config and
+ * xmpp_config tables. */
 int
-store__config_audit(struct store *st, const char *command, const struct store_config *old,
-    const struct store_config *new)
+store__config_read(struct store *st, struct store_config *c)
 {
-	char a[NAMES_MAX + 16], b[NAMES_MAX + 16], obj[64];
+	char err[256];
 	int rc;
 
-	for (const struct store_setting *s = settings; s->name; s++) {
+	store_config_defaults(c);
+	if ((rc = read_rows(st, &sip_kind, c)) != 0 || (rc = read_rows(st, &xmpp_kind, c)) != 0)
+		return rc;
+	if (store_config_check(c, err, sizeof(err)) != 0)
+		return store__serr(st, -EINVAL, "%s: config tables: %s", st->path, err);
+	return 0;
+}
+
+/* Store c in the place of the current rows: only values that differ from the
+ * default (import). */
+int
+store__config_store(struct store *st, const struct store_config *c)
+{
+	const struct settings_kind *kinds[] = { &sip_kind, &xmpp_kind };
+	char a[NAMES_MAX + 16], b[NAMES_MAX + 16];
+	struct store_config def;
+	int rc;
+
+	store_config_defaults(&def);
+	if ((rc = store__exec_sql(st, "DELETE FROM config; DELETE FROM xmpp_config")) != 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		for (const struct store_setting *s = kinds[i]->table; s->name; s++) {
+			s->format(s, &def, a, sizeof(a));
+			s->format(s, c, b, sizeof(b));
+			if (strcmp(a, b) != 0 &&
+			    (rc = store__run(st, NULL, kinds[i]->insert_sql, "ss", s->name, b)) != 0)
+				return rc;
+		}
+	return 0;
+}
+
+static int
+audit_kind(struct store *st, const struct settings_kind *k, const char *command,
+    const struct store_config *old, const struct store_config *new)
+{
+	char a[NAMES_MAX + 16], b[NAMES_MAX + 16], obj[96];
+	int rc;
+
+	for (const struct store_setting *s = k->table; s->name; s++) {
 		s->format(s, old, a, sizeof(a));
 		s->format(s, new, b, sizeof(b));
 		if (strcmp(a, b) == 0)
 			continue;
-		snprintf(obj, sizeof(obj), "config %s", s->name);
+		snprintf(obj, sizeof(obj), "%s %s", k->object, s->name);
 		rc = store__run(st, NULL, "INSERT INTO audit (at, actor, command, object, old, new) "
 		    "VALUES (?, ?, ?, ?, json_quote(?), json_quote(?))",
 		    "isssss", (int64_t)time(NULL), st->actor, command, obj, a, b);
@@ -273,17 +413,28 @@ store__config_audit(struct store *st, const char *command, const struct store_co
 	return 0;
 }
 
-static int
-config_change(struct store *st, const char *name, const char *value, const char *command)
+/* Audit every setting whose effective value differs between old and new. */
+int
+store__config_audit(struct store *st, const char *command, const struct store_config *old,
+    const struct store_config *new)
 {
-	const struct store_setting *s = store_setting_find(name);
+	int rc = audit_kind(st, &sip_kind, command, old, new);
+
+	return rc ? rc : audit_kind(st, &xmpp_kind, command, old, new);
+}
+
+static int
+config_change(struct store *st, const struct settings_kind *k, const char *name,
+    const char *value, const char *command)
+{
+	const struct store_setting *s = find_in(k->table, name);
 	struct store_config old, new;
 	char err[256], b[NAMES_MAX + 16];
 	int rc;
 
 	if (s == NULL)
-		return store__serr(st, -ENOENT, "unknown setting \"%s\"; \"sipedgectl config show\" "
-		    "lists them", name);
+		return store__serr(st, -ENOENT, "unknown setting \"%s\"; \"%s\" lists them", name,
+		    k->show);
 	if ((rc = store__tx_begin(st)) != 0)
 		return rc;
 	if ((rc = store__config_read(st, &old)) != 0)
@@ -298,11 +449,10 @@ config_change(struct store *st, const char *name, const char *value, const char 
 	 * reset" removes the row so that a later release's default applies. */
 	s->format(s, &new, b, sizeof(b));
 	if (value == NULL)
-		rc = store__run(st, NULL, "DELETE FROM config WHERE name = ?", "s", name);
+		rc = store__run(st, NULL, k->delete_sql, "s", name);
 	else
-		rc = store__run(st, NULL, "INSERT OR REPLACE INTO config (name, value) VALUES (?, ?)",
-		    "ss", name, b);
-	if (rc != 0 || (rc = store__config_audit(st, command, &old, &new)) != 0)
+		rc = store__run(st, NULL, k->upsert_sql, "ss", name, b);
+	if (rc != 0 || (rc = audit_kind(st, k, command, &old, &new)) != 0)
 		goto out;
 	rc = store__tx_commit(st);
 out:
@@ -314,11 +464,23 @@ out:
 int
 store_config_set(struct store *st, const char *name, const char *value)
 {
-	return config_change(st, name, value ? value : "", "config set");
+	return config_change(st, &sip_kind, name, value ? value : "", "config set");
 }
 
 int
 store_config_reset(struct store *st, const char *name)
 {
-	return config_change(st, name, NULL, "config reset");
+	return config_change(st, &sip_kind, name, NULL, "config reset");
+}
+
+int
+store_xmpp_config_set(struct store *st, const char *name, const char *value)
+{
+	return config_change(st, &xmpp_kind, name, value ? value : "", "xmpp config set");
+}
+
+int
+store_xmpp_config_reset(struct store *st, const char *name)
+{
+	return config_change(st, &xmpp_kind, name, NULL, "xmpp config reset");
 }

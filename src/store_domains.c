@@ -1,5 +1,6 @@
 /* store_domains.c: allowed and blocked domains and providers: their rules
- * (never both allowed and blocked, unique proxy FQDNs), audited changes. */
+ * (never both allowed and blocked, never also an XMPP partner's, unique proxy
+ * FQDNs), audited changes. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -49,6 +50,27 @@ provider_json(struct store *st, const char *name, char **out)
 	    name);
 }
 
+/* Refuse domain (normal form) for SIP federation when it is an XMPP partner's:
+ * what names the SIP entry ("", "domain "); remedy how to proceed ("" for
+ * none). */
+static int
+not_xmpp(struct store *st, const char *domain, const char *what, const char *remedy)
+{
+	char *partner = NULL;
+	bool add;
+	int rc = store__xmpp_holder(st, domain, &partner, &add);
+
+	if (rc == 0 && !add)
+		rc = store__serr(st, -EEXIST, "%s%s is an XMPP partner; a domain is either a SIP "
+		    "federation partner or an XMPP partner, never both%s", what, domain, remedy);
+	else if (rc == 0)
+		rc = store__serr(st, -EEXIST, "%s%s is an additional domain of XMPP partner %s; a "
+		    "domain is either a SIP federation partner or an XMPP partner, never both%s",
+		    what, domain, partner, remedy);
+	free(partner);
+	return rc == -ENOENT ? 0 : rc;
+}
+
 /* ----------------------------------------------- allowed and blocked domains */
 
 /* Insert an allowed domain inside the caller's transaction, checking the rules
@@ -79,6 +101,8 @@ store__allowed_insert(struct store *st, const char *domain_in, const char *proxy
 		    "blocked (\"sipedgectl block remove %s\" first)", domain, domain);
 	if (rc != -ENOENT)
 		return rc;
+	if ((rc = not_xmpp(st, domain, "", "")) != 0)
+		return rc;
 	if (proxy_in != NULL) {
 		rc = store__query_text(st, &prov, "SELECT name FROM provider WHERE proxy_fqdn = ?", "s", proxy);
 		if (rc == 0) {
@@ -98,8 +122,9 @@ store__allowed_insert(struct store *st, const char *domain_in, const char *proxy
 int
 store__blocked_insert(struct store *st, const char *domain_in, const char *comment)
 {
-	char domain[NAMES_MAX + 1];
+	char domain[NAMES_MAX + 1], *partner = NULL;
 	int64_t one;
+	bool add;
 	int rc;
 
 	if ((rc = store__norm(st, "domain", domain_in, domain)) != 0)
@@ -116,6 +141,17 @@ store__blocked_insert(struct store *st, const char *domain_in, const char *comme
 		return store__serr(st, -EEXIST, "%s is allowed; a domain cannot be both allowed and "
 		    "blocked (\"sipedgectl block add %s --replace\" blocks it in one step)",
 		    domain, domain);
+	if (rc != -ENOENT)
+		return rc;
+	rc = store__xmpp_holder(st, domain, &partner, &add);
+	if (rc == 0) {
+		rc = store__serr(st, -EEXIST, "%s is %s%s; a domain cannot be both blocked and an "
+		    "XMPP partner (\"sipedgectl block add %s --replace\" blocks it in one step)",
+		    domain, add ? "an additional domain of XMPP partner " : "an XMPP partner",
+		    add ? partner : "", domain);
+		free(partner);
+		return rc;
+	}
 	if (rc != -ENOENT)
 		return rc;
 	return store__run(st, NULL, "INSERT INTO blocked_domain (domain, comment, added) VALUES (?, ?, ?)",
@@ -212,9 +248,41 @@ store_blocked_add(struct store *st, const char *domain, const char *comment)
 	return store__audited(st, &ch, domain, false, do_blocked_add, (void *)(uintptr_t)comment);
 }
 
-/* Allowed to blocked in one transaction: a running edge reloads either the
- * old policy or the new one, never one where the domain is neither (with
- * partner discovery on, it would be a discovered partner in between). */
+/* Take domain (normal form) from the XMPP partner that has it, audited as a
+ * change to that partner: its own domain removes the partner (and its
+ * additional domains), an additional domain leaves its list. */
+static int
+xmpp_release(struct store *st, const char *domain, const char *command)
+{
+	char *partner = NULL, *old = NULL, *new = NULL, obj[NAMES_MAX + 32];
+	bool add;
+	int rc = store__xmpp_holder(st, domain, &partner, &add);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if ((rc = store__xmpp_json(st, partner, &old)) != 0)
+		goto out;
+	if (add)
+		rc = store__run(st, NULL, "DELETE FROM xmpp_partner_domain WHERE domain = ?", "s", domain);
+	else
+		rc = store__run(st, NULL, "DELETE FROM xmpp_partner WHERE domain = ?", "s", domain);
+	if (rc != 0 || (rc = store__xmpp_json(st, partner, &new)) != 0)
+		goto out;
+	snprintf(obj, sizeof(obj), "xmpp partner %s", partner);
+	rc = store__audit_add(st, command, obj, old, new);
+out:
+	free(partner);
+	free(old);
+	free(new);
+	return rc;
+}
+
+/* Allowed (or XMPP partner) to blocked in one transaction: a running edge
+ * reloads either the old policy or the new one, never one where the domain is
+ * neither (with partner discovery on, it would be a discovered partner in
+ * between). */
 int
 store_blocked_replace(struct store *st, const char *domain_in, const char *comment)
 {
@@ -229,6 +297,9 @@ store_blocked_replace(struct store *st, const char *domain_in, const char *comme
 	if ((rc = store__allowed_json(st, domain, &old_allowed)) != 0)
 		goto out;
 	if ((rc = store__run(st, NULL, "DELETE FROM allowed_domain WHERE domain = ?", "s", domain)) != 0)
+		goto out;
+	/* A refused block (already blocked) rolls this back with the rest. */
+	if ((rc = xmpp_release(st, domain, "block add --replace")) != 0)
 		goto out;
 	if ((rc = store__blocked_insert(st, domain, comment)) != 0)
 		goto out;
@@ -315,6 +386,8 @@ provider_domain_insert(struct store *st, int64_t id, const char *domain)
 	int64_t owner;
 	int rc;
 
+	if ((rc = not_xmpp(st, domain, "domain ", "")) != 0)
+		return rc;
 	rc = store__query_int(st, &owner, "SELECT provider_id FROM provider_domain WHERE domain = ?",
 	    "s", domain);
 	if (rc == 0) {

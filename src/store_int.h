@@ -1,6 +1,7 @@
 /* store_int.h: what the store's files share (store.c, store_config.c,
- * store_domains.c, store_policy.c, store_partners.c): the handle, statement and
- * transaction helpers, the audited change.  Private to the store; store.h is
+ * store_domains.c, store_policy.c, store_partners.c, store_xmpp.c,
+ * store_xmpp_sub.c): the handle, statement and transaction helpers, the
+ * audited change.  Private to the store; store.h is
  * its interface. */
 #ifndef SIPEDGE_STORE_INT_H
 #define SIPEDGE_STORE_INT_H
@@ -42,6 +43,14 @@ struct store {
 	"'enabled', json(CASE p.enabled WHEN 1 THEN 'true' ELSE 'false' END), " \
 	"'comment', p.comment, 'domains', (SELECT json_group_array(domain) FROM " \
 	"(SELECT domain FROM provider_domain WHERE provider_id = p.id ORDER BY domain)))"
+/* The keys are those of "sipedgectl xmpp partner list --json" and export. */
+#define XMPP_PARTNER_JSON \
+	"json_object('domain', x.domain, 'additional_domains', (SELECT json_group_array(domain) " \
+	"FROM (SELECT domain FROM xmpp_partner_domain WHERE partner = x.domain ORDER BY domain)), " \
+	"'type', x.partner_type, 'tls', x.tls, 'sasl', x.sasl, " \
+	"'dialback', json(CASE x.dialback WHEN 1 THEN 'true' ELSE 'false' END), " \
+	"'keepalive', json(CASE x.keepalive WHEN 1 THEN 'true' ELSE 'false' END), " \
+	"'connection_limit', x.connection_limit, 'proxy_fqdn', x.proxy_fqdn, 'comment', x.comment)"
 
 /* Run one audited change to the object "<kind> <key>" in its own transaction:
  * json gives the object's state before and after change. */
@@ -68,6 +77,7 @@ int store__norm(struct store *st, const char *what, const char *in, char out[NAM
 int store__check_comment(struct store *st, const char *c);
 int store__config_read(struct store *st, struct store_config *c);
 int store__config_audit(struct store *st, const char *command, const struct store_config *old, const struct store_config *new);
+int store__config_store(struct store *st, const struct store_config *c);
 int store__allowed_json(struct store *st, const char *domain, char **out);
 int store__blocked_json(struct store *st, const char *domain, char **out);
 int store__allowed_insert(struct store *st, const char *domain_in, const char *proxy_in, bool monitor, const char *comment);
@@ -76,5 +86,13 @@ int store__audited(struct store *st, const struct change *ch, const char *key_in
 int store__provider_id(struct store *st, const char *name, int64_t *id);
 int store__provider_insert(struct store *st, const struct store_provider *p);
 int store__col_dup(struct store *st, sqlite3_stmt *s, int i, bool nullable, char **out);
+int store__col_name(struct store *st, sqlite3_stmt *s, int i, bool nullable, const char *what, char **out);
+/* store_xmpp.c: the XMPP partner serving domain (normal form): its own domain
+ * (*additional false) or an additional one; *partner is malloc'ed.  -ENOENT
+ * if none. */
+int store__xmpp_holder(struct store *st, const char *domain, char **partner, bool *additional);
+int store__xmpp_json(struct store *st, const char *domain, char **out);
+int store__xmpp_insert(struct store *st, const struct store_xmpp_partner *p);
+int store__xmpp_load(struct store *st, struct store_xmpp_partner **out, size_t *n);
 
 #endif

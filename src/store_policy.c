@@ -1,5 +1,6 @@
-/* store_policy.c: the whole policy read in one transaction (the daemon's
- * snapshot, sipedgectl's lists), export and import. */
+/* store_policy.c: the whole policy, XMPP partners and settings included, read
+ * in one transaction (the daemon's snapshot, sipedgectl's lists), export and
+ * import. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -45,6 +46,7 @@ store_policy_free(struct store_policy *p)
 		free(v->domains);
 	}
 	free(p->providers);
+	store_xmpp_partner_free(p->xmpp_partners, p->nxmpp_partners);
 	free(p);
 }
 
@@ -64,8 +66,8 @@ store__col_dup(struct store *st, sqlite3_stmt *s, int i, bool nullable, char **o
 }
 
 /* A name read back from the db must be valid: the daemon relies on it. */
-static int
-col_name(struct store *st, sqlite3_stmt *s, int i, bool nullable, const char *what, char **out)
+int
+store__col_name(struct store *st, sqlite3_stmt *s, int i, bool nullable, const char *what, char **out)
 {
 	const char *t = (const char *)sqlite3_column_text(s, i);
 
@@ -97,8 +99,8 @@ load_allowed(struct store *st, struct store_policy *p)
 			goto out;
 		}
 		a = &p->allowed[p->nallowed++];
-		if ((rc = col_name(st, s, 0, false, "allowed domain", &a->domain)) != 0 ||
-		    (rc = col_name(st, s, 1, true, "proxy FQDN", &a->proxy_fqdn)) != 0 ||
+		if ((rc = store__col_name(st, s, 0, false, "allowed domain", &a->domain)) != 0 ||
+		    (rc = store__col_name(st, s, 1, true, "proxy FQDN", &a->proxy_fqdn)) != 0 ||
 		    (rc = store__col_dup(st, s, 3, false, &a->comment)) != 0)
 			goto out;
 		a->monitor = sqlite3_column_int(s, 2) != 0;
@@ -127,7 +129,7 @@ load_blocked(struct store *st, struct store_policy *p)
 			goto out;
 		}
 		b = &p->blocked[p->nblocked++];
-		if ((rc = col_name(st, s, 0, false, "blocked domain", &b->domain)) != 0 ||
+		if ((rc = store__col_name(st, s, 0, false, "blocked domain", &b->domain)) != 0 ||
 		    (rc = store__col_dup(st, s, 1, false, &b->comment)) != 0)
 			goto out;
 	}
@@ -152,7 +154,7 @@ load_provider_domains(struct store *st, int64_t id, struct store_provider *v)
 			rc = store__serr(st, -ENOMEM, "out of memory");
 			goto out;
 		}
-		if ((rc = col_name(st, s, 0, false, "provider domain",
+		if ((rc = store__col_name(st, s, 0, false, "provider domain",
 		    &v->domains[v->ndomains])) != 0)
 			goto out;
 		v->ndomains++;
@@ -184,7 +186,7 @@ load_providers(struct store *st, struct store_policy *p)
 		}
 		v = &p->providers[p->nproviders++];
 		if ((rc = store__col_dup(st, s, 1, false, &v->name)) != 0 ||
-		    (rc = col_name(st, s, 3, false, "provider proxy FQDN", &v->proxy_fqdn)) != 0 ||
+		    (rc = store__col_name(st, s, 3, false, "provider proxy FQDN", &v->proxy_fqdn)) != 0 ||
 		    (rc = store__col_dup(st, s, 6, false, &v->comment)) != 0)
 			goto out;
 		if (kind == NULL || store_provider_kind_parse(kind, &v->kind) != 0 ||
@@ -218,7 +220,8 @@ store_policy_load(struct store *st, struct store_policy **out)
 	    (rc = store__config_read(st, &p->config)) != 0 ||
 	    (rc = load_allowed(st, p)) != 0 ||
 	    (rc = load_blocked(st, p)) != 0 ||
-	    (rc = load_providers(st, p)) != 0)
+	    (rc = load_providers(st, p)) != 0 ||
+	    (rc = store__xmpp_load(st, &p->xmpp_partners, &p->nxmpp_partners)) != 0)
 		goto out;
 	if ((rc = store__exec_sql(st, "COMMIT")) != 0)
 		goto out;
@@ -230,12 +233,13 @@ out:
 	return rc;
 }
 
-/* Every allowed, blocked and provider object as (object, json), for the audit
- * of an import: compared before and after. */
+/* Every allowed, blocked, provider and XMPP partner object as (object, json),
+ * for the audit of an import: compared before and after. */
 #define OBJECTS_JSON \
 	"SELECT 'allowed ' || domain, " ALLOWED_JSON " FROM allowed_domain " \
 	"UNION ALL SELECT 'blocked ' || domain, " BLOCKED_JSON " FROM blocked_domain " \
-	"UNION ALL SELECT 'provider ' || p.name, " PROVIDER_JSON " FROM provider p"
+	"UNION ALL SELECT 'provider ' || p.name, " PROVIDER_JSON " FROM provider p " \
+	"UNION ALL SELECT 'xmpp partner ' || x.domain, " XMPP_PARTNER_JSON " FROM xmpp_partner x"
 
 int
 store_policy_replace(struct store *st, const struct store_policy *p, const char *command)
@@ -256,22 +260,11 @@ store_policy_replace(struct store *st, const struct store_policy *p, const char 
 	    "DELETE FROM temp.import_before; DELETE FROM temp.import_after;"
 	    "INSERT INTO temp.import_before " OBJECTS_JSON ";"
 	    "DELETE FROM allowed_domain; DELETE FROM blocked_domain; DELETE FROM provider;"
-	    "DELETE FROM config;")) != 0)
+	    "DELETE FROM xmpp_partner;")) != 0)
 		goto out;
 	/* Config: only values that differ from the default are stored. */
-	{
-		struct store_config def;
-		char a[NAMES_MAX + 16], b[NAMES_MAX + 16];
-
-		store_config_defaults(&def);
-		for (const struct store_setting *s = store_settings(); s->name; s++) {
-			s->format(s, &def, a, sizeof(a));
-			s->format(s, &p->config, b, sizeof(b));
-			if (strcmp(a, b) != 0 && (rc = store__run(st, NULL, "INSERT INTO config (name, "
-			    "value) VALUES (?, ?)", "ss", s->name, b)) != 0)
-				goto out;
-		}
-	}
+	if ((rc = store__config_store(st, &p->config)) != 0)
+		goto out;
 	for (size_t i = 0; i < p->nallowed; i++) {
 		const struct store_allowed *a = &p->allowed[i];
 
@@ -294,6 +287,14 @@ store_policy_replace(struct store *st, const struct store_policy *p, const char 
 		if ((rc = store__provider_insert(st, &p->providers[i])) != 0) {
 			snprintf(err, sizeof(err), "%s", st->err);
 			rc = store__serr(st, rc, "providers[%zu]: %s", i, err);
+			goto out;
+		}
+	}
+	/* Last: the domain rules of an XMPP partner name the SIP entries above. */
+	for (size_t i = 0; i < p->nxmpp_partners; i++) {
+		if ((rc = store__xmpp_insert(st, &p->xmpp_partners[i])) != 0) {
+			snprintf(err, sizeof(err), "%s", st->err);
+			rc = store__serr(st, rc, "xmpp_partners[%zu]: %s", i, err);
 			goto out;
 		}
 	}

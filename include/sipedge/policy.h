@@ -1,6 +1,7 @@
 /* policy.h: the immutable in-memory snapshot of the federation policy (the
- * store's access-edge configuration, allowed and blocked domains, providers),
- * built once per committed change and shared read-only by every worker.
+ * store's access-edge configuration, allowed and blocked domains, providers,
+ * XMPP partners and settings), built once per committed change and shared
+ * read-only by every worker.
  *
  * Ownership: policy_build returns a snapshot holding one reference, owned by
  * the caller.  Each thread that keeps a pointer takes its own reference with
@@ -80,5 +81,44 @@ const struct policy_provider *policy_provider_by_domain(const struct policy *p, 
 size_t policy_nblocked(const struct policy *p);
 size_t policy_nallowed(const struct policy *p);
 size_t policy_nproviders(const struct policy *p);
+
+/* ---- XMPP federation (policy_xmpp.c) ---- */
+
+/* An allowed XMPP partner, as the s2s streams need it. */
+struct policy_xmpp_partner {
+	const char *domain;                /* its own domain, normal form */
+	const char *const *additional;     /* its additional domains, sorted, normal form */
+	size_t nadditional;
+	enum store_xmpp_type type;
+	enum store_xmpp_nego tls, sasl;
+	bool dialback;
+	bool keepalive;
+	unsigned connection_limit;         /* in force: its own, else partner-connection-limit */
+	const char *proxy_fqdn;            /* NULL: DNS SRV */
+};
+
+/* The XMPP settings (connection limits, timers, message type). */
+const struct store_xmpp_config *policy_xmpp_config(const struct policy *p);
+/* The partner serving domain, its own or an additional one. */
+const struct policy_xmpp_partner *policy_xmpp_partner(const struct policy *p, const char *domain);
+size_t policy_nxmpp_partners(const struct policy *p);
+
+/* Whether the edge federates over XMPP with a remote domain (a stream's
+ * peer, a stanza's domain), first match wins; DNS, TLS and authentication
+ * are the caller's. */
+enum policy_xmpp_verdict {
+	POLICY_XMPP_PARTNER = 0,           /* an allowed XMPP partner: *out is it */
+	POLICY_XMPP_FEDERATION_OFF,        /* the setting federation is off: nothing federates */
+	POLICY_XMPP_LOCAL,                 /* one of our own domains: never a remote peer */
+	POLICY_XMPP_BLOCKED,               /* a blocked domain (the block list is SIP's and XMPP's) */
+	POLICY_XMPP_NOT_PARTNER            /* anything else, a name that is no domain name too */
+};
+
+/* Pure: no I/O, no allocation.  *out (out may be NULL) is the partner for
+ * POLICY_XMPP_PARTNER, else NULL; valid while the caller holds pol. */
+enum policy_xmpp_verdict policy_xmpp_decide(const struct policy *pol, const char *domain,
+    const struct policy_xmpp_partner **out);
+/* "partner", "federation-off", "local", "blocked", "not-partner". */
+const char *policy_xmpp_verdict_name(enum policy_xmpp_verdict v);
 
 #endif

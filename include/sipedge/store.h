@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "sipedge/names.h"
+#include "sipedge/store_xmpp.h"
 
 struct store;
 
@@ -74,6 +75,7 @@ struct store_config {
 	unsigned discovered_contacts;      /* distinct internal contacts per period, 1000 */
 	unsigned discovered_period;        /* report period, minutes, 60 */
 	bool mark_source_verifiable;       /* mark-source-verifiable, default on */
+	struct store_xmpp_config xmpp;     /* the XMPP settings (store_xmpp.h) */
 };
 
 enum store_setting_type { STORE_SET_BOOL, STORE_SET_UINT, STORE_SET_ENUM, STORE_SET_FQDN };
@@ -102,7 +104,11 @@ struct store_setting {
 /* The settings table, NULL-name terminated, in display order. */
 const struct store_setting *store_settings(void);
 const struct store_setting *store_setting_find(const char *name);
-/* Write every default into c. */
+/* The XMPP settings ("sipedgectl xmpp config"), the same kind of table over
+ * c->xmpp, stored apart (xmpp_config). */
+const struct store_setting *store_xmpp_settings(void);
+const struct store_setting *store_xmpp_setting_find(const char *name);
+/* Write every default (access-edge and XMPP) into c. */
 void store_config_defaults(struct store_config *c);
 /* Parse VALUE ("on", "20", "dns-srv", an FQDN or "" to unset) into c's field
  * for s, checking syntax and bounds (not the cross-setting rules). */
@@ -112,7 +118,8 @@ int store_setting_parse(const struct store_setting *s, const char *value,
 void store_setting_format(const struct store_setting *s, const struct store_config *c,
     char *buf, size_t len);
 /* Rules across settings: default-route needs an FQDN; partner discovery needs
- * DNS SRV routing; the suspicious rate is not above the normal rate. */
+ * DNS SRV routing; the suspicious rate is not above the normal rate; the XMPP
+ * partner-connection-limit is not above connection-limit. */
 int store_config_check(const struct store_config *c, char *err, size_t errlen);
 
 /* Set or reset (to its default) one setting; audited; refuses a change that
@@ -166,9 +173,12 @@ struct store_policy {
 	size_t nblocked;
 	struct store_provider *providers;
 	size_t nproviders;
+	struct store_xmpp_partner *xmpp_partners;
+	size_t nxmpp_partners;
 };
 
-/* Read the policy in one read transaction.  -EINVAL if a row fails the rules
+/* Read the policy (the XMPP partners and settings too) in one read
+ * transaction.  -EINVAL if a row fails the rules
  * (edited by hand): the daemon then keeps its previous snapshot. */
 int store_policy_load(struct store *st, struct store_policy **out);
 void store_policy_free(struct store_policy *p);
@@ -191,8 +201,9 @@ int store_allowed_add(struct store *st, const char *domain, const char *proxy_fq
     bool monitor, const char *comment);
 int store_allowed_remove(struct store *st, const char *domain);
 int store_blocked_add(struct store *st, const char *domain, const char *comment);
-/* Block domain, removing it from the allow list in the same transaction (it
- * need not be allowed). */
+/* Block domain, removing it in the same transaction from the allow list or
+ * from the XMPP partners (a partner's own domain removes the partner, an
+ * additional domain leaves its partner's list); it need not be either. */
 int store_blocked_replace(struct store *st, const char *domain, const char *comment);
 int store_blocked_remove(struct store *st, const char *domain);
 

@@ -6,6 +6,15 @@
 
 #include "ctl.h"
 
+/* The options of "xmpp partner add" and "set". */
+#define XMPP_PARTNER_OPTS "additional-domains= type= tls= sasl= dialback= keepalive= " \
+	"connection-limit= proxy-fqdn= comment="
+#define XMPP_PARTNER_USAGE "[--additional-domains D1,D2] " \
+	"[--type federated|public-verified|public-unverified] " \
+	"[--tls required|optional|not-supported] [--sasl required|optional|not-supported] " \
+	"[--dialback on|off] [--keepalive on|off] [--connection-limit N|default] " \
+	"[--proxy-fqdn FQDN] [--comment TEXT]"
+
 /* One row per command, in help order. */
 const struct ctl_cmd ctl_cmds[] = {
 	{ "config show", cmd_config_show, 0, 1, "", CTL_DB_OPEN, "[KEY]",
@@ -48,6 +57,25 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "DOMAIN [--comment TEXT]", "allow a discovered partner" },
 	{ "partners block", cmd_partners_block, 1, 1, "comment=", CTL_DB_OPEN,
 	  "DOMAIN [--comment TEXT]", "block a discovered partner" },
+	{ "xmpp partner add", cmd_xmpp_partner_add, 1, 1, XMPP_PARTNER_OPTS, CTL_DB_OPEN,
+	  "DOMAIN " XMPP_PARTNER_USAGE,
+	  "allow an XMPP partner (defaults: public-unverified, TLS and SASL required, "
+	  "dialback and keep-alive on, the global connection limit, DNS SRV)" },
+	{ "xmpp partner set", cmd_xmpp_partner_set, 1, 1, XMPP_PARTNER_OPTS, CTL_DB_OPEN,
+	  "DOMAIN " XMPP_PARTNER_USAGE,
+	  "change an XMPP partner (--additional-domains replaces the list, \"\" empties it)" },
+	{ "xmpp partner remove", cmd_xmpp_partner_remove, 1, 1, "", CTL_DB_OPEN, "DOMAIN",
+	  "remove an XMPP partner and its additional domains" },
+	{ "xmpp partner list", cmd_xmpp_partner_list, 0, 0, "", CTL_DB_OPEN, "",
+	  "list the XMPP partners" },
+	{ "xmpp partner show", cmd_xmpp_partner_show, 1, 1, "", CTL_DB_OPEN, "DOMAIN",
+	  "show the XMPP partner serving DOMAIN (its own or an additional domain)" },
+	{ "xmpp config show", cmd_xmpp_config_show, 0, 1, "", CTL_DB_OPEN, "[KEY]",
+	  "show the XMPP settings (or one value)" },
+	{ "xmpp config set", cmd_xmpp_config_set, 2, 2, "", CTL_DB_OPEN, "KEY VALUE",
+	  "change an XMPP setting" },
+	{ "xmpp config reset", cmd_xmpp_config_reset, 1, 1, "", CTL_DB_OPEN, "KEY",
+	  "return an XMPP setting to its default" },
 	{ "audit", cmd_audit, 0, 0, "limit=", CTL_DB_OPEN, "[--limit N]",
 	  "show the change log, oldest first" },
 	{ "db init", cmd_db_init, 0, 0, "", CTL_DB_CREATE, "",
@@ -318,14 +346,26 @@ ctl_run(struct ctl *c, int argc, char **argv)
 		}
 	}
 	if (best == NULL) {
-		char subs[256];
+		char group[128] = "", g[128], subs[256];
+		int depth = 0;
 
-		subcommands(argv[0], subs, sizeof(subs));
-		if (subs[0] != '\0' && argc == 1)
-			fprintf(stderr, "sipedgectl: %s: missing subcommand (%s)\n", argv[0], subs);
-		else if (subs[0] != '\0')
+		/* The longest run of words that names a group of commands
+		 * ("xmpp", "xmpp partner"). */
+		for (int i = 0; i < argc; i++) {
+			snprintf(g, sizeof(g), "%s%s%s", group, i ? " " : "", argv[i]);
+			subcommands(g, subs, sizeof(subs));
+			if (subs[0] == '\0')
+				break;
+			snprintf(group, sizeof(group), "%s", g);
+			depth = i + 1;
+		}
+		if (depth > 0)
+			subcommands(group, subs, sizeof(subs));
+		if (depth > 0 && argc == depth)
+			fprintf(stderr, "sipedgectl: %s: missing subcommand (%s)\n", group, subs);
+		else if (depth > 0)
 			fprintf(stderr, "sipedgectl: %s: unknown subcommand \"%s\" (%s)\n",
-			    argv[0], argv[1], subs);
+			    group, argv[depth], subs);
 		else
 			fprintf(stderr, "sipedgectl: unknown command \"%s\"; \"sipedgectl help\" "
 			    "lists the commands\n", argv[0]);

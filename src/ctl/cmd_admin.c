@@ -10,8 +10,9 @@
 #include "ctl.h"
 
 /* The export format's version: bump it when a reader of the old one would
- * misread the new one. */
-#define POLICY_FORMAT 1
+ * misread the new one.  Format 2 added the XMPP sections; a format 1 file
+ * (without them) still imports, as a policy without XMPP partners. */
+#define POLICY_FORMAT 2
 /* An import file is a policy, not a data set. */
 #define IMPORT_MAX (64 * 1024 * 1024)
 
@@ -198,6 +199,19 @@ export_policy(struct json_out *o, const struct store_policy *p)
 		json_out_end_object(o);
 	}
 	json_out_end_array(o);
+
+	json_out_key(o, "xmpp_config");
+	json_out_begin_object(o);
+	for (const struct store_setting *s = store_xmpp_settings(); s->name; s++) {
+		json_out_key(o, s->name);
+		ctl_json_setting(o, s, &p->config);
+	}
+	json_out_end_object(o);
+	json_out_key(o, "xmpp_partners");
+	json_out_begin_array(o);
+	for (size_t i = 0; i < p->nxmpp_partners; i++)
+		ctl_json_xmpp_partner(o, &p->xmpp_partners[i]);
+	json_out_end_array(o);
 	json_out_end_object(o);
 	json_out_end(o);
 }
@@ -315,20 +329,24 @@ member(struct imp *im, const struct json *obj, const char *path, const char *key
 	return 0;
 }
 
+/* The settings of table in the object cfg (section path) into out, which
+ * holds the defaults or earlier sections. */
 static int
-import_config(struct imp *im, const struct json *cfg, struct store_config *out)
+import_config(struct imp *im, const struct json *cfg, const char *path,
+    const struct store_setting *table, struct store_config *out)
 {
 	char err[256], num[32];
 
-	store_config_defaults(out);
 	for (size_t i = 0; i < cfg->n; i++) {
-		const struct store_setting *s = store_setting_find(cfg->keys[i]);
+		const struct store_setting *s = table;
 		const struct json *v = cfg->items[i];
 		const char *text = NULL;
 		int64_t n;
 
-		if (s == NULL)
-			return bad(im, v, "config", "unknown setting \"%s\"", cfg->keys[i]);
+		while (s->name && strcmp(s->name, cfg->keys[i]) != 0)
+			s++;
+		if (s->name == NULL)
+			return bad(im, v, path, "unknown setting \"%s\"", cfg->keys[i]);
 		switch (s->type) {
 		case STORE_SET_BOOL:
 			if (v->type == JSON_BOOL)
@@ -339,7 +357,7 @@ import_config(struct imp *im, const struct json *cfg, struct store_config *out)
 				snprintf(num, sizeof(num), "%" PRId64, n);
 				text = num;
 			} else if (v->type == JSON_NUMBER) {
-				return bad(im, v, "config", "%s: %s is not a whole number from %u to %u",
+				return bad(im, v, path, "%s: %s is not a whole number from %u to %u",
 				    s->name, v->str, s->min, s->max);
 			}
 			break;
@@ -353,15 +371,15 @@ import_config(struct imp *im, const struct json *cfg, struct store_config *out)
 			break;
 		}
 		if (text == NULL)
-			return bad(im, v, "config", "%s must be %s, not %s", s->name,
+			return bad(im, v, path, "%s must be %s, not %s", s->name,
 			    s->type == STORE_SET_BOOL ? "true or false" :
 			    s->type == STORE_SET_UINT ? "a number" : "a string",
 			    json_type_name(v->type));
 		if (store_setting_parse(s, text, out, err, sizeof(err)) != 0)
-			return bad(im, v, "config", "%s", err);
+			return bad(im, v, path, "%s", err);
 	}
 	if (store_config_check(out, err, sizeof(err)) != 0)
-		return bad(im, cfg, "config", "%s", err);
+		return bad(im, cfg, path, "%s", err);
 	return 0;
 }
 
@@ -471,6 +489,78 @@ import_providers(struct imp *im, const struct json *arr, struct store_policy *p)
 	return 0;
 }
 
+/* A partner's negotiation value; *out keeps its default when v is NULL. */
+static int
+import_nego(struct imp *im, const struct json *v, const char *path, enum store_xmpp_nego *out)
+{
+	if (v != NULL && store_xmpp_nego_parse(v->str, out) != 0)
+		return bad(im, v, path, "\"%s\" is not required, optional or not-supported", v->str);
+	return 0;
+}
+
+/* The XMPP partners; the strings point into the JSON tree.  The store checks
+ * the rules (the negotiation matrix, one thing per domain) on replace. */
+static int
+import_xmpp_partners(struct imp *im, const struct json *arr, struct store_policy *p)
+{
+	char path[64];
+	int rc;
+
+	if ((p->xmpp_partners = calloc(arr->n + 1, sizeof(*p->xmpp_partners))) == NULL)
+		return ctl_fail(im->c, CTL_FAIL, "out of memory");
+	for (size_t i = 0; i < arr->n; i++) {
+		const struct json *e = arr->items[i], *d, *ad, *ty, *tl, *sa, *db, *ka, *cl, *px, *cm;
+		struct store_xmpp_partner *x = &p->xmpp_partners[p->nxmpp_partners];
+		int64_t lim;
+
+		snprintf(path, sizeof(path), "xmpp_partners[%zu]", i);
+		if (e->type != JSON_OBJECT)
+			return bad(im, e, path, "must be an object, not %s", json_type_name(e->type));
+		if ((rc = only_keys(im, e, path, "domain additional_domains type tls sasl dialback "
+		    "keepalive connection_limit proxy_fqdn comment")) != 0 ||
+		    (rc = member(im, e, path, "domain", JSON_STRING, true, false, &d)) != 0 ||
+		    (rc = member(im, e, path, "additional_domains", JSON_ARRAY, false, false, &ad)) != 0 ||
+		    (rc = member(im, e, path, "type", JSON_STRING, false, false, &ty)) != 0 ||
+		    (rc = member(im, e, path, "tls", JSON_STRING, false, false, &tl)) != 0 ||
+		    (rc = member(im, e, path, "sasl", JSON_STRING, false, false, &sa)) != 0 ||
+		    (rc = member(im, e, path, "dialback", JSON_BOOL, false, false, &db)) != 0 ||
+		    (rc = member(im, e, path, "keepalive", JSON_BOOL, false, false, &ka)) != 0 ||
+		    (rc = member(im, e, path, "connection_limit", JSON_NUMBER, false, true, &cl)) != 0 ||
+		    (rc = member(im, e, path, "proxy_fqdn", JSON_STRING, false, true, &px)) != 0 ||
+		    (rc = member(im, e, path, "comment", JSON_STRING, false, true, &cm)) != 0)
+			return rc;
+		store_xmpp_partner_defaults(x);
+		p->nxmpp_partners++;
+		x->domain = d->str;
+		if (ty != NULL && store_xmpp_type_parse(ty->str, &x->type) != 0)
+			return bad(im, ty, path, "type \"%s\" is not federated, public-verified or "
+			    "public-unverified", ty->str);
+		if ((rc = import_nego(im, tl, path, &x->tls)) != 0 ||
+		    (rc = import_nego(im, sa, path, &x->sasl)) != 0)
+			return rc;
+		x->dialback = db ? db->b : true;
+		x->keepalive = ka ? ka->b : true;
+		if (cl != NULL && (json_to_int(cl, &lim) != 0 || lim < 1 ||
+		    lim > STORE_XMPP_CONN_LIMIT_MAX))
+			return bad(im, cl, path, "connection_limit %s is not a whole number from 1 to "
+			    "%d (null: partner-connection-limit)", cl->str, STORE_XMPP_CONN_LIMIT_MAX);
+		x->connection_limit = cl ? (unsigned)lim : 0;
+		x->proxy_fqdn = px ? px->str : NULL;
+		x->comment = cm ? cm->str : "";
+		if (ad == NULL)
+			continue;
+		if ((x->additional = calloc(ad->n + 1, sizeof(*x->additional))) == NULL)
+			return ctl_fail(im->c, CTL_FAIL, "out of memory");
+		for (size_t j = 0; j < ad->n; j++) {
+			if (ad->items[j]->type != JSON_STRING)
+				return bad(im, ad->items[j], path, "additional_domains[%zu] must be a "
+				    "string, not %s", j, json_type_name(ad->items[j]->type));
+			x->additional[x->nadditional++] = ad->items[j]->str;
+		}
+	}
+	return 0;
+}
+
 /* Read all of a file (or standard input for "-"). */
 static int
 slurp(struct ctl *c, const char *file, char **out, size_t *len)
@@ -523,7 +613,7 @@ cmd_import(struct ctl *c, const struct ctl_args *a)
 {
 	struct imp im = { c, a->pos[0] };
 	struct store_policy p = { 0 };
-	const struct json *fmt, *cfg, *al, *bl, *pr;
+	const struct json *fmt, *cfg, *al, *bl, *pr, *xc = NULL, *xp = NULL;
 	struct json *root = NULL;
 	char *text = NULL, err[256];
 	size_t len = 0;
@@ -541,40 +631,56 @@ cmd_import(struct ctl *c, const struct ctl_args *a)
 		    json_type_name(root->type));
 		goto out;
 	}
-	if ((rc = only_keys(&im, root, "top level",
-	    "sipedge_policy config allowed blocked providers")) != 0 ||
-	    (rc = member(&im, root, "top level", "sipedge_policy", JSON_NUMBER, true, false,
+	if ((rc = member(&im, root, "top level", "sipedge_policy", JSON_NUMBER, true, false,
 	    &fmt)) != 0)
 		goto out;
-	if (json_to_int(fmt, &version) != 0 || version != POLICY_FORMAT) {
+	if (json_to_int(fmt, &version) != 0 || version < 1 || version > POLICY_FORMAT) {
 		rc = bad(&im, fmt, "sipedge_policy", "format %s is not supported (this sipedgectl "
-		    "reads format %d)", fmt->str, POLICY_FORMAT);
+		    "reads formats 1 to %d)", fmt->str, POLICY_FORMAT);
 		goto out;
 	}
+	if ((rc = only_keys(&im, root, "top level", version == 1 ?
+	    "sipedge_policy config allowed blocked providers" :
+	    "sipedge_policy config allowed blocked providers xmpp_config xmpp_partners")) != 0)
+		goto out;
 	/* Every section is required: a missing one would silently empty it. */
 	if ((rc = member(&im, root, "top level", "config", JSON_OBJECT, true, false, &cfg)) != 0 ||
 	    (rc = member(&im, root, "top level", "allowed", JSON_ARRAY, true, false, &al)) != 0 ||
 	    (rc = member(&im, root, "top level", "blocked", JSON_ARRAY, true, false, &bl)) != 0 ||
 	    (rc = member(&im, root, "top level", "providers", JSON_ARRAY, true, false, &pr)) != 0)
 		goto out;
-	if ((rc = import_config(&im, cfg, &p.config)) != 0 ||
+	if (version >= 2 &&
+	    ((rc = member(&im, root, "top level", "xmpp_config", JSON_OBJECT, true, false,
+	    &xc)) != 0 ||
+	    (rc = member(&im, root, "top level", "xmpp_partners", JSON_ARRAY, true, false,
+	    &xp)) != 0))
+		goto out;
+	store_config_defaults(&p.config);
+	if ((rc = import_config(&im, cfg, "config", store_settings(), &p.config)) != 0 ||
+	    (xc != NULL && (rc = import_config(&im, xc, "xmpp_config", store_xmpp_settings(),
+	    &p.config)) != 0) ||
 	    (rc = import_allowed(&im, al, &p)) != 0 ||
 	    (rc = import_blocked(&im, bl, &p)) != 0 ||
-	    (rc = import_providers(&im, pr, &p)) != 0)
+	    (rc = import_providers(&im, pr, &p)) != 0 ||
+	    (xp != NULL && (rc = import_xmpp_partners(&im, xp, &p)) != 0))
 		goto out;
 	if ((rc = store_policy_replace(c->st, &p, "import")) != 0) {
 		rc = ctl_fail(c, ctl_exit_for(rc), "%s: %s", im.file, store_error(c->st));
 		goto out;
 	}
 	if (!c->json)
-		fprintf(c->out, "imported %s: %zu allowed, %zu blocked, %zu providers\n",
-		    im.file, p.nallowed, p.nblocked, p.nproviders);
+		fprintf(c->out, "imported %s: %zu allowed, %zu blocked, %zu providers, "
+		    "%zu XMPP partners\n", im.file, p.nallowed, p.nblocked, p.nproviders,
+		    p.nxmpp_partners);
 	rc = CTL_OK;
 out:
 	/* The policy points into the JSON tree; free only its arrays. */
 	for (size_t i = 0; i < p.nproviders; i++)
 		free(p.providers[i].domains);
 	free(p.providers);
+	for (size_t i = 0; i < p.nxmpp_partners; i++)
+		free(p.xmpp_partners[i].additional);
+	free(p.xmpp_partners);
 	free(p.allowed);
 	free(p.blocked);
 	json_free(root);

@@ -39,8 +39,8 @@ done(struct ctl *c, int rc, const char *fmt, ...)
 
 /* The normal form of a domain argument for a confirmation (the store has
  * already accepted it). */
-static const char *
-shown(const char *in, char buf[NAMES_MAX + 1])
+const char *
+ctl_shown(const char *in, char buf[NAMES_MAX + 1])
 {
 	return names_normalize(in, buf, NAMES_MAX + 1, NULL) == 0 ? buf : in;
 }
@@ -74,7 +74,8 @@ ctl_json_setting(struct json_out *o, const struct store_setting *s,
 }
 
 int
-cmd_config_show(struct ctl *c, const struct ctl_args *a)
+ctl_settings_show(struct ctl *c, const struct ctl_args *a, const struct store_setting *table,
+    const char *show)
 {
 	static const char *const heads[] = { "SETTING", "VALUE", "DEFAULT", "DESCRIPTION" };
 	const struct store_setting *one = NULL;
@@ -84,15 +85,18 @@ cmd_config_show(struct ctl *c, const struct ctl_args *a)
 	char buf[NAMES_MAX + 16];
 	int rc;
 
-	if (a->npos == 1 && (one = store_setting_find(a->pos[0])) == NULL)
-		return ctl_fail(c, CTL_FAIL, "unknown setting \"%s\"; \"sipedgectl config show\" "
-		    "lists them", a->pos[0]);
+	for (const struct store_setting *s = table; a->npos == 1 && s->name && !one; s++)
+		if (strcmp(s->name, a->pos[0]) == 0)
+			one = s;
+	if (a->npos == 1 && one == NULL)
+		return ctl_fail(c, CTL_FAIL, "unknown setting \"%s\"; \"%s\" lists them", a->pos[0],
+		    show);
 	if ((rc = load(c, &p)) != 0)
 		return rc;
 	if (c->json) {
 		json_out_init(&o, c->out);
 		json_out_begin_object(&o);
-		for (const struct store_setting *s = store_settings(); s->name; s++) {
+		for (const struct store_setting *s = table; s->name; s++) {
 			if (one != NULL && s != one)
 				continue;
 			json_out_key(&o, s->name);
@@ -105,7 +109,7 @@ cmd_config_show(struct ctl *c, const struct ctl_args *a)
 		fprintf(c->out, "%s\n", buf);
 	} else {
 		ctl_table_init(&t, 4, heads);
-		for (const struct store_setting *s = store_settings(); s->name; s++) {
+		for (const struct store_setting *s = table; s->name; s++) {
 			char desc[512];
 
 			store_setting_format(s, &p->config, buf, sizeof(buf));
@@ -118,6 +122,12 @@ cmd_config_show(struct ctl *c, const struct ctl_args *a)
 	}
 	store_policy_free(p);
 	return CTL_OK;
+}
+
+int
+cmd_config_show(struct ctl *c, const struct ctl_args *a)
+{
+	return ctl_settings_show(c, a, store_settings(), "sipedgectl config show");
 }
 
 int
@@ -149,7 +159,8 @@ cmd_allow_add(struct ctl *c, const struct ctl_args *a)
 	int rc = store_allowed_add(c->st, a->pos[0], proxy, ctl_flag(a, "monitor"),
 	    ctl_opt(a, "comment"));
 
-	return done(c, rc, proxy ? "%s allowed (partner server)" : "%s allowed", shown(a->pos[0], b));
+	return done(c, rc, proxy ? "%s allowed (partner server)" : "%s allowed",
+	    ctl_shown(a->pos[0], b));
 }
 
 int
@@ -158,7 +169,7 @@ cmd_allow_remove(struct ctl *c, const struct ctl_args *a)
 	char b[NAMES_MAX + 1];
 
 	return done(c, store_allowed_remove(c->st, a->pos[0]), "%s removed from the allow list",
-	    shown(a->pos[0], b));
+	    ctl_shown(a->pos[0], b));
 }
 
 int
@@ -213,9 +224,9 @@ cmd_block_add(struct ctl *c, const struct ctl_args *a)
 
 	if (ctl_flag(a, "replace"))
 		return done(c, store_blocked_replace(c->st, a->pos[0], ctl_opt(a, "comment")),
-		    "%s blocked", shown(a->pos[0], b));
+		    "%s blocked", ctl_shown(a->pos[0], b));
 	return done(c, store_blocked_add(c->st, a->pos[0], ctl_opt(a, "comment")), "%s blocked",
-	    shown(a->pos[0], b));
+	    ctl_shown(a->pos[0], b));
 }
 
 int
@@ -224,7 +235,7 @@ cmd_block_remove(struct ctl *c, const struct ctl_args *a)
 	char b[NAMES_MAX + 1];
 
 	return done(c, store_blocked_remove(c->st, a->pos[0]), "%s removed from the block list",
-	    shown(a->pos[0], b));
+	    ctl_shown(a->pos[0], b));
 }
 
 int
@@ -363,8 +374,8 @@ cmd_provider_remove(struct ctl *c, const struct ctl_args *a)
 }
 
 /* "a.test,b.test" for a table cell. */
-static char *
-join(char **v, size_t n)
+char *
+ctl_join(char *const *v, size_t n)
 {
 	size_t len = 1;
 	char *s;
@@ -427,7 +438,7 @@ cmd_provider_list(struct ctl *c, const struct ctl_args *a)
 		ctl_table_init(&t, 7, heads);
 		for (size_t i = 0; i < p->nproviders; i++) {
 			const struct store_provider *v = &p->providers[i];
-			char *d = join(v->domains, v->ndomains);
+			char *d = ctl_join(v->domains, v->ndomains);
 
 			ctl_table_add(&t, v->name, store_provider_kind_name(v->kind), v->proxy_fqdn,
 			    store_verification_name(v->verification), v->enabled ? "yes" : "no",
@@ -494,7 +505,7 @@ cmd_partners(struct ctl *c, const struct ctl_args *a)
 	} else {
 		ctl_table_init(&t, 8, heads);
 		for (size_t i = 0; i < n; i++) {
-			char *peers = join(p[i].peers, p[i].npeers);
+			char *peers = ctl_join(p[i].peers, p[i].npeers);
 
 			snprintf(rq, sizeof(rq), "%" PRIu64, p[i].requests);
 			snprintf(ct, sizeof(ct), "%" PRIu64, p[i].contacts);
@@ -518,7 +529,7 @@ cmd_partners_promote(struct ctl *c, const struct ctl_args *a)
 	char b[NAMES_MAX + 1];
 
 	return done(c, store_partner_promote(c->st, a->pos[0], ctl_opt(a, "comment")),
-	    "%s allowed", shown(a->pos[0], b));
+	    "%s allowed", ctl_shown(a->pos[0], b));
 }
 
 int
@@ -527,5 +538,5 @@ cmd_partners_block(struct ctl *c, const struct ctl_args *a)
 	char b[NAMES_MAX + 1];
 
 	return done(c, store_partner_block(c->st, a->pos[0], ctl_opt(a, "comment")),
-	    "%s blocked", shown(a->pos[0], b));
+	    "%s blocked", ctl_shown(a->pos[0], b));
 }

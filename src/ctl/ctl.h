@@ -125,6 +125,26 @@ int cmd_partners_block(struct ctl *c, const struct ctl_args *a);
 /* Write one setting's value as typed JSON (export and config show). */
 void ctl_json_setting(struct json_out *o, const struct store_setting *s,
     const struct store_config *cfg);
+/* "config show" over a settings table; show names the command that lists
+ * its names. */
+int ctl_settings_show(struct ctl *c, const struct ctl_args *a, const struct store_setting *table,
+    const char *show);
+/* The normal form of a domain argument for a confirmation. */
+const char *ctl_shown(const char *in, char buf[NAMES_MAX + 1]);
+/* "a.test,b.test" (malloc'ed; "" for none; NULL without memory). */
+char *ctl_join(char *const *v, size_t n);
+
+/* cmd_xmpp.c: the XMPP partners and settings */
+int cmd_xmpp_partner_add(struct ctl *c, const struct ctl_args *a);
+int cmd_xmpp_partner_set(struct ctl *c, const struct ctl_args *a);
+int cmd_xmpp_partner_remove(struct ctl *c, const struct ctl_args *a);
+int cmd_xmpp_partner_list(struct ctl *c, const struct ctl_args *a);
+int cmd_xmpp_partner_show(struct ctl *c, const struct ctl_args *a);
+int cmd_xmpp_config_show(struct ctl *c, const struct ctl_args *a);
+int cmd_xmpp_config_set(struct ctl *c, const struct ctl_args *a);
+int cmd_xmpp_config_reset(struct ctl *c, const struct ctl_args *a);
+/* One partner as JSON (list, show, export; the audit log's keys). */
+void ctl_json_xmpp_partner(struct json_out *o, const struct store_xmpp_partner *x);
 
 /* cmd_daemon.c: through the running daemon's control socket */
 int cmd_status(struct ctl *c, const struct ctl_args *a);

@@ -1,6 +1,7 @@
-/* test_policy.c: unit tests for policy.c: building a snapshot from a policy
- * made in memory and from a real store, lookups (case, trailing dot, exact
- * match), refusal of bad input, and reference counting across threads. */
+/* test_policy.c: unit tests for policy.c and policy_xmpp.c: building a
+ * snapshot from a policy made in memory and from a real store, lookups (case,
+ * trailing dot, exact match), refusal of bad input, reference counting across
+ * threads, and the XMPP partners and their decision. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -323,6 +324,261 @@ test_policy_swap_while_held(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ XMPP */
+
+static char *gmail_more[] = { "GoogleMail.Test." };
+
+/* gmail.test (and googlemail.test): plain TCP and dialback, as Google Talk
+ * was run; jabber.test: federated, its own limit and proxy. */
+static void
+xmpp_fixture(struct store_policy *sp, struct store_xmpp_partner x[2])
+{
+	fixture(sp);
+	store_xmpp_partner_defaults(&x[0]);
+	x[0].domain = "Gmail.Test";
+	x[0].additional = gmail_more;
+	x[0].nadditional = 1;
+	x[0].tls = STORE_XMPP_NOT_SUPPORTED;
+	x[0].sasl = STORE_XMPP_NOT_SUPPORTED;
+	x[0].keepalive = false;
+	x[0].comment = "";
+	store_xmpp_partner_defaults(&x[1]);
+	x[1].domain = "jabber.test";
+	x[1].type = STORE_XMPP_FEDERATED;
+	x[1].sasl = STORE_XMPP_OPTIONAL;
+	x[1].dialback = false;
+	x[1].connection_limit = 5;
+	x[1].proxy_fqdn = "XMPP.Jabber.Test.";
+	x[1].comment = "";
+	sp->xmpp_partners = x;
+	sp->nxmpp_partners = 2;
+	sp->config.xmpp.partner_connection_limit = 7;
+	sp->config.xmpp.message_type = STORE_XMPP_MSG_NORMAL;
+}
+
+static int
+test_policy_xmpp_lookups(void)
+{
+	struct store_xmpp_partner x[2];
+	struct store_policy sp;
+	struct policy *p = NULL;
+	const struct policy_xmpp_partner *g, *j;
+
+	xmpp_fixture(&sp, x);
+	CHECK_EQ_INT(policy_build(&sp, &p), 0);
+	CHECK_EQ_INT(policy_nxmpp_partners(p), 2);
+	CHECK_EQ_INT(policy_xmpp_config(p)->partner_connection_limit, 7);
+	CHECK_EQ_INT(policy_xmpp_config(p)->connection_limit, 1000);
+	CHECK_EQ_INT(policy_xmpp_config(p)->subscription_refresh_interval, 28800);
+	CHECK_EQ_INT(policy_xmpp_config(p)->message_type, STORE_XMPP_MSG_NORMAL);
+	/* By its own domain or an additional one, any case, one trailing dot. */
+	CHECK((g = policy_xmpp_partner(p, "gmail.test")) != NULL);
+	CHECK(policy_xmpp_partner(p, "GMAIL.test.") == g);
+	CHECK(policy_xmpp_partner(p, "googlemail.test") == g);
+	CHECK(policy_xmpp_partner(p, "GoogleMail.TEST") == g);
+	CHECK_EQ_STR(g->domain, "gmail.test");
+	CHECK_EQ_INT(g->nadditional, 1);
+	CHECK_EQ_STR(g->additional[0], "googlemail.test");
+	CHECK_EQ_INT(g->type, STORE_XMPP_PUBLIC_UNVERIFIED);
+	CHECK_EQ_INT(g->tls, STORE_XMPP_NOT_SUPPORTED);
+	CHECK_EQ_INT(g->sasl, STORE_XMPP_NOT_SUPPORTED);
+	CHECK(g->dialback);
+	CHECK(!g->keepalive);
+	CHECK(g->proxy_fqdn == NULL);
+	/* No limit of its own: partner-connection-limit is in force. */
+	CHECK_EQ_INT(g->connection_limit, 7);
+	CHECK((j = policy_xmpp_partner(p, "jabber.test")) != NULL && j != g);
+	CHECK_EQ_INT(j->type, STORE_XMPP_FEDERATED);
+	CHECK_EQ_INT(j->tls, STORE_XMPP_REQUIRED);
+	CHECK_EQ_INT(j->sasl, STORE_XMPP_OPTIONAL);
+	CHECK(!j->dialback);
+	CHECK_EQ_INT(j->connection_limit, 5);
+	CHECK_EQ_STR(j->proxy_fqdn, "xmpp.jabber.test");
+	CHECK_EQ_INT(j->nadditional, 0);
+	/* Exact names only; SIP partners are not XMPP partners. */
+	CHECK(policy_xmpp_partner(p, "sub.gmail.test") == NULL);
+	CHECK(policy_xmpp_partner(p, "test") == NULL);
+	CHECK(policy_xmpp_partner(p, "fabrikam.test") == NULL);
+	CHECK(policy_xmpp_partner(p, "*.gmail.test") == NULL);
+	CHECK(policy_xmpp_partner(p, "") == NULL);
+	CHECK(policy_xmpp_partner(p, NULL) == NULL);
+	policy_unref(p);
+	return 0;
+}
+
+static int
+test_policy_xmpp_decide(void)
+{
+	static const char *const local[] = { "contoso.test" };
+	struct store_xmpp_partner x[2];
+	struct store_policy sp;
+	struct policy *p = NULL, *off = NULL;
+	const struct policy_xmpp_partner *out = (const void *)(uintptr_t)1;
+
+	xmpp_fixture(&sp, x);
+	CHECK_EQ_INT(policy_build_local(&sp, local, 1, &p), 0);
+	CHECK_EQ_INT(policy_xmpp_decide(p, "gmail.test", &out), POLICY_XMPP_PARTNER);
+	CHECK(out == policy_xmpp_partner(p, "gmail.test") && out != NULL);
+	CHECK_EQ_INT(policy_xmpp_decide(p, "GOOGLEMAIL.test.", &out), POLICY_XMPP_PARTNER);
+	CHECK_EQ_STR(out->domain, "gmail.test");
+	CHECK_EQ_INT(policy_xmpp_decide(p, "jabber.test", NULL), POLICY_XMPP_PARTNER);
+	CHECK_EQ_INT(policy_xmpp_decide(p, "Contoso.Test", &out), POLICY_XMPP_LOCAL);
+	CHECK(out == NULL);
+	CHECK_EQ_INT(policy_xmpp_decide(p, "evil.test", &out), POLICY_XMPP_BLOCKED);
+	CHECK(out == NULL);
+	CHECK_EQ_INT(policy_xmpp_decide(p, "fabrikam.test", &out), POLICY_XMPP_NOT_PARTNER);
+	CHECK_EQ_INT(policy_xmpp_decide(p, "provider.test", &out), POLICY_XMPP_NOT_PARTNER);
+	CHECK_EQ_INT(policy_xmpp_decide(p, "unknown.test", &out), POLICY_XMPP_NOT_PARTNER);
+	CHECK_EQ_INT(policy_xmpp_decide(p, "10.0.0.1", &out), POLICY_XMPP_NOT_PARTNER);
+	CHECK_EQ_INT(policy_xmpp_decide(p, "bad..name", &out), POLICY_XMPP_NOT_PARTNER);
+	CHECK_EQ_INT(policy_xmpp_decide(p, NULL, &out), POLICY_XMPP_NOT_PARTNER);
+	CHECK(out == NULL);
+	/* The federation switch applies to XMPP too, before anything else. */
+	sp.config.federation = false;
+	CHECK_EQ_INT(policy_build_local(&sp, local, 1, &off), 0);
+	out = (const void *)(uintptr_t)1;
+	CHECK_EQ_INT(policy_xmpp_decide(off, "gmail.test", &out), POLICY_XMPP_FEDERATION_OFF);
+	CHECK(out == NULL);
+	CHECK_EQ_INT(policy_xmpp_decide(off, "evil.test", NULL), POLICY_XMPP_FEDERATION_OFF);
+	CHECK_EQ_STR(policy_xmpp_verdict_name(POLICY_XMPP_PARTNER), "partner");
+	CHECK_EQ_STR(policy_xmpp_verdict_name(POLICY_XMPP_FEDERATION_OFF), "federation-off");
+	CHECK_EQ_STR(policy_xmpp_verdict_name(POLICY_XMPP_LOCAL), "local");
+	CHECK_EQ_STR(policy_xmpp_verdict_name(POLICY_XMPP_BLOCKED), "blocked");
+	CHECK_EQ_STR(policy_xmpp_verdict_name(POLICY_XMPP_NOT_PARTNER), "not-partner");
+	policy_unref(p);
+	policy_unref(off);
+	return 0;
+}
+
+/* A snapshot built from data the store would refuse still never lets a
+ * blocked domain through, and refuses what cannot be decided safely. */
+static int
+test_policy_xmpp_bad_input(void)
+{
+	struct store_xmpp_partner x[2];
+	struct store_policy sp;
+	struct policy *p = NULL, *untouched = (struct policy *)(uintptr_t)1;
+	static struct store_blocked blocked_gmail[] = { { "gmail.test", "" } };
+	char *clash[] = { "jabber.test" };
+
+	xmpp_fixture(&sp, x);
+	sp.blocked = blocked_gmail;
+	sp.nblocked = 1;
+	CHECK_EQ_INT(policy_build(&sp, &p), 0);
+	CHECK_EQ_INT(policy_xmpp_decide(p, "gmail.test", NULL), POLICY_XMPP_BLOCKED);
+	CHECK_EQ_INT(policy_xmpp_decide(p, "googlemail.test", NULL), POLICY_XMPP_PARTNER);
+	policy_unref(p);
+
+	/* One domain for two partners. */
+	xmpp_fixture(&sp, x);
+	x[0].additional = clash;
+	CHECK_EQ_INT(policy_build(&sp, &untouched), -EINVAL);
+	xmpp_fixture(&sp, x);
+	x[1].domain = "GMAIL.test";
+	CHECK_EQ_INT(policy_build(&sp, &untouched), -EINVAL);
+	/* A combination the negotiation matrix refuses. */
+	xmpp_fixture(&sp, x);
+	x[1].sasl = STORE_XMPP_NOT_SUPPORTED;
+	CHECK_EQ_INT(policy_build(&sp, &untouched), -EINVAL);
+	xmpp_fixture(&sp, x);
+	x[1].tls = STORE_XMPP_NOT_SUPPORTED;
+	CHECK_EQ_INT(policy_build(&sp, &untouched), -EINVAL);
+	/* Bad names, values out of range. */
+	xmpp_fixture(&sp, x);
+	x[0].domain = "*.gmail.test";
+	CHECK_EQ_INT(policy_build(&sp, &untouched), -EINVAL);
+	xmpp_fixture(&sp, x);
+	x[1].proxy_fqdn = "bad proxy";
+	CHECK_EQ_INT(policy_build(&sp, &untouched), -EINVAL);
+	xmpp_fixture(&sp, x);
+	x[1].connection_limit = STORE_XMPP_CONN_LIMIT_MAX + 1;
+	CHECK_EQ_INT(policy_build(&sp, &untouched), -EINVAL);
+	xmpp_fixture(&sp, x);
+	x[1].type = (enum store_xmpp_type)7;
+	CHECK_EQ_INT(policy_build(&sp, &untouched), -EINVAL);
+	CHECK(untouched == (struct policy *)(uintptr_t)1);
+	return 0;
+}
+
+/* The store's changes reach a new snapshot: what the daemon's generation poll
+ * rebuilds within a second of a commit. */
+static int
+test_policy_xmpp_from_store(void)
+{
+	struct store *st = NULL;
+	struct store_policy *sp = NULL;
+	struct policy *p1 = NULL, *p2 = NULL, *p3 = NULL;
+	struct store_xmpp_partner x;
+	char *more[] = { "GoogleMail.Test" };
+	char dir[] = "/tmp/test_policy.XXXXXX", path[64], err[256], cmd[96];
+	const struct policy_xmpp_partner *out = NULL;
+	int rc = 1;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/policy.db", dir);
+	if (store_open(path, STORE_OPEN_CREATE | STORE_OPEN_ANY, &st, err, sizeof(err)) != 0 ||
+	    store_init(st) != 0) {
+		fprintf(stderr, "# store: %s\n", st ? store_error(st) : err);
+		goto out;
+	}
+	store_xmpp_partner_defaults(&x);
+	x.domain = "Gmail.Test";
+	x.additional = more;
+	x.nadditional = 1;
+	x.tls = STORE_XMPP_NOT_SUPPORTED;
+	x.sasl = STORE_XMPP_NOT_SUPPORTED;
+	if (store_config_set(st, "federation", "on") != 0 ||
+	    store_xmpp_config_set(st, "keepalive-interval", "120") != 0 ||
+	    store_policy_load(st, &sp) != 0 || policy_build(sp, &p1) != 0)
+		goto fail;
+	store_policy_free(sp);
+	sp = NULL;
+	if (policy_xmpp_decide(p1, "gmail.test", NULL) != POLICY_XMPP_NOT_PARTNER ||
+	    policy_xmpp_config(p1)->keepalive_interval != 120) {
+		fprintf(stderr, "# before the add\n");
+		goto out;
+	}
+	/* Added: the next snapshot lets it through. */
+	if (store_xmpp_partner_add(st, &x) != 0 || store_policy_load(st, &sp) != 0 ||
+	    policy_build(sp, &p2) != 0)
+		goto fail;
+	store_policy_free(sp);
+	sp = NULL;
+	if (policy_generation(p2) <= policy_generation(p1) ||
+	    policy_xmpp_decide(p2, "googlemail.test", &out) != POLICY_XMPP_PARTNER ||
+	    strcmp(out->domain, "gmail.test") != 0 || out->tls != STORE_XMPP_NOT_SUPPORTED ||
+	    out->connection_limit != 20) {
+		fprintf(stderr, "# after the add\n");
+		goto out;
+	}
+	/* Blocked in its place: the next snapshot refuses it, the held one not. */
+	if (store_blocked_replace(st, "gmail.test", "ended") != 0 ||
+	    store_policy_load(st, &sp) != 0 || policy_build(sp, &p3) != 0)
+		goto fail;
+	if (policy_generation(p3) <= policy_generation(p2) ||
+	    policy_xmpp_decide(p3, "gmail.test", NULL) != POLICY_XMPP_BLOCKED ||
+	    policy_xmpp_decide(p3, "googlemail.test", NULL) != POLICY_XMPP_NOT_PARTNER ||
+	    policy_nxmpp_partners(p3) != 0 ||
+	    policy_xmpp_decide(p2, "gmail.test", NULL) != POLICY_XMPP_PARTNER) {
+		fprintf(stderr, "# after the block\n");
+		goto out;
+	}
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "# store: %s\n", store_error(st));
+out:
+	policy_unref(p1);
+	policy_unref(p2);
+	policy_unref(p3);
+	store_policy_free(sp);
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "# could not remove %s\n", dir);
+	return rc;
+}
+
 static const struct unit_test tests[] = {
 	UNIT(test_policy_lookups),
 	UNIT(test_policy_empty),
@@ -330,6 +586,10 @@ static const struct unit_test tests[] = {
 	UNIT(test_policy_independent_of_source),
 	UNIT(test_policy_refcount_threads),
 	UNIT(test_policy_swap_while_held),
+	UNIT(test_policy_xmpp_lookups),
+	UNIT(test_policy_xmpp_decide),
+	UNIT(test_policy_xmpp_bad_input),
+	UNIT(test_policy_xmpp_from_store),
 	{ 0 },
 };
 
