@@ -11,15 +11,16 @@
 
 #include "proxy_int.h"
 #include "sipedge/log.h"
+#include "sipedge/store.h"
 #include "sipedge/xmpp.h"
 #include "sipedge/xmpp_xml.h"
 
 static void
 on_stanza(void *arg, struct xmpp_gw *gw, const char *local, const char *remote,
-    const struct xmpp_partner *p, struct xml_doc *doc)
+    const struct policy_xmpp_partner *p, struct xml_doc *doc)
 {
-	xmpp_im_stanza(arg, gw, local, remote, doc, xmpp_ptype_name(p ? p->type :
-	    XMPP_PT_PUBLIC_UNVERIFIED));
+	xmpp_im_stanza(arg, gw, local, remote, doc, store_xmpp_type_name(p ? p->type :
+	    STORE_XMPP_PUBLIC_UNVERIFIED));
 }
 
 static const struct xmpp_hooks hooks = { on_stanza };
@@ -36,6 +37,12 @@ proxy_xmpp_start(struct worker *w, char *err, size_t errlen)
 		return rc;
 	xmpp_gw_start(w->xgw);
 	return 0;
+}
+
+void
+proxy_xmpp_policy(struct worker *w)
+{
+	xmpp_gw_set_policy(w->xgw, w->renv.pol);
 }
 
 void

@@ -289,7 +289,7 @@ handle_request(struct worker *w, struct conn *c, msg_t *msg, sip_t *sip)
 		txn_arm(t, TXN_TIMER_B);
 	} else if (!t->stateless)
 		txn_arm(t, TXN_TIMER_F);
-	if (rc == ROUTE_FORWARD)
+	if (rc == ROUTE_FORWARD || rc == ROUTE_XMPP)
 		txn_route_act(t);
 	/* else a look-up continues it (txn_route_act from its callback). */
 }

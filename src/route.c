@@ -419,6 +419,20 @@ route_outbound(struct route_op *op, const char *domain)
 		    op->env->cf->path);
 		return route__refuse(op, 403, DIAG_LOCAL_TARGET, domain);
 	}
+	{
+		const struct policy_xmpp_partner *xp;
+
+		/* RFC 7247 §4: for an XMPP partner the edge is the gateway. */
+		if (policy_xmpp_decide(op->env->pol, domain, &xp) == POLICY_XMPP_PARTNER) {
+			snprintf(op->domain, sizeof(op->domain), "%s", xp->domain);
+			route__step(op, "policy: %s is an XMPP partner (%s%s%s): the request is "
+			    "translated and sent over an XMPP server-to-server stream", domain,
+			    store_xmpp_type_name(xp->type), strcmp(xp->domain, domain) ? ", of " : "",
+			    strcmp(xp->domain, domain) ? xp->domain : "");
+			snprintf(op->domain, sizeof(op->domain), "%s", domain);
+			return op->verdict = ROUTE_XMPP;
+		}
+	}
 	if (out_decide(op, domain, &fo) < 0)
 		return ROUTE_REFUSE;
 	op->out_side = SIDE_EXTERNAL;

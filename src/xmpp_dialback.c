@@ -70,7 +70,7 @@ xdb_key(const struct xmpp_gw *gw, const char *receiving, const char *originating
 bool
 xdb_allowed(const struct xstream *s)
 {
-	const struct xmpp_partner *p = s->partner;
+	const struct policy_xmpp_partner *p = s->partner;
 
 	/* The reference system's matrix: with SASL required dialback does not
 	 * operate, unless TLS is not supported (then SASL cannot happen and
@@ -78,9 +78,9 @@ xdb_allowed(const struct xstream *s)
 	 * required. */
 	if (p == NULL || !p->dialback)
 		return false;
-	if (p->sasl == XMPP_NEG_REQUIRED && p->tls != XMPP_NEG_NOT_SUPPORTED)
+	if (p->sasl == STORE_XMPP_REQUIRED && p->tls != STORE_XMPP_NOT_SUPPORTED)
 		return false;
-	return s->tls_up || p->tls != XMPP_NEG_REQUIRED;
+	return s->tls_up || p->tls != STORE_XMPP_REQUIRED;
 }
 
 /* ---- outbound: proving our domain (§2.1.1) ---- */

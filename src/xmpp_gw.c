@@ -17,51 +17,61 @@
 #include "sipedge/xmpp_addr.h"
 #include "xmpp_int.h"
 
-void
-xmpp_settings_default(struct xmpp_settings *s)
+const struct store_xmpp_config *
+xgw_set(const struct xmpp_gw *gw)
 {
-	memset(s, 0, sizeof(*s));
-	s->connection_limit = 1000;
-	s->partner_connection_limit = 20;
-	s->keepalive_interval_s = 300;
-	s->establishment_timeout_s = 60;
-	s->inactivity_timeout_s = 600;
-	s->subscription_refresh_s = 28800;
-}
+	static struct store_xmpp_config defaults;
+	static bool made;
 
-const char *
-xmpp_ptype_name(enum xmpp_ptype t)
-{
-	switch (t) {
-	case XMPP_PT_FEDERATED:
-		return "federated";
-	case XMPP_PT_PUBLIC_VERIFIED:
-		return "public-verified";
-	case XMPP_PT_PUBLIC_UNVERIFIED:
-		break;
+	if (gw->pol != NULL)
+		return policy_xmpp_config(gw->pol);
+	if (!made) {
+		/* The store's defaults (the reference system's). */
+		defaults.connection_limit = 1000;
+		defaults.partner_connection_limit = 20;
+		defaults.keepalive_interval = 300;
+		defaults.stream_establishment_timeout = 60;
+		defaults.stream_inactivity_timeout = 600;
+		defaults.subscription_refresh_interval = 28800;
+		made = true;
 	}
-	return "public-unverified";
+	return &defaults;
 }
 
-const struct xmpp_partner *
+const struct policy_xmpp_partner *
 xgw_partner(struct xmpp_gw *gw, const char *domain, enum diag_code *d, const char **why)
 {
-	static char text[CONF_MAX_NAME + 64];
+	static char text[CONF_MAX_NAME + 96];
+	const struct policy_xmpp_partner *p = NULL;
 
-	if (gw->pol.lookup == NULL) {
+	if (gw->pol == NULL) {
 		*d = DIAG_FED_DISABLED;
-		*why = "no XMPP policy is loaded";
+		*why = "no policy is loaded";
 		return NULL;
 	}
-	{
-		const struct xmpp_partner *p = gw->pol.lookup(gw->pol.arg, domain, d, why);
-
-		if (p == NULL && *why == NULL) {
-			snprintf(text, sizeof(text), "%s is not an allowed XMPP partner", domain);
-			*why = text;
-		}
+	switch (policy_xmpp_decide(gw->pol, domain, &p)) {
+	case POLICY_XMPP_PARTNER:
 		return p;
+	case POLICY_XMPP_FEDERATION_OFF:
+		*d = DIAG_FED_DISABLED;
+		snprintf(text, sizeof(text), "federation is off: %.200s refused", domain);
+		break;
+	case POLICY_XMPP_LOCAL:
+		*d = DIAG_XMPP_HOST_UNKNOWN;
+		snprintf(text, sizeof(text), "%.200s is one of our own domains, not a partner", domain);
+		break;
+	case POLICY_XMPP_BLOCKED:
+		*d = DIAG_FED_BLOCKED;
+		snprintf(text, sizeof(text), "%.200s is blocked", domain);
+		break;
+	case POLICY_XMPP_NOT_PARTNER:
+	default:
+		*d = DIAG_XMPP_NOT_PARTNER;
+		snprintf(text, sizeof(text), "%.200s is not an allowed XMPP partner", domain);
+		break;
 	}
+	*why = text;
+	return NULL;
 }
 
 /* After xmpp_gw_close: the memory goes once the timer and every stream
@@ -71,6 +81,8 @@ gw_maybe_free(struct xmpp_gw *gw)
 {
 	if (!gw->stopping || !gw->tick_closed || gw->nstreams > 0)
 		return;
+	if (gw->pol)
+		policy_unref(gw->pol);
 	tls_ctx_free(gw->server);
 	tls_ctx_free(gw->client);
 	free(gw->listeners);
@@ -123,8 +135,7 @@ int
 xgw_admit(struct xstream *s)
 {
 	struct xmpp_gw *gw = s->gw;
-	unsigned limit = s->partner->connection_limit ? s->partner->connection_limit :
-	    gw->pol.set.partner_connection_limit;
+	unsigned limit = s->partner->connection_limit;
 
 	if (limit && partner_streams(gw, s->remote, s) >= limit) {
 		gw->ctr.streams_refused++;
@@ -160,12 +171,12 @@ on_accept(uv_stream_t *ls, int status)
 		xs_abort(s);
 		return;
 	}
-	if (gw->pol.set.connection_limit && gw->nstreams > gw->pol.set.connection_limit) {
+	if (xgw_set(gw)->connection_limit && gw->nstreams > xgw_set(gw)->connection_limit) {
 		gw->ctr.streams_refused++;
 		log_warnx("%s: XMPP connection-limit %u reached, refusing %s", __func__,
-		    gw->pol.set.connection_limit, xs_ctx(s, ctx, sizeof(ctx)));
+		    xgw_set(gw)->connection_limit, xs_ctx(s, ctx, sizeof(ctx)));
 		xs_close(s, XMPP_SERR_RESOURCE_CONSTRAINT, DIAG_XMPP_LIMIT,
-		    "the edge has %u XMPP streams open, its limit", gw->pol.set.connection_limit);
+		    "the edge has %u XMPP streams open, its limit", xgw_set(gw)->connection_limit);
 	}
 }
 
@@ -188,7 +199,6 @@ xmpp_gw_new(uv_loop_t *loop, const struct conf *cf, struct dns *dns, struct tls_
 	gw->client = tls_ctx_ref(client);
 	gw->hooks = hooks;
 	gw->hooks_arg = hooks_arg;
-	xmpp_settings_default(&gw->pol.set);
 	if ((r = xdb_load_secret(gw, err, errlen)) < 0)
 		goto out;
 	if (cf->nxmpp_listeners &&
@@ -253,17 +263,23 @@ recheck(struct xmpp_gw *gw)
 }
 
 void
-xmpp_gw_set_policy(struct xmpp_gw *gw, const struct xmpp_policy *pol)
+xmpp_gw_set_policy(struct xmpp_gw *gw, struct policy *pol)
 {
-	gw->pol = *pol;
+	struct policy *old = gw->pol;
+
+	gw->pol = pol ? policy_ref(pol) : NULL;
+	/* Every stream's row now comes from the new snapshot (or it ends)
+	 * before the old one may go. */
 	recheck(gw);
+	if (old)
+		policy_unref(old);
 }
 
 static void
 on_tick(uv_timer_t *t)
 {
 	struct xmpp_gw *gw = t->data;
-	const struct xmpp_settings *set = &gw->pol.set;
+	const struct store_xmpp_config *set = xgw_set(gw);
 	uint64_t now = uv_now(gw->loop);
 	struct xstream *s, *next;
 
@@ -272,25 +288,25 @@ on_tick(uv_timer_t *t)
 		if (s->state == XS_CLOSED || s->state == XS_CLOSING)
 			continue;
 		if (s->state != XS_READY) {
-			if (now - s->t_start >= (uint64_t)set->establishment_timeout_s * 1000) {
+			if (now - s->t_start >= (uint64_t)set->stream_establishment_timeout * 1000) {
 				xs_note(s, DIAG_XMPP_TIMEOUT, "the stream with %s was not established "
 				    "within %u s (stream-establishment-timeout)%s%s",
-				    s->remote[0] ? s->remote : s->peer, set->establishment_timeout_s,
+				    s->remote[0] ? s->remote : s->peer, set->stream_establishment_timeout,
 				    s->tried[0] ? ": " : "", s->tried);
 				xs_close(s, XMPP_SERR_CONNECTION_TIMEOUT, DIAG_XMPP_TIMEOUT, "%s", s->reason);
 			}
 			continue;
 		}
 		/* Inactivity counts stanzas, not keep-alives. */
-		if (set->inactivity_timeout_s &&
-		    now - s->t_ready >= (uint64_t)set->inactivity_timeout_s * 1000 &&
-		    now - s->t_stanza >= (uint64_t)set->inactivity_timeout_s * 1000) {
+		if (set->stream_inactivity_timeout &&
+		    now - s->t_ready >= (uint64_t)set->stream_inactivity_timeout * 1000 &&
+		    now - s->t_stanza >= (uint64_t)set->stream_inactivity_timeout * 1000) {
 			xs_close(s, XMPP_SERR_NONE, DIAG_NONE, "no stanza for %u s "
-			    "(stream-inactivity-timeout)", set->inactivity_timeout_s);
+			    "(stream-inactivity-timeout)", set->stream_inactivity_timeout);
 			continue;
 		}
-		if (set->keepalive_interval_s && (s->partner == NULL || s->partner->keepalive) &&
-		    now - s->t_out >= (uint64_t)set->keepalive_interval_s * 1000)
+		if (set->keepalive_interval && (s->partner == NULL || s->partner->keepalive) &&
+		    now - s->t_out >= (uint64_t)set->keepalive_interval * 1000)
 			(void)xs_send_raw(s, " ");      /* RFC 6120 §4.6.1 */
 	}
 }
@@ -354,7 +370,7 @@ void
 xmpp_gw_send(struct xmpp_gw *gw, const char *local, const char *remote, struct xml_doc *doc,
     xmpp_sent_cb cb, void *arg)
 {
-	const struct xmpp_partner *p;
+	const struct policy_xmpp_partner *p;
 	struct xs_pending *q;
 	struct xstream *s;
 	enum diag_code d;
@@ -373,7 +389,7 @@ xmpp_gw_send(struct xmpp_gw *gw, const char *local, const char *remote, struct x
 		return;
 	}
 	if ((s = find_out(gw, local, remote)) == NULL) {
-		if (gw->pol.set.connection_limit && gw->nstreams >= gw->pol.set.connection_limit) {
+		if (xgw_set(gw)->connection_limit && gw->nstreams >= xgw_set(gw)->connection_limit) {
 			gw->ctr.stanzas_failed++;
 			cb(503, DIAG_XMPP_LIMIT, "the edge's XMPP connection-limit is reached", arg);
 			xml_doc_free(doc);
@@ -431,7 +447,7 @@ xmpp_gw_send(struct xmpp_gw *gw, const char *local, const char *remote, struct x
 const char *
 xmpp_gw_message_type(const struct xmpp_gw *gw)
 {
-	return gw->pol.set.message_normal ? "normal" : "chat";
+	return xgw_set(gw)->message_type == STORE_XMPP_MSG_NORMAL ? "normal" : "chat";
 }
 
 void

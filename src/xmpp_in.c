@@ -36,7 +36,7 @@ new_sid(struct xstream *s)
 static int
 features(struct xstream *s)
 {
-	const struct xmpp_partner *p = s->partner;
+	const struct policy_xmpp_partner *p = s->partner;
 	struct xml_buf b = { 0 };
 	bool any = false;
 	int r;
@@ -47,9 +47,9 @@ features(struct xstream *s)
 		 * negotiate; stanzas may flow. */
 		any = true;
 	} else if (!s->tls_up) {
-		if (p->tls != XMPP_NEG_NOT_SUPPORTED) {
+		if (p->tls != STORE_XMPP_NOT_SUPPORTED) {
 			r = r ? r : xml_buf_str(&b, "<starttls xmlns='" XMPP_NS_TLS "'>");
-			if (p->tls == XMPP_NEG_REQUIRED)
+			if (p->tls == STORE_XMPP_REQUIRED)
 				r = r ? r : xml_buf_str(&b, "<required/>");
 			r = r ? r : xml_buf_str(&b, "</starttls>");
 			any = true;
@@ -61,7 +61,7 @@ features(struct xstream *s)
 	} else {
 		char why[256];
 
-		if (p->sasl != XMPP_NEG_NOT_SUPPORTED) {
+		if (p->sasl != STORE_XMPP_NOT_SUPPORTED) {
 			if (tls_sess_peer_check(s->tls, s->remote, why, sizeof(why)) == 0) {
 				s->external_offered = true;
 				r = r ? r : xml_buf_str(&b, "<mechanisms xmlns='" XMPP_NS_SASL "'>"
@@ -195,7 +195,7 @@ xin_element(struct xstream *s, struct xml_doc *doc)
 
 	if (xml_is(e, XMPP_NS_TLS, "starttls")) {
 		xml_doc_free(doc);
-		if (s->tls != NULL || s->partner->tls == XMPP_NEG_NOT_SUPPORTED) {
+		if (s->tls != NULL || s->partner->tls == STORE_XMPP_NOT_SUPPORTED) {
 			(void)xs_send_raw(s, "<failure xmlns='" XMPP_NS_TLS "'/>");
 			xs_close(s, XMPP_SERR_NONE, DIAG_XMPP_TLS_FAILED, "STARTTLS is not offered to %s",
 			    s->remote);

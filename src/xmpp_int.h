@@ -16,6 +16,8 @@
 
 #include "sipedge/conf.h"
 #include "sipedge/diag.h"
+#include "sipedge/policy.h"
+#include "sipedge/store.h"
 #include "sipedge/dns.h"
 #include "sipedge/tls.h"
 #include "sipedge/xmpp.h"
@@ -80,7 +82,7 @@ struct xstream {
 	enum xmpp_auth auth;               /* how the peer (inbound) or we (outbound) proved it */
 	bool external_offered;             /* inbound: SASL EXTERNAL in our features */
 	char cert_why[256];                /* inbound: why EXTERNAL was not offered */
-	const struct xmpp_partner *partner; /* the policy row (valid while the snapshot is) */
+	const struct policy_xmpp_partner *partner; /* the policy row (valid while gw->pol is) */
 
 	/* Outbound: where to connect, in RFC 2782 order. */
 	struct dns_query *q;
@@ -115,7 +117,7 @@ struct xmpp_gw {
 	struct tls_ctx *server, *client;   /* held (tls_ctx_ref) */
 	const struct xmpp_hooks *hooks;
 	void *hooks_arg;
-	struct xmpp_policy pol;            /* what the daemon gave last */
+	struct policy *pol;                /* the snapshot in force (a reference), or NULL */
 	unsigned char db_secret[32];       /* XEP-0220 §2.4: the dialback secret */
 	uv_tcp_t *listeners;
 	bool *listener_tls;                /* direct TLS (xmpps) */
@@ -206,7 +208,9 @@ void xgw_stanza(struct xstream *s, struct xml_doc *doc);
  * stream is closed (resource-constraint) and -EPROTO. */
 int xgw_admit(struct xstream *s);
 /* The partner row for a domain under the policy in force, or NULL (why set). */
-const struct xmpp_partner *xgw_partner(struct xmpp_gw *gw, const char *domain, enum diag_code *d,
-    const char **why);
+const struct policy_xmpp_partner *xgw_partner(struct xmpp_gw *gw, const char *domain,
+    enum diag_code *d, const char **why);
+/* The XMPP settings in force (the defaults before any policy). */
+const struct store_xmpp_config *xgw_set(const struct xmpp_gw *gw);
 
 #endif

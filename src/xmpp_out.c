@@ -134,7 +134,7 @@ xout_dial(struct xstream *s)
 	char name[CONF_MAX_NAME + 20];
 
 	s->state = XS_RESOLVING;
-	if (s->partner->proxy_fqdn[0]) {
+	if (s->partner->proxy_fqdn != NULL && s->partner->proxy_fqdn[0]) {
 		/* The partner's configured server (the reference system's
 		 * ProxyFqdn), on 5269. */
 		snprintf(s->targets[0].target, sizeof(s->targets[0].target), "%s",
@@ -170,7 +170,7 @@ xout_open(struct xstream *s, const struct xml_elem *h, const char *default_ns)
 static int
 on_features(struct xstream *s, const struct xml_elem *f)
 {
-	const struct xmpp_partner *p = s->partner;
+	const struct policy_xmpp_partner *p = s->partner;
 	struct xml_elem *m;
 
 	if (s->auth != XMPP_AUTH_NONE) {
@@ -181,14 +181,14 @@ on_features(struct xstream *s, const struct xml_elem *f)
 	if (!s->tls_up) {
 		bool offered = xml_child(f, XMPP_NS_TLS, "starttls") != NULL;
 
-		if (offered && p->tls != XMPP_NEG_NOT_SUPPORTED) {
+		if (offered && p->tls != STORE_XMPP_NOT_SUPPORTED) {
 			if (xs_send_raw(s, "<starttls xmlns='" XMPP_NS_TLS "'/>") < 0) {
 				xs_abort(s);
 				return -EPIPE;
 			}
 			return 0;
 		}
-		if (p->tls == XMPP_NEG_REQUIRED) {
+		if (p->tls == STORE_XMPP_REQUIRED) {
 			xs_close(s, XMPP_SERR_POLICY_VIOLATION, DIAG_XMPP_TLS_REQUIRED,
 			    "%s does not offer STARTTLS, which its policy requires", s->remote);
 			return -EPROTO;
@@ -200,7 +200,7 @@ on_features(struct xstream *s, const struct xml_elem *f)
 		return 0;
 	}
 	m = s->tls_up ? xml_child(f, XMPP_NS_SASL, "mechanisms") : NULL;
-	if (m != NULL && p->sasl != XMPP_NEG_NOT_SUPPORTED) {
+	if (m != NULL && p->sasl != STORE_XMPP_NOT_SUPPORTED) {
 		for (struct xml_elem *c = m->first_child; c; c = c->next)
 			if (xml_is(c, XMPP_NS_SASL, "mechanism") && strcmp(c->text, "EXTERNAL") == 0) {
 				/* XEP-0178 §4: the authorisation identity is

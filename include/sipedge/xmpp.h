@@ -18,53 +18,12 @@
 
 struct xml_doc;
 struct dns;
+struct policy;
+struct policy_xmpp_partner;
 struct tls_ctx;
 struct xmpp_gw;
 
-/* The reference system's TlsNegotiation / SaslNegotiation values. */
-enum xmpp_neg { XMPP_NEG_REQUIRED = 0, XMPP_NEG_OPTIONAL = 1, XMPP_NEG_NOT_SUPPORTED = 2 };
-enum xmpp_ptype {
-	XMPP_PT_FEDERATED = 0,
-	XMPP_PT_PUBLIC_VERIFIED = 1,
-	XMPP_PT_PUBLIC_UNVERIFIED = 2,
-};
 enum xmpp_auth { XMPP_AUTH_NONE = 0, XMPP_AUTH_EXTERNAL, XMPP_AUTH_DIALBACK };
-
-/* One XMPP partner as the policy has it. */
-struct xmpp_partner {
-	char domain[CONF_MAX_NAME];
-	enum xmpp_ptype type;
-	enum xmpp_neg tls, sasl;
-	bool dialback, keepalive;
-	unsigned connection_limit;         /* 0: the global partner-connection-limit */
-	char proxy_fqdn[CONF_MAX_NAME];    /* "": DNS SRV */
-};
-
-/* The global settings (the reference system's XmppGatewayConfiguration). */
-struct xmpp_settings {
-	unsigned connection_limit;         /* 1000 */
-	unsigned partner_connection_limit; /* 20 */
-	unsigned keepalive_interval_s;     /* 300 */
-	unsigned establishment_timeout_s;  /* 60 */
-	unsigned inactivity_timeout_s;     /* 600 */
-	unsigned subscription_refresh_s;   /* 28800 */
-	bool log_message_bodies;           /* off */
-	bool message_normal;               /* a SIP MESSAGE becomes type normal, not chat */
-};
-void xmpp_settings_default(struct xmpp_settings *s);
-/* "federated", "public-verified", "public-unverified". */
-const char *xmpp_ptype_name(enum xmpp_ptype t);
-
-/* The policy in force: the settings, and a look-up of the partner for a
- * domain (its own or an additional one) that returns NULL with the code and
- * reason of a refusal (federation off, blocked, not a partner).  The row
- * stays valid until the next xmpp_gw_set_policy. */
-struct xmpp_policy {
-	struct xmpp_settings set;
-	const struct xmpp_partner *(*lookup)(void *arg, const char *domain, enum diag_code *d,
-	    const char **why);
-	void *arg;
-};
 
 /* What the streams hand to the SIP side. */
 struct xmpp_hooks {
@@ -72,7 +31,7 @@ struct xmpp_hooks {
 	 * local; its from and to were checked against the stream.  The callee
 	 * owns doc. */
 	void (*stanza)(void *arg, struct xmpp_gw *gw, const char *local, const char *remote,
-	    const struct xmpp_partner *p, struct xml_doc *doc);
+	    const struct policy_xmpp_partner *p, struct xml_doc *doc);
 };
 
 /* Counters (sipedgectl stats, metrics). */
@@ -93,8 +52,10 @@ struct xmpp_counters {
 int xmpp_gw_new(uv_loop_t *loop, const struct conf *cf, struct dns *dns, struct tls_ctx *server,
     struct tls_ctx *client, const struct xmpp_hooks *hooks, void *hooks_arg,
     struct xmpp_gw **out, char *err, size_t errlen);
-/* A new policy: streams whose partner it refuses are closed now. */
-void xmpp_gw_set_policy(struct xmpp_gw *gw, const struct xmpp_policy *pol);
+/* A new policy snapshot (the gateway takes a reference): the partners and
+ * settings (policy_xmpp_decide, policy_xmpp_config); streams of partners it
+ * refuses are closed now.  Until the first, every domain is refused. */
+void xmpp_gw_set_policy(struct xmpp_gw *gw, struct policy *pol);
 /* Send a stanza from local (one of our domains) to remote on the stream for
  * that pair, setting one up when needed (queued meanwhile).  The gateway
  * takes doc.  cb(status 0) once it is written to an authenticated stream,

@@ -105,6 +105,11 @@ print_text(const struct dry *r)
 		    (unsigned)r->op.prob.diag, r->reason);
 		return;
 	}
+	if (r->op.verdict == ROUTE_XMPP) {
+		fprintf(r->c->out, "result: translate to XMPP for partner %s (its server by "
+		    "_xmpp-server._tcp SRV or its proxy FQDN)\n", r->op.domain);
+		return;
+	}
 	route_type_str(r->op.type, r->op.domain, r->op.provider, type, sizeof(type));
 	if (r->inbound)
 		fprintf(r->c->out, "result: accept from %s (peer %s), forward to the pool via %s\n",
@@ -183,8 +188,12 @@ print_json(const struct dry *r)
 	json_out_key(&o, "result");
 	json_out_begin_object(&o);
 	json_out_key(&o, "action");
-	json_out_string(&o, r->op.verdict == ROUTE_REFUSE ? "refuse" : r->inbound ? "accept" : "forward");
-	if (r->op.verdict == ROUTE_REFUSE) {
+	json_out_string(&o, r->op.verdict == ROUTE_REFUSE ? "refuse" : r->op.verdict == ROUTE_XMPP ?
+	    "xmpp" : r->inbound ? "accept" : "forward");
+	if (r->op.verdict == ROUTE_XMPP) {
+		json_out_key(&o, "domain");
+		json_out_string(&o, r->op.domain);
+	} else if (r->op.verdict == ROUTE_REFUSE) {
 		json_out_key(&o, "status");
 		json_out_int(&o, r->op.prob.status);
 		json_out_key(&o, "code");
