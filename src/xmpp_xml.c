@@ -351,7 +351,7 @@ sniff(struct xmpp_parser *p, const unsigned char *b, size_t len)
 static void
 check_pending(struct xmpp_parser *p)
 {
-	if (p->halt || p->closed)
+	if (p->halt || p->closed || p->result)
 		return;
 	if (!p->doc_mode && !p->opened) {
 		if (p->fed >= p->lim.stanza_max)
@@ -453,6 +453,7 @@ parse_stopped(struct xmpp_parser *p, unsigned long long start, size_t *used)
 		p->paused = false;
 		p->halt = false;
 		p->reprime = !p->closed;
+		p->ended = p->closed;
 		*used = (size_t)(p->pause_end - start);
 		p->fed = p->pause_end;
 		p->bytes += *used;
@@ -492,8 +493,16 @@ xmpp_parser_feed(struct xmpp_parser *p, const char *buf, size_t len, size_t *use
 		p->reprime = false;
 	}
 	start = p->fed;
+	if (p->ended) {
+		/* Paused at </stream:stream>: expat is done, and after the end
+		 * of the stream only white space may come (XML 1.0 §2.1). */
+		for (size_t i = 0; i < len; i++)
+			if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r')
+				xmpp_xml__fail(p, XMPP_SERR_NOT_WELL_FORMED,
+				    "data after the end of the stream", false);
+	}
 	sniff(p, (const unsigned char *)buf, len);
-	while (!p->halt && off < len) {
+	while (!p->halt && !p->ended && off < len) {
 		size_t n = len - off > FEED_SLICE ? FEED_SLICE : len - off;
 		enum XML_Status st;
 
@@ -535,7 +544,7 @@ clear_stream(struct xmpp_parser *p)
 	p->cur = NULL;
 	p->depth = 0;
 	p->opened = p->closed = p->halt = false;
-	p->paused = p->reprime = p->replaying = p->nomem = false;
+	p->paused = p->reprime = p->replaying = p->nomem = p->ended = false;
 	p->status = p->cb_rc = 0;
 	p->err = XMPP_SERR_NONE;
 	p->err_text = NULL;

@@ -98,6 +98,7 @@ struct xmpp_parser {
 	/* Where the stream stands. */
 	unsigned depth;                    /* open elements, the stream's root included */
 	bool opened, closed;               /* header seen; </stream:stream> seen */
+	bool ended;                        /* paused at </stream:stream>: expat is done */
 	bool halt;                         /* stopped: handlers do nothing more */
 	bool in_parse, in_feed;
 	bool paused;                       /* a callback asked for a pause */

@@ -188,7 +188,9 @@ xml_buf_escape(struct xml_buf *b, const char *s, size_t n, bool attr)
  * written in the default namespace, declared where it changes).  Dialback
  * (XEP-0220 §2.1) and the stream namespace (RFC 6120 §4.8.1: "stream:",
  * which every implementation writes for <stream:features/> and
- * <stream:error/>) use the prefixes our stream header declares. */
+ * <stream:error/>) use the prefixes our stream header declares; the XML
+ * namespace can only be written with its own prefix, which no one may
+ * declare as a default (XML Namespaces §3). */
 static const char *
 elem_prefix(const char *ns)
 {
@@ -196,6 +198,8 @@ elem_prefix(const char *ns)
 		return "db";
 	if (strcmp(ns, XMPP_NS_STREAM) == 0)
 		return "stream";
+	if (strcmp(ns, XMPP_NS_XML) == 0)
+		return "xml";
 	return NULL;
 }
 

@@ -148,8 +148,9 @@ void xml_buf_free(struct xml_buf *b);
  * parent's, xml:lang for attributes in the XML namespace, and a prefix
  * declaration for other qualified attributes.  Dialback elements
  * (XMPP_NS_DIALBACK) are written with the db: prefix the stream header
- * declares, and elements in XMPP_NS_STREAM (<stream:error/>,
- * <stream:features/>) with its stream: prefix.  The text of an element
+ * declares, elements in XMPP_NS_STREAM (<stream:error/>,
+ * <stream:features/>) with its stream: prefix, and any in XMPP_NS_XML with
+ * xml:.  The text of an element
  * comes before its children.  0 or -ENOMEM (b as it was). */
 int xml_serialize(struct xml_buf *b, const struct xml_elem *e, const char *parent_ns);
 

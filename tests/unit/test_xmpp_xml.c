@@ -28,6 +28,7 @@ struct got {
 	const char *pause_on;          /* local name to pause after */
 	int elem_rc;                   /* returned for every element if not 0 */
 	int open_rc;                   /* returned for the header */
+	int close_rc;                  /* returned for </stream:stream> */
 	struct xml_doc *last;          /* the last element, kept */
 	struct xmpp_parser *self;      /* for the re-entry test */
 	int reentry_rc;
@@ -82,7 +83,7 @@ g_close(void *ud)
 
 	g->closes++;
 	xml_buf_str(&g->log, "close\n");
-	return 0;
+	return g->close_rc;
 }
 
 static const struct xmpp_parser_cbs cbs = { g_open, g_elem, g_close };
@@ -467,6 +468,20 @@ test_xmpp_xml_pause_resume(void)
 	xmpp_parser_free(p);
 	got_free(&g);
 	got_free(&whole);
+	/* A pause at </stream:stream>: only white space may follow. */
+	CHECK(xmpp_parser_new(NULL, &cbs, &g, &p) == 0);
+	g.close_rc = XMPP_PARSER_PAUSE;
+	s = HDR "<a/></stream:stream> \n<b/>";
+	n = strlen(s);
+	CHECK_EQ_INT(xmpp_parser_feed(p, s, n, &used), XMPP_PARSER_PAUSE);
+	CHECK_EQ_INT(used, n - strlen(" \n<b/>"));
+	CHECK_EQ_INT(xmpp_parser_feed(p, " \n", 2, &used), 0);
+	CHECK_EQ_INT(used, 2);
+	CHECK_EQ_INT(xmpp_parser_feed(p, "<b/>", 4, &used), -EPROTO);
+	CHECK_EQ_INT(xmpp_parser_error(p, NULL, NULL), XMPP_SERR_NOT_WELL_FORMED);
+	CHECK_EQ_INT(g.elems, 1);
+	xmpp_parser_free(p);
+	got_free(&g);
 	return 0;
 }
 
@@ -1295,6 +1310,12 @@ test_xmpp_xml_serialize(void)
 	CHECK(round_trip(m, "<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
 	    "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>no</text></stream:error>") == 0);
 	xml_doc_free(d);
+	/* The XML namespace cannot be a default one: its own prefix. */
+	CHECK_EQ_INT(xml_doc_new(&d, XMPP_NS_SERVER, "message"), 0);
+	m = xml_doc_root(d);
+	xml_elem_add(d, m, XMPP_NS_XML, "x");
+	CHECK(round_trip(m, "<message><xml:x/></message>") == 0);
+	xml_doc_free(d);
 	return 0;
 }
 
@@ -1386,6 +1407,14 @@ test_xmpp_xml_doc_parse(void)
 		free(s);
 	}
 	xmpp_parser_limits_default(&l);
+	/* White space after the root counts against nothing. */
+	{
+		char *s = wrap("<a/>", " ", 20000, "");
+
+		CHECK_EQ_INT(xml_doc_parse(s, strlen(s), &l, &d, &e, NULL), 0);
+		xml_doc_free(d);
+		free(s);
+	}
 	l.depth_max = 1;
 	CHECK_EQ_INT(xml_doc_parse("<a><b/></a>", 11, &l, &d, &e, NULL), 0);
 	xml_doc_free(d);
