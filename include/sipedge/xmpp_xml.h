@@ -109,6 +109,9 @@ int xml_text_set(struct xml_doc *d, struct xml_elem *e, const char *text, size_t
  * NULL when out of memory. */
 struct xml_elem *xml_elem_copy(struct xml_doc *d, struct xml_elem *parent,
     const struct xml_elem *src);
+/* A new tree whose root is a copy of the subtree src (from any doc), e.g. a
+ * stanza to keep beyond its own doc.  0 or -ENOMEM. */
+int xml_doc_copy(struct xml_doc **out, const struct xml_elem *src);
 
 /* An unqualified attribute's value, or NULL. */
 const char *xml_attr_get(const struct xml_elem *e, const char *name);
@@ -117,7 +120,7 @@ const char *xml_attr_get_ns(const struct xml_elem *e, const char *ns, const char
 /* The first child named name (NULL: any name) in namespace ns (NULL: any),
  * or NULL.  Iterate further with ->next. */
 struct xml_elem *xml_child(const struct xml_elem *e, const char *ns, const char *name);
-/* Whether e is <name> in namespace ns. */
+/* Whether e is <name> in namespace ns (either NULL: any, as for xml_child). */
 bool xml_is(const struct xml_elem *e, const char *ns, const char *name);
 
 /* ---- serializing ---- */
@@ -130,7 +133,11 @@ struct xml_buf {
 int xml_buf_add(struct xml_buf *b, const void *s, size_t n);   /* 0 or -ENOMEM */
 int xml_buf_str(struct xml_buf *b, const char *s);             /* 0 or -ENOMEM */
 /* Append s escaped for character data (& < >) or, attr true, for an
- * attribute value in single quotes (& < > ' ").  0 or -ENOMEM. */
+ * attribute value in single quotes (& < > ' ").  0 or -ENOMEM.  So that the
+ * peer's parser gives back exactly s, a carriage return (and, in an
+ * attribute, a tab or newline) is written as a character reference; octets
+ * XML cannot carry (C0 controls, invalid UTF-8, U+FFFE, U+FFFF) become
+ * U+FFFD; valid UTF-8 is copied as it is. */
 int xml_buf_escape(struct xml_buf *b, const char *s, size_t n, bool attr);
 void xml_buf_reset(struct xml_buf *b);                           /* len = 0 */
 void xml_buf_free(struct xml_buf *b);
@@ -141,7 +148,10 @@ void xml_buf_free(struct xml_buf *b);
  * parent's, xml:lang for attributes in the XML namespace, and a prefix
  * declaration for other qualified attributes.  Dialback elements
  * (XMPP_NS_DIALBACK) are written with the db: prefix the stream header
- * declares.  0 or -ENOMEM. */
+ * declares, elements in XMPP_NS_STREAM (<stream:error/>,
+ * <stream:features/>) with its stream: prefix, and any in XMPP_NS_XML with
+ * xml:.  The text of an element
+ * comes before its children.  0 or -ENOMEM (b as it was). */
 int xml_serialize(struct xml_buf *b, const struct xml_elem *e, const char *parent_ns);
 
 /* ---- parsing ---- */
@@ -177,6 +187,9 @@ struct xmpp_parser_cbs {
 	/* The peer's </stream:stream>. */
 	int (*close)(void *ud);
 };
+/* A callback must not feed, reset or free its own parser (feed and reset
+ * return -EBUSY then): it returns XMPP_PARSER_PAUSE, and the caller does so
+ * once xmpp_parser_feed has returned. */
 
 int xmpp_parser_new(const struct xmpp_parser_limits *l, const struct xmpp_parser_cbs *cbs,
     void *ud, struct xmpp_parser **out);

@@ -5,8 +5,9 @@ again only to change them): python3 tests/fuzz/mkseeds.py [SEEDS_DIR].
 The cases follow the unit tests: the framing and request checks of
 tests/unit/test_framing.c and tests/sip, the tokens and branches of
 test_core.c (same key), the dnsmasq zone of test_dns.c as DNS answers, the
-configuration of test_core.c with the errors it tests, and the federation
-types of test_fedroute.c.  Tokens and branches are signed here with the
+configuration of test_core.c with the errors it tests, the federation
+types of test_fedroute.c, and XMPP server-to-server streams like those of
+test_xmpp_xml.c.  Tokens and branches are signed here with the
 fuzz targets' fixed key (SipHash-2-4, as rr.c), so that they verify."""
 
 import base64
@@ -489,10 +490,127 @@ def policy_seeds():
     return s
 
 
+# ----------------------------------------------------------------------- xmpp
+
+XMPP_HDR = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+            "xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' "
+            "from='%s' to='%s' id='%s' version='1.0' xml:lang='en'>")
+
+
+def xmpp_hdr(frm="fabrikam.test", to="contoso.test", sid="a1b2c3"):
+    return XMPP_HDR % (frm, to, sid)
+
+
+def xmpp_seeds():
+    """Server-to-server streams as fuzz_xmpp.c reads them: as they are, or
+    after three control octets (reads, limits); see its header comment."""
+    tls_ns = "urn:ietf:params:xml:ns:xmpp-tls"
+    sasl_ns = "urn:ietf:params:xml:ns:xmpp-sasl"
+    features_tls = ("<stream:features><starttls xmlns='%s'><required/></starttls>"
+                    "<dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>"
+                    "</stream:features>" % tls_ns)
+    features_sasl = ("<stream:features><mechanisms xmlns='%s'><mechanism>EXTERNAL</mechanism>"
+                     "</mechanisms><bidi xmlns='urn:xmpp:features:bidi'/></stream:features>" % sasl_ns)
+    message = ("<message from='alice@fabrikam.test/laptop' to='bob@contoso.test' type='chat' "
+               "id='m1' xml:lang='fr'><subject>lunch</subject><body>h\xc3\xa9llo &amp; &lt;b&gt; "
+               "&#x263A; \xf0\x9f\x98\x80\r\nbye</body><thread parent='t0'>t1</thread>"
+               "<active xmlns='http://jabber.org/protocol/chatstates'/>"
+               "<html xmlns='http://jabber.org/protocol/xhtml-im'><body "
+               "xmlns='http://www.w3.org/1999/xhtml'><p style='font-weight:bold'>hi</p></body></html>"
+               "</message>")
+    stanzas = (message +
+               "\n \t\r\n"
+               "<presence from='alice@fabrikam.test/laptop' to='bob@contoso.test'><show>away</show>"
+               "<status xml:lang='en'>out</status><priority>5</priority>"
+               "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://x.test' "
+               "ver='QgayPKawpkPSDYmwT/WM94uAlu0='/></presence> "
+               "<presence type='subscribe' from='alice@fabrikam.test' to='bob@contoso.test' id='s1'/>"
+               "<presence type='probe' from='alice@fabrikam.test' to='bob@contoso.test'/>"
+               "<iq type='get' id='p1' from='fabrikam.test' to='contoso.test'><ping xmlns='urn:xmpp:ping'/></iq>"
+               "<iq type='result' id='p1' from='contoso.test' to='fabrikam.test'/>"
+               "<message type='error' id='m2' from='bob@contoso.test' to='alice@fabrikam.test'>"
+               "<error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
+               "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>&quot;no&quot; &apos;one&apos;"
+               "</text></error></message>"
+               "<message><body><![CDATA[<not> & markup]]></body></message>")
+    dialback = ("<db:result from='fabrikam.test' to='contoso.test'>"
+                "b4835385f37fe2895af6c196b59097b16862406db80559900d96bf6fa7d23df3</db:result>"
+                "<db:verify from='contoso.test' to='fabrikam.test' id='a1b2c3'>"
+                "b4835385f37fe2895af6c196b59097b16862406db80559900d96bf6fa7d23df3</db:verify>"
+                "<db:result from='contoso.test' to='fabrikam.test' type='valid'/>"
+                "<db:result from='x.test' to='contoso.test' type='error'><error type='cancel'>"
+                "<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>"
+                "<d:verify xmlns:d='jabber:server:dialback' from='a' to='b' id='c'>k</d:verify>")
+    restarts = (xmpp_hdr(sid="s1") + features_tls +
+                "<proceed xmlns='%s'/>" % tls_ns +
+                "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" +  # TLS, never parsed
+                "")
+    after_tls = (xmpp_hdr(sid="s2") + features_sasl +
+                 "<auth xmlns='%s' mechanism='EXTERNAL'>=</auth>" % sasl_ns +
+                 "<success xmlns='%s'/>" % sasl_ns +
+                 xmpp_hdr(sid="s3") +
+                 "<stream:features><bidi xmlns='urn:xmpp:features:bidi'/></stream:features>" +
+                 message + "</stream:stream>")
+    seeds = {
+        "stream-stanzas.xml": xmpp_hdr() + stanzas + "</stream:stream>",
+        "stream-dialback.xml": xmpp_hdr() + dialback,
+        # What an initiating server reads: the restarts after STARTTLS and
+        # SASL; after <proceed/> the rest of the read is a new stream here.
+        "stream-restarts.xml": xmpp_hdr(sid="s1") + features_tls + "<proceed xmlns='%s'/>" % tls_ns
+                               + after_tls,
+        # What a receiving server reads: <starttls/>, then TLS.
+        "stream-starttls-then-tls.xml": restarts.replace(features_tls, "")
+                                        .replace("<proceed", "<starttls"),
+        "stream-error.xml": xmpp_hdr() + "<stream:error><host-unknown "
+                            "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text "
+                            "xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>"
+                            "contoso.test is not served here</text><stanza-too-big "
+                            "xmlns='urn:xmpp:errors'/></stream:error></stream:stream>",
+        "stream-prefixes.xml": ("<stream:stream xmlns='jabber:server' "
+                                "xmlns:stream='http://etherx.jabber.org/streams'>"
+                                "<p:message xmlns:p='jabber:server' q:x='1' xmlns:q='urn:q'>"
+                                "<xml:x/><p:body xml:space='preserve'>t</p:body>"
+                                "<e xmlns=''/></p:message>"),
+        "stream-no-default.xml": ("<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>"
+                                  "<a><b xmlns='urn:b'><c/></b></a>"),
+        "bad-doctype.xml": ("<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>"
+                            "<!ENTITY lol1 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>"
+                            "<!ENTITY lol2 '&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;'>]>"
+                            + xmpp_hdr() + "<message>&lol2;</message>"),
+        "bad-comment.xml": xmpp_hdr() + "<message><!-- c --></message>",
+        "bad-pi.xml": xmpp_hdr() + "<?pi data?>",
+        "bad-entity.xml": xmpp_hdr() + "<message a='&foo;'/>",
+        "bad-encoding.xml": "<?xml version='1.0' encoding='ISO-8859-1'?>" + xmpp_hdr()[21:],
+        "bad-utf8.xml": xmpp_hdr() + "<message><body>\xed\xa0\x80\xc3</body></message>",
+        "bad-utf16.xml": "\xff\xfe<\x00s\x00",
+        "bad-prefix.xml": xmpp_hdr() + "<x:message/>",
+        "bad-namespace.xml": "<stream xmlns='jabber:server'><message/>",
+        "bad-text.xml": xmpp_hdr() + "<message/>hello",
+        "bad-mismatch.xml": xmpp_hdr() + "<message><body></message>",
+        "pidf.xml": ("<?xml version='1.0' encoding='UTF-8'?><presence "
+                     "xmlns='urn:ietf:params:xml:ns:pidf' "
+                     "xmlns:rpid='urn:ietf:params:xml:ns:pidf:rpid' entity='sip:bob@contoso.test'>"
+                     "<tuple id='t1'><status><basic>open</basic></status>"
+                     "<note xml:lang='en'>At lunch</note></tuple><rpid:person><rpid:activities>"
+                     "<rpid:away/></rpid:activities></rpid:person></presence>"),
+        # Control octets: one octet per read; 6-octet reads under small
+        # limits; 1..256-octet reads; small limits that the stanzas exceed.
+        "ctl-bytewise-restarts.bin": "\x01\x00\x00" + xmpp_hdr(sid="s1") + features_tls
+                                     + "<proceed xmlns='%s'/>" % tls_ns + after_tls,
+        "ctl-reads6-small.bin": "\x06\x05\x10" + xmpp_hdr() + stanzas,
+        "ctl-random-reads.bin": "\x03\x2a\x00" + xmpp_hdr() + dialback + stanzas,
+        "ctl-small-limits.bin": "\x04\x00\x00" + xmpp_hdr() + "<m><a><b><c><d><e/></d></c></b></a></m>"
+                                + "<m a='1' b='2' c='3' d='4' e='5' f='6' g='7' h='8' i='9'/>"
+                                + "<m>" + "<x/>" * 40 + "</m>" + "<m>" + "y" * 400 + "</m>",
+        "ctl-keepalives.bin": "\x02\x07\x00" + xmpp_hdr() + " " * 3000 + "<message/>" + "\n" * 3000,
+    }
+    return {k: v.encode("latin-1") if isinstance(v, str) else v for k, v in seeds.items()}
+
+
 def main():
     top = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "seeds")
     sets = {"framing": framing_seeds(), "token": token_seeds(), "dns": dns_seeds(),
-            "conf": conf_seeds(), "policy": policy_seeds()}
+            "conf": conf_seeds(), "policy": policy_seeds(), "xmpp": xmpp_seeds()}
     for target, seeds in sets.items():
         d = os.path.join(top, target)
         if os.path.isdir(d):
