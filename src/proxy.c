@@ -39,6 +39,7 @@ stop_cb(struct worker_thread *wt)
 	relay_shutdown(w);
 	if (w->tw)
 		transport_worker_shutdown(w->tw);
+	proxy_xmpp_stop(w);                /* its streams cancel their look-ups */
 	if (w->dns) {
 		dns_close(w->dns);
 		w->dns = NULL;
@@ -274,6 +275,8 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 			}
 			dns_set_stats(w->dns, &w->stats);
 		}
+		if (i == 0 && (rc = proxy_xmpp_start(w, err, errlen)) < 0)
+			goto out;
 		w->renv.cf = c;
 		w->renv.dns = w->dns;
 		w->renv.loop = &w->th.loop;
@@ -342,6 +345,8 @@ proxy_set_policy(struct proxy *px, struct policy *pol)
 			if (w->renv.pol)
 				policy_unref(w->renv.pol);
 			w->renv.pol = policy_ref(pol);
+			if (w->xgw)
+				proxy_xmpp_policy(w);
 			continue;
 		}
 		if (!(p = calloc(1, sizeof(*p))))

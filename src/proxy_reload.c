@@ -30,6 +30,10 @@ proxy_tls_make(const struct conf *c, struct proxy_tls *out, char *err, size_t er
 		else
 			need_plain = true;
 	}
+	/* XMPP listeners ask for a certificate without requiring it
+	 * (tls_sess_xmpp) on the plain server context. */
+	if (c->nxmpp_listeners > 0 && c->certificate[0])
+		need_plain = true;
 	if (need_mutual) {
 		tc.require_client_cert = true;
 		if ((rc = tls_ctx_new_server(&tc, &x.mutual, err, errlen)) < 0)

@@ -195,10 +195,18 @@ xmpp_gw_new(uv_loop_t *loop, const struct conf *cf, struct dns *dns, struct tls_
 	gw->loop = loop;
 	gw->cf = cf;
 	gw->dns = dns;
-	gw->server = tls_ctx_ref(server);
-	gw->client = tls_ctx_ref(client);
+	gw->server = server ? tls_ctx_ref(server) : NULL;
+	gw->client = client ? tls_ctx_ref(client) : NULL;
 	gw->hooks = hooks;
 	gw->hooks_arg = hooks_arg;
+	if ((r = uv_timer_init(loop, &gw->tick)) < 0) {
+		snprintf(err, errlen, "xmpp: timer: %s", uv_strerror(r));
+		tls_ctx_free(gw->server);
+		tls_ctx_free(gw->client);
+		free(gw);
+		return r;
+	}
+	gw->tick.data = gw;
 	if ((r = xdb_load_secret(gw, err, errlen)) < 0)
 		goto out;
 	if (cf->nxmpp_listeners &&
@@ -226,20 +234,11 @@ xmpp_gw_new(uv_loop_t *loop, const struct conf *cf, struct dns *dns, struct tls_
 			goto out;
 		}
 	}
-	if ((r = uv_timer_init(loop, &gw->tick)) < 0) {
-		snprintf(err, errlen, "xmpp: timer: %s", uv_strerror(r));
-		goto out;
-	}
-	gw->tick.data = gw;
 	*out = gw;
 	return 0;
 out:
-	for (size_t i = 0; i < gw->nlisteners; i++)
-		uv_close((uv_handle_t *)&gw->listeners[i], NULL);
-	/* The handles close on the loop's next turn; the memory stays with
-	 * them (a start-up failure ends the process). */
-	tls_ctx_free(gw->server);
-	tls_ctx_free(gw->client);
+	/* Freed once its handles are closed (the loop runs them down). */
+	xmpp_gw_close(gw);
 	return r;
 }
 
