@@ -29,7 +29,7 @@ xs_free(struct xstream *s)
 {
 	struct xmpp_gw *gw = s->gw;
 
-	xs_fail_queue(s, 503, s->diag ? s->diag : DIAG_XMPP_STREAM_CLOSED,
+	xs_fail_queue(s, xs_fail_status(s), s->diag ? s->diag : DIAG_XMPP_STREAM_CLOSED,
 	    s->reason[0] ? s->reason : "the XMPP stream closed");
 	xdb_stream_gone(s);
 	if (s->q)

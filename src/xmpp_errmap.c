@@ -128,39 +128,35 @@ static const enum xmpp_cond class_fallback[] = {
  * this domain pair, or the stream was broken in a way a new stream repeats)
  * rather than a passing state of the peer (shutdown, reset, overload,
  * redirection, an idle or replaced stream). */
-static const struct {
-	const char *name;
-	bool lasting;
-} streams[] = {
-	[XMPP_STREAM_BAD_FORMAT] = { "bad-format", true },
-	[XMPP_STREAM_BAD_NAMESPACE_PREFIX] = { "bad-namespace-prefix", true },
-	[XMPP_STREAM_CONFLICT] = { "conflict", false },
-	[XMPP_STREAM_CONNECTION_TIMEOUT] = { "connection-timeout", false },
-	[XMPP_STREAM_HOST_GONE] = { "host-gone", true },
-	[XMPP_STREAM_HOST_UNKNOWN] = { "host-unknown", true },
-	[XMPP_STREAM_IMPROPER_ADDRESSING] = { "improper-addressing", true },
-	[XMPP_STREAM_INTERNAL_SERVER_ERROR] = { "internal-server-error", false },
-	[XMPP_STREAM_INVALID_FROM] = { "invalid-from", true },
-	[XMPP_STREAM_INVALID_NAMESPACE] = { "invalid-namespace", true },
-	[XMPP_STREAM_INVALID_XML] = { "invalid-xml", true },
-	[XMPP_STREAM_NOT_AUTHORIZED] = { "not-authorized", true },
-	[XMPP_STREAM_NOT_WELL_FORMED] = { "not-well-formed", true },
-	[XMPP_STREAM_POLICY_VIOLATION] = { "policy-violation", true },
-	[XMPP_STREAM_REMOTE_CONNECTION_FAILED] = { "remote-connection-failed", false },
-	[XMPP_STREAM_RESET] = { "reset", false },
-	[XMPP_STREAM_RESOURCE_CONSTRAINT] = { "resource-constraint", false },
-	[XMPP_STREAM_RESTRICTED_XML] = { "restricted-xml", true },
-	[XMPP_STREAM_SEE_OTHER_HOST] = { "see-other-host", false },
-	[XMPP_STREAM_SYSTEM_SHUTDOWN] = { "system-shutdown", false },
-	[XMPP_STREAM_UNDEFINED_CONDITION] = { "undefined-condition", false },
-	[XMPP_STREAM_UNSUPPORTED_ENCODING] = { "unsupported-encoding", true },
-	[XMPP_STREAM_UNSUPPORTED_FEATURE] = { "unsupported-feature", true },
-	[XMPP_STREAM_UNSUPPORTED_STANZA_TYPE] = { "unsupported-stanza-type", true },
-	[XMPP_STREAM_UNSUPPORTED_VERSION] = { "unsupported-version", true },
+static const bool lasting[XMPP_SERR_COUNT] = {
+	[XMPP_SERR_BAD_FORMAT] = true,
+	[XMPP_SERR_BAD_NAMESPACE_PREFIX] = true,
+	[XMPP_SERR_CONFLICT] = false,
+	[XMPP_SERR_CONNECTION_TIMEOUT] = false,
+	[XMPP_SERR_HOST_GONE] = true,
+	[XMPP_SERR_HOST_UNKNOWN] = true,
+	[XMPP_SERR_IMPROPER_ADDRESSING] = true,
+	[XMPP_SERR_INTERNAL_SERVER_ERROR] = false,
+	[XMPP_SERR_INVALID_FROM] = true,
+	[XMPP_SERR_INVALID_NAMESPACE] = true,
+	[XMPP_SERR_INVALID_XML] = true,
+	[XMPP_SERR_NOT_AUTHORIZED] = true,
+	[XMPP_SERR_NOT_WELL_FORMED] = true,
+	[XMPP_SERR_POLICY_VIOLATION] = true,
+	[XMPP_SERR_REMOTE_CONNECTION_FAILED] = false,
+	[XMPP_SERR_RESET] = false,
+	[XMPP_SERR_RESOURCE_CONSTRAINT] = false,
+	[XMPP_SERR_RESTRICTED_XML] = true,
+	[XMPP_SERR_SEE_OTHER_HOST] = false,
+	[XMPP_SERR_SYSTEM_SHUTDOWN] = false,
+	[XMPP_SERR_UNDEFINED_CONDITION] = false,
+	[XMPP_SERR_UNSUPPORTED_ENCODING] = true,
+	[XMPP_SERR_UNSUPPORTED_FEATURE] = true,
+	[XMPP_SERR_UNSUPPORTED_STANZA_TYPE] = true,
+	[XMPP_SERR_UNSUPPORTED_VERSION] = true,
 };
 
 _Static_assert(NELEM(conds) == XMPP_COND_COUNT, "one row per stanza condition");
-_Static_assert(NELEM(streams) == XMPP_STREAM_COUNT, "one row per stream condition");
 
 const char *
 xmpp_cond_name(enum xmpp_cond c)
@@ -174,12 +170,6 @@ xmpp_errtype_name(enum xmpp_errtype t)
 	return (unsigned)t < NELEM(errtype_names) ? errtype_names[t] : NULL;
 }
 
-const char *
-xmpp_stream_cond_name(enum xmpp_stream_cond c)
-{
-	return (unsigned)c < XMPP_STREAM_COUNT ? streams[c].name : NULL;
-}
-
 int
 xmpp_cond_from_name(const char *name, enum xmpp_cond *out)
 {
@@ -189,18 +179,6 @@ xmpp_cond_from_name(const char *name, enum xmpp_cond *out)
 			return 0;
 		}
 	*out = XMPP_COND_UNDEFINED_CONDITION;
-	return -ENOENT;
-}
-
-int
-xmpp_stream_cond_from_name(const char *name, enum xmpp_stream_cond *out)
-{
-	for (unsigned i = 0; name && i < XMPP_STREAM_COUNT; i++)
-		if (strcmp(name, streams[i].name) == 0) {
-			*out = (enum xmpp_stream_cond)i;
-			return 0;
-		}
-	*out = XMPP_STREAM_UNDEFINED_CONDITION;
 	return -ENOENT;
 }
 
@@ -273,7 +251,7 @@ xmpp_errmap_from_sip(int status, struct xmpp_stanza_err *out)
 }
 
 struct xmpp_stanza_err
-xmpp_errmap_s2s(enum xmpp_s2s_fail f, enum xmpp_stream_cond stream)
+xmpp_errmap_s2s(enum xmpp_s2s_fail f, enum xmpp_serr stream)
 {
 	struct xmpp_stanza_err e = { XMPP_COND_REMOTE_SERVER_TIMEOUT, XMPP_ERRTYPE_WAIT, XMPP_ADDR_NONE };
 
@@ -295,7 +273,7 @@ xmpp_errmap_s2s(enum xmpp_s2s_fail f, enum xmpp_stream_cond stream)
 		e.type = XMPP_ERRTYPE_CANCEL;
 		break;
 	case XMPP_S2S_STREAM_ERROR:
-		if ((unsigned)stream < XMPP_STREAM_COUNT && streams[stream].lasting)
+		if ((unsigned)stream < XMPP_SERR_COUNT && lasting[stream])
 			e.type = XMPP_ERRTYPE_CANCEL;
 		break;
 	}
@@ -303,7 +281,7 @@ xmpp_errmap_s2s(enum xmpp_s2s_fail f, enum xmpp_stream_cond stream)
 }
 
 struct xmpp_sip_status
-xmpp_errmap_s2s_sip(enum xmpp_s2s_fail f, enum xmpp_stream_cond stream)
+xmpp_errmap_s2s_sip(enum xmpp_s2s_fail f, enum xmpp_serr stream)
 {
 	/* RFC 7247 Table 2 note (4): 404 covers a remote server that does not
 	 * exist, 408 one that cannot be resolved. */

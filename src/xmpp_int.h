@@ -105,7 +105,10 @@ struct xstream {
 	uint64_t t_stanza;                 /* the last stanza either way */
 	uint64_t stanzas_in, stanzas_out, bytes_in, bytes_out;
 	char peer[64];                     /* "1.2.3.4:5269" */
-	/* Why it closed: the first error recorded wins. */
+	/* Why it closed: the first error recorded wins; the peer's stream
+	 * error, and what DNS said (for the SIP status, RFC 6120 §10.4.3). */
+	enum xmpp_serr peer_serr;
+	bool dns_nodomain, dns_failed, srv_none;
 	enum diag_code diag;
 	char reason[384];
 };
@@ -164,6 +167,8 @@ void xs_close(struct xstream *s, enum xmpp_serr cond, enum diag_code d, const ch
 void xs_note(struct xstream *s, enum diag_code d, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void xs_fail_queue(struct xstream *s, int status, enum diag_code d, const char *text);
+/* The SIP status for what stopped s (RFC 7247 Table 2, RFC 6120 §10.4.3). */
+int xs_fail_status(const struct xstream *s);
 void xs_flush_queue(struct xstream *s);
 void xs_ready(struct xstream *s);
 const char *xs_ctx(const struct xstream *s, char *buf, size_t len);

@@ -67,6 +67,10 @@ addr_cb(int status, const struct sockaddr_storage *a, size_t n, void *arg)
 	if (status < 0) {
 		snprintf(what, sizeof(what), "%s", s->targets[s->target].target);
 		tried(s, what, dns_strerror(status));
+		if (status != DNS_ENOTFOUND)
+			s->dns_failed = true;
+		else if (s->srv_none && s->ntargets == 1)
+			s->dns_nodomain = true;     /* no SRV and no address: no such domain */
 		s->target++;
 		xout_resolve_target(s);
 		return;
@@ -115,11 +119,13 @@ srv_cb(int status, const struct dns_srv *v, size_t n, void *arg)
 		memcpy(s->targets, v, s->ntargets * sizeof(*v));
 	} else if (status == DNS_ENOTFOUND) {
 		/* RFC 6120 §3.2.2: no SRV, the domain itself on 5269. */
+		s->srv_none = true;
 		snprintf(s->targets[0].target, sizeof(s->targets[0].target), "%s", s->remote);
 		s->targets[0].port = 5269;
 		s->ntargets = 1;
 	} else {
 		tried(s, name, dns_strerror(status));
+		s->dns_failed = true;
 		xout_fail(s);
 		return;
 	}

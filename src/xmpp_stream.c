@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sipedge/log.h"
+#include "sipedge/xmpp_errmap.h"
 #include "xmpp_int.h"
 
 const char *
@@ -82,6 +83,7 @@ on_element(void *ud, struct xml_doc *doc)
 		for (c = e->first_child; c; c = c->next)
 			if (strcmp(c->ns, XMPP_NS_STREAMS) == 0 && strcmp(c->name, "text") != 0)
 				break;
+		s->peer_serr = c ? xmpp_serr_from_name(c->name) : XMPP_SERR_UNDEFINED_CONDITION;
 		xs_note(s, DIAG_XMPP_PEER_ERROR, "%s closed the stream: %s%s%.200s",
 		    s->remote[0] ? s->remote : "the peer", c ? c->name : "undefined-condition",
 		    t && t->text_len ? ": " : "", t ? t->text : "");
@@ -277,12 +279,43 @@ xs_close(struct xstream *s, enum xmpp_serr cond, enum diag_code d, const char *f
 	if (s->header_sent)
 		(void)xs_send_raw(s, "</stream:stream>");
 	xs_tls_close(s);
-	xs_fail_queue(s, 503, s->diag ? s->diag : DIAG_XMPP_STREAM_CLOSED,
+	xs_fail_queue(s, xs_fail_status(s), s->diag ? s->diag : DIAG_XMPP_STREAM_CLOSED,
 	    s->reason[0] ? s->reason : text);
 	xs_finish(s);
 }
 
 /* ---- stanzas waiting for the stream ---- */
+
+int
+xs_fail_status(const struct xstream *s)
+{
+	enum xmpp_s2s_fail f;
+
+	switch (s->diag) {
+	case DIAG_XMPP_UNREACHABLE:
+		f = s->dns_nodomain ? XMPP_S2S_NO_DOMAIN : s->dns_failed ? XMPP_S2S_UNRESOLVED :
+		    XMPP_S2S_UNREACHABLE;
+		break;
+	case DIAG_XMPP_TIMEOUT:
+		f = XMPP_S2S_TIMEOUT;
+		break;
+	case DIAG_XMPP_TLS_REQUIRED:
+	case DIAG_XMPP_TLS_FAILED:
+	case DIAG_XMPP_CERT:
+	case DIAG_XMPP_AUTH_FAILED:
+		f = XMPP_S2S_REFUSED;
+		break;
+	case DIAG_XMPP_LIMIT:
+	case DIAG_XMPP_QUEUE_FULL:
+	case DIAG_OVERLOAD:
+		return 503;                /* our own limits, not the partner's */
+	default:
+		f = XMPP_S2S_STREAM_ERROR;
+		break;
+	}
+	return xmpp_errmap_s2s_sip(f, s->peer_serr != XMPP_SERR_NONE ? s->peer_serr :
+	    XMPP_SERR_UNDEFINED_CONDITION).status;
+}
 
 void
 xs_fail_queue(struct xstream *s, int status, enum diag_code d, const char *text)

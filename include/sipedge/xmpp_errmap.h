@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+#include "sipedge/xmpp_xml.h"
+
 /* The error types of RFC 6120 section 8.3.2. */
 enum xmpp_errtype {
 	XMPP_ERRTYPE_AUTH,
@@ -43,46 +45,15 @@ enum xmpp_cond {
 	XMPP_COND_COUNT
 };
 
-/* The 25 stream error conditions of RFC 6120 section 4.9.3, in its order. */
-enum xmpp_stream_cond {
-	XMPP_STREAM_BAD_FORMAT,
-	XMPP_STREAM_BAD_NAMESPACE_PREFIX,
-	XMPP_STREAM_CONFLICT,
-	XMPP_STREAM_CONNECTION_TIMEOUT,
-	XMPP_STREAM_HOST_GONE,
-	XMPP_STREAM_HOST_UNKNOWN,
-	XMPP_STREAM_IMPROPER_ADDRESSING,
-	XMPP_STREAM_INTERNAL_SERVER_ERROR,
-	XMPP_STREAM_INVALID_FROM,
-	XMPP_STREAM_INVALID_NAMESPACE,
-	XMPP_STREAM_INVALID_XML,
-	XMPP_STREAM_NOT_AUTHORIZED,
-	XMPP_STREAM_NOT_WELL_FORMED,
-	XMPP_STREAM_POLICY_VIOLATION,
-	XMPP_STREAM_REMOTE_CONNECTION_FAILED,
-	XMPP_STREAM_RESET,
-	XMPP_STREAM_RESOURCE_CONSTRAINT,
-	XMPP_STREAM_RESTRICTED_XML,
-	XMPP_STREAM_SEE_OTHER_HOST,
-	XMPP_STREAM_SYSTEM_SHUTDOWN,
-	XMPP_STREAM_UNDEFINED_CONDITION,
-	XMPP_STREAM_UNSUPPORTED_ENCODING,
-	XMPP_STREAM_UNSUPPORTED_FEATURE,
-	XMPP_STREAM_UNSUPPORTED_STANZA_TYPE,
-	XMPP_STREAM_UNSUPPORTED_VERSION,
-	XMPP_STREAM_COUNT
-};
 
 /* Wire names ("bad-request", "cancel", "host-unknown"); NULL when out of range. */
 const char *xmpp_cond_name(enum xmpp_cond c);
 const char *xmpp_errtype_name(enum xmpp_errtype t);
-const char *xmpp_stream_cond_name(enum xmpp_stream_cond c);
 
 /* The condition named name.  An unknown name gives -ENOENT and, as RFC 6120
  * sections 8.3.2 and 4.9.2 require of a receiver, *out = the undefined
  * condition. */
 int xmpp_cond_from_name(const char *name, enum xmpp_cond *out);
-int xmpp_stream_cond_from_name(const char *name, enum xmpp_stream_cond *out);
 /* The error type named name, or -ENOENT (*out untouched). */
 int xmpp_errtype_from_name(const char *name, enum xmpp_errtype *out);
 
@@ -140,9 +111,9 @@ enum xmpp_s2s_fail {
  * <remote-server-timeout/>; the type is "wait" unless the failure is of a more
  * permanent nature (8.3.3.17: authentication, security policy), then "cancel".
  * stream is read only for XMPP_S2S_STREAM_ERROR. */
-struct xmpp_stanza_err xmpp_errmap_s2s(enum xmpp_s2s_fail f, enum xmpp_stream_cond stream);
+struct xmpp_stanza_err xmpp_errmap_s2s(enum xmpp_s2s_fail f, enum xmpp_serr stream);
 
 /* The SIP response for the same failure (RFC 7247 Table 2 and its note 4). */
-struct xmpp_sip_status xmpp_errmap_s2s_sip(enum xmpp_s2s_fail f, enum xmpp_stream_cond stream);
+struct xmpp_sip_status xmpp_errmap_s2s_sip(enum xmpp_s2s_fail f, enum xmpp_serr stream);
 
 #endif

@@ -706,8 +706,7 @@ class XmppLab(Lab):
         names contoso.test; the lab's `edge` does not) and a `dns-server`
         line in any case, since XMPP partners are found through DNS (RFC 6120
         §3.2).  policy: sipedgectl commands run before start, e.g.
-        [["xmpp", "partner", "add", "fabrikam.test"]].  Needs the daemon's
-        XMPP side (issue 9)."""
+        [["xmpp", "partner", "add", "fabrikam.test"]]."""
         self.edge_dns(direct_tls)
         text = self.edge_conf(extra=["listen xmpp %s:%d" % (EDGE_IP, self.edge_xmpp)]
                               + list(extra), policy=policy, **kw)
