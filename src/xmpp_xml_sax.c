@@ -23,7 +23,7 @@
 
 /* Scratch text above this is given back after each top-level element, so
  * that one large stanza does not keep memory on an idle stream. */
-#define TEXT_KEEP 4096
+#define TEXT_KEEP 1024
 
 static unsigned long long
 ev_start(const struct xmpp_parser *p)
@@ -261,7 +261,16 @@ open_stream(struct xmpp_parser *p, const XML_Char *name, const XML_Char **atts, 
 	p->opened = true;
 	p->depth = 1;
 	p->mark = end;
+	/* What was kept beyond the header (the rest of its read) goes. */
 	p->head_len = (size_t)end;
+	if (p->head_cap > 2 * p->head_len) {
+		char *shorter = realloc(p->head, p->head_len);
+
+		if (shorter) {
+			p->head = shorter;
+			p->head_cap = p->head_len;
+		}
+	}
 	if (p->cbs.open)
 		rc = p->cbs.open(p->ud, h, p->default_ns ? p->default_ns : "");
 	xml_doc_free(d);

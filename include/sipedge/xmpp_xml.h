@@ -205,7 +205,17 @@ void xmpp_parser_set_limits(struct xmpp_parser *p, const struct xmpp_parser_limi
 int xmpp_parser_feed(struct xmpp_parser *p, const char *buf, size_t len, size_t *used);
 /* After -EPROTO: the stream error condition to send, a one-line reason
  * ("DOCTYPE is not allowed (RFC 6120 §11.1)"), and whether it was the stanza
- * size limit (send <stanza-too-big xmlns='urn:xmpp:errors'/> too). */
+ * size limit (send <stanza-too-big xmlns='urn:xmpp:errors'/> too).  The
+ * conditions: restricted-xml (DOCTYPE, comment, processing instruction,
+ * entity other than the predefined ones); policy-violation (a limit, the
+ * stream header's size and attributes included); resource-constraint
+ * (memory_max; also set after -ENOMEM); unsupported-encoding (an encoding
+ * other than UTF-8 declared, UTF-16/32, octets that are not UTF-8);
+ * invalid-namespace (the root is not <stream/> in XMPP_NS_STREAM);
+ * bad-namespace-prefix (an undeclared or reserved prefix); bad-format (text
+ * other than white space between top-level elements: well-formed XML, but
+ * not XMPP; an XML version other than 1.0); not-well-formed (the rest).
+ * The content namespace (default_ns) is for the open callback to check. */
 enum xmpp_serr xmpp_parser_error(const struct xmpp_parser *p, const char **text, bool *too_big);
 /* Start over: what is fed next is a new XML stream (after STARTTLS or SASL
  * success, RFC 6120 §5.4.3.3, §6.4.6).  0 or -ENOMEM. */
