@@ -62,6 +62,7 @@ static const struct diag_info table[] = {
 	{ DIAG_XMPP_BAD_ADDRESS, 400, "Bad Request", "Address cannot be mapped between SIP and XMPP" },
 	{ DIAG_XMPP_UNSUPPORTED, 501, "Not Implemented", "Not translated across the XMPP gateway" },
 	{ DIAG_XMPP_POOL_ERROR, 500, "Server Internal Error", "The SIP pool refused the translated request" },
+	{ DIAG_XMPP_SUB_REFUSED, 403, "Forbidden", "Presence subscription from a public-unverified partner not invited first" },
 };
 
 static const struct diag_info unknown = { DIAG_NONE, 500, "Server Internal Error", "Internal error" };

@@ -123,6 +123,7 @@ tick_cb(uv_timer_t *t)
 	if (w->idx != 0)
 		return;
 	if (now >= w->next_probe) {
+		proxy_xmpp_tick(w);
 		hop_probe_due(w);
 		w->next_probe = now + 1000;
 	}

@@ -105,6 +105,15 @@ struct post {
 	char key[KEY_MAX];              /* POST_XMPP*: the transaction (server key) */
 	enum diag_code diag;            /* POST_XMPP_DONE */
 	char text[384];
+	struct xmpp_answer *answer;     /* POST_XMPP_DONE: more for the response, or NULL */
+};
+
+/* What the XMPP gateway puts in its response to a SUBSCRIBE (RFC 6665): its
+ * To tag (the dialog's), Expires, and Contact. */
+struct xmpp_answer {
+	char to_tag[24];
+	int expires;                    /* -1: none */
+	char contact[CONF_MAX_NAME + 64];
 };
 
 struct worker {
@@ -131,6 +140,7 @@ struct worker {
 
 	struct stats stats;             /* its counters (stats.h), read by the control socket */
 	struct xmpp_gw *xgw;            /* worker 0: the XMPP side (proxy_xmpp.c) */
+	struct xpres *xpres;            /* worker 0: presence across it (xmpp_presence.c) */
 	struct {                        /* sipedgectl trace: set by POST_TRACE */
 		bool on;
 		char domain[CONF_MAX_NAME]; /* "": every message */
@@ -316,6 +326,8 @@ int proxy_xmpp_start(struct worker *w, char *err, size_t errlen);
 /* Worker 0, its thread: the policy changed; and the worker stops. */
 void proxy_xmpp_policy(struct worker *w);
 void proxy_xmpp_stop(struct worker *w);
+/* Worker 0, each second: presence subscription timers. */
+void proxy_xmpp_tick(struct worker *w);
 /* A request routed to an XMPP partner (ROUTE_XMPP): to worker 0's gateway;
  * its outcome comes back as the transaction's final response. */
 void proxy_xmpp_forward(struct txn *t);
@@ -323,9 +335,12 @@ void proxy_xmpp_forward(struct txn *t);
  * goes to worker `from` as POST_XMPP_DONE.  Takes msg. */
 void xmpp_sip_request(struct worker *w, msg_t *msg, const char *domain, const char *key,
     unsigned from);
-/* The outcome of a POST_XMPP, on the transaction's worker. */
+/* The outcome of a POST_XMPP, on the transaction's worker (a may be NULL). */
 void proxy_xmpp_done(struct worker *w, const char *key, int status, enum diag_code d,
-    const char *text);
+    const char *text, const struct xmpp_answer *a);
+/* xmpp_sip.c, on worker 0: send that outcome to worker `from`. */
+void xmpp_sip_done(struct worker *w0, unsigned from, const char *key, int status,
+    enum diag_code d, const char *text, const struct xmpp_answer *a);
 /* An authenticated stanza from an XMPP partner of type ptype ("federated",
  * "public-verified", "public-unverified"): translated for the pool, or
  * answered.  Takes doc. */
@@ -376,6 +391,7 @@ proxy_post_free(struct post *p)
 		proxy_reload_release(p->reload);
 	if (p->probe)
 		probe_dropped(p->probe);
+	free(p->answer);
 	free(p);
 }
 

@@ -10,10 +10,13 @@
 #include <string.h>
 
 #include "proxy_int.h"
+#include <sofia-sip/sip_header.h>
+
 #include "sipedge/log.h"
 #include "sipedge/store.h"
 #include "sipedge/xmpp.h"
 #include "sipedge/xmpp_xml.h"
+#include "xmpp_presence.h"
 
 static void
 on_stanza(void *arg, struct xmpp_gw *gw, const char *local, const char *remote,
@@ -35,6 +38,11 @@ proxy_xmpp_start(struct worker *w, char *err, size_t errlen)
 	    &w->xgw, err, errlen);
 	if (rc < 0)
 		return rc;
+	if ((rc = xpres_new(w, &w->xpres, err, errlen)) < 0) {
+		xmpp_gw_close(w->xgw);
+		w->xgw = NULL;
+		return rc;
+	}
 	xmpp_gw_start(w->xgw);
 	return 0;
 }
@@ -43,6 +51,15 @@ void
 proxy_xmpp_policy(struct worker *w)
 {
 	xmpp_gw_set_policy(w->xgw, w->renv.pol);
+	if (w->xpres)
+		xpres_restore(w->xpres);
+}
+
+void
+proxy_xmpp_tick(struct worker *w)
+{
+	if (w->xpres)
+		xpres_tick(w->xpres);
 }
 
 void
@@ -52,6 +69,8 @@ proxy_xmpp_stop(struct worker *w)
 		return;
 	xmpp_gw_close(w->xgw);
 	w->xgw = NULL;
+	xpres_free(w->xpres);
+	w->xpres = NULL;
 }
 
 void
@@ -85,13 +104,35 @@ proxy_xmpp_forward(struct txn *t)
 }
 
 void
-proxy_xmpp_done(struct worker *w, const char *key, int status, enum diag_code d, const char *text)
+proxy_xmpp_done(struct worker *w, const char *key, int status, enum diag_code d, const char *text,
+    const struct xmpp_answer *a)
 {
 	struct txn *t = txn_by_key(w, key);
+	msg_t *r;
 
 	if (t == NULL || t->state == TX_COMPLETED)
 		return;                        /* answered already (Timer F) */
-	txn_reply(t, status, d, d != DIAG_NONE ? text : NULL);
+	if (a == NULL || status >= 300 || t->in == NULL) {
+		txn_reply(t, status, d, d != DIAG_NONE ? text : NULL);
+	} else {
+		/* The gateway's dialog: its tag, Expires and Contact. */
+		snprintf(t->to_tag, sizeof(t->to_tag), "%s", a->to_tag);
+		r = sipmsg_response(t->sip, t->up_via, status, NULL, t->to_tag, NULL, NULL);
+		if (r) {
+			sip_t *rs = sip_object(r);
+			char ex[16];
+
+			if (a->expires >= 0) {
+				snprintf(ex, sizeof(ex), "%d", a->expires);
+				sip_add_make(r, rs, sip_expires_class, ex);
+			}
+			if (a->contact[0])
+				sip_add_make(r, rs, sip_contact_class, a->contact);
+			if (conn_send(t->in, r) < 0)
+				log_debug("%s: response not sent: connection closing", __func__);
+			msg_destroy(r);
+		}
+	}
 	t->last_status = status;
 	if (t->state != TX_COMPLETED)
 		txn_complete(t, status);

@@ -489,7 +489,7 @@ relay_on_post(struct worker *w, struct post *p)
 		p->msg = NULL;
 		break;
 	case POST_XMPP_DONE:
-		proxy_xmpp_done(w, p->key, p->status, p->diag, p->text);
+		proxy_xmpp_done(w, p->key, p->status, p->diag, p->text, p->answer);
 		break;
 	}
 	proxy_post_free(p);

@@ -657,6 +657,31 @@ route_xmpp_in(struct route_op *op)
 	return route__resolve_hops(op, cf->pool, cf->npool < ROUTE_MAX_HOPS ? cf->npool : ROUTE_MAX_HOPS);
 }
 
+/* The gateway's own request in its dialog with the pool: to the pool servers,
+ * which route it by its Request-URI and Route set. */
+static int
+route_xmpp_dialog(struct route_op *op)
+{
+	const struct conf *cf = op->env->cf;
+
+	route__step(op, "the XMPP gateway's request in its own dialog: to the pool");
+	op->out_side = SIDE_INTERNAL;
+	if (cf->npool == 0)
+		return route__refuse(op, 503, DIAG_HOPS_FAILED, "no pool-server configured");
+	return route__resolve_hops(op, cf->pool, cf->npool < ROUTE_MAX_HOPS ? cf->npool : ROUTE_MAX_HOPS);
+}
+
+/* A request from the pool for the gateway's Contact: one of its dialogs. */
+static bool
+for_xmpp_gw(const struct conf *cf, const sip_t *sip)
+{
+	const url_t *u = sip->sip_request->rq_url;
+	char host[CONF_MAX_NAME];
+
+	return u->url_user && strcmp(u->url_user, ROUTE_XMPP_GW_USER) == 0 &&
+	    sipmsg_url_host(u, host, sizeof(host)) && route_is_our_host(cf, host);
+}
+
 /* ---- in a dialog ------------------------------------------------------------ */
 
 /* A request from the pool in a dialog: the partner must still be federated
@@ -767,8 +792,15 @@ start(struct route_op *op)
 	op->ending = op->dialog && (m == sip_method_bye || m == sip_method_ack);
 	if (!op->env->pol)
 		return route__refuse(op, 403, DIAG_FED_DISABLED, "no policy loaded");
+	if (op->xmpp_dialog)
+		return route_xmpp_dialog(op);
 	if (op->xmpp_domain)
 		return route_xmpp_in(op);
+	if (op->side == SIDE_INTERNAL && for_xmpp_gw(cf, sip)) {
+		route__step(op, "for the XMPP gateway's Contact: one of its presence dialogs");
+		op->domain[0] = '\0';
+		return op->verdict = ROUTE_XMPP;
+	}
 	if (op->dialog) {
 		op->out_side = op->target.side;
 		if (op->side == SIDE_INTERNAL)

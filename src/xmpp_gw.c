@@ -443,6 +443,12 @@ xmpp_gw_send(struct xmpp_gw *gw, const char *local, const char *remote, struct x
 		xs_abort(s);                /* the look-up could not even start */
 }
 
+unsigned
+xmpp_gw_subscription_refresh(const struct xmpp_gw *gw)
+{
+	return xgw_set(gw)->subscription_refresh_interval;
+}
+
 const char *
 xmpp_gw_message_type(const struct xmpp_gw *gw)
 {

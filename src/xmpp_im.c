@@ -22,6 +22,7 @@
 #include "sipedge/xmpp_addr.h"
 #include "sipedge/xmpp_errmap.h"
 #include "sipedge/xmpp_xml.h"
+#include "xmpp_presence.h"
 
 /* One translated message on its way to the pool. */
 struct im_job {
@@ -369,7 +370,7 @@ xmpp_im_stanza(struct worker *w, struct xmpp_gw *gw, const char *ldom, const cha
 		on_message(w, gw, ldom, rdom, e, ptype);
 	else if (strcmp(e->name, "iq") == 0)
 		on_iq(gw, ldom, rdom, e);
-	else
-		log_debug("xmpp: presence from %s not translated yet", rdom);
+	else if (w->xpres)
+		xpres_stanza(w->xpres, gw, ldom, rdom, e, ptype);
 	xml_doc_free(doc);
 }

@@ -22,6 +22,7 @@
 #include "sipedge/xmpp.h"
 #include "sipedge/xmpp_addr.h"
 #include "sipedge/xmpp_xml.h"
+#include "xmpp_presence.h"
 
 /* One request on its way out; the outcome goes to its worker. */
 struct out_job {
@@ -30,25 +31,37 @@ struct out_job {
 	char key[KEY_MAX];
 };
 
-static void
-done(struct worker *w0, unsigned from, const char *key, int status, enum diag_code d,
-    const char *text)
+void
+xmpp_sip_done(struct worker *w0, unsigned from, const char *key, int status, enum diag_code d,
+    const char *text, const struct xmpp_answer *a)
 {
 	struct post *p;
 
 	if (from == w0->idx) {
-		proxy_xmpp_done(w0, key, status, d, text);
+		proxy_xmpp_done(w0, key, status, d, text, a);
 		return;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL)
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (a != NULL && (p->answer = malloc(sizeof(*a))) == NULL)) {
+		free(p);
 		return;                        /* Timer F answers */
+	}
 	p->kind = POST_XMPP_DONE;
 	p->from = w0->idx;
 	p->status = status;
 	p->diag = d;
+	if (a)
+		*p->answer = *a;
 	snprintf(p->key, sizeof(p->key), "%s", key);
 	snprintf(p->text, sizeof(p->text), "%s", text ? text : "");
 	proxy_post(&w0->px->workers[from], p);
+}
+
+static void
+done(struct worker *w0, unsigned from, const char *key, int status, enum diag_code d,
+    const char *text)
+{
+	xmpp_sip_done(w0, from, key, status, d, text, NULL);
 }
 
 static void
@@ -105,10 +118,19 @@ xmpp_sip_request(struct worker *w, msg_t *msg, const char *domain, const char *k
 		done(w, from, key, 503, DIAG_XMPP_STREAM_CLOSED, "the XMPP side is not running");
 		goto out;
 	}
+	if (domain[0] == '\0' || sip->sip_request->rq_method == sip_method_subscribe) {
+		/* Presence: a SUBSCRIBE for an XMPP contact, or a request in
+		 * one of the gateway's dialogs. */
+		if (w->xpres == NULL) {
+			done(w, from, key, 503, DIAG_XMPP_STREAM_CLOSED, "presence is not running");
+			goto out;
+		}
+		xpres_sip(w->xpres, msg, domain, key, from);
+		return;
+	}
 	if (sip->sip_request->rq_method != sip_method_message) {
-		/* Presence (SUBSCRIBE) comes with the presence gateway; other
-		 * methods have no XMPP counterpart here. */
-		done(w, from, key, 501, DIAG_XMPP_UNSUPPORTED, "only MESSAGE is translated to XMPP");
+		done(w, from, key, 501, DIAG_XMPP_UNSUPPORTED,
+		    "only MESSAGE and SUBSCRIBE are translated to XMPP");
 		goto out;
 	}
 	if (!plain_utf8(sip)) {

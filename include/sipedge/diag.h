@@ -70,6 +70,7 @@ enum diag_code {
 	DIAG_XMPP_BAD_ADDRESS = 3018,   /* 400: Address cannot be mapped between SIP and XMPP */
 	DIAG_XMPP_UNSUPPORTED = 3019,   /* 501: Not translated across the XMPP gateway */
 	DIAG_XMPP_POOL_ERROR = 3020,    /* 500: The SIP pool refused the translated request */
+	DIAG_XMPP_SUB_REFUSED = 3021,   /* 403: Presence subscription from a public-unverified partner not i */
 };
 
 struct diag_info {

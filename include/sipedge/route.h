@@ -35,6 +35,8 @@
 #include "sipedge/throttle.h"
 
 #define ROUTE_MAX_HOPS 8
+/* The user part of the XMPP gateway's Contact (its SIP dialogs with the pool). */
+#define ROUTE_XMPP_GW_USER "xmpp-gw"
 #define ROUTE_TRUST_HEADER "ms-edge-proxy-message-trust"
 
 struct route_op;
@@ -88,6 +90,9 @@ struct route_op {
 	 * "public-unverified"). */
 	const char *xmpp_domain;
 	const char *xmpp_type;
+	/* The XMPP gateway's own request in one of its SIP dialogs (presence
+	 * subscriptions): it goes to the pool servers as it is. */
+	bool xmpp_dialog;
 	void (*done)(struct route_op *op);
 
 	/* ---- the outcome ---- */

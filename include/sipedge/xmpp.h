@@ -66,6 +66,8 @@ void xmpp_gw_send(struct xmpp_gw *gw, const char *local, const char *remote,
     struct xml_doc *doc, xmpp_sent_cb cb, void *arg);
 /* Start the once-a-second timers (establishment, keep-alive, inactivity). */
 void xmpp_gw_start(struct xmpp_gw *gw);
+/* The subscription-refresh-interval in force, seconds. */
+unsigned xmpp_gw_subscription_refresh(const struct xmpp_gw *gw);
 /* The type a translated SIP MESSAGE gets: "chat" or "normal". */
 const char *xmpp_gw_message_type(const struct xmpp_gw *gw);
 void xmpp_gw_counters(const struct xmpp_gw *gw, struct xmpp_counters *out);
