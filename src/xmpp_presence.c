@@ -488,8 +488,7 @@ notify(struct xpres *xp, struct gwdlg *d, const char *state, const struct xmpp_p
 		memset(&o, 0, sizeof(o));
 		o.entity = entity;
 		o.rpid = true;
-		if ((n = xmpp_pres_write_pidf(p, &o, pidf, sizeof(pidf))) < 0)
-			n = 0;
+		n = xmpp_pres_write_pidf(p, &o, pidf, sizeof(pidf)) == 0 ? (int)strlen(pidf) : 0;
 	}
 	if (gwdlg_send(xp, d, "NOTIFY", h, n > 0 ? "application/pidf+xml" : NULL,
 	    n > 0 ? pidf : NULL, (size_t)(n > 0 ? n : 0), notify_final) < 0 && d->ending)

@@ -80,6 +80,8 @@ PORT_BASE = {
     "kam-long-call": 27000, "kam-options": 27100,
     # tests/xmpp (XmppLab: Prosody and sipedge's XMPP listeners at base+70..98)
     "lab-prosody": 23000, "im-in": 23100, "im-out": 23200,
+    "presence-in": 25000, "presence-out": 25100, "presence-unverified": 25200,
+    "presence-restart": 25300,
     "demo": 25000, "bench": 26000,
 }
 
