@@ -28,8 +28,6 @@
 #include "sipedge/xmpp_xml.h"
 #include "xmpp_presence.h"
 
-#define PIDF_MAX 8192
-
 static void
 sent_log(int status, enum diag_code d, const char *text, void *arg)
 {
@@ -40,8 +38,8 @@ sent_log(int status, enum diag_code d, const char *text, void *arg)
 
 /* <presence type=…/> from → to (type NULL: available, with p's show and
  * status when p is given). */
-static void
-send_presence(struct xpres *xp, const char *ldom, const char *rdom, const char *from,
+void
+xpres__send_presence(struct xpres *xp, const char *ldom, const char *rdom, const char *from,
     const char *to, const char *type, const struct xmpp_pres *p)
 {
 	struct xml_doc *doc;
@@ -135,8 +133,8 @@ pidf_parse(const char *body, size_t len, struct xml_doc **doc, struct xmpp_pres 
 
 /* ---- the store ---- */
 
-static int
-sub_get(struct xpres *xp, const char *user, const char *jid, struct store_xmpp_sub *s)
+int
+xpres__sub_get(struct xpres *xp, const char *user, const char *jid, struct store_xmpp_sub *s)
 {
 	memset(s, 0, sizeof(*s));
 	if (xp->st && store_xmpp_sub_get(xp->st, user, jid, s) == 0)
@@ -146,8 +144,8 @@ sub_get(struct xpres *xp, const char *user, const char *jid, struct store_xmpp_s
 }
 
 /* Write s for (user, jid) (its strings may be the caller's). */
-static void
-sub_put(struct xpres *xp, const char *user, const char *jid, struct store_xmpp_sub *s)
+void
+xpres__sub_put(struct xpres *xp, const char *user, const char *jid, struct store_xmpp_sub *s)
 {
 	struct store_xmpp_sub x = *s;
 
@@ -164,20 +162,20 @@ sub_put(struct xpres *xp, const char *user, const char *jid, struct store_xmpp_s
 		log_warnx("%s: %s -> %s: %s", __func__, user, jid, store_error(xp->st));
 }
 
-static bool
-has_from(const struct store_xmpp_sub *s)
+bool
+xpres__has_from(const struct store_xmpp_sub *s)
 {
 	return s->state == STORE_XMPP_SUB_FROM || s->state == STORE_XMPP_SUB_BOTH;
 }
 
-static bool
-has_to(const struct store_xmpp_sub *s)
+bool
+xpres__has_to(const struct store_xmpp_sub *s)
 {
 	return s->state == STORE_XMPP_SUB_TO || s->state == STORE_XMPP_SUB_BOTH;
 }
 
-static enum store_xmpp_sub_state
-with(enum store_xmpp_sub_state s, bool to, bool from)
+enum store_xmpp_sub_state
+xpres__with(enum store_xmpp_sub_state s, bool to, bool from)
 {
 	bool t = s == STORE_XMPP_SUB_TO || s == STORE_XMPP_SUB_BOTH || to;
 	bool f = s == STORE_XMPP_SUB_FROM || s == STORE_XMPP_SUB_BOTH || from;
@@ -186,8 +184,8 @@ with(enum store_xmpp_sub_state s, bool to, bool from)
 	    STORE_XMPP_SUB_NONE;
 }
 
-static enum store_xmpp_sub_state
-without(enum store_xmpp_sub_state s, bool to, bool from)
+enum store_xmpp_sub_state
+xpres__without(enum store_xmpp_sub_state s, bool to, bool from)
 {
 	bool t = (s == STORE_XMPP_SUB_TO || s == STORE_XMPP_SUB_BOTH) && !to;
 	bool f = (s == STORE_XMPP_SUB_FROM || s == STORE_XMPP_SUB_BOTH) && !from;
@@ -208,8 +206,8 @@ user_of(const char *bare_jid, char *buf, size_t len)
 	return xmpp_jid_to_sip_uri(&j, buf, len);
 }
 
-static const char *
-jid_of_user(const char *user, char *buf, size_t len)
+const char *
+xpres__jid_of_user(const char *user, char *buf, size_t len)
 {
 	struct xmpp_jid j;
 
@@ -225,8 +223,8 @@ static void sub_final(struct xpres *xp, uint64_t id, int status, const sip_t *si
 
 /* When a subscription ends, and when we refresh ours: a fifth of the
  * interval early, at most a minute (RFC 6665 §4.1.2.1). */
-static void
-set_expiry(struct xpres *xp, struct gwdlg *d, unsigned long secs)
+void
+xpres__set_expiry(struct xpres *xp, struct gwdlg *d, unsigned long secs)
 {
 	uint64_t now = uv_now(&xp->w->th.loop), ms = 1000ULL * secs, early = ms / 5;
 
@@ -252,8 +250,8 @@ subscribe(struct xpres *xp, struct gwdlg *d, unsigned expires)
 	return gwdlg_send(xp, d, "SUBSCRIBE", h, NULL, NULL, 0, sub_final);
 }
 
-static unsigned
-refresh_s(struct xpres *xp)
+unsigned
+xpres__refresh_s(struct xpres *xp)
 {
 	return xp->w->xgw ? xmpp_gw_subscription_refresh(xp->w->xgw) : 28800;
 }
@@ -289,7 +287,7 @@ start_subscription(struct xpres *xp, const char *user, const char *watcher, cons
 	snprintf(d->ldom, sizeof(d->ldom), "%s", ldom);
 	snprintf(d->rdom, sizeof(d->rdom), "%s", rdom);
 	snprintf(d->ptype, sizeof(d->ptype), "%s", ptype);
-	if (subscribe(xp, d, refresh_s(xp)) < 0) {
+	if (subscribe(xp, d, xpres__refresh_s(xp)) < 0) {
 		gwdlg_free(xp, d);
 		return -EIO;
 	}
@@ -305,19 +303,19 @@ fan_out(struct xpres *xp, const char *user, const char *ldom, const char *rdom,
 	char ujid[XMPP_JID_MAX];
 	size_t n = 0;
 
-	if (jid_of_user(user, ujid, sizeof(ujid)) == NULL || xp->st == NULL ||
+	if (xpres__jid_of_user(user, ujid, sizeof(ujid)) == NULL || xp->st == NULL ||
 	    store_xmpp_sub_list(xp->st, user, rdom, &v, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		if (!has_from(&v[i]) || (only && strcmp(only, v[i].remote_jid) != 0))
+		if (!xpres__has_from(&v[i]) || (only && strcmp(only, v[i].remote_jid) != 0))
 			continue;
 		if (pidf) {
 			struct store_xmpp_sub s = v[i];
 
 			s.last_presence = (char *)pidf;
-			sub_put(xp, user, v[i].remote_jid, &s);
+			xpres__sub_put(xp, user, v[i].remote_jid, &s);
 		}
-		send_presence(xp, ldom, rdom, ujid, v[i].remote_jid, NULL, p);
+		xpres__send_presence(xp, ldom, rdom, ujid, v[i].remote_jid, NULL, p);
 	}
 	store_xmpp_sub_free(v, n);
 }
@@ -337,30 +335,30 @@ sub_final(struct xpres *xp, uint64_t id, int status, const sip_t *sip)
 			return;
 		}
 		if (sip->sip_expires)
-			set_expiry(xp, d, sip->sip_expires->ex_delta);
+			xpres__set_expiry(xp, d, sip->sip_expires->ex_delta);
 		return;
 	}
 	if (status < 300)
 		return;
 	/* Refused: the watcher is not approved (RFC 8048 §4.3: as
 	 * unsubscribed); a lost refresh ends the fan-out. */
-	if (!d->ending && jid_of_user(d->user, ujid, sizeof(ujid))) {
+	if (!d->ending && xpres__jid_of_user(d->user, ujid, sizeof(ujid))) {
 		struct store_xmpp_sub s;
 
 		log_info("xmpp: the pool refused %s's subscription to %s: %d", d->jid, d->user, status);
-		sub_get(xp, d->user, d->jid, &s);
+		xpres__sub_get(xp, d->user, d->jid, &s);
 		s.pending_in = false;
-		s.state = without(s.state, false, true);
-		sub_put(xp, d->user, d->jid, &s);
+		s.state = xpres__without(s.state, false, true);
+		xpres__sub_put(xp, d->user, d->jid, &s);
 		store_xmpp_sub_clear(&s);
-		send_presence(xp, d->ldom, d->rdom, ujid, d->jid, "unsubscribed", NULL);
+		xpres__send_presence(xp, d->ldom, d->rdom, ujid, d->jid, "unsubscribed", NULL);
 	}
 	gwdlg_free(xp, d);
 }
 
 /* A NOTIFY in one of our subscriber dialogs (RFC 6665 §4.1.3). */
-static int
-on_notify(struct xpres *xp, struct gwdlg *d, const sip_t *sip)
+int
+xpres__on_notify(struct xpres *xp, struct gwdlg *d, const sip_t *sip)
 {
 	const sip_subscription_state_t *ss = sip->sip_subscription_state;
 	char ujid[XMPP_JID_MAX], pidf[PIDF_MAX];
@@ -368,7 +366,7 @@ on_notify(struct xpres *xp, struct gwdlg *d, const sip_t *sip)
 	struct xmpp_pres p;
 	bool have = false;
 
-	if (ss == NULL || jid_of_user(d->user, ujid, sizeof(ujid)) == NULL)
+	if (ss == NULL || xpres__jid_of_user(d->user, ujid, sizeof(ujid)) == NULL)
 		return 400;
 	gwdlg_learn(d, sip, true);
 	if (sip->sip_payload && sip->sip_payload->pl_len && sip->sip_payload->pl_len < PIDF_MAX &&
@@ -383,12 +381,12 @@ on_notify(struct xpres *xp, struct gwdlg *d, const sip_t *sip)
 
 			/* The pool approved this watcher (RFC 6121 §3.1.5). */
 			d->active = true;
-			sub_get(xp, d->user, d->jid, &s);
+			xpres__sub_get(xp, d->user, d->jid, &s);
 			s.pending_in = false;
-			s.state = with(s.state, false, true);
-			sub_put(xp, d->user, d->jid, &s);
+			s.state = xpres__with(s.state, false, true);
+			xpres__sub_put(xp, d->user, d->jid, &s);
 			store_xmpp_sub_clear(&s);
-			send_presence(xp, d->ldom, d->rdom, ujid, d->jid, "subscribed", NULL);
+			xpres__send_presence(xp, d->ldom, d->rdom, ujid, d->jid, "subscribed", NULL);
 			if (carrier(xp, d->user, d->rdom, d) != NULL) {
 				/* Another subscription carries this domain's
 				 * presence already: this one ends. */
@@ -422,24 +420,24 @@ on_notify(struct xpres *xp, struct gwdlg *d, const sip_t *sip)
 				for (size_t i = 0; i < n; i++) {
 					struct store_xmpp_sub s = v[i];
 
-					if (!has_from(&s) && !s.pending_in)
+					if (!xpres__has_from(&s) && !s.pending_in)
 						continue;
-					s.state = without(s.state, false, true);
+					s.state = xpres__without(s.state, false, true);
 					s.pending_in = false;
-					sub_put(xp, d->user, v[i].remote_jid, &s);
-					send_presence(xp, d->ldom, d->rdom, ujid, v[i].remote_jid,
+					xpres__sub_put(xp, d->user, v[i].remote_jid, &s);
+					xpres__send_presence(xp, d->ldom, d->rdom, ujid, v[i].remote_jid,
 					    "unsubscribed", NULL);
 				}
 				store_xmpp_sub_free(v, n);
 			} else if (!d->fanout) {
 				struct store_xmpp_sub s;
 
-				sub_get(xp, d->user, d->jid, &s);
-				s.state = without(s.state, false, true);
+				xpres__sub_get(xp, d->user, d->jid, &s);
+				s.state = xpres__without(s.state, false, true);
 				s.pending_in = false;
-				sub_put(xp, d->user, d->jid, &s);
+				xpres__sub_put(xp, d->user, d->jid, &s);
 				store_xmpp_sub_clear(&s);
-				send_presence(xp, d->ldom, d->rdom, ujid, d->jid, "unsubscribed", NULL);
+				xpres__send_presence(xp, d->ldom, d->rdom, ujid, d->jid, "unsubscribed", NULL);
 			}
 		}
 		d->ending = true;
@@ -447,206 +445,6 @@ on_notify(struct xpres *xp, struct gwdlg *d, const sip_t *sip)
 	}
 	xml_doc_free(doc);
 	return 200;
-}
-
-/* ---- the pool's subscriptions to XMPP contacts (we notify) ---- */
-
-static void
-notify_final(struct xpres *xp, uint64_t id, int status, const sip_t *sip)
-{
-	struct gwdlg *d = gwdlg_by_id(xp, id);
-
-	(void)sip;
-	if (d == NULL || status < 200)
-		return;
-	/* RFC 6665 §4.2.2: a 481 (or any failure) ends the subscription. */
-	if (d->ending || status >= 300)
-		gwdlg_free(xp, d);
-}
-
-/* NOTIFY in d: state "active", "pending" or "terminated;reason=…"; p: the
- * contact's presence as PIDF, or none. */
-static void
-notify(struct xpres *xp, struct gwdlg *d, const char *state, const struct xmpp_pres *p)
-{
-	char h[256], pidf[PIDF_MAX], entity[XMPP_JID_MAX + 8];
-	uint64_t now = uv_now(&xp->w->th.loop);
-	unsigned long left = d->expires_at > now ? (unsigned long)((d->expires_at - now) / 1000) : 0;
-	int n = 0;
-
-	if (strncmp(state, "terminated", 10) == 0) {
-		snprintf(h, sizeof(h), "Event: presence\r\nSubscription-State: %s\r\n", state);
-		d->ending = true;
-	} else
-		snprintf(h, sizeof(h), "Event: presence\r\nSubscription-State: %s;expires=%lu\r\n",
-		    state, left);
-	if (p != NULL) {
-		struct xmpp_pidf_opts o;
-
-		/* RFC 3863 §4.1.1: the presentity as a pres: URI. */
-		snprintf(entity, sizeof(entity), "pres:%s", d->jid);
-		memset(&o, 0, sizeof(o));
-		o.entity = entity;
-		o.rpid = true;
-		n = xmpp_pres_write_pidf(p, &o, pidf, sizeof(pidf)) == 0 ? (int)strlen(pidf) : 0;
-	}
-	if (gwdlg_send(xp, d, "NOTIFY", h, n > 0 ? "application/pidf+xml" : NULL,
-	    n > 0 ? pidf : NULL, (size_t)(n > 0 ? n : 0), notify_final) < 0 && d->ending)
-		gwdlg_free(xp, d);
-}
-
-/* Each notifier dialog of (user, contact) gets state and p. */
-static void
-notify_all(struct xpres *xp, const char *user, const char *jid, const char *state,
-    const struct xmpp_pres *p)
-{
-	struct gwdlg *d, *next;
-
-	for (d = xp->dlgs; d; d = next) {
-		next = d->next;
-		if (d->notifier && !d->ending && strcmp(d->user, user) == 0 && strcmp(d->jid, jid) == 0)
-			notify(xp, d, state, p);
-	}
-}
-
-static void
-answer(struct xpres *xp, struct gwdlg *d, const char *key, unsigned from, int status,
-    unsigned expires)
-{
-	struct xmpp_answer a;
-
-	memset(&a, 0, sizeof(a));
-	snprintf(a.to_tag, sizeof(a.to_tag), "%s", d->ltag);
-	a.expires = (int)expires;
-	snprintf(a.contact, sizeof(a.contact), "%s", xp->contact);
-	xmpp_sip_done(xp->w, from, key, status, DIAG_NONE, NULL, &a);
-}
-
-/* A SUBSCRIBE from the pool for an XMPP contact (RFC 8048 §5.1). */
-static void
-pool_subscribe(struct xpres *xp, msg_t *msg, sip_t *sip, const char *domain, const char *key,
-    unsigned from)
-{
-	char user[512], contact[512], ujid[XMPP_JID_MAX];
-	struct xmpp_jid cj;
-	struct store_xmpp_sub s;
-	struct gwdlg *d;
-	unsigned long exp = sip->sip_expires ? sip->sip_expires->ex_delta : 3600;
-	const char *why = NULL;
-	const struct policy_xmpp_partner *pp = NULL;
-
-	if (sip->sip_event == NULL || strcasecmp(sip->sip_event->o_type, "presence") != 0) {
-		xmpp_sip_done(xp->w, from, key, 489, DIAG_XMPP_UNSUPPORTED,
-		    "only the presence event is translated", NULL);
-		return;
-	}
-	if (url_e(user, sizeof(user), sip->sip_from->a_url) < 0 ||
-	    url_e(contact, sizeof(contact), sip->sip_request->rq_url) < 0 ||
-	    jid_of_user(user, ujid, sizeof(ujid)) == NULL ||
-	    xmpp_jid_from_sip_uri(contact, &cj, &why) < 0) {
-		xmpp_sip_done(xp->w, from, key, 400, DIAG_XMPP_BAD_ADDRESS,
-		    why ? why : "the addresses cannot be mapped to JIDs", NULL);
-		return;
-	}
-	user[sizeof(user) - 1] = contact[sizeof(contact) - 1] = '\0';
-	cj.resource[0] = '\0';
-	if ((d = gwdlg_new(xp, true)) == NULL) {
-		xmpp_sip_done(xp->w, from, key, 503, DIAG_OVERLOAD, "out of memory", NULL);
-		return;
-	}
-	if (exp > refresh_s(xp))
-		exp = refresh_s(xp);
-	snprintf(d->callid, sizeof(d->callid), "%s", sip->sip_call_id->i_id);
-	snprintf(d->luri, sizeof(d->luri), "%s", contact);
-	snprintf(d->ruri, sizeof(d->ruri), "%s", user);
-	snprintf(d->target, sizeof(d->target), "%s", user);
-	snprintf(d->user, sizeof(d->user), "%s", user);
-	xmpp_jid_format(&cj, false, d->jid, sizeof(d->jid));
-	snprintf(d->ldom, sizeof(d->ldom), "%.255s", strchr(ujid, '@') ? strchr(ujid, '@') + 1 : ujid);
-	snprintf(d->rdom, sizeof(d->rdom), "%s", domain);
-	if (xp->w->renv.pol && policy_xmpp_decide(xp->w->renv.pol, domain, &pp) == POLICY_XMPP_PARTNER)
-		snprintf(d->ptype, sizeof(d->ptype), "%s", store_xmpp_type_name(pp->type));
-	gwdlg_learn(d, sip, true);
-	set_expiry(xp, d, exp);
-	answer(xp, d, key, from, 202, (unsigned)exp);
-	(void)msg;
-	if (exp == 0) {
-		notify(xp, d, "terminated;reason=timeout", NULL);
-		return;
-	}
-	sub_get(xp, user, d->jid, &s);
-	if (has_to(&s)) {
-		/* Already subscribed: ask the contact's server for its
-		 * presence now (RFC 6121 §4.3). */
-		notify(xp, d, "active", NULL);
-		send_presence(xp, d->ldom, domain, ujid, d->jid, "probe", NULL);
-	} else {
-		s.pending_out = true;
-		sub_put(xp, user, d->jid, &s);
-		notify(xp, d, "pending", NULL);
-		send_presence(xp, d->ldom, domain, ujid, d->jid, "subscribe", NULL);
-	}
-	store_xmpp_sub_clear(&s);
-}
-
-/* A refresh or an end of the pool's subscription (RFC 6665 §4.2.1.2). */
-static void
-pool_resubscribe(struct xpres *xp, struct gwdlg *d, sip_t *sip, const char *key, unsigned from)
-{
-	unsigned long exp = sip->sip_expires ? sip->sip_expires->ex_delta : 3600;
-	char ujid[XMPP_JID_MAX];
-	struct store_xmpp_sub s;
-
-	if (exp > refresh_s(xp))
-		exp = refresh_s(xp);
-	set_expiry(xp, d, exp);
-	answer(xp, d, key, from, 200, (unsigned)exp);
-	sub_get(xp, d->user, d->jid, &s);
-	if (exp > 0) {
-		notify(xp, d, has_to(&s) ? "active" : "pending", NULL);
-		store_xmpp_sub_clear(&s);
-		return;
-	}
-	notify(xp, d, "terminated;reason=timeout", NULL);
-	/* The pool user unsubscribed (RFC 8048 §5.3). */
-	if (jid_of_user(d->user, ujid, sizeof(ujid)) != NULL) {
-		s.state = without(s.state, true, false);
-		s.pending_out = false;
-		sub_put(xp, d->user, d->jid, &s);
-		send_presence(xp, d->ldom, d->rdom, ujid, d->jid, "unsubscribe", NULL);
-	}
-	store_xmpp_sub_clear(&s);
-}
-
-void
-xpres_sip(struct xpres *xp, msg_t *msg, const char *domain, const char *key, unsigned from)
-{
-	sip_t *sip = sip_object(msg);
-	struct gwdlg *d;
-	int status;
-
-	if (domain[0]) {
-		if (sip->sip_request->rq_method == sip_method_subscribe &&
-		    (sip->sip_to == NULL || sip->sip_to->a_tag == NULL))
-			pool_subscribe(xp, msg, sip, domain, key, from);
-		else
-			xmpp_sip_done(xp->w, from, key, 481, DIAG_NONE, NULL, NULL);
-		msg_destroy(msg);
-		return;
-	}
-	d = gwdlg_find(xp, sip);
-	if (d == NULL) {
-		xmpp_sip_done(xp->w, from, key, 481, DIAG_NONE, NULL, NULL);
-	} else if (sip->sip_request->rq_method == sip_method_notify && !d->notifier) {
-		status = on_notify(xp, d, sip);
-		xmpp_sip_done(xp->w, from, key, status, DIAG_NONE, NULL, NULL);
-	} else if (sip->sip_request->rq_method == sip_method_subscribe && d->notifier) {
-		pool_resubscribe(xp, d, sip, key, from);
-	} else {
-		xmpp_sip_done(xp->w, from, key, 405, DIAG_XMPP_UNSUPPORTED,
-		    "not a request of this dialog", NULL);
-	}
-	msg_destroy(msg);
 }
 
 /* ---- presence stanzas from XMPP partners ---- */
@@ -690,70 +488,70 @@ xpres_stanza(struct xpres *xp, struct xmpp_gw *gw, const char *ldom, const char 
 	    xmpp_jid_format(&tj, false, tjid, sizeof(tjid)) < 0 ||
 	    xmpp_jid_to_sip_uri(&tj, user, sizeof(user)) < 0)
 		return;
-	sub_get(xp, user, fjid, &s);
+	xpres__sub_get(xp, user, fjid, &s);
 	if (type && strcmp(type, "subscribe") == 0) {
-		if (has_from(&s)) {
+		if (xpres__has_from(&s)) {
 			/* RFC 6121 §3.1.3: already approved. */
-			send_presence(xp, ldom, rdom, tjid, fjid, "subscribed", NULL);
+			xpres__send_presence(xp, ldom, rdom, tjid, fjid, "subscribed", NULL);
 			if (s.last_presence) {
 				struct xml_doc *doc = NULL;
 
 				if (pidf_parse(s.last_presence, strlen(s.last_presence), &doc, &pr) == 0)
-					send_presence(xp, ldom, rdom, tjid, fjid, NULL, &pr);
+					xpres__send_presence(xp, ldom, rdom, tjid, fjid, NULL, &pr);
 				xml_doc_free(doc);
 			}
-		} else if (strcmp(ptype, "public-unverified") == 0 && !has_to(&s) && !s.pending_out) {
+		} else if (strcmp(ptype, "public-unverified") == 0 && !xpres__has_to(&s) && !s.pending_out) {
 			/* The reference system's rule: the pool user must have
 			 * invited the contact first. */
 			log_info("xmpp: %s (public-unverified partner %s) may not subscribe to %s: %s has "
 			    "not subscribed to it first (%u)", fjid, rdom, tjid, tjid,
 			    (unsigned)DIAG_XMPP_SUB_REFUSED);
-			send_presence(xp, ldom, rdom, tjid, fjid, "unsubscribed", NULL);
+			xpres__send_presence(xp, ldom, rdom, tjid, fjid, "unsubscribed", NULL);
 		} else if (!s.pending_in) {
 			s.pending_in = true;
-			sub_put(xp, user, fjid, &s);
+			xpres__sub_put(xp, user, fjid, &s);
 			if (start_subscription(xp, user, fjid, ldom, rdom, ptype) < 0)
-				send_presence(xp, ldom, rdom, tjid, fjid, "unsubscribed", NULL);
+				xpres__send_presence(xp, ldom, rdom, tjid, fjid, "unsubscribed", NULL);
 		}
 	} else if (type && strcmp(type, "unsubscribe") == 0) {
-		if (has_from(&s) || s.pending_in) {
-			s.state = without(s.state, false, true);
+		if (xpres__has_from(&s) || s.pending_in) {
+			s.state = xpres__without(s.state, false, true);
 			s.pending_in = false;
-			sub_put(xp, user, fjid, &s);
-			send_presence(xp, ldom, rdom, tjid, fjid, "unavailable", NULL);
+			xpres__sub_put(xp, user, fjid, &s);
+			xpres__send_presence(xp, ldom, rdom, tjid, fjid, "unavailable", NULL);
 			xpres_release(xp, user, rdom);
 		}
 	} else if (type && strcmp(type, "probe") == 0) {
 		/* RFC 6121 §4.3.2: presence only for an approved watcher. */
-		if (!has_from(&s)) {
-			send_presence(xp, ldom, rdom, tjid, fjid, "unsubscribed", NULL);
+		if (!xpres__has_from(&s)) {
+			xpres__send_presence(xp, ldom, rdom, tjid, fjid, "unsubscribed", NULL);
 		} else {
 			struct xml_doc *doc = NULL;
 
 			if (s.last_presence && pidf_parse(s.last_presence, strlen(s.last_presence), &doc,
 			    &pr) == 0)
-				send_presence(xp, ldom, rdom, tjid, fjid, NULL, &pr);
+				xpres__send_presence(xp, ldom, rdom, tjid, fjid, NULL, &pr);
 			else
-				send_presence(xp, ldom, rdom, tjid, fjid, "unavailable", NULL);
+				xpres__send_presence(xp, ldom, rdom, tjid, fjid, "unavailable", NULL);
 			xml_doc_free(doc);
 		}
 	} else if (type && strcmp(type, "subscribed") == 0) {
-		if (s.pending_out || has_to(&s)) {
-			s.state = with(s.state, true, false);
+		if (s.pending_out || xpres__has_to(&s)) {
+			s.state = xpres__with(s.state, true, false);
 			s.pending_out = false;
-			sub_put(xp, user, fjid, &s);
-			notify_all(xp, user, fjid, "active", NULL);
+			xpres__sub_put(xp, user, fjid, &s);
+			xpres__notify_all(xp, user, fjid, "active", NULL);
 		}
 	} else if (type && strcmp(type, "unsubscribed") == 0) {
-		if (s.pending_out || has_to(&s)) {
-			s.state = without(s.state, true, false);
+		if (s.pending_out || xpres__has_to(&s)) {
+			s.state = xpres__without(s.state, true, false);
 			s.pending_out = false;
-			sub_put(xp, user, fjid, &s);
+			xpres__sub_put(xp, user, fjid, &s);
 		}
-		notify_all(xp, user, fjid, "terminated;reason=rejected", NULL);
+		xpres__notify_all(xp, user, fjid, "terminated;reason=rejected", NULL);
 	} else if (type == NULL || strcmp(type, "unavailable") == 0) {
 		stanza_pres(p, &pr);
-		notify_all(xp, user, fjid, "active", &pr);
+		xpres__notify_all(xp, user, fjid, "active", &pr);
 	}
 	store_xmpp_sub_clear(&s);
 }
@@ -768,7 +566,7 @@ xpres_release(struct xpres *xp, const char *user, const char *rdom)
 
 	if (xp->st && store_xmpp_sub_list(xp->st, user, rdom, &v, &n) == 0) {
 		for (size_t i = 0; i < n && !any; i++)
-			any = has_from(&v[i]) || v[i].pending_in;
+			any = xpres__has_from(&v[i]) || v[i].pending_in;
 		store_xmpp_sub_free(v, n);
 	}
 	if (any)
@@ -797,10 +595,10 @@ xpres_tick(struct xpres *xp)
 		}
 		if (!d->notifier && d->refresh_at && now >= d->refresh_at) {
 			d->refresh_at = 0;
-			(void)subscribe(xp, d, refresh_s(xp));
+			(void)subscribe(xp, d, xpres__refresh_s(xp));
 		} else if (d->notifier && d->expires_at && now >= d->expires_at) {
 			/* RFC 6665 §4.2.2: the subscriber let it lapse. */
-			notify(xp, d, "terminated;reason=timeout", NULL);
+			xpres__notify(xp, d, "terminated;reason=timeout", NULL);
 		}
 	}
 }
@@ -824,8 +622,8 @@ xpres_restore(struct xpres *xp)
 		const char *rdom = strchr(v[i].remote_jid, '@'), *ldom;
 
 		rdom = rdom ? rdom + 1 : v[i].remote_jid;
-		if (!has_from(&v[i]) || carrier(xp, v[i].local_uri, rdom, NULL) ||
-		    jid_of_user(v[i].local_uri, ujid, sizeof(ujid)) == NULL ||
+		if (!xpres__has_from(&v[i]) || carrier(xp, v[i].local_uri, rdom, NULL) ||
+		    xpres__jid_of_user(v[i].local_uri, ujid, sizeof(ujid)) == NULL ||
 		    policy_xmpp_decide(xp->w->renv.pol, rdom, &pp) != POLICY_XMPP_PARTNER)
 			continue;
 		ldom = strchr(ujid, '@') ? strchr(ujid, '@') + 1 : ujid;

@@ -11,7 +11,9 @@
 #include <sofia-sip/sip.h>
 
 #include "proxy_int.h"
+#include "sipedge/store.h"
 #include "sipedge/xmpp_addr.h"
+#include "sipedge/xmpp_pres.h"
 #include "sipedge/xmpp_xml.h"
 
 /* One SIP subscription dialog of the gateway (RFC 6665 §4.1, RFC 3261 §12).
@@ -68,6 +70,29 @@ int gwdlg_send(struct xpres *xp, struct gwdlg *d, const char *method, const char
  * (as_uas: route set in order). */
 void gwdlg_learn(struct gwdlg *d, const sip_t *sip, bool as_uas);
 struct gwdlg *gwdlg_by_id(struct xpres *xp, uint64_t id);
+
+#define PIDF_MAX 8192
+
+/* xmpp_presence.c: the XMPP watchers' side, and what both sides share. */
+void xpres__send_presence(struct xpres *xp, const char *ldom, const char *rdom, const char *from,
+    const char *to, const char *type, const struct xmpp_pres *p);
+int xpres__sub_get(struct xpres *xp, const char *user, const char *jid, struct store_xmpp_sub *s);
+void xpres__sub_put(struct xpres *xp, const char *user, const char *jid, struct store_xmpp_sub *s);
+bool xpres__has_from(const struct store_xmpp_sub *s);
+bool xpres__has_to(const struct store_xmpp_sub *s);
+enum store_xmpp_sub_state xpres__with(enum store_xmpp_sub_state s, bool to, bool from);
+enum store_xmpp_sub_state xpres__without(enum store_xmpp_sub_state s, bool to, bool from);
+const char *xpres__jid_of_user(const char *user, char *buf, size_t len);
+unsigned xpres__refresh_s(struct xpres *xp);
+void xpres__set_expiry(struct xpres *xp, struct gwdlg *d, unsigned long secs);
+/* A NOTIFY in one of our subscriber dialogs: the status to answer. */
+int xpres__on_notify(struct xpres *xp, struct gwdlg *d, const sip_t *sip);
+/* xmpp_pres_notify.c: NOTIFY in a notifier dialog (state "active",
+ * "pending", "terminated;reason=…"; p the contact's presence or NULL), and
+ * to each notifier dialog of (user, contact). */
+void xpres__notify(struct xpres *xp, struct gwdlg *d, const char *state, const struct xmpp_pres *p);
+void xpres__notify_all(struct xpres *xp, const char *user, const char *jid, const char *state,
+    const struct xmpp_pres *p);
 
 /* xmpp_presence.c */
 int xpres_new(struct worker *w, struct xpres **out, char *err, size_t errlen);
