@@ -156,6 +156,10 @@ xs_input(struct xstream *s, const char *buf, size_t len)
 		switch (s->after) {
 		case XS_AFTER_TLS:
 			s->after = XS_AFTER_NONE;
+			/* RFC 6120 §4.3.3: a new stream, so a new header from us
+			 * (an initiating entity sends its own right away). */
+			if (!s->outbound)
+				s->header_sent = false;
 			if (xmpp_parser_reset(s->parser) < 0) {
 				xs_abort(s);
 				return;
@@ -166,6 +170,8 @@ xs_input(struct xstream *s, const char *buf, size_t len)
 		case XS_AFTER_RESTART:
 			s->after = XS_AFTER_NONE;
 			s->header_got = false;
+			if (!s->outbound)
+				s->header_sent = false;
 			if (xmpp_parser_reset(s->parser) < 0) {
 				xs_abort(s);
 				return;
