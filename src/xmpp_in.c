@@ -12,26 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include <openssl/evp.h>
 
 #include "sipedge/log.h"
 #include "sipedge/names.h"
 #include "xmpp_int.h"
-
-/* A fresh stream id for each header we send (RFC 6120 §4.7.3). */
-static void
-new_sid(struct xstream *s)
-{
-	unsigned char r[16];
-
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		for (size_t i = 0; i < sizeof(r); i++)
-			r[i] = (unsigned char)(uv_hrtime() >> (i % 8));
-	for (size_t i = 0; i < sizeof(r); i++)
-		snprintf(s->sid + 2 * i, 3, "%02x", r[i]);
-}
 
 static int
 features(struct xstream *s)
@@ -127,7 +113,7 @@ xin_open(struct xstream *s, const struct xml_elem *h, const char *default_ns)
 	}
 	snprintf(s->local, sizeof(s->local), "%s", dto);
 	snprintf(s->remote, sizeof(s->remote), "%s", dfrom);
-	new_sid(s);
+	xs_new_sid(s);
 	if ((s->partner = xgw_partner(s->gw, dfrom, &d, &why)) == NULL) {
 		xs_close(s, XMPP_SERR_POLICY_VIOLATION, d, "%s", why);
 		return -EPROTO;

@@ -157,6 +157,8 @@ int xs_accepted(struct xstream *s);
 int xs_parser_new(struct xstream *s, const struct xmpp_parser_limits *l);
 void xs_input(struct xstream *s, const char *buf, size_t len);
 int xs_send_header(struct xstream *s);
+/* A new stream id in s->sid (ours: we are the receiving entity). */
+void xs_new_sid(struct xstream *s);
 int xs_send_doc(struct xstream *s, const struct xml_elem *e);
 int xs_send_raw(struct xstream *s, const char *text);
 /* Close with a stream error (cond NONE: gracefully), recording d and text

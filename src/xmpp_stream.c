@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "sipedge/log.h"
 #include "sipedge/xmpp_errmap.h"
@@ -240,6 +241,20 @@ xs_send_doc(struct xstream *s, const struct xml_elem *e)
 /* ---- the end of a stream ---- */
 
 void
+xs_new_sid(struct xstream *s)
+{
+	unsigned char r[16];
+
+	/* RFC 6120 §4.7.3: unique and unpredictable, a new one for each
+	 * header we send as the receiving entity. */
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		for (size_t i = 0; i < sizeof(r); i++)
+			r[i] = (unsigned char)(uv_hrtime() >> (8 * (i % 8)));
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(s->sid + 2 * i, 3, "%02x", r[i]);
+}
+
+void
 xs_close(struct xstream *s, enum xmpp_serr cond, enum diag_code d, const char *fmt, ...)
 {
 	char text[384], ctx[512];
@@ -255,6 +270,15 @@ xs_close(struct xstream *s, enum xmpp_serr cond, enum diag_code d, const char *f
 	if (!s->tcp_open || s->state < XS_NEGOTIATING) {
 		xs_abort(s);
 		return;
+	}
+	if (!s->header_sent && !s->outbound) {
+		/* RFC 6120 §4.9.1.1: a header before the error even when the
+		 * peer sent none, from one of our domains, with an id. */
+		if (!s->local[0])
+			snprintf(s->local, sizeof(s->local), "%s", s->gw->cf->ndomains ?
+			    s->gw->cf->domains[0] : s->gw->cf->edge_fqdn);
+		if (!s->sid[0])
+			xs_new_sid(s);
 	}
 	if (!s->header_sent && !s->outbound && xs_send_header(s) < 0) {
 		xs_abort(s);
