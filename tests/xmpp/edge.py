@@ -25,7 +25,7 @@ BOB = "sip:bob@contoso.test"
 
 
 def edge_xmpp_lab(lab, policy=(), cert="edge-xmpp", extra=(), direct_tls=False,
-                  prosody=True, users=("alice",), **prosody_knobs):
+                  prosody=True, users=("alice",), pool=("pool1", "pool2"), **prosody_knobs):
     """PKI, the pool's SIPp behind stunnel (pool1), sipedge with its SIP lab
     configuration plus `listen xmpp` (external side, lab.edge_xmpp;
     `listen xmpps` at lab.edge_xmpps too with direct_tls, published as
@@ -34,7 +34,8 @@ def edge_xmpp_lab(lab, policy=(), cert="edge-xmpp", extra=(), direct_tls=False,
     allowed (`sipedgectl xmpp partner add fabrikam.test`, then the
     sipedgectl commands of policy), and unless prosody is False a Prosody
     fabrikam.test (users, s2s_secure_auth = true unless prosody_knobs say
-    otherwise) with alice logged in.  Returns (fab, alice) or (None, None)."""
+    otherwise) with alice logged in.  pool: the pool servers (harness
+    endpoints; only pool1 has a SIPp).  Returns (fab, alice) or (None, None)."""
     lab.make_pki()
     ep = lab.ep
     lab.stunnel([lab.client(ep["pool1"], lab.edge_int), lab.server(ep["pool1"])])
@@ -43,7 +44,7 @@ def edge_xmpp_lab(lab, policy=(), cert="edge-xmpp", extra=(), direct_tls=False,
     if direct_tls:
         more.append("listen xmpps %s:%d" % (harness.EDGE_IP, lab.edge_xmpps))
         ports.append(lab.edge_xmpps)
-    conf = lab.edge_xmpp_conf(routes=(), cert=cert, extra=more, direct_tls=direct_tls,
+    conf = lab.edge_xmpp_conf(routes=(), cert=cert, extra=more, direct_tls=direct_tls, pool=pool,
                               policy=[["xmpp", "partner", "add", "fabrikam.test"]]
                               + [list(c) for c in policy])
     if not prosody:
