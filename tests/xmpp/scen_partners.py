@@ -27,7 +27,8 @@ def generation_applied(lab, after, timeout=3):
 def refused_inbound(lab, carol, uas, n_before, what, code, cond="policy-violation"):
     """carol's message to bob bounces with sipedge's stream error (cond, code);
     the pool receives nothing more."""
-    mid = "nw-%d" % code
+    refused_inbound.n = getattr(refused_inbound, "n", 0) + 1
+    mid = "nw-%d-%d" % (code, refused_inbound.n)
     carol.message("bob@contoso.test", "must not arrive", id=mid)
     err = carol.expect(kind="message", type="error", id=mid, timeout=15)
     e = (err or {}).get("error") or {}
@@ -97,6 +98,32 @@ def t_partners_live(lab):
     lab.ok(lab.edge_alive() and lab.edge_proc.pid == pid and len(starts) == 1,
            "%s: the same sipedge process throughout, started once (no restart)" % what,
            starts)
+
+    # -- a live partner blocked --------------------------------------------------------
+    what = "northwind.test blocked while its streams are up"
+    rows = nw.s2s_show()
+    lab.ok(len([x for x in rows if x["remote"] == "contoso.test"]) == 2,
+           "%s: northwind has its two streams with contoso.test" % what,
+           lambda: ["rows: %s" % rows])
+    mark, nmark = len(lab.edge_lines()), len(nw.log_lines())
+    edge.ctl(lab, "block", "add", "northwind.test", "--replace")
+    t0 = time.monotonic()
+    gone = lab.wait_for(lambda: not [x for x in nw.s2s_show() if x["remote"] == "contoso.test"],
+                        4, step=0.2)
+    took = time.monotonic() - t0
+    lab.ok(gone and took < 2.5, "%s: northwind's s2s:show() has no stream with contoso.test "
+           "%.2f s after `sipedgectl block add northwind.test --replace`" % (what, took),
+           lambda: nw.diag(20))
+    errs = [l for l in nw.log_lines()[nmark:]
+            if "policy-violation (2002 northwind.test is blocked)" in l]
+    lab.ok(errs, "%s: Prosody logs sipedge's stream error, policy-violation 2002: %s"
+           % (what, errs[:1]), lambda: nw.diag(20) + lab.edge_diag(20))
+    closed = [l for l in lab.edge_lines()[mark:]
+              if re.search(r"stream error policy-violation \(2002 northwind\.test is blocked\), "
+                           r"(inbound|outbound) stream", l)]
+    lab.ok(len(closed) == 2, "%s: sipedge closes both streams with policy-violation 2002 (%d)"
+           % (what, len(closed)), lambda: lab.edge_diag(20))
+    refused_inbound(lab, carol, uas, 1, what, 2002)
 
     # -- a partner removed while its streams are up --------------------------------------
     what = "fabrikam.test removed"
