@@ -148,6 +148,34 @@ def fallback(lab, uas, ln):
         p.close()
 
 
+def dialback_refused(lab, ln):
+    """Dialback that must fail (XEP-0220 §2.1.3, §2.2.2): the authoritative
+    server denies the key; and a <db:verify/> about a key we never made."""
+    what = "dialback, the authoritative server says the key is invalid"
+    ln.verify = "invalid"
+    p, feats, _ = bad_peer(lab, "xmpp-fabrikam-srvname")
+    answer = p.db_result("k-forged-0123456789") if feats is not None else None
+    r = p.read_until_close(5)
+    lab.ok(answer == "invalid" and edge.closed_with(r, "not-authorized", 3007) and
+           "did not confirm the key" in (r["text"] or ""),
+           "%s: <db:result type='invalid'/>, then <not-authorized/> with 3007 (%s, %s)"
+           % (what, answer, edge.showr(r)), edge.rawdiag(p))
+    p.close()
+    ln.verify = "valid"
+    what = "dialback, asked to verify a key sipedge never made"
+    p, feats, _ = bad_peer(lab, "xmpp-fabrikam-srvname")
+    p.send("<db:verify from='fabrikam.test' to='contoso.test' id='no-such-stream'>"
+           "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef</db:verify>")
+    el = p.next(5)
+    lab.ok(el is not None and el.tag == "{jabber:server:dialback}verify" and
+           el.get("type") == "invalid" and el.get("id") == "no-such-stream" and
+           el.get("from") == "contoso.test" and el.get("to") == "fabrikam.test",
+           "%s: <db:verify type='invalid'/> from contoso.test, same id" % what,
+           edge.rawdiag(p))
+    p.end()
+    p.close()
+
+
 def t_certs(lab):
     """Our certificate without the XMPP domain (Prosody refuses it); a
     peer's certificate with the wrong name, expired, from an unknown CA
@@ -173,6 +201,7 @@ def t_certs(lab):
     edge.ctl(lab, "xmpp", "partner", "set", "fabrikam.test", "--dialback", "on")
     edge.applied(lab, t0)
     fallback(lab, uas, ln)
+    dialback_refused(lab, ln)
     uas.stop()
     lab.ok(lab.edge_alive(), "sipedge still running", lab.edge_diag)
 
