@@ -65,6 +65,51 @@ def spoofing(lab, uas):
            "<failure><invalid-authzid/>, then <not-authorized/> with 3007 (%s %s, %s)"
            % (outcome, cond, edge.showr(r)), edge.rawdiag(p))
     p.close()
+    # RFC 6120 §4.3.3: a restarted stream is between the same two domains;
+    # the receiving entity answers a restart with a new stream header
+    # (§4.3.3, §5.4.3.3, §6.4.6), and a stream error follows the header of
+    # the stream it ends (§4.9.1.1), so that the peer can parse it.
+    restart_defect = ("defect: after a stream restart sipedge sends the stream error without "
+                      "a new response stream header (RFC 6120 4.3.3, 4.9.1.1), so the peer "
+                      "cannot parse it")
+    p = edge.raw_peer(lab)
+    p.open(frm="fabrikam.test", to="contoso.test")
+    p.frm = "northwind.test"
+    crt, key = lab.cert("xmpp-fabrikam")
+    feats = p.starttls(crt, key, lab.pki + "/ca.crt")
+    r = p.read_until_close(5)
+    lab.ok(feats is None and r["closed"] and b"<invalid-from " in r["raw"] and
+           b"3003 the restarted stream is northwind.test" in r["raw"],
+           "spoofing, the stream restarted after STARTTLS from northwind.test instead of "
+           "fabrikam.test: sipedge sends <invalid-from/> with 3003 and closes",
+           edge.rawdiag(p))
+    lab.tap.todo(p.header is not None and edge.closed_with(r, "invalid-from", 3003),
+                 "spoofing, that <invalid-from/> comes in a new response stream header, "
+                 "parseable by the peer (%s; header %s)" % (edge.showr(r), p.header is not None),
+                 restart_defect, edge.rawdiag(p))
+    p.close()
+    p = edge.raw_peer(lab)
+    edge.raw_tls(lab, p)
+    p.to = "litware.test"
+    outcome, _ = p.sasl_external("") if p.offers("external") else (None, None)
+    r = p.read_until_close(5)
+    lab.ok(outcome == "success" and r["closed"] and b"<host-unknown " in r["raw"] and
+           b"3002 litware.test is not a domain this edge serves" in r["raw"],
+           "spoofing, the stream restarted after SASL to litware.test (not ours): sipedge "
+           "sends <host-unknown/> with 3002 and closes", edge.rawdiag(p))
+    lab.tap.todo(p.header is not None and edge.closed_with(r, "host-unknown", 3002),
+                 "spoofing, that <host-unknown/> comes in a new response stream header, "
+                 "parseable by the peer (%s; header %s)" % (edge.showr(r), p.header is not None),
+                 restart_defect, edge.rawdiag(p))
+    p.close()
+    p = edge.raw_peer(lab)
+    p.open(frm="fabrikam.test", to="contoso.test")
+    p.send(SPOOF % ("alice@fabrikam.test/raw", "bob@contoso.test", "early", "too early"))
+    r = p.read_until_close(5)
+    lab.ok(edge.closed_with(r, "not-authorized", 3007),
+           "spoofing, a stanza before authentication: <not-authorized/> with 3007 (%s)"
+           % edge.showr(r), edge.rawdiag(p))
+    p.close()
     lab.ok(not uas.received(), "spoofing: nothing reaches the pool (%d MESSAGEs)"
            % len(uas.received()))
 
