@@ -92,9 +92,10 @@ def applied(lab, since):
 # -- the pool's side ------------------------------------------------------------------
 
 
-def pool_message(lab, to, body="from the pool", frm=BOB, timeout=12, extra=()):
+def pool_message(lab, to, body="from the pool", frm=BOB, timeout=12, extra=(),
+                 ctype="text/plain;charset=UTF-8"):
     """The pool (pool1's certificate, from its address) sends one MESSAGE
-    to `to` through sipedge's internal listener and reads the final
+    to `to` (Content-Type ctype) through sipedge's internal listener and reads the final
     response: a dict with status (None: none came), reason, hdrs, raw,
     diag (the ms-diagnostics code), diag_text (its reason=) and warning
     (the Warning's code)."""
@@ -102,7 +103,7 @@ def pool_message(lab, to, body="from the pool", frm=BOB, timeout=12, extra=()):
     body = body.encode("utf-8") if isinstance(body, str) else body
     req = harness.sip_request(ruri=to, via_host=p1.ip, via_port=p1.srv, from_uri=frm, body=body,
                               extra_headers=list(extra))
-    req = req.replace(b"Content-Type: text/plain\r\n", b"Content-Type: text/plain;charset=UTF-8\r\n")
+    req = req.replace(b"Content-Type: text/plain\r\n", b"Content-Type: %s\r\n" % ctype.encode())
     try:
         s = lab.tls_connect(lab.edge_int, cert_stem="pool1", source=p1.ip, timeout=timeout)
     except OSError as e:

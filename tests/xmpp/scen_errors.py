@@ -4,12 +4,15 @@ sender as <message type='error'/> with the condition of RFC 7247 Table 3
 (src/xmpp_errmap.c), the original id and sipedge's code; what XMPP refuses
 reaches the pool as a SIP status where one is left to give (XMPP has no
 delivery report: a message to a missing user is accepted and its error is
-logged); a partner with no server at all gets 404 and 3008; group chat and
+logged); a partner with no server at all gets 404 and 3008, one that
+cannot be reached 408 (3008, or 3009 once the establishment timeout ends
+the attempt); a body other than text/plain 415; group chat and
 IQs other than ping are refused with service-unavailable; XEP-0199 ping is
 answered.
 
-One lab (test 'errors'): sipedge with fabrikam.test and ghost.test allowed
-(ghost.test has neither SRV nor address records), Prosody fabrikam.test
+One lab (test 'errors'): sipedge with fabrikam.test, ghost.test (neither SRV
+nor address records), deadend.test (a closed port) and silent.test (a
+server that accepts and never speaks) allowed, Prosody fabrikam.test
 (alice; offline storage off, so a message to a missing user comes back as
 service-unavailable), the pool's SIPp answering each MESSAGE with the
 status its body asks for (tests/xmpp/im/uas-status.xml).
@@ -19,6 +22,8 @@ import re
 import time
 
 import edge
+
+ESTABLISH = 3         # stream-establishment-timeout, below the lab's Timer F (6 s)
 
 # SIP status -> the stanza error condition of RFC 7247 Table 3, with the
 # type RFC 6120 §8.3.3 gives it.  None: the pool does not answer (Timer F).
@@ -81,6 +86,26 @@ def xmpp_to_sip(lab, fab, alice):
            "ms-diagnostics 3008 (RFC 6120 §10.4.3, RFC 7247 note 4): %s" % edge.show(r),
            lambda: lab.edge_diag(20))
 
+    # RFC 6120 §10.4.3: the name resolves but no stream can be had:
+    # remote-server-timeout, 408 (RFC 7247 Table 2).
+    r = edge.pool_message(lab, "sip:someone@deadend.test", "to a closed port")
+    lab.ok(r["status"] == 408 and r["diag"] == 3008 and "deadend.test" in r["diag_text"],
+           "a MESSAGE to an XMPP partner whose server refuses the connection gets 408 with "
+           "ms-diagnostics 3008: %s" % edge.show(r), lambda: lab.edge_diag(20))
+    t0 = time.monotonic()
+    r = edge.pool_message(lab, "sip:someone@silent.test", "to a server that never speaks")
+    took = time.monotonic() - t0
+    lab.ok(r["status"] == 408 and r["diag"] == 3009 and
+           ESTABLISH - 0.2 <= took <= ESTABLISH + 1.8,
+           "a MESSAGE to an XMPP partner whose server accepts and never speaks gets 408 with "
+           "ms-diagnostics 3009 after stream-establishment-timeout (%d s): %.1f s, %s"
+           % (ESTABLISH, took, edge.show(r)), lambda: lab.edge_diag(20))
+    r = edge.pool_message(lab, "sip:alice@fabrikam.test", b'{"text": "hi"}',
+                          ctype="application/json")
+    lab.ok(r["status"] == 415 and r["diag"] == 3019,
+           "a MESSAGE that is not text/plain gets 415 with ms-diagnostics 3019: %s"
+           % edge.show(r))
+
     alice.message("bob@contoso.test", "to a room", type="groupchat", id="gc-1")
     err = alice.expect(kind="message", id="gc-1", timeout=5)
     e = (err or {}).get("error") or {}
@@ -101,8 +126,15 @@ def xmpp_to_sip(lab, fab, alice):
 
 def t_errors(lab):
     """Error mapping SIP -> XMPP and XMPP -> SIP, group chat, IQs, ping."""
-    fab, alice = edge.edge_xmpp_lab(lab, policy=[["xmpp", "partner", "add", "ghost.test"]],
-                                    pool=("pool1",))
+    lab.make_pki()
+    lab.xmpp_dns("deadend.test", "xmpp.deadend.test", "127.0.0.40", lab.raw_port(0))
+    lab.xmpp_dns("silent.test", "xmpp.silent.test", "127.0.0.40", lab.raw_port(1))
+    lab.trap("127.0.0.40", lab.raw_port(1))
+    fab, alice = edge.edge_xmpp_lab(lab, policy=[
+        ["xmpp", "partner", "add", "ghost.test"], ["xmpp", "partner", "add", "deadend.test"],
+        ["xmpp", "partner", "add", "silent.test"],
+        ["xmpp", "config", "set", "stream-establishment-timeout", str(ESTABLISH)]],
+        pool=("pool1",))
     sip_to_xmpp(lab, alice)
     xmpp_to_sip(lab, fab, alice)
     stray = [m for m in alice.received(kind="message") if m.get("type") != "error"]
