@@ -6,7 +6,8 @@ resource-constraint, §4.4 closing a stream): a silent connection and a
 stalled negotiation are closed after the establishment timeout, an idle
 authenticated stream gets whitespace every keep-alive interval and is
 closed gracefully after the inactivity timeout (and Prosody's next message
-opens a new one), and the connection over a partner's limit is refused.
+opens a new one), and the connection over a partner's limit, or over the
+edge's, is refused.
 
 One lab (test 'timers'): sipedge with the timers shortened to the store's
 lower bounds (establishment 2 s, keep-alive 10 s) and inactivity 23 s, so
@@ -19,6 +20,8 @@ import threading
 import time
 
 import edge
+import harness
+import lab as xlab
 from edge import IM_BODY
 
 ESTABLISH, KEEPALIVE, INACTIVITY, PARTNER_LIMIT = 2, 10, 23, 2
@@ -109,6 +112,43 @@ def partner_limit(lab):
         q.close()
 
 
+def global_limit(lab, fab):
+    """connection-limit: the connection over the edge's limit, whoever it
+    is from, is refused as soon as it is accepted."""
+    what = "connection-limit 2"
+    fab.stop()
+    lab.wait_for(lambda: edge_streams(lab) == 0, 3)
+    t0 = time.monotonic()
+    edge.ctl(lab, "xmpp", "config", "set", "partner-connection-limit", "1")
+    edge.ctl(lab, "xmpp", "config", "set", "connection-limit", "2")
+    edge.applied(lab, t0)
+    a = edge.raw_external(lab)
+    b = edge.raw_external(lab, frm="northwind.test", cert="xmpp-northwind")
+    mark = len(lab.edge_lines())
+    c = edge.raw_peer(lab)
+    r = c.read_until_close(5)
+    lab.ok(edge.closed_with(r, "resource-constraint", 3012),
+           "%s: with two streams open, a third TCP connection gets <resource-constraint/> and "
+           "3012 without sending anything (%s)" % (what, edge.showr(r)), edge.rawdiag(c))
+    line = edge.edge_wait_log(lab, r"XMPP connection-limit 2 reached", 1, mark)
+    lab.ok(line, "%s: sipedge logs it: %s" % (what, line), lambda: lab.edge_diag(20))
+    c.close()
+    a.end()
+    a.read_until_close(3)
+    a.close()
+    time.sleep(0.2)
+    d = edge.raw_external(lab)
+    lab.ok(d.features is not None, "%s: once one closed, a new stream is accepted" % what)
+    for q in (b, d):
+        q.end()
+        q.close()
+
+
+def edge_streams(lab):
+    """Established TCP connections on sipedge's XMPP listener."""
+    return xlab.connections(harness.EDGE_IP, lab.edge_xmpp)
+
+
 def t_timers(lab):
     """Establishment timeout, keep-alives, inactivity close, partner limit."""
     fab, alice = edge.edge_xmpp_lab(lab, policy=[
@@ -184,6 +224,7 @@ def t_timers(lab):
            "%s: fabrikam's s2s:show() has a stream to contoso.test again" % what,
            lambda: ["rows: %s" % rows])
     uas.stop()
+    global_limit(lab, fab)
     lab.ok(lab.edge_alive(), "sipedge still running", lab.edge_diag)
 
 
