@@ -454,7 +454,8 @@ class Prosody(object):
 class XClient(object):
     """One XMPP user agent: xclient.py under Debian's python3, logged in as
     jid on a lab Prosody.  Commands go to its stdin as JSON lines; every
-    stanza it receives comes back as a dict (see xclient.py) in .got.
+    stanza it receives comes back as a dict (see xclient.py) in .got, with
+    "at", the time.monotonic() it arrived.
 
         c = lab.xclient("alice@fabrikam.test", prosody)
         c.message("carol@northwind.test", "héllo")
@@ -500,6 +501,7 @@ class XClient(object):
                     obj = json.loads(raw.decode("utf-8"))
                 except ValueError:
                     obj = {"kind": "garbage", "raw": raw.decode("utf-8", "replace")}
+                obj["at"] = time.monotonic()      # when it arrived (time.monotonic)
                 with self.cond:
                     (self.got if obj.get("kind") in ("message", "presence", "iq")
                      else self.events).append(obj)
