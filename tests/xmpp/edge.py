@@ -13,8 +13,8 @@ import os
 import re
 import time
 
-import harness
-import lab as xlab
+import lab as xlab      # first: it puts tests/sip (harness) on the path
+import harness  # noqa: E402
 import rawpeer
 
 HERE = os.path.dirname(os.path.abspath(__file__))

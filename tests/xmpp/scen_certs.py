@@ -26,7 +26,8 @@ BAD = (("xmpp-fabrikam-srvname", "wrong name",
        ("xmpp-fabrikam-expired", "expired",
         r"the peer's certificate is not valid: certificate has expired"),
        ("xmpp-fabrikam-rogue", "unknown CA",
-        r"the peer's certificate is not valid: unable to (get local issuer certificate|verify the first certificate)"))
+        r"the peer's certificate is not valid: "
+        r"unable to (get local issuer certificate|verify the first certificate)"))
 
 
 def ours_refused(lab, nw, carol):
