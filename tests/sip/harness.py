@@ -79,9 +79,11 @@ PORT_BASE = {
     "metrics": 26100, "reload": 26200, "privdrop": 26300, "probe": 26400, "partners": 26500,
     "kam-long-call": 27000, "kam-options": 27100,
     # tests/xmpp (XmppLab: Prosody and sipedge's XMPP listeners at base+70..98)
-    "lab-prosody": 23000, "im-in": 23100, "im-out": 23200,
-    "presence-in": 25000, "presence-out": 25100, "presence-unverified": 25200,
-    "presence-restart": 25300,
+    "lab-prosody": 23000, "im-in": 23100, "im-out": 23200, "nego": 23300, "certs": 23400,
+    "partners-live": 23500, "hostile-peer": 23600, "timers": 23700, "errors": 23800,
+    "direct-tls": 23900,
+    "presence-in": 28000, "presence-out": 28100, "presence-unverified": 28200,
+    "presence-restart": 28300,
     "demo": 25000, "bench": 26000,
 }
 

@@ -31,12 +31,15 @@ prints their tails as '# ' diagnostics.
 """
 
 import glob
+import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -82,6 +85,34 @@ def missing():
     if r.returncode != 0:
         return "python3-slixmpp not installed (for %s)" % XMPP_PYTHON
     return None
+
+
+def pki_cache():
+    """A directory with the lab PKI and its XMPP certificates, made by
+    tests/pki/mkcerts.sh once and reused by every XMPP lab: under the build
+    tree, named after the script's SHA-256 (a changed script makes a new
+    one).  Made in a private directory and renamed into place, so parallel
+    tests (make check -j2) never see half of one; the loser of a race
+    removes its copy."""
+    script = os.path.join(harness.TOP_SRCDIR, "tests", "pki", "mkcerts.sh")
+    with open(script, "rb") as f:
+        tag = hashlib.sha256(f.read()).hexdigest()[:16]
+    top = os.path.join(harness.TOP_BUILDDIR, "tests", "xmpp")
+    final = os.path.join(top, ".pki-" + tag)
+    if os.path.isfile(os.path.join(final, ".complete-xmpp")):
+        return final
+    os.makedirs(top, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=".pki-new-", dir=top)
+    try:
+        subprocess.run([script, work, "xmpp"], check=True, stdout=subprocess.DEVNULL)
+        os.chmod(work, 0o755)
+        os.rename(work, final)
+    except OSError:
+        if not os.path.isfile(os.path.join(final, ".complete-xmpp")):
+            raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final
 
 
 def skip_unless_available():
@@ -423,7 +454,8 @@ class Prosody(object):
 class XClient(object):
     """One XMPP user agent: xclient.py under Debian's python3, logged in as
     jid on a lab Prosody.  Commands go to its stdin as JSON lines; every
-    stanza it receives comes back as a dict (see xclient.py) in .got.
+    stanza it receives comes back as a dict (see xclient.py) in .got, with
+    "at", the time.monotonic() it arrived.
 
         c = lab.xclient("alice@fabrikam.test", prosody)
         c.message("carol@northwind.test", "héllo")
@@ -469,6 +501,7 @@ class XClient(object):
                     obj = json.loads(raw.decode("utf-8"))
                 except ValueError:
                     obj = {"kind": "garbage", "raw": raw.decode("utf-8", "replace")}
+                obj["at"] = time.monotonic()      # when it arrived (time.monotonic)
                 with self.cond:
                     (self.got if obj.get("kind") in ("message", "presence", "iq")
                      else self.events).append(obj)
@@ -618,10 +651,11 @@ class XmppLab(Lab):
     # -- PKI and DNS ---------------------------------------------------------------
 
     def make_pki(self, outdir=None):
-        """The lab PKI with the XMPP certificates (tests/pki/mkcerts.sh xmpp)."""
+        """The lab PKI with the XMPP certificates (tests/pki/mkcerts.sh xmpp),
+        copied from pki_cache() (made once per version of mkcerts.sh: making
+        it costs seconds, copying it milliseconds)."""
         outdir = outdir or self.pki
-        subprocess.run([os.path.join(harness.TOP_SRCDIR, "tests", "pki", "mkcerts.sh"),
-                        outdir, "xmpp"], check=True, stdout=subprocess.DEVNULL)
+        shutil.copytree(pki_cache(), outdir, dirs_exist_ok=True)
         return outdir
 
     def xmpp_dns(self, domain, host, ip, port=None, tls_port=None):

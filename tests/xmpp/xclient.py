@@ -10,7 +10,8 @@ line on stdout, UTF-8 (not \\u escapes), flushed at once:
 
   {"kind": "online", "jid": FULL-JID}          logged in, ready for commands
   {"kind": "ack", "seq": N, "cmd": C, "id": I}  command N done (I: stanza id)
-  {"kind": "message" | "presence", ...}         a stanza received, see below
+  {"kind": "message" | "presence" | "iq", ...}  a stanza received, see below
+                                               (IQs: results and errors only)
   {"kind": "fatal", "reason": ...}              cannot log in / stream lost
   {"kind": "bye"}                               quit done
 
@@ -113,6 +114,11 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("disconnected", self.on_disconnected)
         self.register_handler(Callback("lab message", StanzaPath("message"), self.on_stanza))
         self.register_handler(Callback("lab presence", StanzaPath("presence"), self.on_stanza))
+        # IQ answers only: a handler for get/set would stop slixmpp's own
+        # replies (RFC 6120 §8.2.3).
+        for t in ("result", "error"):
+            self.register_handler(Callback("lab iq " + t, StanzaPath("iq@type=%s" % t),
+                                           self.on_stanza))
 
     def set_authorize(self, value):
         self.auto_authorize = {"on": True, "off": None, "reject": False}[value]
