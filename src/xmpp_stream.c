@@ -376,4 +376,6 @@ xs_ready(struct xstream *s)
 	    "SASL EXTERNAL" : "dialback", s->tls_up ? tls_sess_version(s->tls) : "no TLS",
 	    s->tls_up ? "" : "", xs_ctx(s, ctx, sizeof(ctx)));
 	xs_flush_queue(s);
+	if (s->probe != NULL)
+		xprobe_ready(s);
 }

@@ -80,6 +80,7 @@ PORT_BASE = {
     "kam-long-call": 27000, "kam-options": 27100,
     # tests/xmpp (XmppLab: Prosody and sipedge's XMPP listeners at base+70..98)
     "lab-prosody": 23000, "im-in": 23100, "im-out": 23200,
+    "xmpp-streams": 23700, "xmpp-probe": 23800, "xmpp-refused": 23900,
     "demo": 25000, "bench": 26000,
 }
 
