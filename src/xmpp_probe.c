@@ -194,8 +194,11 @@ steps_passed(struct xprobe *p, const struct xstream *s, enum xmpp_probe_step_id 
 	if (upto <= XMPP_PROBE_CERTIFICATE)
 		return;
 	if (!s->tls_up) {
-		step(p, XMPP_PROBE_TLS, true, -1, "not used: the partner's policy says TLS "
-		    "not-supported");
+		/* The partner's row let the stream go on without TLS. */
+		step(p, XMPP_PROBE_TLS, true, -1, "not used: %s",
+		    s->partner && s->partner->tls == STORE_XMPP_NOT_SUPPORTED ?
+		    "the partner's policy says TLS not-supported" :
+		    "the partner offered no STARTTLS, and its policy says TLS optional");
 	} else {
 		snprintf(p->res.tls_version, sizeof(p->res.tls_version), "%s", tls_sess_version(s->tls));
 		snprintf(p->res.tls_cipher, sizeof(p->res.tls_cipher), "%s", tls_sess_cipher(s->tls));

@@ -136,7 +136,9 @@ xs_input(struct xstream *s, const char *buf, size_t len)
 		if (r == 0)
 			return;
 		if (r < 0) {
-			if (r != -EPROTO)
+			/* A callback that refuses the stream closes it and
+			 * returns -EPROTO too: not bad XML. */
+			if (r != -EPROTO || s->state == XS_CLOSING || s->state == XS_CLOSED)
 				return;      /* a callback closed it */
 			enum xmpp_serr e = xmpp_parser_error(s->parser, &text, &too_big);
 
