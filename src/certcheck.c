@@ -1,8 +1,8 @@
 /* certcheck.c: checks of the edge's own certificate against what federation
  * needs (SEEDS.md "Certificates"; RFC 5280 §4.2.1.6 subjectAltName, §4.2.1.12
- * extKeyUsage; RFC 5922 §7.1 SIP domain certificates), and a summary of a
- * certificate.  Reads the certificate, key and CA bundle files it is given;
- * nothing else. */
+ * extKeyUsage; RFC 5922 §7.1 SIP domain certificates; XEP-0178 and RFC 6120
+ * §13.7.1.2 for the XMPP domains), and a summary of a certificate.  Reads
+ * the certificate, key and CA bundle files it is given; nothing else. */
 #include "config.h"
 
 #include <errno.h>
@@ -32,6 +32,7 @@ static const char *const id_names[CERTCHECK_N] = {
 	[CERTCHECK_CERTIFICATE] = "certificate",
 	[CERTCHECK_SUBJECT] = "subject",
 	[CERTCHECK_SIP_DOMAINS] = "sip-domains",
+	[CERTCHECK_XMPP_DOMAINS] = "xmpp-domains",
 	[CERTCHECK_INTERNAL_FQDN] = "internal-fqdn",
 	[CERTCHECK_WILDCARD] = "wildcard",
 	[CERTCHECK_EKU_SERVER] = "eku-server",
@@ -417,6 +418,38 @@ check_sip_domains(const struct conf *c, const struct cert *k, struct certcheck_r
 		set(r, CERTCHECK_SIP_DOMAINS, CERTCHECK_OK, "in the SANs: %s", present);
 }
 
+/* An XMPP server authenticates a domain, not a host: a partner's server
+ * accepts SASL EXTERNAL from us, and SASL EXTERNAL or dialback on our
+ * listener, only when our certificate names the XMPP domain itself
+ * (XEP-0178 §3 and §4, RFC 6120 §13.7.1.2), which for the gateway is each
+ * SIP domain (RFC 7247 §6): the edge's FQDN or sip.<domain> is not enough.
+ * A wildcard does not count: it does not cover the domain's own name.  A
+ * missing name is a warning, as for sip-domains: the edge runs, and dialback
+ * may still do for partners that allow it.  Without an XMPP listener the
+ * check does not apply. */
+static void
+check_xmpp_domains(const struct conf *c, const struct cert *k, struct certcheck_report *r)
+{
+	char missing[400] = "", present[400] = "";
+
+	if (c->nxmpp_listeners == 0) {
+		set(r, CERTCHECK_XMPP_DOMAINS, CERTCHECK_OK, "no XMPP listener configured");
+		return;
+	}
+	for (size_t i = 0; i < c->ndomains; i++)
+		list_add(has_san(k, c->domains[i]) ? present : missing, sizeof(missing),
+		    c->domains[i]);
+	if (c->ndomains == 0)
+		set(r, CERTCHECK_XMPP_DOMAINS, CERTCHECK_WARNING, "listen xmpp is configured but no "
+		    "sip-domain: there is no XMPP domain for the certificate to name");
+	else if (missing[0])
+		set(r, CERTCHECK_XMPP_DOMAINS, CERTCHECK_WARNING, "not in the SANs: %s (XMPP partners "
+		    "authenticate the XMPP domain itself, XEP-0178: SASL EXTERNAL with them fails)",
+		    missing);
+	else
+		set(r, CERTCHECK_XMPP_DOMAINS, CERTCHECK_OK, "in the SANs: %s (XEP-0178)", present);
+}
+
 /* The same certificate serves the internal listeners: pool servers verify the
  * name they dial there. */
 static void
@@ -656,6 +689,7 @@ certcheck_run(const struct conf *c, const char *certificate, const char *private
 	    serial, issuer);
 	check_subject(c, &k, out);
 	check_sip_domains(c, &k, out);
+	check_xmpp_domains(c, &k, out);
 	check_internal_fqdn(c, &k, out);
 	check_wildcard(&k, out);
 	check_eku(&k, out);

@@ -1,6 +1,7 @@
 /* control_cmds.c: the commands the daemon answers on its control socket
  * (control.h; sipedgectl(8) has the user's side): status, connections, stats,
- * reload and partners.  They read the core through proxy.h only. */
+ * reload and partners (the XMPP ones are control_xmpp.c's).  They read the
+ * core through proxy.h only. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,24 @@ cmd_status(struct control_req *r, int argc, char **argv, void *arg)
 	json_out_key_uint(o, "allowed", d->policy_allowed);
 	json_out_key_uint(o, "blocked", d->policy_blocked);
 	json_out_key_uint(o, "providers", d->policy_providers);
+	json_out_key_uint(o, "xmpp_partners", d->policy_xmpp_partners);
 	json_out_key_string(o, "db", c->db_path);
+	json_out_end_object(o);
+	json_out_key(o, "xmpp");
+	json_out_begin_object(o);
+	json_out_key(o, "listeners");
+	json_out_begin_array(o);
+	for (size_t i = 0; i < c->nxmpp_listeners; i++) {
+		const struct xmpp_listener_conf *xl = &c->xmpp_listeners[i];
+
+		json_out_begin_object(o);
+		json_out_key_string(o, "address", conf_sockaddr_str(&xl->addr, buf, sizeof(buf)));
+		json_out_key(o, "direct_tls");
+		json_out_bool(o, xl->direct_tls);
+		json_out_end_object(o);
+	}
+	json_out_end_array(o);
+	json_out_key_uint(o, "streams_open", t.xmpp.open_streams);
 	json_out_end_object(o);
 	json_out_key_uint(o, "dns_cache_entries", t.dns_cache);
 	if (d->has_cert) {
@@ -571,5 +589,7 @@ const struct control_cmd daemon_cmds[] = {
 	{ "probe-inbound", 0, 0, cmd_probe_inbound },
 	{ "trace", 0, 2, cmd_trace },
 	{ "partners", 0, 0, cmd_partners },
+	{ "xmpp-streams", 0, 0, daemon_xmpp_streams },
+	{ "xmpp-probe", 1, 2, daemon_xmpp_probe },
 	{ NULL, 0, 0, NULL },
 };

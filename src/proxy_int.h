@@ -59,6 +59,8 @@ enum post_kind {
 	POST_XMPP,           /* msg (a copy), key, domain: a request for an XMPP partner,
 	                      * to worker 0's gateway (proxy_xmpp.c) */
 	POST_XMPP_DONE,      /* key, status, diag, text: its outcome, to the transaction */
+	POST_XMPP_QUERY,     /* xquery: the control socket asks worker 0's gateway (its
+	                      * streams, a probe; proxy_xmpp_query.c) */
 };
 
 /* probe.c: the federation probe's job on worker 0, and the hooks the
@@ -85,6 +87,12 @@ struct proxy_query;
 void proxy_query_run(struct worker *w, struct proxy_query *q);
 void proxy_query_release(struct proxy_query *q);
 
+struct xmpp_query_job;
+/* proxy_xmpp_query.c: do j's asking on worker 0 (its thread); and the end of
+ * a post that was never run (the worker stopping). */
+void proxy_xmpp_query_run(struct worker *w, struct xmpp_query_job *j);
+void proxy_xmpp_query_dropped(struct xmpp_query_job *j);
+
 struct post {
 	struct worker_mail mail;        /* first: a post is the worker's mail */
 	enum post_kind kind;
@@ -100,6 +108,7 @@ struct post {
 	struct proxy_query *query;
 	struct proxy_reload *reload;
 	struct probe_job *probe;
+	struct xmpp_query_job *xquery;
 	bool trace_on;
 	char trace_domain[CONF_MAX_NAME];
 	char key[KEY_MAX];              /* POST_XMPP*: the transaction (server key) */
@@ -392,6 +401,8 @@ proxy_post_free(struct post *p)
 	if (p->probe)
 		probe_dropped(p->probe);
 	free(p->answer);
+	if (p->xquery)
+		proxy_xmpp_query_dropped(p->xquery);
 	free(p);
 }
 

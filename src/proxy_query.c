@@ -1,7 +1,7 @@
 /* proxy_query.c: what the control socket reads of the proxy (proxy.h): the
- * counters, summed from any thread, and the connections, which live on the
- * workers' threads and are copied there (a POST_QUERY to each worker; the last
- * one to answer wakes the asking loop). */
+ * counters, summed from any thread (the XMPP gateway's with them), and the
+ * connections, which live on the workers' threads and are copied there (a
+ * POST_QUERY to each worker; the last one to answer wakes the asking loop). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +10,7 @@
 
 #include "proxy_int.h"
 #include "sipedge/stats.h"
+#include "sipedge/xmpp.h"
 
 unsigned
 proxy_nworkers(const struct proxy *px)
@@ -22,10 +23,13 @@ proxy_stats(struct proxy *px, struct stats_total *out)
 {
 	struct stats *v[64];
 	unsigned n = px->nworkers < 64 ? px->nworkers : 64;
+	int rc;
 
 	for (unsigned i = 0; i < n; i++)
 		v[i] = &px->workers[i].stats;
-	return stats_sum(v, n, out);
+	if ((rc = stats_sum(v, n, out)) == 0)
+		proxy_xmpp_counters(px, &out->xmpp);
+	return rc;
 }
 
 struct proxy_query {

@@ -491,6 +491,10 @@ relay_on_post(struct worker *w, struct post *p)
 	case POST_XMPP_DONE:
 		proxy_xmpp_done(w, p->key, p->status, p->diag, p->text, p->answer);
 		break;
+	case POST_XMPP_QUERY:
+		proxy_xmpp_query_run(w, p->xquery);
+		p->xquery = NULL;               /* the job reports by itself */
+		break;
 	}
 	proxy_post_free(p);
 }

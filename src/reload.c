@@ -44,6 +44,7 @@ daemon_policy_noted(struct daemon *d, const struct policy *pol)
 	d->policy_allowed = policy_nallowed(pol);
 	d->policy_blocked = policy_nblocked(pol);
 	d->policy_providers = policy_nproviders(pol);
+	d->policy_xmpp_partners = policy_nxmpp_partners(pol);
 }
 
 void

@@ -276,6 +276,26 @@ stats_total_sub(struct stats_total *t, const struct stats_total *b)
 	t->timeouts = sub(t->timeouts, b->timeouts);
 	t->overload = sub(t->overload, b->overload);
 	t->throttled = sub(t->throttled, b->throttled);
+	{
+		struct xmpp_counters *x = &t->xmpp;
+		const struct xmpp_counters *y = &b->xmpp;
+
+		x->streams_in = sub(x->streams_in, y->streams_in);
+		x->streams_out = sub(x->streams_out, y->streams_out);
+		x->streams_in_ok = sub(x->streams_in_ok, y->streams_in_ok);
+		x->streams_out_ok = sub(x->streams_out_ok, y->streams_out_ok);
+		x->streams_refused = sub(x->streams_refused, y->streams_refused);
+		x->streams_out_failed = sub(x->streams_out_failed, y->streams_out_failed);
+		x->tls_failures = sub(x->tls_failures, y->tls_failures);
+		x->bad_xml = sub(x->bad_xml, y->bad_xml);
+		x->stream_errors_sent = sub(x->stream_errors_sent, y->stream_errors_sent);
+		x->stanzas_in = sub(x->stanzas_in, y->stanzas_in);
+		x->stanzas_out = sub(x->stanzas_out, y->stanzas_out);
+		x->stanzas_failed = sub(x->stanzas_failed, y->stanzas_failed);
+		x->bytes_in = sub(x->bytes_in, y->bytes_in);
+		x->bytes_out = sub(x->bytes_out, y->bytes_out);
+		/* open_streams is a gauge. */
+	}
 	/* Both arrays are sorted by name: walk them together. */
 	for (size_t i = 0, k = 0; i < t->ndomains; i++) {
 		struct stats_domain_total *d = &t->domains[i];
@@ -335,6 +355,24 @@ json_dirs(struct json_out *o, const char *k, const uint64_t v[2])
 	json_out_begin_object(o);
 	json_out_key_uint(o, "in", v[0]);
 	json_out_key_uint(o, "out", v[1]);
+	json_out_end_object(o);
+}
+
+void
+stats_xmpp_json(const struct xmpp_counters *x, struct json_out *o)
+{
+	json_out_begin_object(o);
+	json_dirs(o, "streams", (const uint64_t[2]){ x->streams_in, x->streams_out });
+	json_dirs(o, "authenticated", (const uint64_t[2]){ x->streams_in_ok, x->streams_out_ok });
+	json_out_key_uint(o, "refused", x->streams_refused);
+	json_out_key_uint(o, "outbound_failed", x->streams_out_failed);
+	json_out_key_uint(o, "tls_failures", x->tls_failures);
+	json_out_key_uint(o, "bad_xml", x->bad_xml);
+	json_out_key_uint(o, "stream_errors_sent", x->stream_errors_sent);
+	json_dirs(o, "stanzas", (const uint64_t[2]){ x->stanzas_in, x->stanzas_out });
+	json_out_key_uint(o, "stanzas_failed", x->stanzas_failed);
+	json_dirs(o, "bytes", (const uint64_t[2]){ x->bytes_in, x->bytes_out });
+	json_out_key_uint(o, "streams_open", x->open_streams);
 	json_out_end_object(o);
 }
 
@@ -399,6 +437,8 @@ stats_total_json(const struct stats_total *t, struct json_out *o)
 	json_out_key_uint(o, "discovered_throttled", t->throttled);
 	json_out_key_uint(o, "transactions_open", t->transactions);
 	json_out_key_uint(o, "dns_cache_entries", t->dns_cache);
+	json_out_key(o, "xmpp");
+	stats_xmpp_json(&t->xmpp, o);
 	json_out_end_object(o);
 }
 
@@ -423,6 +463,53 @@ static void
 prom_head(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP sipedge_%s %s\n# TYPE sipedge_%s %s\n", name, help, name, type);
+}
+
+/* name{direction="in"} and {direction="out"}. */
+static void
+prom_dirs(FILE *f, const char *name, uint64_t in, uint64_t out)
+{
+	fprintf(f, "sipedge_%s{direction=\"in\"} %llu\nsipedge_%s{direction=\"out\"} %llu\n", name,
+	    (unsigned long long)in, name, (unsigned long long)out);
+}
+
+static void
+prom_one(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
+{
+	prom_head(f, name, type, help);
+	fprintf(f, "sipedge_%s %llu\n", name, (unsigned long long)v);
+}
+
+/* The XMPP gateway's counters (RFC 6120 server-to-server streams). */
+static void
+prom_xmpp(const struct xmpp_counters *x, FILE *f)
+{
+	prom_head(f, "xmpp_streams_total", "counter", "XMPP server-to-server streams started; "
+	    "in: accepted on an XMPP listener, out: opened by the edge.");
+	prom_dirs(f, "xmpp_streams_total", x->streams_in, x->streams_out);
+	prom_head(f, "xmpp_streams_authenticated_total", "counter",
+	    "XMPP streams authenticated (SASL EXTERNAL or dialback), per direction.");
+	prom_dirs(f, "xmpp_streams_authenticated_total", x->streams_in_ok, x->streams_out_ok);
+	prom_one(f, "xmpp_streams_refused_total", "counter",
+	    "XMPP streams refused by the partner policy or the connection limits.",
+	    x->streams_refused);
+	prom_one(f, "xmpp_streams_failed_total", "counter",
+	    "Outbound XMPP streams that reached no server of the partner.", x->streams_out_failed);
+	prom_one(f, "xmpp_tls_failures_total", "counter", "XMPP TLS handshakes that failed.",
+	    x->tls_failures);
+	prom_one(f, "xmpp_bad_xml_total", "counter",
+	    "XMPP streams that sent XML not well-formed or not allowed.", x->bad_xml);
+	prom_one(f, "xmpp_stream_errors_total", "counter",
+	    "XMPP stream errors the edge sent.", x->stream_errors_sent);
+	prom_head(f, "xmpp_stanzas_total", "counter",
+	    "Stanzas received from (in) or sent to (out) XMPP partners.");
+	prom_dirs(f, "xmpp_stanzas_total", x->stanzas_in, x->stanzas_out);
+	prom_one(f, "xmpp_stanzas_failed_total", "counter",
+	    "Stanzas for XMPP partners that could not be sent.", x->stanzas_failed);
+	prom_head(f, "xmpp_bytes_total", "counter", "Octets on the wire of XMPP streams.");
+	prom_dirs(f, "xmpp_bytes_total", x->bytes_in, x->bytes_out);
+	prom_one(f, "xmpp_streams_open", "gauge", "XMPP streams open now, either direction.",
+	    x->open_streams);
 }
 
 void
@@ -518,4 +605,5 @@ stats_total_prometheus(const struct stats_total *t, FILE *f)
 	fprintf(f, "sipedge_dns_cache_entries %llu\n", (unsigned long long)t->dns_cache);
 	prom_head(f, "transactions", "gauge", "Transactions in progress.");
 	fprintf(f, "sipedge_transactions %llu\n", (unsigned long long)t->transactions);
+	prom_xmpp(&t->xmpp, f);
 }

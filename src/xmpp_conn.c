@@ -29,6 +29,7 @@ xs_free(struct xstream *s)
 {
 	struct xmpp_gw *gw = s->gw;
 
+	xprobe_stream_gone(s);
 	xs_fail_queue(s, xs_fail_status(s), s->diag ? s->diag : DIAG_XMPP_STREAM_CLOSED,
 	    s->reason[0] ? s->reason : "the XMPP stream closed");
 	xdb_stream_gone(s);
@@ -224,6 +225,7 @@ xs_tls_step(struct xstream *s)
 		return;
 	}
 	s->tls_up = true;
+	s->t_tls = uv_now(s->gw->loop);
 	if (s->outbound)
 		xout_tls_up(s);
 	else
@@ -413,6 +415,7 @@ xs_connect_cb(uv_connect_t *req, int status)
 		return;
 	}
 	s->state = XS_NEGOTIATING;
+	s->t_connected = uv_now(s->gw->loop);
 	xout_start(s);
 }
 

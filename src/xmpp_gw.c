@@ -308,6 +308,7 @@ on_tick(uv_timer_t *t)
 		    now - s->t_out >= (uint64_t)set->keepalive_interval * 1000)
 			(void)xs_send_raw(s, " ");      /* RFC 6120 §4.6.1 */
 	}
+	xprobe_tick(gw, now);
 }
 
 /* ---- stanzas ---- */
@@ -348,6 +349,8 @@ xgw_stanza(struct xstream *s, struct xml_doc *doc)
 		xml_doc_free(doc);
 		return;
 	}
+	if (xprobe_stanza(s, doc))
+		return;                     /* a probe's ping answered */
 	if (s->gw->hooks && s->gw->hooks->stanza)
 		s->gw->hooks->stanza(s->gw->hooks_arg, s->gw, s->local, s->remote, s->partner, doc);
 	else
@@ -359,7 +362,8 @@ static struct xstream *
 find_out(struct xmpp_gw *gw, const char *local, const char *remote)
 {
 	for (struct xstream *s = gw->streams; s; s = s->next)
-		if (s->outbound && !s->verify_only && s->state != XS_CLOSED && s->state != XS_CLOSING &&
+		if (s->outbound && !s->verify_only && s->probe == NULL && s->state != XS_CLOSED &&
+		    s->state != XS_CLOSING &&
 		    strcmp(s->local, local) == 0 && strcmp(s->remote, remote) == 0)
 			return s;
 	return NULL;
@@ -453,12 +457,6 @@ const char *
 xmpp_gw_message_type(const struct xmpp_gw *gw)
 {
 	return xgw_set(gw)->message_type == STORE_XMPP_MSG_NORMAL ? "normal" : "chat";
-}
-
-void
-xmpp_gw_counters(const struct xmpp_gw *gw, struct xmpp_counters *out)
-{
-	*out = gw->ctr;
 }
 
 static void

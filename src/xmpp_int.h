@@ -21,6 +21,7 @@
 #include "sipedge/dns.h"
 #include "sipedge/tls.h"
 #include "sipedge/xmpp.h"
+#include "sipedge/xmpp_probe.h"
 #include "sipedge/xmpp_xml.h"
 
 #define XS_MAX_TARGETS 8
@@ -103,6 +104,8 @@ struct xstream {
 
 	uint64_t t_start, t_ready, t_in, t_out; /* loop ms */
 	uint64_t t_stanza;                 /* the last stanza either way */
+	uint64_t t_connected, t_tls;       /* outbound: TCP up, TLS up (0: not yet) */
+	struct xprobe *probe;              /* sipedgectl xmpp probe's stream (xmpp_probe.c) */
 	uint64_t stanzas_in, stanzas_out, bytes_in, bytes_out;
 	char peer[64];                     /* "1.2.3.4:5269" */
 	/* Why it closed: the first error recorded wins; the peer's stream
@@ -112,6 +115,25 @@ struct xstream {
 	enum diag_code diag;
 	char reason[384];
 };
+
+/* The gateway's counters (struct xmpp_counters, field for field): written
+ * on the gateway's thread with the plain ++ and += of the stream code, read
+ * from any thread by xmpp_gw_counters (sipedgectl stats and the Prometheus
+ * exposition run on the main thread and do not wait for worker 0).  Atomic,
+ * so that a reader never sees a torn value; a few read-modify-writes per
+ * stanza cost nothing next to the stanza's XML and TLS. */
+struct xgw_counters {
+	_Atomic uint64_t streams_in, streams_out;
+	_Atomic uint64_t streams_in_ok, streams_out_ok;
+	_Atomic uint64_t streams_refused;
+	_Atomic uint64_t streams_out_failed;
+	_Atomic uint64_t tls_failures, bad_xml, stream_errors_sent;
+	_Atomic uint64_t stanzas_in, stanzas_out, stanzas_failed;
+	_Atomic uint64_t bytes_in, bytes_out;
+	_Atomic uint64_t open_streams;
+};
+_Static_assert(sizeof(struct xgw_counters) == sizeof(struct xmpp_counters),
+    "struct xgw_counters has the fields of struct xmpp_counters");
 
 struct xmpp_gw {
 	uv_loop_t *loop;
@@ -130,7 +152,7 @@ struct xmpp_gw {
 	size_t nstreams;
 	uint64_t next_id;
 	bool stopping, tick_closed;
-	struct xmpp_counters ctr;
+	struct xgw_counters ctr;
 	char readbuf[65536];
 	char plainbuf[65536];
 };
@@ -205,6 +227,23 @@ int xdb_element(struct xstream *s, struct xml_doc *doc);
 /* A verify stream may send its <db:verify/>s; it ended (checks fail). */
 void xdb_flush(struct xstream *v);
 void xdb_stream_gone(struct xstream *v);
+
+/* xmpp_query.c: "resolving", "connecting", ... */
+const char *xq_state_name(enum xs_state st);
+
+/* xmpp_probe.c (sipedgectl xmpp probe): the probe's stream is authenticated
+ * (its ping goes out); a stanza may be a probe's answer (taken: true); the
+ * once-a-second timer (pings without an answer); a stream is about to be
+ * freed (the probe's own: it failed; an inbound one: maybe why no answer). */
+void xprobe_ready(struct xstream *s);
+bool xprobe_stanza(struct xstream *s, struct xml_doc *doc);
+void xprobe_tick(struct xmpp_gw *gw, uint64_t now);
+void xprobe_stream_gone(struct xstream *s);
+/* The step a stream that ends before it is ready stopped at. */
+enum xmpp_probe_step_id xprobe_fail_step(const struct xstream *s);
+/* 1 if iq is an answer (result or error; what: "result", "error: COND[:
+ * text]"), 0 if it is a request. */
+int xprobe_answer(const struct xml_elem *iq, char *what, size_t len);
 
 /* xmpp_gw.c */
 void xgw_link_stream(struct xmpp_gw *gw, struct xstream *s);

@@ -137,7 +137,9 @@ xs_input(struct xstream *s, const char *buf, size_t len)
 		if (r == 0)
 			return;
 		if (r < 0) {
-			if (r != -EPROTO)
+			/* A callback that refuses the stream closes it and
+			 * returns -EPROTO too: not bad XML. */
+			if (r != -EPROTO || s->state == XS_CLOSING || s->state == XS_CLOSED)
 				return;      /* a callback closed it */
 			enum xmpp_serr e = xmpp_parser_error(s->parser, &text, &too_big);
 
@@ -406,4 +408,6 @@ xs_ready(struct xstream *s)
 	    "SASL EXTERNAL" : "dialback", s->tls_up ? tls_sess_version(s->tls) : "no TLS",
 	    s->tls_up ? "" : "", xs_ctx(s, ctx, sizeof(ctx)));
 	xs_flush_queue(s);
+	if (s->probe != NULL)
+		xprobe_ready(s);
 }

@@ -1,6 +1,7 @@
 /* certcheck.h: the edge's own certificate against what federation needs (names,
  * wildcard, EKU, key strength, chain, key match, validity; RFC 5280 §4.2.1.6 and
- * §4.2.1.12, RFC 5922 §7.1), and a summary of a certificate for status output.
+ * §4.2.1.12, RFC 5922 §7.1; for XMPP, RFC 6120 §13.7.1.2 and XEP-0178), and a
+ * summary of a certificate for status output.
  * Reads only the files it is given; no other I/O. */
 #ifndef SIPEDGE_CERTCHECK_H
 #define SIPEDGE_CERTCHECK_H
@@ -22,6 +23,8 @@ enum certcheck_id {
 	CERTCHECK_CERTIFICATE = 0,         /* "certificate": the file holds a PEM certificate */
 	CERTCHECK_SUBJECT,                 /* "subject": CN is the edge FQDN, repeated in the SANs */
 	CERTCHECK_SIP_DOMAINS,             /* "sip-domains": sip.<domain> in the SANs, each domain */
+	CERTCHECK_XMPP_DOMAINS,            /* "xmpp-domains": with an XMPP listener, each domain
+	                                    * itself in the SANs (XEP-0178) */
 	CERTCHECK_INTERNAL_FQDN,           /* "internal-fqdn": in the SANs when it differs */
 	CERTCHECK_WILDCARD,                /* "wildcard": no '*' in the CN or a SAN */
 	CERTCHECK_EKU_SERVER,              /* "eku-server": serverAuth */

@@ -43,7 +43,7 @@ struct daemon {
 	/* The policy snapshot in force. */
 	uint64_t policy_generation;
 	time_t policy_loaded;
-	size_t policy_allowed, policy_blocked, policy_providers;
+	size_t policy_allowed, policy_blocked, policy_providers, policy_xmpp_partners;
 	/* sipedgectl stats --reset: counters shown from here on. */
 	struct stats_total baseline;
 	bool has_baseline;
@@ -81,6 +81,11 @@ int daemon_reload(struct daemon *d, const char *why, daemon_reload_cb cb, void *
 
 /* probe_in.c: sipedgectl probe --inbound, answered on r when done. */
 void daemon_probe_inbound(struct daemon *d, struct control_req *r);
+
+/* control_xmpp.c: the control socket's "xmpp-streams" and "xmpp-probe
+ * DOMAIN [LOCAL]" (control_cmd functions, arg: the struct daemon). */
+void daemon_xmpp_streams(struct control_req *r, int argc, char **argv, void *arg);
+void daemon_xmpp_probe(struct control_req *r, int argc, char **argv, void *arg);
 
 /* The commands of the control socket (control.h), arg: the struct daemon. */
 extern const struct control_cmd daemon_cmds[];

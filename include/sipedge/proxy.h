@@ -115,6 +115,29 @@ typedef void (*proxy_conns_cb)(int status, const struct proxy_conn *v, size_t n,
  * or a negative errno (then cb is not called). */
 int proxy_connections(struct proxy *p, uv_loop_t *loop, proxy_conns_cb cb, void *arg);
 
+/* ---- the XMPP side, for the control socket (proxy_xmpp_query.c) ---- */
+
+struct xmpp_counters;
+struct xmpp_stream_row;
+struct xmpp_probe_result;
+/* Worker 0's XMPP gateway's counters, from any thread (zero without one). */
+void proxy_xmpp_counters(struct proxy *p, struct xmpp_counters *out);
+/* The gateway's streams, copied on worker 0 (xmpp_query.h): cb on loop with
+ * status 0 and the rows (v freed after the call), or a negative errno
+ * (-ENOMEM; -ECANCELED: the edge is stopping).  0, or a negative errno and no
+ * callback. */
+typedef void (*proxy_xmpp_streams_cb)(int status, const struct xmpp_stream_row *v, size_t n,
+    void *arg);
+int proxy_xmpp_streams(struct proxy *p, uv_loop_t *loop, proxy_xmpp_streams_cb cb, void *arg);
+/* Probe the XMPP partner domain from local, one of our domains, on worker 0
+ * (xmpp_probe.h), waiting ping_timeout_s for the ping's answer: cb on loop
+ * with status 0 and the result, or a negative errno (the probe could not
+ * run: -ECANCELED, the edge is stopping).  0, or a negative errno and no
+ * callback. */
+typedef void (*proxy_xmpp_probe_cb)(int status, const struct xmpp_probe_result *res, void *arg);
+int proxy_xmpp_probe(struct proxy *p, uv_loop_t *loop, const char *local, const char *domain,
+    unsigned ping_timeout_s, proxy_xmpp_probe_cb cb, void *arg);
+
 /* ---- discovered partners (proxy_partners.c) ---- */
 
 /* The throttle's view of every discovered partner now (throttle_list), under

@@ -27,6 +27,7 @@
 #include "sipedge/fedroute.h"
 #include "sipedge/hmap.h"
 #include "sipedge/json.h"
+#include "sipedge/xmpp.h"
 
 /* Requests and responses the edge receives (IN) or sends (OUT). */
 enum stats_dir { STATS_IN = 0, STATS_OUT = 1 };
@@ -131,6 +132,9 @@ struct stats_total {
 	uint64_t transactions, connections[2], dns_cache;
 	struct stats_domain_total *domains; /* sorted by name; malloc'ed */
 	size_t ndomains;
+	/* The XMPP gateway's (worker 0's; proxy_stats fills them in, stats_sum
+	 * leaves them zero); open_streams is a gauge. */
+	struct xmpp_counters xmpp;
 };
 
 /* Sum n workers' counters into a fresh total (free it with stats_total_free).
@@ -149,11 +153,13 @@ const char *stats_dir_name(enum stats_dir d); /* "in", "out" */
 const char *stats_tls_cause_name(enum stats_tls_cause c);  /* "no_certificate", … */
 
 /* The counters as one JSON object (sipedgectl stats --json), non-zero ones
- * only for the per-code and per-domain tables. */
+ * only for the per-code and per-domain tables; its "xmpp" member is
+ * stats_xmpp_json's object, which sipedgectl xmpp streams shows too. */
 void stats_total_json(const struct stats_total *t, struct json_out *o);
+void stats_xmpp_json(const struct xmpp_counters *x, struct json_out *o);
 /* The counters in the Prometheus text exposition format (version 0.0.4):
  * sipedge_<name>_total counters with side, direction, type, domain, code
- * and cause labels. */
+ * and cause labels; the XMPP side's are sipedge_xmpp_<name>. */
 void stats_total_prometheus(const struct stats_total *t, FILE *f);
 
 #endif

@@ -4,7 +4,7 @@
  * streams carry goes to the SIP side through hooks (the gateway, RFC 7247).
  *
  * Threading: one struct xmpp_gw on one loop (worker 0's); every call from
- * that loop's thread. */
+ * that loop's thread, but xmpp_gw_counters. */
 #ifndef SIPEDGE_XMPP_H
 #define SIPEDGE_XMPP_H
 
@@ -34,7 +34,7 @@ struct xmpp_hooks {
 	    const struct policy_xmpp_partner *p, struct xml_doc *doc);
 };
 
-/* Counters (sipedgectl stats, metrics). */
+/* Counters (sipedgectl stats, metrics): a copy of the gateway's. */
 struct xmpp_counters {
 	uint64_t streams_in, streams_out;            /* started */
 	uint64_t streams_in_ok, streams_out_ok;      /* authenticated */
@@ -70,6 +70,8 @@ void xmpp_gw_start(struct xmpp_gw *gw);
 unsigned xmpp_gw_subscription_refresh(const struct xmpp_gw *gw);
 /* The type a translated SIP MESSAGE gets: "chat" or "normal". */
 const char *xmpp_gw_message_type(const struct xmpp_gw *gw);
+/* The counters now: the one call that may come from any thread, while the
+ * gateway lives (xmpp_query.c). */
 void xmpp_gw_counters(const struct xmpp_gw *gw, struct xmpp_counters *out);
 /* Close every stream (system-shutdown) and the listeners; the gateway is
  * freed once its handles are closed. */

@@ -76,6 +76,12 @@ const struct ctl_cmd ctl_cmds[] = {
 	  "change an XMPP setting" },
 	{ "xmpp config reset", cmd_xmpp_config_reset, 1, 1, "", CTL_DB_OPEN, "KEY",
 	  "return an XMPP setting to its default" },
+	{ "xmpp streams", cmd_xmpp_streams, 0, 0, "", CTL_DB_NONE, "",
+	  "the daemon's XMPP server-to-server streams: direction, domains, TLS, authentication, "
+	  "age, stanzas; and the XMPP counters" },
+	{ "xmpp probe", cmd_xmpp_probe, 1, 1, "from=", CTL_DB_NONE, "DOMAIN [--from LOCALDOMAIN]",
+	  "open an XMPP stream to DOMAIN as the daemon does and report each step (DNS, TCP, TLS, "
+	  "certificate names, authentication), then an XMPP ping and its round trip" },
 	{ "audit", cmd_audit, 0, 0, "limit=", CTL_DB_OPEN, "[--limit N]",
 	  "show the change log, oldest first" },
 	{ "db init", cmd_db_init, 0, 0, "", CTL_DB_CREATE, "",

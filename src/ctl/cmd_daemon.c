@@ -18,8 +18,8 @@
 
 /* Send "sipedge-control 1 LINE" and read the answer; on success *out is the
  * parsed "result".  Failures are reported here; returns the exit code. */
-static int
-daemon_call(struct ctl *c, const char *line, struct json **doc, const struct json **out)
+int
+ctl_daemon_call(struct ctl *c, const char *line, struct json **doc, const struct json **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char req[CONTROL_LINE_MAX + 64], err[256], *buf = NULL;
@@ -97,8 +97,8 @@ daemon_call(struct ctl *c, const char *line, struct json **doc, const struct jso
 }
 
 /* --json: the result as the daemon gave it. */
-static void
-print_json(struct ctl *c, const struct json *v)
+void
+ctl_print_json(struct ctl *c, const struct json *v)
 {
 	struct json_out o;
 
@@ -107,16 +107,16 @@ print_json(struct ctl *c, const struct json *v)
 	json_out_end(&o);
 }
 
-static const char *
-str(const struct json *obj, const char *key)
+const char *
+ctl_jstr(const struct json *obj, const char *key)
 {
 	const struct json *v = json_get(obj, key);
 
 	return v && v->type == JSON_STRING ? v->str : "-";
 }
 
-static uint64_t
-num(const struct json *obj, const char *key)
+uint64_t
+ctl_jnum(const struct json *obj, const char *key)
 {
 	int64_t n = 0;
 
@@ -125,8 +125,8 @@ num(const struct json *obj, const char *key)
 	return (uint64_t)n;
 }
 
-static void
-duration(uint64_t s, char *buf, size_t len)
+void
+ctl_duration(uint64_t s, char *buf, size_t len)
 {
 	if (s >= 86400)
 		snprintf(buf, len, "%" PRIu64 "d %" PRIu64 "h", s / 86400, s % 86400 / 3600);
@@ -150,44 +150,62 @@ cmd_status(struct ctl *c, const struct ctl_args *a)
 	int rc;
 
 	(void)a;
-	if ((rc = daemon_call(c, "status", &doc, &r)) != CTL_OK)
+	if ((rc = ctl_daemon_call(c, "status", &doc, &r)) != CTL_OK)
 		return rc;
 	if (c->json) {
-		print_json(c, r);
+		ctl_print_json(c, r);
 		json_free(doc);
 		return CTL_OK;
 	}
-	duration(num(r, "uptime_s"), up, sizeof(up));
-	fprintf(f, "sipedge %s, pid %" PRIu64 ", up %s (since %s)\n", str(r, "version"),
-	    num(r, "pid"), up, str(r, "started"));
-	fprintf(f, "%-14s%s\n", "config", str(r, "config"));
-	fprintf(f, "%-14s%s (internal %s)\n", "edge", str(r, "edge_fqdn"), str(r, "internal_fqdn"));
-	fprintf(f, "%-14s%" PRIu64 "\n", "workers", num(r, "workers"));
+	ctl_duration(ctl_jnum(r, "uptime_s"), up, sizeof(up));
+	fprintf(f, "sipedge %s, pid %" PRIu64 ", up %s (since %s)\n", ctl_jstr(r, "version"),
+	    ctl_jnum(r, "pid"), up, ctl_jstr(r, "started"));
+	fprintf(f, "%-14s%s\n", "config", ctl_jstr(r, "config"));
+	fprintf(f, "%-14s%s (internal %s)\n", "edge", ctl_jstr(r, "edge_fqdn"),
+	    ctl_jstr(r, "internal_fqdn"));
+	fprintf(f, "%-14s%" PRIu64 "\n", "workers", ctl_jnum(r, "workers"));
 	if ((l = json_get(r, "listeners")) != NULL && l->type == JSON_ARRAY)
 		for (size_t i = 0; i < l->n; i++) {
 			x = json_get(l->items[i], "mutual_tls");
 			fprintf(f, "%-14s%s %s %s%s\n", i == 0 ? "listeners" : "",
-			    str(l->items[i], "side"), str(l->items[i], "transport"),
-			    str(l->items[i], "address"), x && x->b ? " (mutual TLS)" : "");
+			    ctl_jstr(l->items[i], "side"), ctl_jstr(l->items[i], "transport"),
+			    ctl_jstr(l->items[i], "address"), x && x->b ? " (mutual TLS)" : "");
 		}
 	x = json_get(r, "connections");
 	fprintf(f, "%-14sinternal %" PRIu64 ", external %" PRIu64 "\n", "connections",
-	    num(x, "internal"), num(x, "external"));
-	fprintf(f, "%-14s%" PRIu64 " of %" PRIu64 "\n", "transactions", num(r, "transactions"),
-	    num(r, "max_transactions"));
+	    ctl_jnum(x, "internal"), ctl_jnum(x, "external"));
+	fprintf(f, "%-14s%" PRIu64 " of %" PRIu64 "\n", "transactions", ctl_jnum(r, "transactions"),
+	    ctl_jnum(r, "max_transactions"));
 	x = json_get(r, "policy");
 	fprintf(f, "%-14sgeneration %" PRIu64 ", loaded %s: %" PRIu64 " allowed, %" PRIu64
-	    " blocked, %" PRIu64 " providers (%s)\n", "policy", num(x, "generation"),
-	    str(x, "loaded"), num(x, "allowed"), num(x, "blocked"), num(x, "providers"),
-	    str(x, "db"));
-	fprintf(f, "%-14s%" PRIu64 " entries\n", "dns cache", num(r, "dns_cache_entries"));
+	    " blocked, %" PRIu64 " providers, %" PRIu64 " XMPP partners (%s)\n", "policy",
+	    ctl_jnum(x, "generation"), ctl_jstr(x, "loaded"), ctl_jnum(x, "allowed"),
+	    ctl_jnum(x, "blocked"), ctl_jnum(x, "providers"), ctl_jnum(x, "xmpp_partners"),
+	    ctl_jstr(x, "db"));
+	if ((x = json_get(r, "xmpp")) != NULL && x->type == JSON_OBJECT) {
+		const struct json *xl = json_get(x, "listeners");
+
+		fprintf(f, "%-14s", "xmpp");
+		for (size_t i = 0; xl && xl->type == JSON_ARRAY && i < xl->n; i++) {
+			const struct json *dt = json_get(xl->items[i], "direct_tls");
+
+			fprintf(f, "%s%s %s", i ? ", " : "listeners ", dt && dt->b ? "xmpps" : "xmpp",
+			    ctl_jstr(xl->items[i], "address"));
+		}
+		if (!xl || xl->type != JSON_ARRAY || xl->n == 0)
+			fprintf(f, "no listener");
+		fprintf(f, "; %" PRIu64 " stream%s open\n", ctl_jnum(x, "streams_open"),
+		    ctl_jnum(x, "streams_open") == 1 ? "" : "s");
+	}
+	fprintf(f, "%-14s%" PRIu64 " entries\n", "dns cache", ctl_jnum(r, "dns_cache_entries"));
 	if ((x = json_get(r, "certificate")) != NULL && x->type == JSON_OBJECT) {
 		const struct json *dl = json_get(x, "days_left"), *nm = json_get(x, "names");
 		int64_t days = 0;
 
 		json_to_int(dl, &days);
 		fprintf(f, "%-14s%s, serial %s, %s, until %s (%" PRId64 " days)\n", "certificate",
-		    str(x, "subject"), str(x, "serial"), str(x, "key"), str(x, "not_after"), days);
+		    ctl_jstr(x, "subject"), ctl_jstr(x, "serial"), ctl_jstr(x, "key"),
+		    ctl_jstr(x, "not_after"), days);
 		if (nm && nm->type == JSON_ARRAY) {
 			fprintf(f, "%-14s", "names");
 			for (size_t i = 0; i < nm->n; i++)
@@ -216,10 +234,10 @@ cmd_connections(struct ctl *c, const struct ctl_args *a)
 	if (side && strcmp(side, "internal") != 0 && strcmp(side, "external") != 0)
 		return ctl_fail(c, CTL_USAGE, "--side is internal or external, not \"%s\"", side);
 	snprintf(line, sizeof(line), "connections%s%s", side ? " " : "", side ? side : "");
-	if ((rc = daemon_call(c, line, &doc, &r)) != CTL_OK)
+	if ((rc = ctl_daemon_call(c, line, &doc, &r)) != CTL_OK)
 		return rc;
 	if (c->json || r == NULL || r->type != JSON_ARRAY) {
-		print_json(c, r);
+		ctl_print_json(c, r);
 		json_free(doc);
 		return CTL_OK;
 	}
@@ -228,19 +246,19 @@ cmd_connections(struct ctl *c, const struct ctl_args *a)
 		const struct json *x = r->items[i], *res = json_get(x, "resumed");
 		char tls[96], age[32], idle[32], mi[24], mo[24], bi[24], bo[24];
 
-		if (strcmp(str(x, "transport"), "tls") == 0)
-			snprintf(tls, sizeof(tls), "%s %s%s", str(x, "tls_version"), str(x, "tls_cipher"),
+		if (strcmp(ctl_jstr(x, "transport"), "tls") == 0)
+			snprintf(tls, sizeof(tls), "%s %s%s", ctl_jstr(x, "tls_version"), ctl_jstr(x, "tls_cipher"),
 			    res && res->b ? " resumed" : "");
 		else
 			snprintf(tls, sizeof(tls), "tcp");
-		duration(num(x, "age_s"), age, sizeof(age));
-		duration(num(x, "idle_s"), idle, sizeof(idle));
-		snprintf(mi, sizeof(mi), "%" PRIu64, num(x, "messages_in"));
-		snprintf(mo, sizeof(mo), "%" PRIu64, num(x, "messages_out"));
-		snprintf(bi, sizeof(bi), "%" PRIu64, num(x, "bytes_in"));
-		snprintf(bo, sizeof(bo), "%" PRIu64, num(x, "bytes_out"));
-		if (ctl_table_add(&t, str(x, "side"), str(x, "direction"), str(x, "peer"),
-		    str(x, "certificate_name"), tls, age, idle, mi, mo, bi, bo) < 0) {
+		ctl_duration(ctl_jnum(x, "age_s"), age, sizeof(age));
+		ctl_duration(ctl_jnum(x, "idle_s"), idle, sizeof(idle));
+		snprintf(mi, sizeof(mi), "%" PRIu64, ctl_jnum(x, "messages_in"));
+		snprintf(mo, sizeof(mo), "%" PRIu64, ctl_jnum(x, "messages_out"));
+		snprintf(bi, sizeof(bi), "%" PRIu64, ctl_jnum(x, "bytes_in"));
+		snprintf(bo, sizeof(bo), "%" PRIu64, ctl_jnum(x, "bytes_out"));
+		if (ctl_table_add(&t, ctl_jstr(x, "side"), ctl_jstr(x, "direction"), ctl_jstr(x, "peer"),
+		    ctl_jstr(x, "certificate_name"), tls, age, idle, mi, mo, bi, bo) < 0) {
 			ctl_table_free(&t);
 			json_free(doc);
 			return ctl_fail(c, CTL_FAIL, "out of memory");
@@ -266,10 +284,10 @@ cmd_partners_live(struct ctl *c, const struct ctl_args *a)
 	int rc;
 
 	(void)a;
-	if ((rc = daemon_call(c, "partners", &doc, &r)) != CTL_OK)
+	if ((rc = ctl_daemon_call(c, "partners", &doc, &r)) != CTL_OK)
 		return rc;
 	if (c->json || r == NULL || r->type != JSON_ARRAY) {
-		print_json(c, r);
+		ctl_print_json(c, r);
 		json_free(doc);
 		return CTL_OK;
 	}
@@ -280,20 +298,20 @@ cmd_partners_live(struct ctl *c, const struct ctl_args *a)
 		char rate[24], limit[24], ct[48], rq[24], th[24], idle[32], peers[1024];
 		size_t used = 0;
 
-		snprintf(rate, sizeof(rate), "%" PRIu64 "/s", num(x, "rate"));
-		snprintf(limit, sizeof(limit), "%" PRIu64 "/s", num(x, "limit"));
-		snprintf(ct, sizeof(ct), "%" PRIu64 "/%" PRIu64, num(x, "contacts"),
-		    num(x, "contacts_limit"));
-		snprintf(rq, sizeof(rq), "%" PRIu64, num(x, "requests"));
-		snprintf(th, sizeof(th), "%" PRIu64, num(x, "throttled"));
-		duration(num(x, "idle_s"), idle, sizeof(idle));
+		snprintf(rate, sizeof(rate), "%" PRIu64 "/s", ctl_jnum(x, "rate"));
+		snprintf(limit, sizeof(limit), "%" PRIu64 "/s", ctl_jnum(x, "limit"));
+		snprintf(ct, sizeof(ct), "%" PRIu64 "/%" PRIu64, ctl_jnum(x, "contacts"),
+		    ctl_jnum(x, "contacts_limit"));
+		snprintf(rq, sizeof(rq), "%" PRIu64, ctl_jnum(x, "requests"));
+		snprintf(th, sizeof(th), "%" PRIu64, ctl_jnum(x, "throttled"));
+		ctl_duration(ctl_jnum(x, "idle_s"), idle, sizeof(idle));
 		peers[0] = '\0';
 		for (size_t j = 0; pl && pl->type == JSON_ARRAY && j < pl->n && used < sizeof(peers);
 		    j++)
 			used += (size_t)snprintf(peers + used, sizeof(peers) - used, "%s%s",
 			    j ? "," : "", pl->items[j]->type == JSON_STRING ? pl->items[j]->str : "?");
-		if (ctl_table_add(&t, str(x, "domain"), rate, limit, su && su->b ? "yes" : "no", ct,
-		    rq, th, str(x, "period_start"), idle, peers[0] ? peers : "-") < 0) {
+		if (ctl_table_add(&t, ctl_jstr(x, "domain"), rate, limit, su && su->b ? "yes" : "no", ct,
+		    rq, th, ctl_jstr(x, "period_start"), idle, peers[0] ? peers : "-") < 0) {
 			ctl_table_free(&t);
 			json_free(doc);
 			return ctl_fail(c, CTL_FAIL, "out of memory");
@@ -317,10 +335,10 @@ cmd_reload(struct ctl *c, const struct ctl_args *a)
 	int rc;
 
 	(void)a;
-	if ((rc = daemon_call(c, "reload", &doc, &r)) != CTL_OK)
+	if ((rc = ctl_daemon_call(c, "reload", &doc, &r)) != CTL_OK)
 		return rc;
 	if (c->json) {
-		print_json(c, r);
+		ctl_print_json(c, r);
 		json_free(doc);
 		return CTL_OK;
 	}
@@ -356,12 +374,12 @@ probe_inbound(struct ctl *c)
 	bool all;
 	int rc;
 
-	if ((rc = daemon_call(c, "probe-inbound", &doc, &r)) != CTL_OK)
+	if ((rc = ctl_daemon_call(c, "probe-inbound", &doc, &r)) != CTL_OK)
 		return rc;
 	ok = json_get(r, "ok");
 	all = ok && ok->type == JSON_BOOL && ok->b;
 	if (c->json) {
-		print_json(c, r);
+		ctl_print_json(c, r);
 		json_free(doc);
 		return all ? CTL_OK : CTL_FAIL;
 	}
@@ -369,19 +387,19 @@ probe_inbound(struct ctl *c)
 		for (size_t i = 0; i < ds->n; i++) {
 			const struct json *d = ds->items[i], *ts = json_get(d, "targets");
 
-			fprintf(f, "%s: SRV %s: %s\n", str(d, "domain"), str(d, "srv"),
-			    str(d, "srv_result"));
+			fprintf(f, "%s: SRV %s: %s\n", ctl_jstr(d, "domain"), ctl_jstr(d, "srv"),
+			    ctl_jstr(d, "srv_result"));
 			for (size_t k = 0; ts && ts->type == JSON_ARRAY && k < ts->n; k++) {
 				const struct json *t = ts->items[k], *as = json_get(t, "addresses"),
 				    *cv = json_get(t, "certificate_covers"), *wl = json_get(t, "we_listen");
 
 				fprintf(f, "  %s:%" PRIu64 " (priority %" PRIu64 "): our certificate %s it; "
-				    "addresses", str(t, "target"), num(t, "port"), num(t, "priority"),
+				    "addresses", ctl_jstr(t, "target"), ctl_jnum(t, "port"), ctl_jnum(t, "priority"),
 				    cv && cv->b ? "covers" : "does NOT cover");
 				for (size_t m = 0; as && as->type == JSON_ARRAY && m < as->n; m++)
 					fprintf(f, " %s", as->items[m]->str);
 				if (!as || as->type != JSON_ARRAY || as->n == 0)
-					fprintf(f, " none (%s)", str(t, "address_result"));
+					fprintf(f, " none (%s)", ctl_jstr(t, "address_result"));
 				fprintf(f, "; %s\n", wl && wl->b ? "we listen there" :
 				    "NO external listener of ours there");
 			}
@@ -416,17 +434,17 @@ cmd_probe(struct ctl *c, const struct ctl_args *a)
 	if ((size_t)snprintf(line, sizeof(line), "probe %s%s%s", domain, from ? " " : "",
 	    from ? from : "") >= sizeof(line))
 		return ctl_fail(c, CTL_USAGE, "the domain or --from is too long");
-	if ((rc = daemon_call(c, line, &doc, &r)) != CTL_OK)
+	if ((rc = ctl_daemon_call(c, line, &doc, &r)) != CTL_OK)
 		return rc;
 	x = json_get(r, "answered");
 	answered = x && x->type == JSON_BOOL && x->b;
 	if (c->json) {
-		print_json(c, r);
+		ctl_print_json(c, r);
 		json_free(doc);
 		return answered ? CTL_OK : CTL_FAIL;
 	}
-	fprintf(f, "probe of %s, from %s\n", str(r, "domain"), str(r, "from"));
-	fprintf(f, "route (%s):\n", str(r, "verdict"));
+	fprintf(f, "probe of %s, from %s\n", ctl_jstr(r, "domain"), ctl_jstr(r, "from"));
+	fprintf(f, "route (%s):\n", ctl_jstr(r, "verdict"));
 	if ((x = json_get(r, "steps")) != NULL && x->type == JSON_ARRAY)
 		for (size_t i = 0; i < x->n; i++)
 			fprintf(f, "  %zu. %s\n", i + 1, x->items[i]->str);
@@ -436,23 +454,24 @@ cmd_probe(struct ctl *c, const struct ctl_args *a)
 			const struct json *h = x->items[i], *ok = json_get(h, "ok"),
 			    *m = json_get(h, "names_match"), *re = json_get(h, "reused");
 
-			fprintf(f, "  %s %s: %s%s after %" PRIu64 " ms", str(h, "fqdn"), str(h, "address"),
-			    ok && ok->b ? "TLS connected" : str(h, "result"),
-			    re && re->b ? " (an open connection)" : "", num(h, "ms"));
+			fprintf(f, "  %s %s: %s%s after %" PRIu64 " ms", ctl_jstr(h, "fqdn"), ctl_jstr(h, "address"),
+			    ok && ok->b ? "TLS connected" : ctl_jstr(h, "result"),
+			    re && re->b ? " (an open connection)" : "", ctl_jnum(h, "ms"));
 			if (json_get(h, "certificate_names") && json_get(h, "certificate_names")->type ==
 			    JSON_STRING)
-				fprintf(f, "; certificate names %s (%s)", str(h, "certificate_names"),
+				fprintf(f, "; certificate names %s (%s)", ctl_jstr(h, "certificate_names"),
 				    m && m->b ? "match" : "do not match");
 			fputc('\n', f);
 		}
 	}
 	resp = json_get(r, "response");
-	fprintf(f, "response: %" PRIu64 " %s, from the %s, after %" PRIu64 " ms\n", num(resp, "status"),
-	    str(resp, "reason"), str(resp, "from"), num(r, "total_ms"));
+	fprintf(f, "response: %" PRIu64 " %s, from the %s, after %" PRIu64 " ms\n",
+	    ctl_jnum(resp, "status"),
+	    ctl_jstr(resp, "reason"), ctl_jstr(resp, "from"), ctl_jnum(r, "total_ms"));
 	if (json_get(resp, "ms_diagnostics") && json_get(resp, "ms_diagnostics")->type == JSON_STRING)
-		fprintf(f, "ms-diagnostics: %s\n", str(resp, "ms_diagnostics"));
+		fprintf(f, "ms-diagnostics: %s\n", ctl_jstr(resp, "ms_diagnostics"));
 	if (json_get(resp, "server") && json_get(resp, "server")->type == JSON_STRING)
-		fprintf(f, "server: %s\n", str(resp, "server"));
+		fprintf(f, "server: %s\n", ctl_jstr(resp, "server"));
 	fprintf(f, "%s\n", answered ? "federation with this domain works" :
 	    "the partner did not answer 2xx");
 	json_free(doc);
@@ -481,19 +500,19 @@ cmd_trace(struct ctl *c, const struct ctl_args *a)
 		return ctl_fail(c, CTL_USAGE, "a domain has no white space");
 	snprintf(line, sizeof(line), "trace%s%s%s%s", a->npos ? " " : "", a->npos ? a->pos[0] : "",
 	    domain ? " " : "", domain ? domain : "");
-	if ((rc = daemon_call(c, line, &doc, &r)) != CTL_OK)
+	if ((rc = ctl_daemon_call(c, line, &doc, &r)) != CTL_OK)
 		return rc;
 	if (c->json) {
-		print_json(c, r);
+		ctl_print_json(c, r);
 		json_free(doc);
 		return CTL_OK;
 	}
 	on = json_get(r, "on");
 	if (on && on->b)
 		fprintf(c->out, "message trace on since %s for %s%s; the lines go to sipedge's log "
-		    "(event=trace)\n", str(r, "since"),
+		    "(event=trace)\n", ctl_jstr(r, "since"),
 		    json_get(r, "domain") && json_get(r, "domain")->type == JSON_STRING ?
-		    str(r, "domain") : "every domain",
+		    ctl_jstr(r, "domain") : "every domain",
 		    json_get(r, "bodies") && json_get(r, "bodies")->b ? ", bodies included" : "");
 	else
 		fprintf(c->out, "message trace off\n");
@@ -506,8 +525,8 @@ cmd_trace(struct ctl *c, const struct ctl_args *a)
 static void
 print_dirs(FILE *f, const char *label, const struct json *obj)
 {
-	fprintf(f, "  %-26s in %-12" PRIu64 " out %" PRIu64 "\n", label, num(obj, "in"),
-	    num(obj, "out"));
+	fprintf(f, "  %-26s in %-12" PRIu64 " out %" PRIu64 "\n", label, ctl_jnum(obj, "in"),
+	    ctl_jnum(obj, "out"));
 }
 
 int
@@ -518,15 +537,15 @@ cmd_stats(struct ctl *c, const struct ctl_args *a)
 	FILE *f = c->out;
 	int rc;
 
-	if ((rc = daemon_call(c, ctl_flag(a, "reset") ? "stats reset" : "stats", &doc, &r)) != CTL_OK)
+	if ((rc = ctl_daemon_call(c, ctl_flag(a, "reset") ? "stats reset" : "stats", &doc, &r)) != CTL_OK)
 		return rc;
 	if (c->json) {
-		print_json(c, r);
+		ctl_print_json(c, r);
 		json_free(doc);
 		return CTL_OK;
 	}
 	k = json_get(r, "counters");
-	fprintf(f, "counters since %s%s\n", str(r, "since"),
+	fprintf(f, "counters since %s%s\n", ctl_jstr(r, "since"),
 	    (x = json_get(r, "reset")) && x->b ? " (now reset)" : "");
 	for (int s = 0; s < 2; s++) {
 		const char *side = s ? "external" : "internal";
@@ -536,12 +555,12 @@ cmd_stats(struct ctl *c, const struct ctl_args *a)
 		print_dirs(f, "messages", json_get(sd, "messages"));
 		print_dirs(f, "bytes", json_get(sd, "bytes"));
 		fprintf(f, "  %-26s accepted %" PRIu64 ", dialled %" PRIu64 ", open %" PRIu64 "\n",
-		    "connections", num(sd, "connections_accepted"), num(sd, "connections_dialled"),
-		    num(sd, "connections_open"));
+		    "connections", ctl_jnum(sd, "connections_accepted"), ctl_jnum(sd, "connections_dialled"),
+		    ctl_jnum(sd, "connections_open"));
 		fprintf(f, "  %-26s no certificate %" PRIu64 ", untrusted %" PRIu64 ", wrong name %"
 		    PRIu64 ", timeout %" PRIu64 ", protocol %" PRIu64 "\n", "TLS handshake failures",
-		    num(tf, "no_certificate"), num(tf, "untrusted"), num(tf, "wrong_name"),
-		    num(tf, "timeout"), num(tf, "protocol"));
+		    ctl_jnum(tf, "no_certificate"), ctl_jnum(tf, "untrusted"), ctl_jnum(tf, "wrong_name"),
+		    ctl_jnum(tf, "timeout"), ctl_jnum(tf, "protocol"));
 	}
 	fprintf(f, "federation (new requests accepted; in: from partners)\n");
 	if ((x = json_get(k, "federation")) != NULL && x->type == JSON_OBJECT)
@@ -554,9 +573,9 @@ cmd_stats(struct ctl *c, const struct ctl_args *a)
 			    *rf = json_get(p, "refused");
 
 			fprintf(f, "  %-26s in %-12" PRIu64 " out %-12" PRIu64 " refused in %" PRIu64
-			    ", out %" PRIu64 ", throttled %" PRIu64 "\n", str(p, "domain"),
-			    num(rq, "in"), num(rq, "out"), num(rf, "in"), num(rf, "out"),
-			    num(p, "throttled"));
+			    ", out %" PRIu64 ", throttled %" PRIu64 "\n", ctl_jstr(p, "domain"),
+			    ctl_jnum(rq, "in"), ctl_jnum(rq, "out"), ctl_jnum(rf, "in"), ctl_jnum(rf, "out"),
+			    ctl_jnum(p, "throttled"));
 		}
 		if (x->n == 0)
 			fprintf(f, "  (none)\n");
@@ -574,12 +593,14 @@ cmd_stats(struct ctl *c, const struct ctl_args *a)
 			fprintf(f, "  (none)\n");
 	}
 	fprintf(f, "%-28s%" PRIu64 " (%" PRIu64 " failed), %" PRIu64 " cached now\n", "DNS queries",
-	    num(k, "dns_queries"), num(k, "dns_failures"), num(k, "dns_cache_entries"));
-	fprintf(f, "%-28s%" PRIu64 "\n", "failovers", num(k, "failovers"));
-	fprintf(f, "%-28s%" PRIu64 "\n", "transactions timed out", num(k, "transaction_timeouts"));
-	fprintf(f, "%-28s%" PRIu64 "\n", "overload refusals (1204)", num(k, "overload_refusals"));
-	fprintf(f, "%-28s%" PRIu64 "\n", "discovered throttled", num(k, "discovered_throttled"));
-	fprintf(f, "%-28s%" PRIu64 "\n", "transactions open", num(k, "transactions_open"));
+	    ctl_jnum(k, "dns_queries"), ctl_jnum(k, "dns_failures"), ctl_jnum(k, "dns_cache_entries"));
+	fprintf(f, "%-28s%" PRIu64 "\n", "failovers", ctl_jnum(k, "failovers"));
+	fprintf(f, "%-28s%" PRIu64 "\n", "transactions timed out", ctl_jnum(k, "transaction_timeouts"));
+	fprintf(f, "%-28s%" PRIu64 "\n", "overload refusals (1204)", ctl_jnum(k, "overload_refusals"));
+	fprintf(f, "%-28s%" PRIu64 "\n", "discovered throttled", ctl_jnum(k, "discovered_throttled"));
+	fprintf(f, "%-28s%" PRIu64 "\n", "transactions open", ctl_jnum(k, "transactions_open"));
+	if ((x = json_get(k, "xmpp")) != NULL && x->type == JSON_OBJECT)
+		ctl_xmpp_counters(f, x);
 	json_free(doc);
 	return CTL_OK;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -147,6 +148,17 @@ int cmd_xmpp_config_reset(struct ctl *c, const struct ctl_args *a);
 void ctl_json_xmpp_partner(struct json_out *o, const struct store_xmpp_partner *x);
 
 /* cmd_daemon.c: through the running daemon's control socket */
+/* Send "sipedge-control 1 LINE" and read the answer; on success *out is the
+ * parsed "result" inside *doc (json_free it).  Failures are reported here;
+ * returns the exit code. */
+int ctl_daemon_call(struct ctl *c, const char *line, struct json **doc, const struct json **out);
+/* --json: the result as the daemon gave it. */
+void ctl_print_json(struct ctl *c, const struct json *v);
+/* A member of an answer: a string ("-" when absent), a count (0). */
+const char *ctl_jstr(const struct json *obj, const char *key);
+uint64_t ctl_jnum(const struct json *obj, const char *key);
+/* "42s", "3m 5s", "2h 10m", "1d 4h". */
+void ctl_duration(uint64_t s, char *buf, size_t len);
 int cmd_status(struct ctl *c, const struct ctl_args *a);
 int cmd_connections(struct ctl *c, const struct ctl_args *a);
 int cmd_stats(struct ctl *c, const struct ctl_args *a);
@@ -154,6 +166,12 @@ int cmd_reload(struct ctl *c, const struct ctl_args *a);
 int cmd_probe(struct ctl *c, const struct ctl_args *a);
 int cmd_trace(struct ctl *c, const struct ctl_args *a);
 int cmd_partners_live(struct ctl *c, const struct ctl_args *a);
+
+/* cmd_xmpp_live.c: the running daemon's XMPP side */
+int cmd_xmpp_streams(struct ctl *c, const struct ctl_args *a);
+int cmd_xmpp_probe(struct ctl *c, const struct ctl_args *a);
+/* The "xmpp" counters of an answer (stats, xmpp streams), for people. */
+void ctl_xmpp_counters(FILE *f, const struct json *x);
 
 /* cmd_admin.c */
 int cmd_audit(struct ctl *c, const struct ctl_args *a);

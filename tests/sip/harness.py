@@ -84,6 +84,7 @@ PORT_BASE = {
     "direct-tls": 23900,
     "presence-in": 28000, "presence-out": 28100, "presence-unverified": 28200,
     "presence-restart": 28300,
+    "xmpp-streams": 28400, "xmpp-probe": 28500, "xmpp-refused": 28600,
     "demo": 25000, "bench": 26000,
 }
 

@@ -347,6 +347,51 @@ test_certcheck_sip_domains(void)
 	return 0;
 }
 
+/* With an XMPP listener each SIP domain itself must be a SAN (XEP-0178):
+ * sip.<domain>, a wildcard or the edge's FQDN does not do. */
+static int
+test_certcheck_xmpp_domains(void)
+{
+	static struct xmpp_listener_conf xl[1];
+	struct certcheck_report r;
+	struct leaf l = good;
+
+	CHECK(fx_init() == 0);
+	/* No listener: the check does not apply, whatever the names. */
+	CHECK(make("edge", &good) == 0);
+	CHECK_EQ_INT(run("edge", 0, &r), 0);
+	CHECK(expect(&r, CERTCHECK_XMPP_DOMAINS, CERTCHECK_OK, "no XMPP listener") == 0);
+
+	fx_conf.xmpp_listeners = xl;
+	fx_conf.nxmpp_listeners = 1;
+	CHECK_EQ_INT(run("edge", 0, &r), 0);
+	CHECK(expect(&r, CERTCHECK_XMPP_DOMAINS, CERTCHECK_WARNING,
+	    "not in the SANs: contoso.test, fabrikam.test (XMPP partners") == 0);
+	CHECK_EQ_INT(r.nerrors, 0);
+	CHECK_EQ_INT(r.nwarnings, 1);
+
+	/* One of the two, and a wildcard that does not cover the other. */
+	l.sans[3] = "Contoso.Test.";
+	l.sans[4] = "*.fabrikam.test";
+	l.sans[5] = NULL;
+	CHECK(make("one", &l) == 0);
+	CHECK_EQ_INT(run("one", 0, &r), 0);
+	CHECK(expect(&r, CERTCHECK_XMPP_DOMAINS, CERTCHECK_WARNING,
+	    "not in the SANs: fabrikam.test (") == 0);
+
+	l.sans[4] = "fabrikam.test";
+	CHECK(make("both", &l) == 0);
+	CHECK_EQ_INT(run("both", 0, &r), 0);
+	CHECK(expect(&r, CERTCHECK_XMPP_DOMAINS, CERTCHECK_OK,
+	    "in the SANs: contoso.test, fabrikam.test") == 0);
+	CHECK_EQ_INT(r.nwarnings, 0);
+
+	fx_conf.ndomains = 0;
+	CHECK_EQ_INT(run("both", 0, &r), 0);
+	CHECK(expect(&r, CERTCHECK_XMPP_DOMAINS, CERTCHECK_WARNING, "no sip-domain") == 0);
+	return 0;
+}
+
 static int
 test_certcheck_internal_fqdn(void)
 {
@@ -671,6 +716,7 @@ static const struct unit_test tests[] = {
 	UNIT(test_certcheck_good),
 	UNIT(test_certcheck_subject),
 	UNIT(test_certcheck_sip_domains),
+	UNIT(test_certcheck_xmpp_domains),
 	UNIT(test_certcheck_internal_fqdn),
 	UNIT(test_certcheck_wildcard),
 	UNIT(test_certcheck_eku),

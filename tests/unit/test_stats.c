@@ -207,11 +207,72 @@ test_stats_render(void)
 	return 0;
 }
 
+/* The XMPP gateway's counters (proxy_stats fills t.xmpp): both renderings,
+ * and a reset's baseline, which leaves the open streams (a gauge) alone. */
+static int
+test_stats_xmpp(void)
+{
+	struct stats_total t, base;
+	struct json *j;
+	const struct json *x;
+	char err[128], *text;
+	size_t len;
+	int64_t n;
+
+	memset(&t, 0, sizeof(t));
+	t.xmpp.streams_in = 3;
+	t.xmpp.streams_out = 2;
+	t.xmpp.streams_in_ok = 2;
+	t.xmpp.streams_out_ok = 1;
+	t.xmpp.streams_refused = 1;
+	t.xmpp.streams_out_failed = 1;
+	t.xmpp.stanzas_in = 7;
+	t.xmpp.stanzas_out = 5;
+	t.xmpp.bytes_in = 1000;
+	t.xmpp.open_streams = 4;
+	CHECK((text = render(&t, false, &len)) != NULL);
+	CHECK_EQ_INT(json_parse(text, len, &j, err, sizeof(err)), 0);
+	x = json_get(j, "xmpp");
+	CHECK(x != NULL && x->type == JSON_OBJECT);
+	CHECK(json_to_int(json_get(json_get(x, "streams"), "in"), &n) == 0 && n == 3);
+	CHECK(json_to_int(json_get(json_get(x, "authenticated"), "out"), &n) == 0 && n == 1);
+	CHECK(json_to_int(json_get(json_get(x, "stanzas"), "in"), &n) == 0 && n == 7);
+	CHECK(json_to_int(json_get(x, "outbound_failed"), &n) == 0 && n == 1);
+	CHECK(json_to_int(json_get(x, "streams_open"), &n) == 0 && n == 4);
+	json_free(j);
+	free(text);
+
+	CHECK((text = render(&t, true, &len)) != NULL);
+	CHECK(strstr(text, "# TYPE sipedge_xmpp_streams_total counter\n"
+	    "sipedge_xmpp_streams_total{direction=\"in\"} 3\n"
+	    "sipedge_xmpp_streams_total{direction=\"out\"} 2\n") != NULL);
+	CHECK(strstr(text, "\nsipedge_xmpp_streams_authenticated_total{direction=\"in\"} 2\n") != NULL);
+	CHECK(strstr(text, "\nsipedge_xmpp_streams_refused_total 1\n") != NULL);
+	CHECK(strstr(text, "\nsipedge_xmpp_streams_failed_total 1\n") != NULL);
+	CHECK(strstr(text, "\nsipedge_xmpp_stanzas_total{direction=\"out\"} 5\n") != NULL);
+	CHECK(strstr(text, "\nsipedge_xmpp_bytes_total{direction=\"in\"} 1000\n") != NULL);
+	CHECK(strstr(text, "# TYPE sipedge_xmpp_streams_open gauge\nsipedge_xmpp_streams_open 4\n")
+	    != NULL);
+	free(text);
+
+	CHECK_EQ_INT(stats_total_copy(&t, &base), 0);
+	t.xmpp.stanzas_in += 2;
+	t.xmpp.open_streams = 1;
+	stats_total_sub(&t, &base);
+	CHECK_EQ_INT(t.xmpp.stanzas_in, 2);
+	CHECK_EQ_INT(t.xmpp.streams_in, 0);
+	CHECK_EQ_INT(t.xmpp.bytes_in, 0);
+	CHECK_EQ_INT(t.xmpp.open_streams, 1);
+	stats_total_free(&base);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	UNIT(test_stats_threads),
 	UNIT(test_stats_domain_bound),
 	UNIT(test_stats_baseline),
 	UNIT(test_stats_render),
+	UNIT(test_stats_xmpp),
 	{ NULL, NULL },
 };
 
