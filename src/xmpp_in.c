@@ -47,6 +47,8 @@ features(struct xstream *s)
 	} else {
 		char why[256];
 
+		/* XEP-0288 §2.1: offered before authentication. */
+		r = r ? r : xml_buf_str(&b, "<bidi xmlns='" XMPP_NS_BIDI_FEAT "'/>");
 		if (p->sasl != STORE_XMPP_NOT_SUPPORTED) {
 			if (tls_sess_peer_check(s->tls, s->remote, why, sizeof(why)) == 0) {
 				s->external_offered = true;
@@ -206,6 +208,13 @@ xin_element(struct xstream *s, struct xml_doc *doc)
 	}
 	if (xml_is(e, XMPP_NS_DIALBACK, "result") || xml_is(e, XMPP_NS_DIALBACK, "verify"))
 		return xdb_element(s, doc);
+	if (xml_is(e, XMPP_NS_BIDI, "bidi") && s->auth == XMPP_AUTH_NONE && s->tls_up) {
+		/* XEP-0288 §2.2: the initiating entity asks before it
+		 * authenticates; no answer. */
+		s->bidi = true;
+		xml_doc_free(doc);
+		return 0;
+	}
 	if (xml_is(e, XMPP_NS_SERVER, "message") || xml_is(e, XMPP_NS_SERVER, "presence") ||
 	    xml_is(e, XMPP_NS_SERVER, "iq")) {
 		xml_doc_free(doc);

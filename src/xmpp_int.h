@@ -82,6 +82,7 @@ struct xstream {
 	bool header_sent, header_got;
 	enum xmpp_auth auth;               /* how the peer (inbound) or we (outbound) proved it */
 	bool external_offered;             /* inbound: SASL EXTERNAL in our features */
+	bool bidi;                         /* XEP-0288: stanzas both ways on this stream */
 	char cert_why[256];                /* inbound: why EXTERNAL was not offered */
 	const struct policy_xmpp_partner *partner; /* the policy row (valid while gw->pol is) */
 

@@ -205,6 +205,15 @@ on_features(struct xstream *s, const struct xml_elem *f)
 		xdb_flush(s);
 		return 0;
 	}
+	if (s->tls_up && !s->bidi && xml_child(f, XMPP_NS_BIDI_FEAT, "bidi") != NULL) {
+		/* XEP-0288 §2.2: one stream both ways, asked before we
+		 * authenticate. */
+		if (xs_send_raw(s, "<bidi xmlns='" XMPP_NS_BIDI "'/>") < 0) {
+			xs_abort(s);
+			return -EPIPE;
+		}
+		s->bidi = true;
+	}
 	m = s->tls_up ? xml_child(f, XMPP_NS_SASL, "mechanisms") : NULL;
 	if (m != NULL && p->sasl != STORE_XMPP_NOT_SUPPORTED) {
 		for (struct xml_elem *c = m->first_child; c; c = c->next)

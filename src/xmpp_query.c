@@ -106,7 +106,7 @@ row_fill(const struct xstream *s, uint64_t now, struct xmpp_stream_row *r)
 	r->outbound = s->outbound;
 	r->verify_only = s->verify_only;
 	r->probe = s->probe != NULL;
-	r->bidi = false;
+	r->bidi = s->bidi;
 	r->direct_tls = s->direct_tls;
 	r->state = xq_state_name(s->state);
 	r->auth = xmpp_query_auth_name(s->auth);

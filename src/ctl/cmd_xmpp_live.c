@@ -90,8 +90,7 @@ cmd_xmpp_streams(struct ctl *c, const struct ctl_args *a)
 		}
 	}
 	ctl_table_print(&t, c->out);
-	fprintf(c->out, "%zu stream%s; bidirectional streams (XEP-0288) are not negotiated: each "
-	    "direction has a stream of its own\n", v->n, v->n == 1 ? "" : "s");
+	fprintf(c->out, "%zu stream%s\n", v->n, v->n == 1 ? "" : "s");
 	ctl_table_free(&t);
 	if ((v = json_get(r, "counters")) != NULL && v->type == JSON_OBJECT)
 		ctl_xmpp_counters(c->out, v);

@@ -51,7 +51,9 @@ def edge_xmpp_lab(lab, policy=(), cert="edge-xmpp", extra=(), direct_tls=False,
         lab.start_edge(conf, ports=ports)
         return None, None
     # Prosody's records go into the lab's DNS before it starts.
-    knobs = dict(users=users, secure_auth=True)
+    # XEP-0288 only where a scenario asks for it (scen_bidi): the others
+    # count one stream each way.
+    knobs = dict(users=users, secure_auth=True, bidi=False)
     knobs.update(prosody_knobs)
     fab = lab.prosody("fabrikam.test", start=False, **knobs)
     lab.start_edge(conf, ports=ports)

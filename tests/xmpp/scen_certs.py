@@ -183,7 +183,8 @@ def t_certs(lab):
     lab.make_pki()
     ln = lab.raw_listener("fabrikam.test", "127.0.0.20", 0, cert="xmpp-fabrikam",
                           verify="valid", result="valid")
-    nwp = lab.prosody("northwind.test", start=False, users=("carol",), secure_auth=True)
+    nwp = lab.prosody("northwind.test", start=False, users=("carol",), secure_auth=True,
+                     bidi=False)
     edge.edge_xmpp_lab(lab, cert="edge", prosody=False,
                        policy=[["xmpp", "partner", "add", "northwind.test"]])
     nw = nwp.start()

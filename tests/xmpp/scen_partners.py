@@ -44,7 +44,8 @@ def refused_inbound(lab, carol, uas, n_before, what, code, cond="policy-violatio
 
 def t_partners_live(lab):
     """Unknown, blocked, added and removed XMPP partners, live."""
-    nw = lab.prosody("northwind.test", start=False, users=("carol",), secure_auth=True)
+    nw = lab.prosody("northwind.test", start=False, users=("carol",), secure_auth=True,
+                     bidi=False)
     fab, alice = edge.edge_xmpp_lab(lab)
     pid = lab.edge_proc.pid
     nw.start()

@@ -93,7 +93,7 @@ def set_up(lab, ptype=None):
     pol = [["xmpp", "partner", "add", "fabrikam.test"] + (["--type", ptype] if ptype else [])]
     conf = lab.edge_xmpp_conf(routes=(), policy=pol)
     lab.start_edge(conf, ports=[lab.edge_int, lab.edge_ext, lab.edge_xmpp])
-    fab = lab.prosody("fabrikam.test", users=("alice", "carol"), secure_auth=True)
+    fab = lab.prosody("fabrikam.test", users=("alice", "carol"), secure_auth=True, bidi=False)
     alice = lab.xclient("alice@fabrikam.test", fab)
     return pool, fab, alice
 
