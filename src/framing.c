@@ -580,3 +580,29 @@ framer_feed(struct framer *f, const char *p, size_t n, framer_cb cb, void *arg)
 	}
 	return 0;
 }
+
+static int
+one_cb(void *arg, enum framer_event ev, msg_t *msg, int status, const char *why)
+{
+	msg_t **out = arg;
+
+	(void)status;
+	(void)why;
+	if (ev == FRAMER_MESSAGE && *out == NULL)
+		*out = msg;
+	else if (msg)
+		msg_destroy(msg);
+	return 0;
+}
+
+msg_t *
+framer_parse_one(const char *p, size_t n)
+{
+	struct framer fr;
+	msg_t *msg = NULL;
+
+	framer_init(&fr, n + 1);
+	framer_feed(&fr, p, n, one_cb, &msg);
+	framer_clear(&fr);
+	return msg;
+}

@@ -174,27 +174,12 @@ job_done(uv_async_t *h)
 	uv_close((uv_handle_t *)&j->async, job_free);
 }
 
-static int
-framed(void *arg, enum framer_event ev, msg_t *msg, int status, const char *why)
-{
-	msg_t **out = arg;
-
-	(void)status;
-	(void)why;
-	if (ev == FRAMER_MESSAGE && *out == NULL)
-		*out = msg;
-	else if (msg)
-		msg_destroy(msg);
-	return 0;
-}
-
 /* On worker w: make the OPTIONS and route it as a request from the pool. */
 void
 proxy_probe_run(struct worker *w, struct probe_job *j)
 {
 	char text[2048], key[KEY_MAX];
 	uint64_t rnd = 0;
-	struct framer fr;
 	msg_t *msg = NULL;
 	sip_t *sip;
 	struct sip_problem prob;
@@ -215,10 +200,8 @@ proxy_probe_run(struct worker *w, struct probe_job *j)
 	    "Content-Length: 0\r\n\r\n",
 	    j->domain, w->cf->internal_fqdn, (unsigned long long)rnd, j->from,
 	    (unsigned long long)(rnd >> 32), j->domain, (unsigned long long)rnd, w->cf->edge_fqdn);
-	framer_init(&fr, sizeof(text));
 	if (n > 0 && (size_t)n < sizeof(text))
-		framer_feed(&fr, text, (size_t)n, framed, &msg);
-	framer_clear(&fr);
+		msg = framer_parse_one(text, (size_t)n);
 	j->t0 = uv_now(&w->th.loop);
 	if (msg == NULL || (sip = sip_object(msg)) == NULL ||
 	    sipmsg_check_request(msg, sip, &prob) < 0 ||

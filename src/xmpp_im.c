@@ -115,20 +115,6 @@ job_detach(struct txn_local *l)
 	free(j);
 }
 
-static int
-framed(void *arg, enum framer_event ev, msg_t *msg, int status, const char *why)
-{
-	msg_t **out = arg;
-
-	(void)status;
-	(void)why;
-	if (ev == FRAMER_MESSAGE && *out == NULL)
-		*out = msg;
-	else if (msg)
-		msg_destroy(msg);
-	return 0;
-}
-
 /* A header field value from stanza text: one line, no controls. */
 static void
 one_line(char *dst, size_t len, const char *src)
@@ -185,7 +171,6 @@ im_to_sip(struct worker *w, struct im_job *j, const struct xml_elem *m, const st
 	const char *blang = body ? xml_attr_get_ns(body, XMPP_NS_XML, "lang") : NULL;
 	struct xmpp_jid bare = *tj;
 	struct sip_problem prob;
-	struct framer fr;
 	msg_t *msg = NULL;
 	sip_t *sip;
 	struct txn *t;
@@ -237,9 +222,7 @@ im_to_sip(struct worker *w, struct im_job *j, const struct xml_elem *m, const st
 		return XMPP_COND_RESOURCE_CONSTRAINT;
 	}
 	memcpy(text + n, body->text, body->text_len);
-	framer_init(&fr, (size_t)n + body->text_len + 1);
-	framer_feed(&fr, text, (size_t)n + body->text_len, framed, &msg);
-	framer_clear(&fr);
+	msg = framer_parse_one(text, (size_t)n + body->text_len);
 	free(text);
 	if (msg == NULL || (sip = sip_object(msg)) == NULL ||
 	    sipmsg_check_request(msg, sip, &prob) < 0 ||

@@ -158,20 +158,6 @@ req_detach(struct txn_local *l)
 	free(r);
 }
 
-static int
-framed(void *arg, enum framer_event ev, msg_t *msg, int status, const char *why)
-{
-	msg_t **out = arg;
-
-	(void)status;
-	(void)why;
-	if (ev == FRAMER_MESSAGE && *out == NULL)
-		*out = msg;
-	else if (msg)
-		msg_destroy(msg);
-	return 0;
-}
-
 int
 gwdlg_send(struct xpres *xp, struct gwdlg *d, const char *method, const char *headers,
     const char *ctype, const char *body, size_t blen, gwdlg_final_fn final)
@@ -180,7 +166,6 @@ gwdlg_send(struct xpres *xp, struct gwdlg *d, const char *method, const char *he
 	char key[KEY_MAX], *text;
 	struct sip_problem prob;
 	struct dlg_req *r;
-	struct framer fr;
 	msg_t *msg = NULL;
 	sip_t *sip;
 	struct txn *t;
@@ -212,9 +197,7 @@ gwdlg_send(struct xpres *xp, struct gwdlg *d, const char *method, const char *he
 	}
 	if (body && blen)
 		memcpy(text + n, body, blen);
-	framer_init(&fr, (size_t)n + blen + 1);
-	framer_feed(&fr, text, (size_t)n + (body ? blen : 0), framed, &msg);
-	framer_clear(&fr);
+	msg = framer_parse_one(text, (size_t)n + (body ? blen : 0));
 	free(text);
 	if (msg == NULL || (sip = sip_object(msg)) == NULL ||
 	    sipmsg_check_request(msg, sip, &prob) < 0 ||

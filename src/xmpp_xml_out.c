@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "sipedge/xmpp_xml.h"
+#include "sipedge/utf8.h"
 #include "xmpp_xml_int.h"
 
 /* ---------------------------------------------------------------- buffer */
@@ -76,40 +77,21 @@ xml_buf_free(struct xml_buf *b)
 size_t
 xmpp_xml__char_len(const unsigned char *s, size_t n, int *utf8_ok)
 {
-	unsigned c = s[0], cp;
+	unsigned cp;
 	size_t len;
 	int ok_dummy;
 
 	if (utf8_ok == NULL)
 		utf8_ok = &ok_dummy;
-	*utf8_ok = 1;
-	if (c < 0x80)
-		return c >= 0x20 || c == '\t' || c == '\n' || c == '\r' ? 1 : 0;
-	*utf8_ok = 0;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
+	/* The strict decoder the JSON parser and the addresses use. */
+	if ((len = utf8_decode(s, n, &cp)) == 0) {
+		*utf8_ok = 0;
 		return 0;
 	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
 	*utf8_ok = 1;
-	if (cp == 0xfffe || cp == 0xffff)
+	/* XML 1.0 §2.2: the C0 controls other than tab, LF and CR, and
+	 * U+FFFE and U+FFFF, are not characters. */
+	if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0xfffe || cp == 0xffff)
 		return 0;
 	return len;
 }

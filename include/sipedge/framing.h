@@ -64,5 +64,8 @@ void framer_clear(struct framer *f);
 int framer_feed(struct framer *f, const char *p, size_t n, framer_cb cb, void *arg);
 /* True while a message is incomplete (for the incomplete-message timer). */
 bool framer_partial(const struct framer *f);
+/* The edge's own request made as text (a probe, the XMPP gateway's): the
+ * first whole message of p[0..n), parsed, or NULL.  The caller owns it. */
+msg_t *framer_parse_one(const char *p, size_t n);
 
 #endif
