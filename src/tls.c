@@ -805,6 +805,20 @@ tls_sess_xmpp(struct tls_sess *s)
 }
 
 int
+tls_sess_alpn(struct tls_sess *s, const char *proto)
+{
+	unsigned char wire[256];
+	size_t n = strlen(proto);
+
+	if (s->ctx->server || n == 0 || n > 255)
+		return -EINVAL;
+	wire[0] = (unsigned char)n;
+	memcpy(wire + 1, proto, n);
+	/* SSL_set_alpn_protos returns 0 on success. */
+	return SSL_set_alpn_protos(s->ssl, wire, (unsigned)n + 1) == 0 ? 0 : -ENOMEM;
+}
+
+int
 tls_sess_peer_check(const struct tls_sess *s, const char *domain, char *why, size_t len)
 {
 	X509 *peer = SSL_get0_peer_certificate(s->ssl);

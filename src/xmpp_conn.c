@@ -282,6 +282,8 @@ xs_tls_start(struct xstream *s)
 	if (r < 0)
 		return r;
 	tls_sess_xmpp(s->tls);
+	if (s->outbound && s->direct_tls)
+		(void)tls_sess_alpn(s->tls, "xmpp-server");   /* XEP-0368 §4 */
 	if (s->outbound) {
 		/* ClientHello now. */
 		xs_tls_step(s);

@@ -89,6 +89,7 @@ struct xstream {
 	/* Outbound: where to connect, in RFC 2782 order. */
 	struct dns_query *q;
 	struct dns_srv targets[XS_MAX_TARGETS];
+	bool target_tls[XS_MAX_TARGETS];   /* XEP-0368 direct TLS (_xmpps-server) */
 	size_t ntargets, target;
 	struct sockaddr_storage addrs[4];
 	size_t naddrs, addr;

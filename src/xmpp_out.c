@@ -111,26 +111,56 @@ srv_cb(int status, const struct dns_srv *v, size_t n, void *arg)
 {
 	struct xstream *s = arg;
 	char name[CONF_MAX_NAME + 20];
+	size_t have = s->ntargets;
 
 	s->q = NULL;
 	snprintf(name, sizeof(name), "_xmpp-server._tcp.%s", s->remote);
 	if (status == 0) {
-		s->ntargets = n < XS_MAX_TARGETS ? n : XS_MAX_TARGETS;
-		memcpy(s->targets, v, s->ntargets * sizeof(*v));
+		/* After the direct-TLS targets, if any (XEP-0368 §3). */
+		for (size_t i = 0; i < n && s->ntargets < XS_MAX_TARGETS; i++) {
+			s->target_tls[s->ntargets] = false;
+			s->targets[s->ntargets++] = v[i];
+		}
 	} else if (status == DNS_ENOTFOUND) {
 		/* RFC 6120 §3.2.2: no SRV, the domain itself on 5269. */
-		s->srv_none = true;
-		snprintf(s->targets[0].target, sizeof(s->targets[0].target), "%s", s->remote);
-		s->targets[0].port = 5269;
-		s->ntargets = 1;
-	} else {
+		s->srv_none = have == 0;
+		if (s->ntargets < XS_MAX_TARGETS) {
+			snprintf(s->targets[s->ntargets].target, sizeof(s->targets[0].target), "%s",
+			    s->remote);
+			s->targets[s->ntargets].port = 5269;
+			s->target_tls[s->ntargets++] = false;
+		}
+	} else if (have == 0) {
 		tried(s, name, dns_strerror(status));
 		s->dns_failed = true;
 		xout_fail(s);
 		return;
-	}
+	} else
+		tried(s, name, dns_strerror(status));
 	s->target = 0;
 	xout_resolve_target(s);
+}
+
+/* XEP-0368 §3: _xmpps-server first (TLS from the first octet), then the
+ * STARTTLS targets. */
+static void
+srv_tls_cb(int status, const struct dns_srv *v, size_t n, void *arg)
+{
+	struct xstream *s = arg;
+	char name[CONF_MAX_NAME + 20];
+
+	s->q = NULL;
+	s->ntargets = 0;
+	if (status == 0)
+		for (size_t i = 0; i < n && s->ntargets < XS_MAX_TARGETS / 2; i++) {
+			s->target_tls[s->ntargets] = true;
+			s->targets[s->ntargets++] = v[i];
+		}
+	snprintf(name, sizeof(name), "_xmpp-server._tcp.%s", s->remote);
+	if (dns_srv(s->gw->dns, name, srv_cb, s, &s->q) < 0) {
+		tried(s, name, "not a valid name");
+		xout_fail(s);
+	}
 }
 
 /* Find the partner's server and connect (the stream is new). */
@@ -140,16 +170,22 @@ xout_dial(struct xstream *s)
 	char name[CONF_MAX_NAME + 20];
 
 	s->state = XS_RESOLVING;
+	s->ntargets = 0;
 	if (s->partner->proxy_fqdn != NULL && s->partner->proxy_fqdn[0]) {
 		/* The partner's configured server (the reference system's
 		 * ProxyFqdn), on 5269. */
 		snprintf(s->targets[0].target, sizeof(s->targets[0].target), "%s",
 		    s->partner->proxy_fqdn);
 		s->targets[0].port = 5269;
+		s->target_tls[0] = false;
 		s->ntargets = 1;
 		s->target = 0;
 		xout_resolve_target(s);
 		return 0;
+	}
+	if (s->partner->tls != STORE_XMPP_NOT_SUPPORTED) {
+		snprintf(name, sizeof(name), "_xmpps-server._tcp.%s", s->remote);
+		return dns_srv(s->gw->dns, name, srv_tls_cb, s, &s->q);
 	}
 	snprintf(name, sizeof(name), "_xmpp-server._tcp.%s", s->remote);
 	return dns_srv(s->gw->dns, name, srv_cb, s, &s->q);
@@ -158,6 +194,17 @@ xout_dial(struct xstream *s)
 void
 xout_start(struct xstream *s)
 {
+	if (s->target < s->ntargets && s->target_tls[s->target]) {
+		/* XEP-0368: TLS first (SNI and the certificate check name the
+		 * XMPP domain, ALPN xmpp-server); the header once it is up. */
+		s->direct_tls = true;
+		if (xs_tls_start(s) < 0) {
+			xs_note(s, DIAG_XMPP_TLS_FAILED, "cannot start TLS");
+			xs_abort(s);
+		}
+		return;
+	}
+	s->direct_tls = false;
 	if (xs_send_header(s) < 0)
 		xs_abort(s);
 }

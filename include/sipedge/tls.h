@@ -77,6 +77,9 @@ int tls_sess_peer_matches(const struct tls_sess *s, const char *fqdn);
  * whatever the certificate (tls_sess_peer_check judges it afterwards); a
  * client accepts a wildcard for the left-most label (RFC 6125 §6.4.3).  0. */
 int tls_sess_xmpp(struct tls_sess *s);
+/* A client session offers the ALPN protocol proto (before the handshake).
+ * 0, or -EINVAL for a server session or a bad name. */
+int tls_sess_alpn(struct tls_sess *s, const char *proto);
 /* After the handshake: 0 if the peer's certificate is valid (chain, dates,
  * purpose) and names domain (DNS-ID, a wildcard for one whole label); else
  * -ENOENT no certificate, -EACCES it is not valid, -EPERM it names other

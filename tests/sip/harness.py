@@ -85,7 +85,7 @@ PORT_BASE = {
     "presence-in": 28000, "presence-out": 28100, "presence-unverified": 28200,
     "presence-restart": 28300,
     "xmpp-streams": 28400, "xmpp-probe": 28500, "xmpp-refused": 28600,
-    "bidi-in": 28700, "bidi-out": 28800,
+    "bidi-in": 28700, "bidi-out": 28800, "direct-tls-out": 28900,
     "demo": 25000, "bench": 26000,
 }
 

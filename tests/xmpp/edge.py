@@ -55,6 +55,9 @@ def edge_xmpp_lab(lab, policy=(), cert="edge-xmpp", extra=(), direct_tls=False,
     # count one stream each way.
     knobs = dict(users=users, secure_auth=True, bidi=False)
     knobs.update(prosody_knobs)
+    # peer_direct_tls: Prosody's own XEP-0368 port, published as its
+    # _xmpps-server (direct_tls is sipedge's).
+    knobs["direct_tls"] = knobs.pop("peer_direct_tls", False)
     fab = lab.prosody("fabrikam.test", start=False, **knobs)
     lab.start_edge(conf, ports=ports)
     fab.start()

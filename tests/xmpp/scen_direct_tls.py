@@ -67,4 +67,30 @@ def t_direct_tls(lab):
     lab.ok(lab.edge_alive(), "sipedge still running", lab.edge_diag)
 
 
-TESTS = {"direct-tls": t_direct_tls}
+def t_direct_tls_out(lab):
+    """XEP-0368 outbound: fabrikam.test publishes _xmpps-server (Prosody's
+    s2s_direct_tls_ports); sipedge looks it up first and reaches Prosody
+    with TLS from the first octet (ALPN xmpp-server, the certificate
+    checked for fabrikam.test), authenticates with SASL EXTERNAL, and
+    alice receives the pool's message; no connection to Prosody's STARTTLS
+    port."""
+    fab, alice = edge.edge_xmpp_lab(lab, peer_direct_tls=True)
+    nw_tls, nw_plain = fab.s2s_tls, fab.s2s
+    r = edge.pool_message(lab, "sip:alice@fabrikam.test", "direct TLS \u00e9")
+    lab.ok(r["status"] == 202, "the pool's MESSAGE to alice gets 202 (%s)" % edge.show(r),
+           lab.edge_diag)
+    got = alice.expect(kind="message", frm="bob@contoso.test", timeout=8)
+    lab.ok(got is not None and got.get("body") == "direct TLS \u00e9",
+           "alice receives it byte-exact")
+    direct = xlab.connections(fab.ip, nw_tls)
+    plain = xlab.connections(fab.ip, nw_plain)
+    lab.ok(direct == 1 and plain == 0,
+           "sipedge reached Prosody's direct-TLS port (%d connection there, %d on STARTTLS)"
+           % (direct, plain), lambda: lab.xmpp_diag() + lab.edge_diag())
+    rows = [x for x in fab.s2s_show() if x["remote"] == "contoso.test"]
+    lab.ok(rows and all(x["security"] == "TLSv1.3" and x["sasl"] == "Succeeded" for x in rows),
+           "Prosody's s2s:show(): TLSv1.3, SASL EXTERNAL succeeded (%s)" % rows)
+    lab.ok(lab.edge_alive(), "sipedge still running", lab.edge_diag)
+
+
+TESTS = {"direct-tls": t_direct_tls, "direct-tls-out": t_direct_tls_out}
