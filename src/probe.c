@@ -179,15 +179,13 @@ void
 proxy_probe_run(struct worker *w, struct probe_job *j)
 {
 	char text[2048], key[KEY_MAX];
-	uint64_t rnd = 0;
+	uint64_t rnd = proxy_rnd64();
 	msg_t *msg = NULL;
 	sip_t *sip;
 	struct sip_problem prob;
 	struct txn *t;
 	int rc, n;
 
-	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		rnd = uv_hrtime();
 	n = snprintf(text, sizeof(text),
 	    "OPTIONS sip:%s SIP/2.0\r\n"
 	    "Via: SIP/2.0/TLS %s;branch=z9hG4bKprobe%016llx\r\n"

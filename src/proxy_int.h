@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/random.h>
 #include <uv.h>
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip.h>
@@ -377,6 +378,18 @@ void relay_trace(struct conn *c, msg_t *msg, bool out, void *ud);
 /* relay_log.c: the decision line of a new request (refused: status >= 300). */
 void relay_log_decision(struct worker *w, struct conn *c, const sip_t *sip,
     const struct route_op *op, int status, enum diag_code d, const char *detail);
+
+/* 64 random bits for the edge's own tags, branches and Call-IDs (the
+ * clock if the kernel has no entropy to give). */
+static inline uint64_t
+proxy_rnd64(void)
+{
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = uv_hrtime();
+	return r;
+}
 
 /* The workers (proxy.c makes them; these are what the others need). */
 static inline struct worker *

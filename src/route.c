@@ -306,6 +306,14 @@ mark_is_senders(const struct fed_in *fi)
 	    (fi->type == FED_PROVIDER && fi->verification == STORE_VERIFY_USE_SOURCE);
 }
 
+/* RFC 3325 §5: an identity asserted from outside is not trusted. */
+static void
+strip_identity(struct route_op *op)
+{
+	strip_unknown(op->msg, op->sip, "P-Asserted-Identity", NULL);
+	strip_unknown(op->msg, op->sip, "P-Preferred-Identity", NULL);
+}
+
 /* Inbound: nothing from outside may assert identity or trust to the pool
  * (RFC 3325 §5): only our own marking goes in.  fi is an accepted decision. */
 static void
@@ -316,8 +324,7 @@ mark_inbound(struct route_op *op, struct fed_in *fi)
 	fi->source_verified = strip_unknown(op->msg, op->sip, ROUTE_TRUST_HEADER,
 	    "ms-source-verified-user=verified");
 	op->source_verified = fi->source_verified;
-	strip_unknown(op->msg, op->sip, "P-Asserted-Identity", NULL);
-	strip_unknown(op->msg, op->sip, "P-Preferred-Identity", NULL);
+	strip_identity(op);
 	if (fedroute_trust_header(fi, fi->peer, value, sizeof(value)) > 0)
 		add_trust(op, value);
 	route__step(op, "trust: %s: %s%s (the partner's own %s, P-Asserted-Identity and "
@@ -500,12 +507,25 @@ in_refused(struct route_op *op, struct fed_in *fi)
 	return -EACCES;
 }
 
+/* The next hops are the pool servers (pool-server, in order). */
+static int
+to_pool(struct route_op *op)
+{
+	const struct conf *cf = op->env->cf;
+
+	op->out_side = SIDE_INTERNAL;
+	if (cf->npool == 0) {
+		route__step(op, "pool: no pool-server in %s", cf->path);
+		return route__refuse(op, 503, DIAG_HOPS_FAILED, "no pool-server configured");
+	}
+	return route__resolve_hops(op, cf->pool, cf->npool < ROUTE_MAX_HOPS ? cf->npool : ROUTE_MAX_HOPS);
+}
+
 /* An inbound request passed its source checks (fi accepted): the dialog
  * binding, discovered-partner limits, our marking, the next hops. */
 static int
 in_accept(struct route_op *op, struct fed_in *fi)
 {
-	const struct conf *cf = op->env->cf;
 	char contact[CONF_MAX_NAME * 2], detail[3 * CONF_MAX_NAME + 96];
 
 	if (op->dialog && !op->bound && strcasecmp(fi->domain, op->origin.domain) != 0) {
@@ -526,13 +546,8 @@ in_accept(struct route_op *op, struct fed_in *fi)
 		return op->verdict = ROUTE_LOCAL;
 	if (op->dialog)
 		return op->verdict = ROUTE_FORWARD;     /* along the dialog's token */
-	op->out_side = SIDE_INTERNAL;
 	op->add_rr = sipmsg_is_dialog_forming(op->sip);
-	if (cf->npool == 0) {
-		route__step(op, "pool: no pool-server in %s", cf->path);
-		return route__refuse(op, 503, DIAG_HOPS_FAILED, "no pool-server configured");
-	}
-	return route__resolve_hops(op, cf->pool, cf->npool < ROUTE_MAX_HOPS ? cf->npool : ROUTE_MAX_HOPS);
+	return to_pool(op);
 }
 
 static void
@@ -639,8 +654,7 @@ route_xmpp_in(struct route_op *op)
 	route__step(op, "from XMPP partner %s (%s), authenticated by its stream, for %s",
 	    op->xmpp_domain, op->xmpp_type ? op->xmpp_type : "?", host);
 	strip_unknown(op->msg, op->sip, ROUTE_TRUST_HEADER, NULL);
-	strip_unknown(op->msg, op->sip, "P-Asserted-Identity", NULL);
-	strip_unknown(op->msg, op->sip, "P-Preferred-Identity", NULL);
+	strip_identity(op);
 	snprintf(value, sizeof(value), "ms-source-type=XmppPartner;ms-ep-fqdn=%.255s;"
 	    "ms-source-network=xmpp;ms-xmpp-partner=%.255s;ms-xmpp-partner-type=%.20s%s", cf->edge_fqdn,
 	    op->xmpp_domain, op->xmpp_type ? op->xmpp_type : "public-unverified",
@@ -648,13 +662,8 @@ route_xmpp_in(struct route_op *op)
 	    ";ms-source-verified-user=verified" : "");
 	add_trust(op, value);
 	route__step(op, "trust: %s: %s", ROUTE_TRUST_HEADER, value);
-	op->out_side = SIDE_INTERNAL;
 	op->add_rr = sipmsg_is_dialog_forming(op->sip);
-	if (cf->npool == 0) {
-		route__step(op, "pool: no pool-server in %s", cf->path);
-		return route__refuse(op, 503, DIAG_HOPS_FAILED, "no pool-server configured");
-	}
-	return route__resolve_hops(op, cf->pool, cf->npool < ROUTE_MAX_HOPS ? cf->npool : ROUTE_MAX_HOPS);
+	return to_pool(op);
 }
 
 /* The gateway's own request in its dialog with the pool: to the pool servers,
@@ -662,13 +671,8 @@ route_xmpp_in(struct route_op *op)
 static int
 route_xmpp_dialog(struct route_op *op)
 {
-	const struct conf *cf = op->env->cf;
-
 	route__step(op, "the XMPP gateway's request in its own dialog: to the pool");
-	op->out_side = SIDE_INTERNAL;
-	if (cf->npool == 0)
-		return route__refuse(op, 503, DIAG_HOPS_FAILED, "no pool-server configured");
-	return route__resolve_hops(op, cf->pool, cf->npool < ROUTE_MAX_HOPS ? cf->npool : ROUTE_MAX_HOPS);
+	return to_pool(op);
 }
 
 /* A request from the pool for the gateway's Contact: one of its dialogs. */

@@ -27,8 +27,6 @@ struct xs_write {
 static void
 xs_free(struct xstream *s)
 {
-	struct xmpp_gw *gw = s->gw;
-
 	xprobe_stream_gone(s);
 	xs_fail_queue(s, xs_fail_status(s), s->diag ? s->diag : DIAG_XMPP_STREAM_CLOSED,
 	    s->reason[0] ? s->reason : "the XMPP stream closed");
@@ -39,7 +37,6 @@ xs_free(struct xstream *s)
 	xmpp_parser_free(s->parser);
 	xgw_unlink(s);
 	free(s);
-	(void)gw;
 }
 
 static void

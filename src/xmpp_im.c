@@ -34,16 +34,6 @@ struct im_job {
 	char ctx[64];
 };
 
-static uint64_t
-rnd64(void)
-{
-	uint64_t r;
-
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = uv_hrtime();
-	return r;
-}
-
 static void
 sent_log(int status, enum diag_code d, const char *text, void *arg)
 {
@@ -60,7 +50,7 @@ reply_error(struct xmpp_gw *gw, const char *ldom, const char *rdom, const char *
     const char *text)
 {
 	struct xml_doc *doc;
-	struct xml_elem *m, *e, *c, *t;
+	struct xml_elem *m, *e, *t;
 	char line[512];
 
 	if (xml_doc_new(&doc, XMPP_NS_SERVER, kind) < 0)
@@ -73,14 +63,13 @@ reply_error(struct xmpp_gw *gw, const char *ldom, const char *rdom, const char *
 	    (e = xml_elem_add(doc, m, NULL, "error")) == NULL ||
 	    xml_attr_set(doc, e, NULL, "type", xmpp_errtype_name(xmpp_cond_type(cond))) < 0 ||
 	    xml_attr_set(doc, e, NULL, "by", ldom) < 0 ||
-	    (c = xml_elem_add(doc, e, XMPP_NS_STANZAS, xmpp_cond_name(cond))) == NULL ||
+	    xml_elem_add(doc, e, XMPP_NS_STANZAS, xmpp_cond_name(cond)) == NULL ||
 	    (t = xml_elem_add(doc, e, XMPP_NS_STANZAS, "text")) == NULL ||
 	    xml_attr_set(doc, t, XMPP_NS_XML, "lang", "en") < 0 ||
 	    xml_text_set(doc, t, line, strlen(line)) < 0) {
 		xml_doc_free(doc);
 		return;
 	}
-	(void)c;
 	xmpp_gw_send(gw, ldom, rdom, doc, sent_log, NULL);
 }
 
@@ -174,7 +163,7 @@ im_to_sip(struct worker *w, struct im_job *j, const struct xml_elem *m, const st
 	msg_t *msg = NULL;
 	sip_t *sip;
 	struct txn *t;
-	uint64_t r = rnd64();
+	uint64_t r = proxy_rnd64();
 	size_t cap;
 	char *text;
 	int n, rc;
@@ -211,7 +200,7 @@ im_to_sip(struct worker *w, struct im_job *j, const struct xml_elem *m, const st
 	    "Content-Type: text/plain;charset=UTF-8\r\n"
 	    "Content-Length: %zu\r\n\r\n",
 	    turi, w->cf->edge_fqdn, (unsigned long long)r, furi, (unsigned long long)(r >> 32), turi,
-	    (unsigned long long)rnd64(), w->cf->edge_fqdn,
+	    (unsigned long long)proxy_rnd64(), w->cf->edge_fqdn,
 	    lang_ok(blang) ? "Content-Language: " : "", lang_ok(blang) ? blang : "",
 	    lang_ok(blang) ? "\r\n" : "",
 	    subject[0] ? "Subject: " : "", subject, subject[0] ? "\r\n" : "", body->text_len);

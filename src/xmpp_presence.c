@@ -488,8 +488,15 @@ xpres_stanza(struct xpres *xp, struct xmpp_gw *gw, const char *ldom, const char 
 	    xmpp_jid_format(&tj, false, tjid, sizeof(tjid)) < 0 ||
 	    xmpp_jid_to_sip_uri(&tj, user, sizeof(user)) < 0)
 		return;
+	if (type == NULL || strcmp(type, "unavailable") == 0) {
+		/* A presence update goes to the pool's dialogs for this
+		 * contact, kept in memory: no store read per update. */
+		stanza_pres(p, &pr);
+		xpres__notify_all(xp, user, fjid, "active", &pr);
+		return;
+	}
 	xpres__sub_get(xp, user, fjid, &s);
-	if (type && strcmp(type, "subscribe") == 0) {
+	if (strcmp(type, "subscribe") == 0) {
 		if (xpres__has_from(&s)) {
 			/* RFC 6121 §3.1.3: already approved. */
 			xpres__send_presence(xp, ldom, rdom, tjid, fjid, "subscribed", NULL);
@@ -513,7 +520,7 @@ xpres_stanza(struct xpres *xp, struct xmpp_gw *gw, const char *ldom, const char 
 			if (start_subscription(xp, user, fjid, ldom, rdom, ptype) < 0)
 				xpres__send_presence(xp, ldom, rdom, tjid, fjid, "unsubscribed", NULL);
 		}
-	} else if (type && strcmp(type, "unsubscribe") == 0) {
+	} else if (strcmp(type, "unsubscribe") == 0) {
 		if (xpres__has_from(&s) || s.pending_in) {
 			s.state = xpres__without(s.state, false, true);
 			s.pending_in = false;
@@ -521,7 +528,7 @@ xpres_stanza(struct xpres *xp, struct xmpp_gw *gw, const char *ldom, const char 
 			xpres__send_presence(xp, ldom, rdom, tjid, fjid, "unavailable", NULL);
 			xpres_release(xp, user, rdom);
 		}
-	} else if (type && strcmp(type, "probe") == 0) {
+	} else if (strcmp(type, "probe") == 0) {
 		/* RFC 6121 §4.3.2: presence only for an approved watcher. */
 		if (!xpres__has_from(&s)) {
 			xpres__send_presence(xp, ldom, rdom, tjid, fjid, "unsubscribed", NULL);
@@ -535,23 +542,20 @@ xpres_stanza(struct xpres *xp, struct xmpp_gw *gw, const char *ldom, const char 
 				xpres__send_presence(xp, ldom, rdom, tjid, fjid, "unavailable", NULL);
 			xml_doc_free(doc);
 		}
-	} else if (type && strcmp(type, "subscribed") == 0) {
+	} else if (strcmp(type, "subscribed") == 0) {
 		if (s.pending_out || xpres__has_to(&s)) {
 			s.state = xpres__with(s.state, true, false);
 			s.pending_out = false;
 			xpres__sub_put(xp, user, fjid, &s);
 			xpres__notify_all(xp, user, fjid, "active", NULL);
 		}
-	} else if (type && strcmp(type, "unsubscribed") == 0) {
+	} else if (strcmp(type, "unsubscribed") == 0) {
 		if (s.pending_out || xpres__has_to(&s)) {
 			s.state = xpres__without(s.state, true, false);
 			s.pending_out = false;
 			xpres__sub_put(xp, user, fjid, &s);
 		}
 		xpres__notify_all(xp, user, fjid, "terminated;reason=rejected", NULL);
-	} else if (type == NULL || strcmp(type, "unavailable") == 0) {
-		stanza_pres(p, &pr);
-		xpres__notify_all(xp, user, fjid, "active", &pr);
 	}
 	store_xmpp_sub_clear(&s);
 }

@@ -153,8 +153,7 @@ xmpp_sip_request(struct worker *w, msg_t *msg, const char *domain, const char *k
 		done(w, from, key, 403, DIAG_XMPP_BAD_ADDRESS, "the Request-URI's domain changed");
 		goto out;
 	}
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = uv_hrtime();
+	r = proxy_rnd64();
 	snprintf(id, sizeof(id), "s%016llx", (unsigned long long)r);
 	if (xml_doc_new(&doc, XMPP_NS_SERVER, "message") < 0)
 		goto nomem;

@@ -26,16 +26,6 @@ struct dlg_req {
 	gwdlg_final_fn final;
 };
 
-static uint64_t
-rnd64(void)
-{
-	uint64_t r;
-
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = uv_hrtime();
-	return r;
-}
-
 struct gwdlg *
 gwdlg_new(struct xpres *xp, bool notifier)
 {
@@ -46,10 +36,10 @@ gwdlg_new(struct xpres *xp, bool notifier)
 	d->id = ++xp->next_id;
 	d->notifier = notifier;
 	d->cseq = 1;
-	snprintf(d->ltag, sizeof(d->ltag), "g%016llx", (unsigned long long)rnd64());
+	snprintf(d->ltag, sizeof(d->ltag), "g%016llx", (unsigned long long)proxy_rnd64());
 	if (!notifier)
 		snprintf(d->callid, sizeof(d->callid), "xmppgw-%016llx@%.100s",
-		    (unsigned long long)rnd64(), xp->w->cf->internal_fqdn);
+		    (unsigned long long)proxy_rnd64(), xp->w->cf->internal_fqdn);
 	d->next = xp->dlgs;
 	xp->dlgs = d;
 	return d;
@@ -187,7 +177,7 @@ gwdlg_send(struct xpres *xp, struct gwdlg *d, const char *method, const char *he
 	    "%s"
 	    "%s%s%s"
 	    "Content-Length: %zu\r\n\r\n",
-	    method, d->target, w->cf->internal_fqdn, (unsigned long long)rnd64(), d->routes,
+	    method, d->target, w->cf->internal_fqdn, (unsigned long long)proxy_rnd64(), d->routes,
 	    d->luri, d->ltag, d->ruri, d->rtag[0] ? ";tag=" : "", d->rtag, d->callid, d->cseq++,
 	    method, xp->contact, headers ? headers : "", ctype ? "Content-Type: " : "",
 	    ctype ? ctype : "", ctype ? "\r\n" : "", body ? blen : 0);

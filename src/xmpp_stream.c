@@ -404,9 +404,9 @@ xs_ready(struct xstream *s)
 		s->gw->ctr.streams_out_ok++;
 	else
 		s->gw->ctr.streams_in_ok++;
-	log_info("xmpp: authenticated (%s, %s%s), %s", s->auth == XMPP_AUTH_EXTERNAL ?
+	log_info("xmpp: authenticated (%s, %s), %s", s->auth == XMPP_AUTH_EXTERNAL ?
 	    "SASL EXTERNAL" : "dialback", s->tls_up ? tls_sess_version(s->tls) : "no TLS",
-	    s->tls_up ? "" : "", xs_ctx(s, ctx, sizeof(ctx)));
+	    xs_ctx(s, ctx, sizeof(ctx)));
 	xs_flush_queue(s);
 	if (s->probe != NULL)
 		xprobe_ready(s);
