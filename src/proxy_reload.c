@@ -107,6 +107,8 @@ proxy_reload_run(struct worker *w, struct proxy_reload *r)
 	w->renv.cf = c;
 	proxy_transport_conf(c, r->tls.client, &tc);
 	transport_worker_set_conf(w->tw, &tc, r->tls.mutual, r->tls.plain);
+	if (w->xgw)
+		xmpp_gw_reload(w->xgw, c, r->tls.plain, r->tls.client);
 	w->max_txns = c->max_transactions / w->px->nworkers;
 	if (w->max_txns < 16)
 		w->max_txns = 16;

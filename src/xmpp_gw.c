@@ -180,6 +180,19 @@ on_accept(uv_stream_t *ls, int status)
 	}
 }
 
+void
+xmpp_gw_reload(struct xmpp_gw *gw, const struct conf *cf, struct tls_ctx *server,
+    struct tls_ctx *client)
+{
+	struct tls_ctx *os = gw->server, *oc = gw->client;
+
+	gw->cf = cf;
+	gw->server = server ? tls_ctx_ref(server) : NULL;
+	gw->client = client ? tls_ctx_ref(client) : NULL;
+	tls_ctx_free(os);
+	tls_ctx_free(oc);
+}
+
 int
 xmpp_gw_new(uv_loop_t *loop, const struct conf *cf, struct dns *dns, struct tls_ctx *server,
     struct tls_ctx *client, const struct xmpp_hooks *hooks, void *hooks_arg,

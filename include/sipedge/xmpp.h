@@ -56,6 +56,14 @@ int xmpp_gw_new(uv_loop_t *loop, const struct conf *cf, struct dns *dns, struct 
  * settings (policy_xmpp_decide, policy_xmpp_config); streams of partners it
  * refuses are closed now.  Until the first, every domain is refused. */
 void xmpp_gw_set_policy(struct xmpp_gw *gw, struct policy *pol);
+/* A reload (sipedge(8) RELOAD): cf is the configuration now in force (the
+ * gateway keeps no pointer to the one before, which the caller frees), and
+ * server and client the TLS contexts made from its certificate, key and CA
+ * bundle (held; the ones before are released).  New streams use them;
+ * streams up already keep the session they have.  The listeners and the
+ * dialback secret need a restart (conf_keep_restart keeps them in cf). */
+void xmpp_gw_reload(struct xmpp_gw *gw, const struct conf *cf, struct tls_ctx *server,
+    struct tls_ctx *client);
 /* Send a stanza from local (one of our domains) to remote on the stream for
  * that pair, setting one up when needed (queued meanwhile).  The gateway
  * takes doc.  cb(status 0) once it is written to an authenticated stream,
