@@ -207,28 +207,103 @@ tuple_id(struct fmt *f, const char *resource)
 	}
 }
 
-int
-xmpp_pres_write_pidf(const struct xmpp_pres *p, const struct xmpp_pidf_opts *o,
-    char *buf, size_t len)
+/* One <tuple/>; the bits of the escapes' failures. */
+static int
+write_tuple(struct fmt *f, const struct xmpp_pres_tuple *t, const char *tsv)
 {
+	const struct xmpp_pres *p = &t->p;
 	const char *show = p->available ? xmpp_show_name(p->show) : NULL;
-	const char *act = p->available && o->rpid ? xmpp_pres_show_activity(p->show) : NULL;
 	char prio[8];
-	bool has_prio;
+	/* RFC 8048 note 6: a negative priority is not mapped; nor is the
+	 * priority of an unavailable resource, which RFC 6121 4.7.2.3 gives
+	 * only to available presence. */
+	bool has_prio = p->available && t->contact != NULL &&
+	    xmpp_pres_priority_to_pidf(p->priority, prio, sizeof(prio)) == 0;
+	int rc = 0;
+
+	fmt_str(f, "  <tuple id=\"");
+	tuple_id(f, t->resource);
+	fmt_str(f, "\">\n    <status>\n      <basic>");
+	fmt_str(f, p->available ? "open" : "closed");
+	fmt_str(f, "</basic>\n");
+	/* RFC 8048 note 7 (and its Example 19): <show/> as a PIDF extension in
+	 * <status/>, after <basic/> as the RFC 3863 schema orders them. */
+	if (show) {
+		fmt_str(f, "      <show xmlns=\"jabber:client\">");
+		fmt_str(f, show);
+		fmt_str(f, "</show>\n");
+	}
+	fmt_str(f, "    </status>\n");
+	if (t->contact) {
+		fmt_str(f, "    <contact");
+		if (has_prio) {
+			fmt_str(f, " priority=\"");
+			fmt_str(f, prio);
+			fmt_char(f, '"');
+		}
+		fmt_char(f, '>');
+		rc |= xml_text(f, t->contact);
+		fmt_str(f, "</contact>\n");
+	}
+	if (p->status) {
+		fmt_str(f, "    <note");
+		if (p->lang) {
+			fmt_str(f, " xml:lang=\"");
+			rc |= xml_text(f, p->lang);
+			fmt_char(f, '"');
+		}
+		fmt_char(f, '>');
+		rc |= xml_text(f, p->status);
+		fmt_str(f, "</note>\n");
+	}
+	if (tsv) {
+		fmt_str(f, "    <timestamp>");
+		fmt_str(f, tsv);
+		fmt_str(f, "</timestamp>\n");
+	}
+	fmt_str(f, "  </tuple>\n");
+	return rc;
+}
+
+size_t
+xmpp_pres_best(const struct xmpp_pres_tuple *t, size_t n)
+{
+	size_t best = n;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!t[i].p.available)
+			continue;
+		if (best == n || t[i].p.priority > t[best].p.priority ||
+		    (t[i].p.priority == t[best].p.priority &&
+		    show_rank[t[i].p.show] < show_rank[t[best].p.show]))
+			best = i;
+	}
+	return best;
+}
+
+int
+xmpp_pres_write_pidf_tuples(const struct xmpp_pres_tuple *t, size_t n,
+    const struct xmpp_pidf_opts *o, char *buf, size_t len)
+{
+	size_t best = xmpp_pres_best(t, n);
+	const char *act = best < n && o->rpid ? xmpp_pres_show_activity(t[best].p.show) : NULL;
+	char ts[32];
 	struct fmt f;
 	int rc = 0;
 
 	if (len == 0)
 		return -ENOSPC;
 	f = fmt_init(buf, len);
-	if (o->entity == NULL || o->entity[0] == '\0')
+	if (o->entity == NULL || o->entity[0] == '\0' || n == 0)
 		return -EINVAL;
-	/* RFC 8048 note 6: a negative priority is not mapped; nor is the
-	 * priority of an unavailable resource, which RFC 6121 4.7.2.3 gives
-	 * only to available presence. */
-	has_prio = p->available && o->contact != NULL &&
-	    xmpp_pres_priority_to_pidf(p->priority, prio, sizeof(prio)) == 0;
+	if (o->timestamp) {
+		struct tm tm;
 
+		/* RFC 3863 4.1.7: RFC 3339 date-time, capital 'T' and 'Z'. */
+		if (gmtime_r(&o->timestamp, &tm) == NULL ||
+		    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			return -EINVAL;
+	}
 	fmt_str(&f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	    "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"");
 	if (act)
@@ -236,56 +311,12 @@ xmpp_pres_write_pidf(const struct xmpp_pres *p, const struct xmpp_pidf_opts *o,
 		    " xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\"");
 	fmt_str(&f, " entity=\"");
 	rc |= xml_text(&f, o->entity);
-	fmt_str(&f, "\">\n  <tuple id=\"");
-	tuple_id(&f, o->resource);
-	fmt_str(&f, "\">\n    <status>\n      <basic>");
-	fmt_str(&f, p->available ? "open" : "closed");
-	fmt_str(&f, "</basic>\n");
-	/* RFC 8048 note 7 (and its Example 19): <show/> as a PIDF extension in
-	 * <status/>, after <basic/> as the RFC 3863 schema orders them. */
-	if (show) {
-		fmt_str(&f, "      <show xmlns=\"jabber:client\">");
-		fmt_str(&f, show);
-		fmt_str(&f, "</show>\n");
-	}
-	fmt_str(&f, "    </status>\n");
-	if (o->contact) {
-		fmt_str(&f, "    <contact");
-		if (has_prio) {
-			fmt_str(&f, " priority=\"");
-			fmt_str(&f, prio);
-			fmt_char(&f, '"');
-		}
-		fmt_char(&f, '>');
-		rc |= xml_text(&f, o->contact);
-		fmt_str(&f, "</contact>\n");
-	}
-	if (p->status) {
-		fmt_str(&f, "    <note");
-		if (p->lang) {
-			fmt_str(&f, " xml:lang=\"");
-			rc |= xml_text(&f, p->lang);
-			fmt_char(&f, '"');
-		}
-		fmt_char(&f, '>');
-		rc |= xml_text(&f, p->status);
-		fmt_str(&f, "</note>\n");
-	}
-	if (o->timestamp) {
-		struct tm tm;
-		char ts[32];
-
-		/* RFC 3863 4.1.7: RFC 3339 date-time, capital 'T' and 'Z'. */
-		if (gmtime_r(&o->timestamp, &tm) == NULL ||
-		    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-			return -EINVAL;
-		fmt_str(&f, "    <timestamp>");
-		fmt_str(&f, ts);
-		fmt_str(&f, "</timestamp>\n");
-	}
-	fmt_str(&f, "  </tuple>\n");
+	fmt_str(&f, "\">\n");
+	for (size_t i = 0; i < n; i++)
+		rc |= write_tuple(&f, &t[i], o->timestamp ? ts : NULL);
 	/* RFC 4480 Table 1: <activities/> belongs to the <person/> element of
-	 * the data model (RFC 4479), not to a tuple. */
+	 * the data model (RFC 4479), not to a tuple: the person's is that of
+	 * the resource the contact is most reachable at. */
 	if (act) {
 		fmt_str(&f, "  <dm:person id=\"p\">\n    <rpid:activities>\n      <rpid:");
 		fmt_str(&f, act);
@@ -301,6 +332,15 @@ xmpp_pres_write_pidf(const struct xmpp_pres *p, const struct xmpp_pidf_opts *o,
 		return -ENOSPC;
 	}
 	return 0;
+}
+
+int
+xmpp_pres_write_pidf(const struct xmpp_pres *p, const struct xmpp_pidf_opts *o,
+    char *buf, size_t len)
+{
+	struct xmpp_pres_tuple t = { o->resource, o->contact, *p };
+
+	return xmpp_pres_write_pidf_tuples(&t, 1, o, buf, len);
 }
 
 /* ----------------------------------------------------------------- read */

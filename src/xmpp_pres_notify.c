@@ -35,12 +35,12 @@ notify_final(struct xpres *xp, uint64_t id, int status, const sip_t *sip)
 		gwdlg_free(xp, d);
 }
 
-/* NOTIFY in d: state "active", "pending" or "terminated;reason=…"; p: the
- * contact's presence as PIDF, or none. */
+/* NOTIFY in d: state "active", "pending" or "terminated;reason=…"; an
+ * active one with the contact's presence, once some came. */
 void
-xpres__notify(struct xpres *xp, struct gwdlg *d, const char *state, const struct xmpp_pres *p)
+xpres__notify(struct xpres *xp, struct gwdlg *d, const char *state)
 {
-	char h[256], pidf[PIDF_MAX], entity[XMPP_JID_MAX + 8];
+	char h[256], pidf[PIDF_MAX];
 	uint64_t now = uv_now(&xp->w->th.loop);
 	unsigned long left = d->expires_at > now ? (unsigned long)((d->expires_at - now) / 1000) : 0;
 	int n = 0;
@@ -51,32 +51,27 @@ xpres__notify(struct xpres *xp, struct gwdlg *d, const char *state, const struct
 	} else
 		snprintf(h, sizeof(h), "Event: presence\r\nSubscription-State: %s;expires=%lu\r\n",
 		    state, left);
-	if (p != NULL) {
-		struct xmpp_pidf_opts o;
-
-		/* RFC 3863 §4.1.1: the presentity as a pres: URI. */
-		snprintf(entity, sizeof(entity), "pres:%s", d->jid);
-		memset(&o, 0, sizeof(o));
-		o.entity = entity;
-		o.rpid = true;
-		n = xmpp_pres_write_pidf(p, &o, pidf, sizeof(pidf)) == 0 ? (int)strlen(pidf) : 0;
+	if (strcmp(state, "active") == 0 &&
+	    (n = xpres__contact_pidf(xp, d->user, d->jid, pidf, sizeof(pidf))) < 0) {
+		log_warnx("xmpp: %s's presence for %s cannot be written as PIDF: %s", d->jid, d->user,
+		    strerror(-n));
+		n = 0;
 	}
 	if (gwdlg_send(xp, d, "NOTIFY", h, n > 0 ? "application/pidf+xml" : NULL,
 	    n > 0 ? pidf : NULL, (size_t)(n > 0 ? n : 0), notify_final) < 0 && d->ending)
 		gwdlg_free(xp, d);
 }
 
-/* Each notifier dialog of (user, contact) gets state and p. */
+/* Each notifier dialog of (user, contact) gets state. */
 void
-xpres__notify_all(struct xpres *xp, const char *user, const char *jid, const char *state,
-    const struct xmpp_pres *p)
+xpres__notify_all(struct xpres *xp, const char *user, const char *jid, const char *state)
 {
 	struct gwdlg *d, *next;
 
 	for (d = xp->dlgs; d; d = next) {
 		next = d->next;
 		if (d->notifier && !d->ending && strcmp(d->user, user) == 0 && strcmp(d->jid, jid) == 0)
-			xpres__notify(xp, d, state, p);
+			xpres__notify(xp, d, state);
 	}
 }
 
@@ -142,19 +137,19 @@ pool_subscribe(struct xpres *xp, msg_t *msg, sip_t *sip, const char *domain, con
 	answer(xp, d, key, from, 202, (unsigned)exp);
 	(void)msg;
 	if (exp == 0) {
-		xpres__notify(xp, d, "terminated;reason=timeout", NULL);
+		xpres__notify(xp, d, "terminated;reason=timeout");
 		return;
 	}
 	xpres__sub_get(xp, user, d->jid, &s);
 	if (xpres__has_to(&s)) {
 		/* Already subscribed: ask the contact's server for its
 		 * presence now (RFC 6121 §4.3). */
-		xpres__notify(xp, d, "active", NULL);
+		xpres__notify(xp, d, "active");
 		xpres__send_presence(xp, d->ldom, domain, ujid, d->jid, "probe", NULL);
 	} else {
 		s.pending_out = true;
 		xpres__sub_put(xp, user, d->jid, &s);
-		xpres__notify(xp, d, "pending", NULL);
+		xpres__notify(xp, d, "pending");
 		xpres__send_presence(xp, d->ldom, domain, ujid, d->jid, "subscribe", NULL);
 	}
 	store_xmpp_sub_clear(&s);
@@ -174,11 +169,11 @@ pool_resubscribe(struct xpres *xp, struct gwdlg *d, sip_t *sip, const char *key,
 	answer(xp, d, key, from, 200, (unsigned)exp);
 	xpres__sub_get(xp, d->user, d->jid, &s);
 	if (exp > 0) {
-		xpres__notify(xp, d, xpres__has_to(&s) ? "active" : "pending", NULL);
+		xpres__notify(xp, d, xpres__has_to(&s) ? "active" : "pending");
 		store_xmpp_sub_clear(&s);
 		return;
 	}
-	xpres__notify(xp, d, "terminated;reason=timeout", NULL);
+	xpres__notify(xp, d, "terminated;reason=timeout");
 	/* The pool user unsubscribed (RFC 8048 §5.3). */
 	if (xpres__jid_of_user(d->user, ujid, sizeof(ujid)) != NULL) {
 		s.state = xpres__without(s.state, true, false);

@@ -474,7 +474,7 @@ xpres_stanza(struct xpres *xp, struct xmpp_gw *gw, const char *ldom, const char 
     const struct xml_elem *p, const char *ptype)
 {
 	const char *type = xml_attr_get(p, "type");
-	char user[512], fjid[XMPP_JID_MAX], tjid[XMPP_JID_MAX];
+	char user[512], fjid[XMPP_JID_MAX], tjid[XMPP_JID_MAX], res[XMPP_JID_PART_MAX + 1];
 	struct xmpp_jid fj, tj;
 	struct store_xmpp_sub s;
 	struct xmpp_pres pr;
@@ -483,6 +483,7 @@ xpres_stanza(struct xpres *xp, struct xmpp_gw *gw, const char *ldom, const char 
 	if (xmpp_jid_parse(xml_attr_get(p, "from"), &fj, NULL) < 0 ||
 	    xmpp_jid_parse(xml_attr_get(p, "to"), &tj, NULL) < 0 || tj.local[0] == '\0')
 		return;                    /* presence to a domain: nothing to do */
+	snprintf(res, sizeof(res), "%s", fj.resource);
 	fj.resource[0] = tj.resource[0] = '\0';
 	if (xmpp_jid_format(&fj, false, fjid, sizeof(fjid)) < 0 ||
 	    xmpp_jid_format(&tj, false, tjid, sizeof(tjid)) < 0 ||
@@ -490,9 +491,11 @@ xpres_stanza(struct xpres *xp, struct xmpp_gw *gw, const char *ldom, const char 
 		return;
 	if (type == NULL || strcmp(type, "unavailable") == 0) {
 		/* A presence update goes to the pool's dialogs for this
-		 * contact, kept in memory: no store read per update. */
+		 * contact, kept in memory: no store read per update.  Each
+		 * NOTIFY has every resource's latest (RFC 8048 note 2). */
 		stanza_pres(p, &pr);
-		xpres__notify_all(xp, user, fjid, "active", &pr);
+		if (xpres__contact_update(xp, user, fjid, res, &pr) == 0)
+			xpres__notify_all(xp, user, fjid, "active");
 		return;
 	}
 	xpres__sub_get(xp, user, fjid, &s);
@@ -547,7 +550,7 @@ xpres_stanza(struct xpres *xp, struct xmpp_gw *gw, const char *ldom, const char 
 			s.state = xpres__with(s.state, true, false);
 			s.pending_out = false;
 			xpres__sub_put(xp, user, fjid, &s);
-			xpres__notify_all(xp, user, fjid, "active", NULL);
+			xpres__notify_all(xp, user, fjid, "active");
 		}
 	} else if (strcmp(type, "unsubscribed") == 0) {
 		if (s.pending_out || xpres__has_to(&s)) {
@@ -555,7 +558,7 @@ xpres_stanza(struct xpres *xp, struct xmpp_gw *gw, const char *ldom, const char 
 			s.pending_out = false;
 			xpres__sub_put(xp, user, fjid, &s);
 		}
-		xpres__notify_all(xp, user, fjid, "terminated;reason=rejected", NULL);
+		xpres__notify_all(xp, user, fjid, "terminated;reason=rejected");
 	}
 	store_xmpp_sub_clear(&s);
 }
@@ -602,7 +605,7 @@ xpres_tick(struct xpres *xp)
 			(void)subscribe(xp, d, xpres__refresh_s(xp));
 		} else if (d->notifier && d->expires_at && now >= d->expires_at) {
 			/* RFC 6665 §4.2.2: the subscriber let it lapse. */
-			xpres__notify(xp, d, "terminated;reason=timeout", NULL);
+			xpres__notify(xp, d, "terminated;reason=timeout");
 		}
 	}
 }
@@ -677,6 +680,7 @@ xpres_free(struct xpres *xp)
 		xp->dlgs = d->next;
 		free(d);
 	}
+	xpres__contacts_free(xp);
 	store_close(xp->st);
 	free(xp);
 }

@@ -43,11 +43,35 @@ struct gwdlg {
 	char ptype[24];                    /* the partner's type, for the trust header */
 };
 
+/* What one resource of a watched XMPP contact last said. */
+struct xres {
+	char *resource;                    /* "" for presence from the bare JID */
+	char *uri;                         /* its sip: URI with gr=, or NULL */
+	char *status, *lang;
+	bool available;
+	enum xmpp_show show;
+	int priority;
+};
+
+#define XPRES_MAX_RESOURCES 16
+
+/* An XMPP contact some pool user watches (xmpp_pres_contacts.c). */
+struct xcontact {
+	struct xcontact *next;
+	char user[512];                    /* the pool user */
+	char jid[XMPP_JID_MAX];            /* the contact's bare JID */
+	bool known;                        /* some presence came */
+	size_t n;
+	struct xres res[XPRES_MAX_RESOURCES];   /* available resources */
+	struct xres gone;                  /* the last unavailable one */
+};
+
 /* The gateway's presence state on worker 0. */
 struct xpres {
 	struct worker *w;
 	struct store *st;                  /* its own connection to the policy store */
 	struct gwdlg *dlgs;
+	struct xcontact *contacts;         /* watched contacts' resources */
 	uint64_t next_id;
 	char contact[CONF_MAX_NAME + 64];  /* "<sip:xmpp-gw@host:port;transport=tls>" */
 	bool restored;
@@ -88,11 +112,23 @@ void xpres__set_expiry(struct xpres *xp, struct gwdlg *d, unsigned long secs);
 /* A NOTIFY in one of our subscriber dialogs: the status to answer. */
 int xpres__on_notify(struct xpres *xp, struct gwdlg *d, const sip_t *sip);
 /* xmpp_pres_notify.c: NOTIFY in a notifier dialog (state "active",
- * "pending", "terminated;reason=…"; p the contact's presence or NULL), and
- * to each notifier dialog of (user, contact). */
-void xpres__notify(struct xpres *xp, struct gwdlg *d, const char *state, const struct xmpp_pres *p);
-void xpres__notify_all(struct xpres *xp, const char *user, const char *jid, const char *state,
-    const struct xmpp_pres *p);
+ * "pending", "terminated;reason=…"; an active one carries the contact's
+ * presence as xpres__contact_pidf has it, if any came), and to each
+ * notifier dialog of (user, contact). */
+void xpres__notify(struct xpres *xp, struct gwdlg *d, const char *state);
+void xpres__notify_all(struct xpres *xp, const char *user, const char *jid, const char *state);
+
+/* xmpp_pres_contacts.c: a presence stanza from resource of contact jid
+ * (bare), kept when user watches it; 0 or -ENOMEM. */
+int xpres__contact_update(struct xpres *xp, const char *user, const char *jid,
+    const char *resource, const struct xmpp_pres *p);
+/* The contact's full state as PIDF in buf: its length, 0 when no presence
+ * came yet, or -errno. */
+int xpres__contact_pidf(struct xpres *xp, const char *user, const char *jid, char *buf,
+    size_t len);
+/* Forget the contact unless a notifier dialog of (user, jid) remains. */
+void xpres__contact_release(struct xpres *xp, const char *user, const char *jid);
+void xpres__contacts_free(struct xpres *xp);
 
 /* xmpp_presence.c */
 int xpres_new(struct worker *w, struct xpres **out, char *err, size_t errlen);

@@ -51,6 +51,8 @@ gwdlg_free(struct xpres *xp, struct gwdlg *d)
 	for (struct gwdlg **pp = &xp->dlgs; *pp; pp = &(*pp)->next)
 		if (*pp == d) {
 			*pp = d->next;
+			if (d->notifier)
+				xpres__contact_release(xp, d->user, d->jid);
 			free(d);
 			return;
 		}

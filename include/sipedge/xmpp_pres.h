@@ -78,6 +78,27 @@ struct xmpp_pidf_opts {
 int xmpp_pres_write_pidf(const struct xmpp_pres *p, const struct xmpp_pidf_opts *o,
     char *buf, size_t len);
 
+/* One resource of a contact: a tuple of a document with one per resource
+ * (RFC 8048 note 2). */
+struct xmpp_pres_tuple {
+	const char *resource;   /* resourcepart for the tuple id, or NULL */
+	const char *contact;    /* <contact/> URI (with gr=), or NULL */
+	struct xmpp_pres p;
+};
+
+/* The index of the resource a contact is most reachable at: the available
+ * one of highest priority, ties going to the more available show (none or
+ * chat, then away, xa, dnd; RFC 6121 section 4.7.2.1), then to the first;
+ * n when none is available. */
+size_t xmpp_pres_best(const struct xmpp_pres_tuple *t, size_t n);
+/* Write n (at least 1) resources of one contact as one application/pidf+xml
+ * document, a tuple each as xmpp_pres_write_pidf writes it (o->resource and
+ * o->contact are not used: each tuple has its own), and the RPID person of
+ * the xmpp_pres_best one.  Returns 0, -EINVAL (as below, or n 0) or
+ * -ENOSPC (buf then holds ""). */
+int xmpp_pres_write_pidf_tuples(const struct xmpp_pres_tuple *t, size_t n,
+    const struct xmpp_pidf_opts *o, char *buf, size_t len);
+
 /* Values already extracted from one PIDF tuple and its presence document. */
 struct xmpp_pidf_values {
 	const char *basic;              /* text of <basic/>, or NULL */

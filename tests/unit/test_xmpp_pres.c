@@ -494,7 +494,67 @@ test_xmpp_pres_round_trip(void)
 	return 0;
 }
 
+/* ---------------------------------------------------------- resources */
+
+/* RFC 8048 note 2: one tuple per resource, in the order given; the RPID
+ * person is that of the resource of highest priority (phone: away), not of
+ * the first or the last. */
+static int
+test_xmpp_pres_write_tuples(void)
+{
+	struct xmpp_pres_tuple t[2] = {
+		{ "laptop", "sip:juliet@example.com;gr=laptop",
+		  { true, XMPP_SHOW_DND, "In a meeting", NULL, 1 } },
+		{ "phone", "sip:juliet@example.com;gr=phone",
+		  { true, XMPP_SHOW_AWAY, NULL, NULL, 5 } },
+	};
+	struct xmpp_pidf_opts o = { .entity = "pres:juliet@example.com", .rpid = true };
+	char buf[4096];
+
+	CHECK_EQ_INT(xmpp_pres_write_pidf_tuples(t, 2, &o, buf, sizeof(buf)), 0);
+	CHECK_EQ_STR(buf, HEAD PIDF RPID " entity=\"pres:juliet@example.com\">\n"
+	    "  <tuple id=\"ID-laptop\">\n    <status>\n      <basic>open</basic>\n"
+	    SHOW("dnd") "    </status>\n"
+	    "    <contact priority=\"0.007\">sip:juliet@example.com;gr=laptop</contact>\n"
+	    "    <note>In a meeting</note>\n  </tuple>\n"
+	    "  <tuple id=\"ID-phone\">\n    <status>\n      <basic>open</basic>\n"
+	    SHOW("away") "    </status>\n"
+	    "    <contact priority=\"0.039\">sip:juliet@example.com;gr=phone</contact>\n"
+	    "  </tuple>\n" PERSON("away") "</presence>\n");
+	/* No resource: refused; the same single tuple as xmpp_pres_write_pidf. */
+	CHECK_EQ_INT(xmpp_pres_write_pidf_tuples(t, 0, &o, buf, sizeof(buf)), -EINVAL);
+	return 0;
+}
+
+/* The resource a contact is most reachable at: priority first, then show
+ * (none or chat, away, xa, dnd), then the first; unavailable ones never. */
+static int
+test_xmpp_pres_best(void)
+{
+	struct xmpp_pres_tuple t[4] = {
+		{ "a", NULL, { true, XMPP_SHOW_DND, NULL, NULL, 3 } },
+		{ "b", NULL, { false, XMPP_SHOW_NONE, NULL, NULL, 0 } },
+		{ "c", NULL, { true, XMPP_SHOW_AWAY, NULL, NULL, 3 } },
+		{ "d", NULL, { true, XMPP_SHOW_NONE, NULL, NULL, -1 } },
+	};
+
+	CHECK_EQ_INT((int)xmpp_pres_best(t, 4), 2);
+	t[0].p.priority = 4;
+	CHECK_EQ_INT((int)xmpp_pres_best(t, 4), 0);
+	t[3].p.show = XMPP_SHOW_CHAT;
+	t[3].p.priority = 4;
+	CHECK_EQ_INT((int)xmpp_pres_best(t, 4), 3);
+	t[3].p.show = XMPP_SHOW_NONE;
+	t[0].p.show = XMPP_SHOW_CHAT;
+	CHECK_EQ_INT((int)xmpp_pres_best(t, 4), 0);         /* a tie: the first */
+	CHECK_EQ_INT((int)xmpp_pres_best(t + 1, 1), 1);      /* none available: n */
+	CHECK_EQ_INT((int)xmpp_pres_best(t, 0), 0);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	UNIT(test_xmpp_pres_write_tuples),
+	UNIT(test_xmpp_pres_best),
 	UNIT(test_xmpp_pres_write_available),
 	UNIT(test_xmpp_pres_write_away),
 	UNIT(test_xmpp_pres_write_chat),

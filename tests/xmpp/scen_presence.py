@@ -154,7 +154,8 @@ def t_presence_out(lab):
     to sip:alice@fabrikam.test gets 202 with a Contact and Expires, a NOTIFY
     pending; alice (auto-authorising) receives the subscription request;
     then NOTIFY active, and alice's away with a status reaches the pool as a
-    PIDF NOTIFY; the pool's unsubscribe reaches alice."""
+    PIDF NOTIFY; a second resource of alice's is a second tuple, and she
+    stays open while either is; the pool's unsubscribe reaches alice."""
     pool, fab, alice = set_up(lab)
     alice.auto_authorize("on")
     time.sleep(0.3)
@@ -189,6 +190,7 @@ def t_presence_out(lab):
            "RPID away)", lambda: [r["raw"][:600] for r in pool.r.requests("NOTIFY")])
     ct = harness.headers(away[0]["hdrs"], "Content-Type") if away else []
     lab.ok(ct == ["application/pidf+xml"], "its Content-Type is application/pidf+xml (%s)" % ct)
+    resources(lab, pool, fab, alice)
     # Unsubscribe: SUBSCRIBE Expires: 0 in the dialog.
     to_hdr = harness.headers(hdrs, "To")[0] if hdrs else ""
     _, rh, _ = harness.parse_sip(req)
@@ -207,6 +209,48 @@ def t_presence_out(lab):
     lab.ok(len(term) >= 1, "the pool gets NOTIFY terminated")
     s.close()
     lab.ok(lab.edge_alive(), "sipedge still running", lab.edge_diag)
+
+
+def tuples(raw):
+    """The tuples of a PIDF NOTIFY: {tuple id: (basic, contact)}."""
+    body = raw.split(b"\r\n\r\n", 1)[1].decode("utf-8", "replace") if b"\r\n\r\n" in raw else ""
+    out = {}
+    for m in re.finditer(r'(?s)<tuple id="([^"]+)">(.*?)</tuple>', body):
+        basic = re.search(r"<basic>(\w+)</basic>", m.group(2))
+        contact = re.search(r"<contact[^>]*>([^<]+)</contact>", m.group(2))
+        out[m.group(1)] = (basic.group(1) if basic else None,
+                           contact.group(1) if contact else None)
+    return out
+
+
+def resources(lab, pool, fab, alice):
+    """RFC 8048 note 2, RFC 6665 §4.2.2: alice signed in at two resources
+    is one tuple per resource in every NOTIFY (full state, with each
+    resource's gr= contact); one resource leaving keeps her open through
+    the other; the last leaving makes her closed."""
+    phone = lab.xclient("alice@fabrikam.test", fab, resource="phone")
+    both = pool.wait("NOTIFY", 1, timeout=10, cond=lambda r: len(tuples(r["raw"])) == 2)
+    t = tuples(both[0]["raw"]) if both else {}
+    lab.ok(t.get("ID-lab", (None,))[0] == "open" and t.get("ID-phone", (None,))[0] == "open" and
+           (t.get("ID-phone") or (None, ""))[1] == "sip:alice@fabrikam.test;gr=phone",
+           "alice signed in at a second resource: the NOTIFY has a tuple for each, open, "
+           "the phone's contact sip:alice@fabrikam.test;gr=phone (%s)" % t,
+           lambda: [r["raw"][-900:] for r in pool.r.requests("NOTIFY")[-3:]])
+    n = len(pool.r.requests("NOTIFY"))
+    alice.presence(type="unavailable", status="laptop closed")
+    one = pool.wait("NOTIFY", n + 1, timeout=10)[n:]
+    t = tuples(one[0]["raw"]) if one else {}
+    lab.ok(t == {"ID-phone": ("open", "sip:alice@fabrikam.test;gr=phone")},
+           "the laptop resource goes unavailable: the next NOTIFY still says open, one "
+           "tuple, the phone's (%s)" % t,
+           lambda: [r["raw"][-900:] for r in pool.r.requests("NOTIFY")[-3:]])
+    n = len(pool.r.requests("NOTIFY"))
+    phone.quit()
+    gone = pool.wait("NOTIFY", n + 1, timeout=10)[n:]
+    t = tuples(gone[0]["raw"]) if gone else {}
+    lab.ok(list(t.values()) == [("closed", None)],
+           "the phone signs out too: the next NOTIFY says closed (%s)" % t,
+           lambda: [r["raw"][-900:] for r in pool.r.requests("NOTIFY")[-3:]])
 
 
 def t_presence_unverified(lab):
