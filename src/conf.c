@@ -58,6 +58,8 @@ conf_defaults(struct conf *c)
 	c->max_connections = 10000;
 	c->max_connections_per_address = 256;
 	c->max_transactions = 20000;
+	c->xmpp_presence_rate = 100;
+	c->xmpp_presence_burst = 3000;
 	c->t1_ms = 500;
 	c->timer_c_ms = 180000;
 	c->timer_f_ms = 0;     /* 64*T1 unless set */
@@ -574,6 +576,8 @@ static const struct key keys[] = {
 	{ "state-dir", K_PATH, STR(state_dir), 0, 0, NULL },
 	{ "rr-key-file", K_PATH, STR(rr_key_file), 0, 0, NULL },
 	{ "xmpp-dialback-key-file", K_PATH, STR(xmpp_dialback_key_file), 0, 0, NULL },
+	{ "xmpp-presence-rate", K_UINT, OFF(xmpp_presence_rate), 0, 1, 1000000, NULL },
+	{ "xmpp-presence-burst", K_UINT, OFF(xmpp_presence_burst), 0, 1, 10000000, NULL },
 	{ "control-socket", K_PATH, STR(control_socket), 0, 0, NULL },
 	{ "user", K_FN, 0, 0, 0, 0, k_user },
 	{ "group", K_FN, 0, 0, 0, 0, k_group },

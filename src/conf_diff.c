@@ -144,6 +144,8 @@ conf_diff(const struct conf *a, const struct conf *b, struct conf_change *out, s
 	ADD("log-message-bodies", a->log_message_bodies != b->log_message_bodies);
 	ADD("log-decisions", a->log_decisions != b->log_decisions);
 	ADD("max-message-size", a->max_message_size != b->max_message_size);
+	ADD("xmpp-presence-rate", a->xmpp_presence_rate != b->xmpp_presence_rate);
+	ADD("xmpp-presence-burst", a->xmpp_presence_burst != b->xmpp_presence_burst);
 	ADD("handshake-timeout", a->handshake_timeout_ms != b->handshake_timeout_ms);
 	ADD("idle-timeout", a->idle_timeout_ms != b->idle_timeout_ms);
 	ADD("incomplete-timeout", a->incomplete_timeout_ms != b->incomplete_timeout_ms);

@@ -63,6 +63,7 @@ static const struct diag_info table[] = {
 	{ DIAG_XMPP_UNSUPPORTED, 501, "Not Implemented", "Not translated across the XMPP gateway" },
 	{ DIAG_XMPP_POOL_ERROR, 500, "Server Internal Error", "The SIP pool refused the translated request" },
 	{ DIAG_XMPP_SUB_REFUSED, 403, "Forbidden", "Presence subscription from a public-unverified partner not invited first" },
+	{ DIAG_XMPP_PRES_RATE, 503, "Service Unavailable", "XMPP partner over its presence rate" },
 };
 
 static const struct diag_info unknown = { DIAG_NONE, 500, "Server Internal Error", "Internal error" };

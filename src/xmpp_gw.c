@@ -74,6 +74,122 @@ xgw_partner(struct xmpp_gw *gw, const char *domain, enum diag_code *d, const cha
 	return NULL;
 }
 
+/* ---- stanza errors and the presence rate ---- */
+
+void
+xmpp_gw_sent_log(int status, enum diag_code d, const char *text, void *arg)
+{
+	if (status != 0)
+		log_info("xmpp: %s not sent: %u %s", arg ? (const char *)arg : "a stanza",
+		    (unsigned)d, text);
+}
+
+/* A stanza error reply (RFC 6120 §8.3) to a stanza from `from` (the
+ * partner's JID) for `to` (ours): the addresses swapped, the id kept. */
+void
+xmpp_gw_reply_error(struct xmpp_gw *gw, const char *ldom, const char *rdom, const char *kind,
+    const char *from, const char *to, const char *id, enum xmpp_cond cond, enum diag_code d,
+    const char *text)
+{
+	struct xml_doc *doc;
+	struct xml_elem *m, *e, *t;
+	char line[512];
+
+	if (xml_doc_new(&doc, XMPP_NS_SERVER, kind) < 0)
+		return;
+	m = xml_doc_root(doc);
+	snprintf(line, sizeof(line), "%u %s", (unsigned)d, text);
+	if (xml_attr_set(doc, m, NULL, "type", "error") < 0 ||
+	    xml_attr_set(doc, m, NULL, "from", to) < 0 || xml_attr_set(doc, m, NULL, "to", from) < 0 ||
+	    (id[0] && xml_attr_set(doc, m, NULL, "id", id) < 0) ||
+	    (e = xml_elem_add(doc, m, NULL, "error")) == NULL ||
+	    xml_attr_set(doc, e, NULL, "type", xmpp_errtype_name(xmpp_cond_type(cond))) < 0 ||
+	    xml_attr_set(doc, e, NULL, "by", ldom) < 0 ||
+	    xml_elem_add(doc, e, XMPP_NS_STANZAS, xmpp_cond_name(cond)) == NULL ||
+	    (t = xml_elem_add(doc, e, XMPP_NS_STANZAS, "text")) == NULL ||
+	    xml_attr_set(doc, t, XMPP_NS_XML, "lang", "en") < 0 ||
+	    xml_text_set(doc, t, line, strlen(line)) < 0) {
+		xml_doc_free(doc);
+		return;
+	}
+	xmpp_gw_send(gw, ldom, rdom, doc, xmpp_gw_sent_log, (void *)"an error stanza");
+}
+
+/* A partner domain's presence bucket: xmpp-presence-burst tokens, refilled
+ * at xmpp-presence-rate a second. */
+struct xrate {
+	struct xrate *next;
+	char domain[CONF_MAX_NAME];
+	double tokens;
+	uint64_t at;                       /* loop ms of the last refill */
+	uint64_t logged;                   /* loop ms of the last log line */
+	uint64_t refused;                  /* since that line */
+};
+
+static struct xrate *
+rate_of(struct xmpp_gw *gw, const char *domain, uint64_t now)
+{
+	struct xrate *r;
+
+	for (r = gw->rates; r; r = r->next)
+		if (strcmp(r->domain, domain) == 0)
+			return r;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	snprintf(r->domain, sizeof(r->domain), "%s", domain);
+	r->tokens = gw->cf->xmpp_presence_burst;
+	r->at = now;
+	r->next = gw->rates;
+	gw->rates = r;
+	return r;
+}
+
+/* Whether one more presence stanza from domain is within its rate. */
+static bool
+presence_admit(struct xmpp_gw *gw, const char *domain, uint64_t now)
+{
+	struct xrate *r = rate_of(gw, domain, now);
+	double burst = gw->cf->xmpp_presence_burst;
+
+	if (r == NULL)
+		return true;                   /* out of memory: no bucket, no limit */
+	r->tokens += (double)(now - r->at) * gw->cf->xmpp_presence_rate / 1000.0;
+	if (r->tokens > burst)
+		r->tokens = burst;
+	r->at = now;
+	if (r->tokens >= 1.0) {
+		r->tokens -= 1.0;
+		return true;
+	}
+	r->refused++;
+	if (r->logged == 0 || now - r->logged >= 60000) {
+		log_warnx("xmpp: %s sends presence faster than %u a second (after a burst of %u): "
+		    "%llu stanza%s refused with resource-constraint (%u)", domain,
+		    gw->cf->xmpp_presence_rate, gw->cf->xmpp_presence_burst,
+		    (unsigned long long)r->refused, r->refused == 1 ? "" : "s",
+		    (unsigned)DIAG_XMPP_PRES_RATE);
+		r->logged = now;
+		r->refused = 0;
+	}
+	return false;
+}
+
+/* Buckets full again and quiet for a minute go. */
+static void
+rates_prune(struct xmpp_gw *gw, uint64_t now, bool all)
+{
+	for (struct xrate **pp = &gw->rates; *pp;) {
+		struct xrate *r = *pp;
+
+		if (all || (now - r->at >= 60000 && r->tokens + (double)(now - r->at) *
+		    gw->cf->xmpp_presence_rate / 1000.0 >= gw->cf->xmpp_presence_burst)) {
+			*pp = r->next;
+			free(r);
+		} else
+			pp = &r->next;
+	}
+}
+
 /* After xmpp_gw_close: the memory goes once the timer and every stream
  * (whose close callbacks reach the gateway) are closed. */
 static void
@@ -85,6 +201,7 @@ gw_maybe_free(struct xmpp_gw *gw)
 		policy_unref(gw->pol);
 	tls_ctx_free(gw->server);
 	tls_ctx_free(gw->client);
+	rates_prune(gw, 0, true);
 	free(gw->listeners);
 	free(gw->listener_tls);
 	free(gw);
@@ -322,6 +439,7 @@ on_tick(uv_timer_t *t)
 			(void)xs_send_raw(s, " ");      /* RFC 6120 §4.6.1 */
 	}
 	xprobe_tick(gw, now);
+	rates_prune(gw, now, false);
 }
 
 /* ---- stanzas ---- */
@@ -364,6 +482,22 @@ xgw_stanza(struct xstream *s, struct xml_doc *doc)
 	}
 	if (xprobe_stanza(s, doc))
 		return;                     /* a probe's ping answered */
+	/* Each presence stanza costs the pool or the store some work (a
+	 * probe, a subscription, NOTIFYs to watchers): a partner gets its
+	 * rate, and what is over it an error (RFC 6120 §8.3.3.18), never an
+	 * error in answer to an error (§8.3.1). */
+	if (strcmp(e->name, "presence") == 0 && !presence_admit(s->gw, s->remote, s->t_stanza)) {
+		const char *type = xml_attr_get(e, "type"), *id = xml_attr_get(e, "id");
+
+		s->gw->ctr.presence_limited++;
+		if (type == NULL || strcmp(type, "error") != 0)
+			xmpp_gw_reply_error(s->gw, s->local, s->remote, "presence",
+			    xml_attr_get(e, "from"), xml_attr_get(e, "to"), id ? id : "",
+			    XMPP_COND_RESOURCE_CONSTRAINT, DIAG_XMPP_PRES_RATE,
+			    "presence over the partner's rate (xmpp-presence-rate)");
+		xml_doc_free(doc);
+		return;
+	}
 	if (s->gw->hooks && s->gw->hooks->stanza)
 		s->gw->hooks->stanza(s->gw->hooks_arg, s->gw, s->local, s->remote, s->partner, doc);
 	else

@@ -34,44 +34,6 @@ struct im_job {
 	char ctx[64];
 };
 
-static void
-sent_log(int status, enum diag_code d, const char *text, void *arg)
-{
-	(void)arg;
-	if (status != 0)
-		log_info("xmpp: an error stanza could not be sent back: %u %s", (unsigned)d, text);
-}
-
-/* A stanza error reply (RFC 6120 §8.3) to a stanza from `from` (the
- * partner's JID) for `to` (ours): the addresses swapped, the id kept. */
-static void
-reply_error(struct xmpp_gw *gw, const char *ldom, const char *rdom, const char *kind,
-    const char *from, const char *to, const char *id, enum xmpp_cond cond, enum diag_code d,
-    const char *text)
-{
-	struct xml_doc *doc;
-	struct xml_elem *m, *e, *t;
-	char line[512];
-
-	if (xml_doc_new(&doc, XMPP_NS_SERVER, kind) < 0)
-		return;
-	m = xml_doc_root(doc);
-	snprintf(line, sizeof(line), "%u %s", (unsigned)d, text);
-	if (xml_attr_set(doc, m, NULL, "type", "error") < 0 ||
-	    xml_attr_set(doc, m, NULL, "from", to) < 0 || xml_attr_set(doc, m, NULL, "to", from) < 0 ||
-	    (id[0] && xml_attr_set(doc, m, NULL, "id", id) < 0) ||
-	    (e = xml_elem_add(doc, m, NULL, "error")) == NULL ||
-	    xml_attr_set(doc, e, NULL, "type", xmpp_errtype_name(xmpp_cond_type(cond))) < 0 ||
-	    xml_attr_set(doc, e, NULL, "by", ldom) < 0 ||
-	    xml_elem_add(doc, e, XMPP_NS_STANZAS, xmpp_cond_name(cond)) == NULL ||
-	    (t = xml_elem_add(doc, e, XMPP_NS_STANZAS, "text")) == NULL ||
-	    xml_attr_set(doc, t, XMPP_NS_XML, "lang", "en") < 0 ||
-	    xml_text_set(doc, t, line, strlen(line)) < 0) {
-		xml_doc_free(doc);
-		return;
-	}
-	xmpp_gw_send(gw, ldom, rdom, doc, sent_log, NULL);
-}
 
 static void
 job_final(struct txn_local *l, int status, enum diag_code d, const char *reason, const sip_t *sip)
@@ -85,7 +47,7 @@ job_final(struct txn_local *l, int status, enum diag_code d, const char *reason,
 
 		snprintf(text, sizeof(text), "the SIP pool answered %d %s", status,
 		    reason ? reason : "");
-		reply_error(j->w->xgw, j->ldom, j->rdom, "message", j->from, j->to, j->id, se.cond,
+		xmpp_gw_reply_error(j->w->xgw, j->ldom, j->rdom, "message", j->from, j->to, j->id, se.cond,
 		    d != DIAG_NONE ? d : DIAG_XMPP_POOL_ERROR, d != DIAG_NONE && reason ? reason : text);
 		log_info("xmpp: message %s -> %s refused by the pool: %d %s", j->from, j->to, status,
 		    reason ? reason : "");
@@ -98,7 +60,7 @@ job_detach(struct txn_local *l)
 {
 	struct im_job *j = (struct im_job *)l;
 
-	reply_error(j->w->xgw, j->ldom, j->rdom, "message", j->from, j->to, j->id,
+	xmpp_gw_reply_error(j->w->xgw, j->ldom, j->rdom, "message", j->from, j->to, j->id,
 	    XMPP_COND_INTERNAL_SERVER_ERROR, DIAG_XMPP_POOL_ERROR,
 	    "the SIP transaction ended without a final response");
 	free(j);
@@ -266,12 +228,13 @@ on_message(struct worker *w, struct xmpp_gw *gw, const char *ldom, const char *r
 	}
 	if (xmpp_jid_parse(from, &fj, &why) < 0 || xmpp_jid_parse(to, &tj, &why) < 0 ||
 	    tj.local[0] == '\0') {
-		reply_error(gw, ldom, rdom, "message", from ? from : rdom, to ? to : ldom, id ? id : "",
-		    XMPP_COND_JID_MALFORMED, DIAG_XMPP_BAD_ADDRESS, why ? why : "no user to deliver to");
+		xmpp_gw_reply_error(gw, ldom, rdom, "message", from ? from : rdom, to ? to : ldom,
+		    id ? id : "", XMPP_COND_JID_MALFORMED, DIAG_XMPP_BAD_ADDRESS,
+		    why ? why : "no user to deliver to");
 		return;
 	}
 	if (type && strcmp(type, "groupchat") == 0) {
-		reply_error(gw, ldom, rdom, "message", from, to, id ? id : "",
+		xmpp_gw_reply_error(gw, ldom, rdom, "message", from, to, id ? id : "",
 		    XMPP_COND_SERVICE_UNAVAILABLE, DIAG_XMPP_UNSUPPORTED,
 		    "group chat is not offered across this gateway");
 		return;
@@ -282,7 +245,7 @@ on_message(struct worker *w, struct xmpp_gw *gw, const char *ldom, const char *r
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		reply_error(gw, ldom, rdom, "message", from, to, id ? id : "",
+		xmpp_gw_reply_error(gw, ldom, rdom, "message", from, to, id ? id : "",
 		    XMPP_COND_RESOURCE_CONSTRAINT, DIAG_OVERLOAD, "out of memory");
 		return;
 	}
@@ -296,8 +259,8 @@ on_message(struct worker *w, struct xmpp_gw *gw, const char *ldom, const char *r
 	snprintf(j->to, sizeof(j->to), "%s", to);
 	cond = im_to_sip(w, j, m, &fj, &tj, ptype, &d, &why);
 	if (cond >= 0) {
-		reply_error(gw, ldom, rdom, "message", from, to, id ? id : "", (enum xmpp_cond)cond, d,
-		    why);
+		xmpp_gw_reply_error(gw, ldom, rdom, "message", from, to, id ? id : "",
+		    (enum xmpp_cond)cond, d, why);
 		free(j);
 	}
 }
@@ -325,10 +288,10 @@ on_iq(struct xmpp_gw *gw, const char *ldom, const char *rdom, const struct xml_e
 			xml_doc_free(doc);
 			return;
 		}
-		xmpp_gw_send(gw, ldom, rdom, doc, sent_log, NULL);
+		xmpp_gw_send(gw, ldom, rdom, doc, xmpp_gw_sent_log, (void *)"a ping reply");
 		return;
 	}
-	reply_error(gw, ldom, rdom, "iq", from, to, id ? id : "", XMPP_COND_SERVICE_UNAVAILABLE,
+	xmpp_gw_reply_error(gw, ldom, rdom, "iq", from, to, id ? id : "", XMPP_COND_SERVICE_UNAVAILABLE,
 	    DIAG_XMPP_UNSUPPORTED, "this gateway answers only XMPP ping");
 }
 

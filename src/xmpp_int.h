@@ -131,6 +131,7 @@ struct xgw_counters {
 	_Atomic uint64_t streams_out_failed;
 	_Atomic uint64_t tls_failures, bad_xml, stream_errors_sent;
 	_Atomic uint64_t stanzas_in, stanzas_out, stanzas_failed;
+	_Atomic uint64_t presence_limited;
 	_Atomic uint64_t bytes_in, bytes_out;
 	_Atomic uint64_t open_streams;
 };
@@ -152,6 +153,7 @@ struct xmpp_gw {
 	uv_timer_t tick;
 	struct xstream *streams;
 	size_t nstreams;
+	struct xrate *rates;               /* presence buckets by partner domain */
 	uint64_t next_id;
 	bool stopping, tick_closed;
 	struct xgw_counters ctr;

@@ -28,13 +28,6 @@
 #include "sipedge/xmpp_xml.h"
 #include "xmpp_presence.h"
 
-static void
-sent_log(int status, enum diag_code d, const char *text, void *arg)
-{
-	(void)arg;
-	if (status != 0)
-		log_info("xmpp: presence not sent: %u %s", (unsigned)d, text);
-}
 
 /* <presence type=…/> from → to (type NULL: available, with p's show and
  * status when p is given). */
@@ -67,7 +60,7 @@ xpres__send_presence(struct xpres *xp, const char *ldom, const char *rdom, const
 		xml_doc_free(doc);
 		return;
 	}
-	xmpp_gw_send(xp->w->xgw, ldom, rdom, doc, sent_log, NULL);
+	xmpp_gw_send(xp->w->xgw, ldom, rdom, doc, xmpp_gw_sent_log, (void *)"presence");
 }
 
 /* ---- PIDF in (RFC 3863, RFC 4480 via xmpp_pres) ---- */

@@ -68,6 +68,7 @@ xmpp_gw_counters(const struct xmpp_gw *gw, struct xmpp_counters *out)
 	out->stanzas_in = LOAD(stanzas_in);
 	out->stanzas_out = LOAD(stanzas_out);
 	out->stanzas_failed = LOAD(stanzas_failed);
+	out->presence_limited = LOAD(presence_limited);
 	out->bytes_in = LOAD(bytes_in);
 	out->bytes_out = LOAD(bytes_out);
 	out->open_streams = LOAD(open_streams);

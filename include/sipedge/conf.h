@@ -87,6 +87,8 @@ struct conf {
 	char db_path[1024];
 	char state_dir[1024];              /* pid file, record-route key */
 	char rr_key_file[1024];            /* record-route HMAC key; default state_dir/rr.key */
+	unsigned xmpp_presence_rate;       /* presence stanzas a second per partner, default 100 */
+	unsigned xmpp_presence_burst;      /* the bucket, default 3000 */
 	char xmpp_dialback_key_file[1024]; /* XEP-0220 secret; default state_dir/xmpp-dialback.key */
 	char control_socket[1024];         /* default state_dir/control.sock */
 	bool has_metrics;                  /* metrics-listen: Prometheus over plain HTTP */

@@ -71,6 +71,7 @@ enum diag_code {
 	DIAG_XMPP_UNSUPPORTED = 3019,   /* 501: Not translated across the XMPP gateway */
 	DIAG_XMPP_POOL_ERROR = 3020,    /* 500: The SIP pool refused the translated request */
 	DIAG_XMPP_SUB_REFUSED = 3021,   /* 403: Presence subscription from a public-unverified partner not i */
+	DIAG_XMPP_PRES_RATE = 3022,     /* 503: XMPP partner over its presence rate */
 };
 
 struct diag_info {

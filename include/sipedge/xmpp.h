@@ -15,6 +15,7 @@
 
 #include "sipedge/conf.h"
 #include "sipedge/diag.h"
+#include "sipedge/xmpp_errmap.h"
 
 struct xml_doc;
 struct dns;
@@ -42,6 +43,7 @@ struct xmpp_counters {
 	uint64_t streams_out_failed;                 /* no server reached */
 	uint64_t tls_failures, bad_xml, stream_errors_sent;
 	uint64_t stanzas_in, stanzas_out, stanzas_failed;
+	uint64_t presence_limited;                   /* over xmpp-presence-rate */
 	uint64_t bytes_in, bytes_out;
 	uint64_t open_streams;
 };
@@ -72,6 +74,16 @@ void xmpp_gw_reload(struct xmpp_gw *gw, const struct conf *cf, struct tls_ctx *s
 typedef void (*xmpp_sent_cb)(int status, enum diag_code d, const char *text, void *arg);
 void xmpp_gw_send(struct xmpp_gw *gw, const char *local, const char *remote,
     struct xml_doc *doc, xmpp_sent_cb cb, void *arg);
+/* An xmpp_sent_cb for stanzas nobody waits for: logs a failure, naming
+ * arg (a const char *: "presence", "an error stanza"). */
+void xmpp_gw_sent_log(int status, enum diag_code d, const char *text, void *arg);
+/* A stanza error (RFC 6120 §8.3) in answer to a kind ("message",
+ * "presence", "iq") stanza from `from` (the partner's JID) to `to` (ours):
+ * the addresses swapped, the id kept, the condition with its type, and a
+ * <text/> "CODE text". */
+void xmpp_gw_reply_error(struct xmpp_gw *gw, const char *ldom, const char *rdom, const char *kind,
+    const char *from, const char *to, const char *id, enum xmpp_cond cond, enum diag_code d,
+    const char *text);
 /* Start the once-a-second timers (establishment, keep-alive, inactivity). */
 void xmpp_gw_start(struct xmpp_gw *gw);
 /* The subscription-refresh-interval in force, seconds. */

@@ -6,6 +6,7 @@ connection, and sends its own SUBSCRIBE for an XMPP contact through the
 edge's internal listener.  Prosody fabrikam.test with alice (slixmpp) is
 the XMPP side.  Every check is on what the far side received."""
 
+import json
 import os
 import re
 import sys
@@ -15,6 +16,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import edge                                 # noqa: E402
 import lab as xlab                          # noqa: E402
 
 harness = xlab.harness
@@ -87,11 +89,11 @@ class Pool(object):
         return [r for r in self.r.responses if r["start"].startswith(start)]
 
 
-def set_up(lab, ptype=None):
+def set_up(lab, ptype=None, extra=()):
     lab.make_pki()
     pool = Pool(lab)
     pol = [["xmpp", "partner", "add", "fabrikam.test"] + (["--type", ptype] if ptype else [])]
-    conf = lab.edge_xmpp_conf(routes=(), policy=pol)
+    conf = lab.edge_xmpp_conf(routes=(), policy=pol, extra=list(extra))
     lab.start_edge(conf, ports=[lab.edge_int, lab.edge_ext, lab.edge_xmpp])
     fab = lab.prosody("fabrikam.test", users=("alice", "carol"), secure_auth=True, bidi=False)
     alice = lab.xclient("alice@fabrikam.test", fab)
@@ -306,7 +308,71 @@ def t_presence_restart(lab):
     lab.ok(lab.edge_alive(), "sipedge still running", lab.edge_diag)
 
 
+RATE, BURST, SENT = 2, 5, 14
+
+
+def xmpp_counters(lab):
+    """The XMPP counters of sipedgectl --json stats, or {}."""
+    sock = os.path.join(lab.dir, "state", "control.sock")
+    rc, out = lab.sipedgectl("--socket", sock, "--json", "stats")
+    try:
+        return ((json.loads(out).get("counters") or {}).get("xmpp") or {}) if rc == 0 else {}
+    except ValueError:
+        return {}
+
+
+def t_presence_rate(lab):
+    """A partner over xmpp-presence-rate (RATE a second after a burst of
+    BURST): alice sends SENT directed presences to bob at once; the first
+    BURST pass, the others come back as presence errors resource-constraint
+    (type wait) with 3022, counted and logged; the stream stays up, and once
+    the bucket refills her next presence passes."""
+    pool, fab, alice = set_up(lab, extra=["xmpp-presence-rate %d" % RATE,
+                                          "xmpp-presence-burst %d" % BURST])
+    for i in range(SENT):
+        alice.presence(to="bob@contoso.test", id="rate-%d" % i)
+    errs = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(errs) < SENT - BURST:
+        errs = alice.received(kind="presence", type="error")
+        time.sleep(0.1)
+    time.sleep(0.5)
+    errs = alice.received(kind="presence", type="error")
+    ids = sorted(int(e.get("id", "rate-x").split("-")[1]) for e in errs
+                 if (e.get("id") or "").startswith("rate-"))
+    conds = set(((e.get("error") or {}).get("condition"), (e.get("error") or {}).get("type"))
+                for e in errs)
+    texts = set(edge.code_of((e.get("error") or {}).get("text") or "") for e in errs)
+    # A refill during the burst may let one more through: RATE a second.
+    lab.ok(SENT - BURST - 2 <= len(ids) <= SENT - BURST and min(ids or [0]) >= BURST,
+           "%d presences at once, a burst of %d: the first %d pass, %d of the rest come back as "
+           "errors (ids %s)" % (SENT, BURST, BURST, len(ids), ids),
+           lambda: alice.diag() + lab.edge_diag(30))
+    lab.ok(conds == {("resource-constraint", "wait")} and texts == {3022},
+           "each error is resource-constraint, type wait, its text beginning with 3022 (%s %s)"
+           % (conds, texts))
+    x = xmpp_counters(lab)
+    lab.ok(x.get("presence_limited") == len(errs),
+           "sipedgectl stats counts them (presence_limited %s)" % x.get("presence_limited"))
+    lab.ok(lab.edge_grep(r"fabrikam\.test sends presence faster than %d a second.*\(3022\)"
+                         % RATE), "sipedge logs the partner over its rate with 3022",
+           lambda: lab.edge_diag(20))
+    time.sleep(1.5)
+    n = len(errs)
+    alice.presence(to="bob@contoso.test", id="rate-after")
+    alice.message("bob@contoso.test", "still here", id="rate-msg")
+    time.sleep(1.5)
+    late = [e for e in alice.received(kind="presence", type="error")][n:]
+    got = pool.wait("MESSAGE", 1, timeout=8)
+    lab.ok(not late and got and b"still here" in got[0]["raw"],
+           "a second later: her next presence passes and her message reaches the pool over "
+           "the same stream (%d more errors)" % len(late),
+           lambda: [str(e) for e in late] + lab.edge_diag(20))
+    lab.ok(lab.edge_alive(), "sipedge still running", lab.edge_diag)
+
+
 TESTS = {
+    "presence-rate": t_presence_rate,
     "presence-in": t_presence_in,
     "presence-out": t_presence_out,
     "presence-unverified": t_presence_unverified,
