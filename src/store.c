@@ -405,6 +405,12 @@ store_busy_timeout(struct store *st, int ms)
 	sqlite3_busy_timeout(st->db, ms);
 }
 
+int
+store_sync_relaxed(struct store *st)
+{
+	return store__exec_sql(st, "PRAGMA synchronous = NORMAL");
+}
+
 void
 store_set_actor(struct store *st, const char *actor)
 {

@@ -130,6 +130,28 @@ store_xmpp_sub_put(struct store *st, const struct store_xmpp_sub *s)
 	    s->last_presence, s->sip_dialog, (int64_t)s->sip_expires, (int64_t)time(NULL));
 }
 
+int
+store_xmpp_sub_set_presence(struct store *st, const char *local_uri, const char *remote_domain,
+    const char *presence, int *n)
+{
+	char d[NAMES_MAX + 1], tail[NAMES_MAX + 2];
+	int rc;
+
+	if ((rc = check_uri(st, local_uri)) != 0)
+		return rc;
+	if (remote_domain == NULL || names_normalize(remote_domain, d, sizeof(d), NULL) != 0)
+		return store__serr(st, -EINVAL, "invalid domain \"%.300s\"",
+		    remote_domain ? remote_domain : "");
+	if (presence == NULL || strlen(presence) > STORE_XMPP_PRESENCE_MAX || !clean(presence, true))
+		return store__serr(st, -EINVAL, "last presence longer than %d bytes or with control "
+		    "characters", STORE_XMPP_PRESENCE_MAX);
+	snprintf(tail, sizeof(tail), "@%s", d);
+	return store__run(st, n, "UPDATE xmpp_subscription SET last_presence = ?, updated_at = ? "
+	    "WHERE local_uri = ? AND state IN ('from', 'both') AND "
+	    "substr(remote_jid, -length(?)) = ?", "sisss", presence, (int64_t)time(NULL), local_uri,
+	    tail, tail);
+}
+
 void
 store_xmpp_sub_clear(struct store_xmpp_sub *s)
 {

@@ -299,10 +299,13 @@ fan_out(struct xpres *xp, const char *user, const char *ldom, const char *rdom,
 	if (xpres__jid_of_user(user, ujid, sizeof(ujid)) == NULL || xp->st == NULL ||
 	    store_xmpp_sub_list(xp->st, user, rdom, &v, &n) < 0)
 		return;
+	/* Every approved watcher's row in one write, not one commit each. */
+	if (pidf && only == NULL && store_xmpp_sub_set_presence(xp->st, user, rdom, pidf, NULL) < 0)
+		log_warnx("xmpp: %s's presence for %s not kept: %s", user, rdom, store_error(xp->st));
 	for (size_t i = 0; i < n; i++) {
 		if (!xpres__has_from(&v[i]) || (only && strcmp(only, v[i].remote_jid) != 0))
 			continue;
-		if (pidf) {
+		if (pidf && only) {
 			struct store_xmpp_sub s = v[i];
 
 			s.last_presence = (char *)pidf;
@@ -658,6 +661,13 @@ xpres_new(struct worker *w, struct xpres **out, char *err, size_t errlen)
 		return rc;
 	}
 	store_set_actor(xp->st, "sipedge");
+	/* Worker 0 also relays SIP: its presence writes (a few per presence
+	 * change) wait for no fsync, and for another writer's lock (a
+	 * sipedgectl change) a quarter of a second at most; a write that
+	 * fails is logged. */
+	if ((rc = store_sync_relaxed(xp->st)) < 0)
+		log_warnx("xmpp: %s: synchronous=NORMAL: %s", w->cf->db_path, store_error(xp->st));
+	store_busy_timeout(xp->st, 250);
 	*out = xp;
 	return 0;
 }

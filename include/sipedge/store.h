@@ -43,6 +43,11 @@ void store_close(struct store *st);
 const char *store_error(const struct store *st);
 /* Milliseconds to wait for another writer's lock before -EBUSY. */
 void store_busy_timeout(struct store *st, int ms);
+/* Commits on st without an fsync each (SQLite synchronous=NORMAL in WAL
+ * mode): a change survives a crash of the process, not always a power cut.
+ * For the daemon's frequent small writes on an event loop (presence
+ * states).  0 or -errno. */
+int store_sync_relaxed(struct store *st);
 /* Who the audit log names for changes made through st (default "unknown"). */
 void store_set_actor(struct store *st, const char *actor);
 

@@ -170,6 +170,13 @@ struct store_xmpp_sub {
  * URI or JID, a state with an impossible pending flag, or a field over its
  * limit. */
 int store_xmpp_sub_put(struct store *st, const struct store_xmpp_sub *s);
+/* Our user's last presence (PIDF, as in last_presence) on every row of
+ * local_uri whose contact is at remote_domain and receives it (state from or
+ * both), in one statement: one commit however many watchers.  *n (may be
+ * NULL) is the number of rows.  -EINVAL for a bad URI, domain or
+ * presence. */
+int store_xmpp_sub_set_presence(struct store *st, const char *local_uri,
+    const char *remote_domain, const char *presence, int *n);
 /* -ENOENT if the pair has no row.  Free with store_xmpp_sub_clear. */
 int store_xmpp_sub_get(struct store *st, const char *local_uri, const char *remote_jid,
     struct store_xmpp_sub *out);

@@ -736,6 +736,7 @@ STORE_TEST(test_store_xmpp_subscriptions)
 	const char *pidf = "<?xml version=\"1.0\"?>\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\">"
 	    "\n\t<tuple id=\"a\"><status><basic>open</basic></status></tuple>\n</presence>";
 	size_t n = 0;
+	int changed = -1;
 
 	CHECK(st != NULL);
 	s.local_uri = "sip:bob@contoso.test";
@@ -810,6 +811,29 @@ STORE_TEST(test_store_xmpp_subscriptions)
 	CHECK_EQ_INT(store_xmpp_sub_delete(st, "sip:dan@contoso.test", "gmail.test"), -ENOENT);
 	CHECK(has(store_error(st), "no subscription between sip:dan@contoso.test and gmail.test"));
 	CHECK_EQ_INT(count(st, "SELECT count(*) FROM xmpp_subscription"), 2);
+	/* Our user's presence on every watcher at a domain in one write: Alice
+	 * (both) receives it; carol (to) does not; "mail.test" is not gmail. */
+	CHECK_EQ_INT(store_xmpp_sub_set_presence(st, "sip:bob@contoso.test", "GMAIL.test", pidf,
+	    &changed), 0);
+	CHECK_EQ_INT(changed, 1);
+	CHECK_EQ_INT(store_xmpp_sub_get(st, "sip:bob@contoso.test", "Alice@gmail.test", &got), 0);
+	CHECK_EQ_STR(got.last_presence, pidf);
+	store_xmpp_sub_clear(&got);
+	CHECK_EQ_INT(store_xmpp_sub_set_presence(st, "sip:bob@contoso.test", "gtalk.test", pidf,
+	    &changed), 0);
+	CHECK_EQ_INT(changed, 0);
+	CHECK_EQ_INT(store_xmpp_sub_set_presence(st, "sip:bob@contoso.test", "mail.test", pidf,
+	    &changed), 0);
+	CHECK_EQ_INT(changed, 0);
+	CHECK_EQ_INT(store_xmpp_sub_set_presence(st, "sip:bob@contoso.test", "bad domain", pidf,
+	    NULL), -EINVAL);
+	CHECK_EQ_INT(store_xmpp_sub_set_presence(st, "sip:bob@contoso.test", "gmail.test",
+	    "nul\001", NULL), -EINVAL);
+	CHECK_EQ_INT(store_xmpp_sub_set_presence(st, "tel:+1555", "gmail.test", pidf, NULL),
+	    -EINVAL);
+	/* A connection for the daemon's frequent writes. */
+	CHECK_EQ_INT(store_sync_relaxed(st), 0);
+	CHECK_EQ_INT(count(st, "PRAGMA synchronous"), 1);
 
 	/* The nine states of RFC 6121: no pending request in a direction that is
 	 * already subscribed. */
