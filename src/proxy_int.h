@@ -151,6 +151,7 @@ struct worker {
 	struct stats stats;             /* its counters (stats.h), read by the control socket */
 	struct xmpp_gw *xgw;            /* worker 0: the XMPP side (proxy_xmpp.c) */
 	struct xpres *xpres;            /* worker 0: presence across it (xmpp_presence.c) */
+	struct xthreads *xthr;          /* worker 0: conversation threads (xmpp_thread.h) */
 	struct {                        /* sipedgectl trace: set by POST_TRACE */
 		bool on;
 		char domain[CONF_MAX_NAME]; /* "": every message */

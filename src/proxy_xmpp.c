@@ -15,8 +15,15 @@
 #include "sipedge/log.h"
 #include "sipedge/store.h"
 #include "sipedge/xmpp.h"
+#include "sipedge/xmpp_thread.h"
 #include "sipedge/xmpp_xml.h"
 #include "xmpp_presence.h"
+
+/* Conversations whose thread the gateway keeps for replies: an hour
+ * without a message ends one (XEP-0201 leaves it to the client; an hour is
+ * longer than a chat's pause), and 10,000 at most (about 2.5 MiB). */
+#define XTHREADS_MAX 10000
+#define XTHREADS_IDLE_MS (3600 * 1000)
 
 static void
 on_stanza(void *arg, struct xmpp_gw *gw, const char *local, const char *remote,
@@ -38,7 +45,12 @@ proxy_xmpp_start(struct worker *w, char *err, size_t errlen)
 	    &w->xgw, err, errlen);
 	if (rc < 0)
 		return rc;
-	if ((rc = xpres_new(w, &w->xpres, err, errlen)) < 0) {
+	if ((rc = xpres_new(w, &w->xpres, err, errlen)) < 0 ||
+	    (rc = xthreads_new(XTHREADS_MAX, XTHREADS_IDLE_MS, &w->xthr)) < 0) {
+		if (rc == -ENOMEM)
+			snprintf(err, errlen, "xmpp: out of memory");
+		xpres_free(w->xpres);
+		w->xpres = NULL;
 		xmpp_gw_close(w->xgw);
 		w->xgw = NULL;
 		return rc;
@@ -60,6 +72,8 @@ proxy_xmpp_tick(struct worker *w)
 {
 	if (w->xpres)
 		xpres_tick(w->xpres);
+	if (w->xthr)
+		xthreads_expire(w->xthr, uv_now(&w->th.loop));
 }
 
 void
@@ -71,6 +85,8 @@ proxy_xmpp_stop(struct worker *w)
 	w->xgw = NULL;
 	xpres_free(w->xpres);
 	w->xpres = NULL;
+	xthreads_free(w->xthr);
+	w->xthr = NULL;
 }
 
 void

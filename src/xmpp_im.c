@@ -21,6 +21,7 @@
 #include "sipedge/xmpp.h"
 #include "sipedge/xmpp_addr.h"
 #include "sipedge/xmpp_errmap.h"
+#include "sipedge/xmpp_thread.h"
 #include "sipedge/xmpp_xml.h"
 #include "xmpp_presence.h"
 
@@ -207,6 +208,24 @@ im_to_sip(struct worker *w, struct im_job *j, const struct xml_elem *m, const st
 	return -1;
 }
 
+/* XEP-0201 §5.1: the partner's thread goes back on the pool user's
+ * replies (xmpp_sip.c), the pair keyed by bare JIDs. */
+static void
+note_thread(struct worker *w, const struct xml_elem *m, const struct xmpp_jid *fj,
+    const struct xmpp_jid *tj)
+{
+	const struct xml_elem *th = xml_child(m, XMPP_NS_SERVER, "thread");
+	char local[XMPP_JID_MAX], remote[XMPP_JID_MAX];
+
+	if (th == NULL || th->text == NULL || w->xthr == NULL ||
+	    xmpp_jid_format(tj, false, local, sizeof(local)) < 0 ||
+	    xmpp_jid_format(fj, false, remote, sizeof(remote)) < 0)
+		return;
+	if (xthreads_note(w->xthr, local, remote, th->text, uv_now(&w->th.loop)) < 0)
+		log_debug("xmpp: thread of %s's message to %s not kept (empty, over %d octets, or "
+		    "out of memory)", remote, local, XTHREAD_MAX);
+}
+
 static void
 on_message(struct worker *w, struct xmpp_gw *gw, const char *ldom, const char *rdom,
     const struct xml_elem *m, const char *ptype)
@@ -257,6 +276,7 @@ on_message(struct worker *w, struct xmpp_gw *gw, const char *ldom, const char *r
 	snprintf(j->id, sizeof(j->id), "%s", id ? id : "");
 	snprintf(j->from, sizeof(j->from), "%s", from);
 	snprintf(j->to, sizeof(j->to), "%s", to);
+	note_thread(w, m, &fj, &tj);
 	cond = im_to_sip(w, j, m, &fj, &tj, ptype, &d, &why);
 	if (cond >= 0) {
 		xmpp_gw_reply_error(gw, ldom, rdom, "message", from, to, id ? id : "",

@@ -21,6 +21,7 @@
 #include "sipedge/log.h"
 #include "sipedge/xmpp.h"
 #include "sipedge/xmpp_addr.h"
+#include "sipedge/xmpp_thread.h"
 #include "sipedge/xmpp_xml.h"
 #include "xmpp_presence.h"
 
@@ -102,13 +103,26 @@ plain_utf8(const sip_t *sip)
 	return cs == NULL || strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "\"utf-8\"") == 0;
 }
 
+/* The thread of the contact's last message to this pool user (xmpp_im.c),
+ * so that the reply stays in it (XEP-0201 §5.1), or NULL. */
+static const char *
+reply_thread(struct worker *w, const struct xmpp_jid *fj, const struct xmpp_jid *tj)
+{
+	char local[XMPP_JID_MAX], remote[XMPP_JID_MAX];
+
+	if (w->xthr == NULL || xmpp_jid_format(fj, false, local, sizeof(local)) < 0 ||
+	    xmpp_jid_format(tj, false, remote, sizeof(remote)) < 0)
+		return NULL;
+	return xthreads_get(w->xthr, local, remote, uv_now(&w->th.loop));
+}
+
 void
 xmpp_sip_request(struct worker *w, msg_t *msg, const char *domain, const char *key, unsigned from)
 {
 	sip_t *sip = sip_object(msg);
 	char furi[1024], turi[1024], jf[XMPP_JID_MAX], jt[XMPP_JID_MAX], id[40];
 	struct xmpp_jid fj, tj;
-	const char *why = NULL;
+	const char *why = NULL, *th;
 	struct xml_doc *doc = NULL;
 	struct xml_elem *m, *b;
 	struct out_job *j;
@@ -175,6 +189,10 @@ xmpp_sip_request(struct worker *w, msg_t *msg, const char *domain, const char *k
 	if ((b = xml_elem_add(doc, m, NULL, "body")) == NULL ||
 	    xml_text_set(doc, b, sip->sip_payload ? sip->sip_payload->pl_data : "",
 	    sip->sip_payload ? sip->sip_payload->pl_len : 0) < 0)
+		goto nomem;
+	if ((th = reply_thread(w, &fj, &tj)) != NULL &&
+	    ((b = xml_elem_add(doc, m, NULL, "thread")) == NULL ||
+	    xml_text_set(doc, b, th, strlen(th)) < 0))
 		goto nomem;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		goto nomem;

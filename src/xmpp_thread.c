@@ -1,0 +1,175 @@
+/* xmpp_thread.c: the conversation threads kept across the gateway
+ * (xmpp_thread.h): a hash map by (local, remote) for the look-ups and a
+ * list in order of last use for the bounds. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sipedge/hmap.h"
+#include "sipedge/xmpp_addr.h"
+#include "sipedge/xmpp_thread.h"
+
+struct conv {
+	struct hnode node;
+	struct conv *prev, *next;          /* by last use: head the oldest */
+	uint64_t at;
+	char thread[XTHREAD_MAX + 1];
+	char key[];                        /* "local" '\n' "remote" */
+};
+
+struct xthreads {
+	struct hmap map;
+	struct conv *head, *tail;
+	size_t max;
+	uint64_t idle_ms;
+};
+
+int
+xthreads_new(size_t max, uint64_t idle_ms, struct xthreads **out)
+{
+	struct xthreads *t;
+
+	if (max == 0 || idle_ms == 0)
+		return -EINVAL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -ENOMEM;
+	hmap_init(&t->map);
+	t->max = max;
+	t->idle_ms = idle_ms;
+	*out = t;
+	return 0;
+}
+
+static void
+unlink_conv(struct xthreads *t, struct conv *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		t->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		t->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+append(struct xthreads *t, struct conv *c)
+{
+	c->prev = t->tail;
+	c->next = NULL;
+	if (t->tail)
+		t->tail->next = c;
+	else
+		t->head = c;
+	t->tail = c;
+}
+
+static void
+drop(struct xthreads *t, struct conv *c)
+{
+	unlink_conv(t, c);
+	hmap_del(&t->map, &c->node);
+	free(c);
+}
+
+void
+xthreads_free(struct xthreads *t)
+{
+	if (t == NULL)
+		return;
+	while (t->head)
+		drop(t, t->head);
+	hmap_free(&t->map);
+	free(t);
+}
+
+/* "local\nremote" in buf; false when it does not fit or an address is
+ * empty.  A newline is in no JID (RFC 7622 forbids controls). */
+static bool
+make_key(const char *local, const char *remote, char *buf, size_t len)
+{
+	int n;
+
+	if (local == NULL || remote == NULL || !local[0] || !remote[0])
+		return false;
+	n = snprintf(buf, len, "%s\n%s", local, remote);
+	return n > 0 && (size_t)n < len;
+}
+
+static struct conv *
+find(struct xthreads *t, const char *local, const char *remote)
+{
+	char key[2 * XMPP_JID_MAX + 2];
+	struct hnode *n;
+
+	if (!make_key(local, remote, key, sizeof(key)) || (n = hmap_get(&t->map, key)) == NULL)
+		return NULL;
+	return hmap_entry(n, struct conv, node);
+}
+
+int
+xthreads_note(struct xthreads *t, const char *local, const char *remote, const char *thread,
+    uint64_t now)
+{
+	char key[2 * XMPP_JID_MAX + 2];
+	struct conv *c;
+	size_t klen;
+
+	if (thread == NULL || thread[0] == '\0' || strlen(thread) > XTHREAD_MAX ||
+	    !make_key(local, remote, key, sizeof(key)))
+		return -EINVAL;
+	if ((c = find(t, local, remote)) != NULL) {
+		unlink_conv(t, c);
+	} else {
+		klen = strlen(key) + 1;
+		if ((c = calloc(1, sizeof(*c) + klen)) == NULL)
+			return -ENOMEM;
+		memcpy(c->key, key, klen);
+		if (hmap_put(&t->map, &c->node, c->key) < 0) {
+			free(c);
+			return -ENOMEM;
+		}
+		if (t->map.count > t->max)
+			drop(t, t->head);      /* the conversation unused for longest */
+	}
+	snprintf(c->thread, sizeof(c->thread), "%s", thread);
+	c->at = now;
+	append(t, c);
+	return 0;
+}
+
+const char *
+xthreads_get(struct xthreads *t, const char *local, const char *remote, uint64_t now)
+{
+	struct conv *c = find(t, local, remote);
+
+	if (c == NULL)
+		return NULL;
+	if (now - c->at >= t->idle_ms) {
+		drop(t, c);
+		return NULL;
+	}
+	c->at = now;
+	unlink_conv(t, c);
+	append(t, c);
+	return c->thread;
+}
+
+void
+xthreads_expire(struct xthreads *t, uint64_t now)
+{
+	while (t->head && now - t->head->at >= t->idle_ms)
+		drop(t, t->head);
+}
+
+size_t
+xthreads_count(const struct xthreads *t)
+{
+	return t->map.count;
+}
