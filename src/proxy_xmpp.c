@@ -21,7 +21,7 @@
 
 /* Conversations whose thread the gateway keeps for replies: an hour
  * without a message ends one (XEP-0201 leaves it to the client; an hour is
- * longer than a chat's pause), and 10,000 at most (about 2.5 MiB). */
+ * longer than a chat's pause), and 10,000 at most (under 4 MiB). */
 #define XTHREADS_MAX 10000
 #define XTHREADS_IDLE_MS (3600 * 1000)
 
