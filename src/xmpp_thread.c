@@ -10,12 +10,13 @@
 #include <string.h>
 
 #include "sipedge/hmap.h"
+#include "sipedge/list.h"
 #include "sipedge/xmpp_addr.h"
 #include "sipedge/xmpp_thread.h"
 
 struct conv {
 	struct hnode node;
-	struct conv *prev, *next;          /* by last use: head the oldest */
+	struct link use;                   /* in xthreads.used */
 	uint64_t at;
 	char thread[XTHREAD_MAX + 1];
 	char key[];                        /* "local" '\n' "remote" */
@@ -23,7 +24,7 @@ struct conv {
 
 struct xthreads {
 	struct hmap map;
-	struct conv *head, *tail;
+	struct link used;                  /* by last use, the oldest first */
 	size_t max;
 	uint64_t idle_ms;
 };
@@ -38,42 +39,32 @@ xthreads_new(size_t max, uint64_t idle_ms, struct xthreads **out)
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -ENOMEM;
 	hmap_init(&t->map);
+	link_init(&t->used);
 	t->max = max;
 	t->idle_ms = idle_ms;
 	*out = t;
 	return 0;
 }
 
-static void
-unlink_conv(struct xthreads *t, struct conv *c)
+static struct conv *
+oldest(struct xthreads *t)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		t->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		t->tail = c->prev;
-	c->prev = c->next = NULL;
+	return link_empty(&t->used) ? NULL : container_of(t->used.next, struct conv, use);
 }
 
+/* c was used now: it goes to the end of the list. */
 static void
-append(struct xthreads *t, struct conv *c)
+touch(struct xthreads *t, struct conv *c, uint64_t now)
 {
-	c->prev = t->tail;
-	c->next = NULL;
-	if (t->tail)
-		t->tail->next = c;
-	else
-		t->head = c;
-	t->tail = c;
+	c->at = now;
+	link_del(&c->use);
+	link_add_tail(&t->used, &c->use);
 }
 
 static void
 drop(struct xthreads *t, struct conv *c)
 {
-	unlink_conv(t, c);
+	link_del(&c->use);
 	hmap_del(&t->map, &c->node);
 	free(c);
 }
@@ -83,8 +74,8 @@ xthreads_free(struct xthreads *t)
 {
 	if (t == NULL)
 		return;
-	while (t->head)
-		drop(t, t->head);
+	while (!link_empty(&t->used))
+		drop(t, oldest(t));
 	hmap_free(&t->map);
 	free(t);
 }
@@ -124,23 +115,21 @@ xthreads_note(struct xthreads *t, const char *local, const char *remote, const c
 	if (thread == NULL || thread[0] == '\0' || strlen(thread) > XTHREAD_MAX ||
 	    !make_key(local, remote, key, sizeof(key)))
 		return -EINVAL;
-	if ((c = find(t, local, remote)) != NULL) {
-		unlink_conv(t, c);
-	} else {
+	if ((c = find(t, local, remote)) == NULL) {
 		klen = strlen(key) + 1;
 		if ((c = calloc(1, sizeof(*c) + klen)) == NULL)
 			return -ENOMEM;
 		memcpy(c->key, key, klen);
+		link_init(&c->use);
 		if (hmap_put(&t->map, &c->node, c->key) < 0) {
 			free(c);
 			return -ENOMEM;
 		}
 		if (t->map.count > t->max)
-			drop(t, t->head);      /* the conversation unused for longest */
+			drop(t, oldest(t));    /* the conversation unused for longest */
 	}
 	snprintf(c->thread, sizeof(c->thread), "%s", thread);
-	c->at = now;
-	append(t, c);
+	touch(t, c, now);
 	return 0;
 }
 
@@ -155,17 +144,17 @@ xthreads_get(struct xthreads *t, const char *local, const char *remote, uint64_t
 		drop(t, c);
 		return NULL;
 	}
-	c->at = now;
-	unlink_conv(t, c);
-	append(t, c);
+	touch(t, c, now);
 	return c->thread;
 }
 
 void
 xthreads_expire(struct xthreads *t, uint64_t now)
 {
-	while (t->head && now - t->head->at >= t->idle_ms)
-		drop(t, t->head);
+	struct conv *c;
+
+	while ((c = oldest(t)) != NULL && now - c->at >= t->idle_ms)
+		drop(t, c);
 }
 
 size_t
