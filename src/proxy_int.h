@@ -380,17 +380,11 @@ void relay_trace(struct conn *c, msg_t *msg, bool out, void *ud);
 void relay_log_decision(struct worker *w, struct conn *c, const sip_t *sip,
     const struct route_op *op, int status, enum diag_code d, const char *detail);
 
-/* 64 random bits for the edge's own tags, branches and Call-IDs (the
- * clock if the kernel has no entropy to give). */
-static inline uint64_t
-proxy_rnd64(void)
-{
-	uint64_t r;
-
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = uv_hrtime();
-	return r;
-}
+/* 64 random bits for the edge's own tags, branches, Call-IDs and stanza
+ * ids: the kernel's (getrandom), taken 512 octets at a time per thread so
+ * that a translated message costs no system call for them (the clock if
+ * the kernel has no entropy to give). */
+uint64_t proxy_rnd64(void);
 
 /* The workers (proxy.c makes them; these are what the others need). */
 static inline struct worker *
