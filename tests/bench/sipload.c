@@ -18,7 +18,7 @@
  *              whose body starts with "T" and a CLOCK_MONOTONIC time in
  *              nanoseconds (the XMPP bench's stamp, put there by the sender)
  *              adds now minus that time to the one-way latency histogram
- *              "stamp_us", which each report empties.
+ *              "stamp_us", which SIGUSR2 empties.
  *   idle       opens --count K connections, prints a JSON line, holds them
  *              until stdin has a line or closes (or --hold s), closes them and
  *              prints a second line.
@@ -257,7 +257,7 @@ static struct {
 	bool resume;		/* handshake: offer the last session's ticket */
 } opt;
 
-static volatile sig_atomic_t stop_signal, report_signal;
+static volatile sig_atomic_t stop_signal, report_signal, reset_signal;
 
 static void
 on_signal(int sig)
@@ -268,7 +268,10 @@ on_signal(int sig)
 static void
 on_report(int sig)
 {
-	report_signal = sig;
+	if (sig == SIGUSR2)
+		reset_signal = sig;
+	else
+		report_signal = sig;
 }
 
 static void
@@ -1651,8 +1654,6 @@ uas_report(void)
 		printf("\"%s\":%llu,", methods[m], (unsigned long long)S.by_method[m]);
 	hist_json(stdout, "stamp_us", &S.stamp);
 	putchar(',');
-	memset(S.stamp.b, 0, H_BUCKETS * sizeof(*S.stamp.b));
-	S.stamp.n = S.stamp.sum = S.stamp.max = 0;
 	json_conn_counts(stdout);
 	putchar(',');
 	json_rusage(stdout);
@@ -1685,6 +1686,11 @@ run_uas(uint64_t hard_end)
 	fprintf(stderr, "sipload uas: listening\n");
 	while (!stop_signal && now_ns() < hard_end) {
 		int k = epoll_wait(epfd, evs, 256, 200);
+		if (reset_signal) {
+			reset_signal = 0;
+			memset(S.stamp.b, 0, H_BUCKETS * sizeof(*S.stamp.b));
+			S.stamp.n = S.stamp.sum = S.stamp.max = 0;
+		}
 		if (report_signal) {
 			report_signal = 0;
 			uas_report();
@@ -1934,6 +1940,7 @@ main(int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);
 	sa.sa_handler = on_report;
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Every run is bounded: SIGALRM ends it like SIGTERM. */
 	alarm((unsigned)(opt.max_time + 0.999));

@@ -19,7 +19,8 @@ one JSON line on stdout:
         "late_ms_max", "errors"} once the last one is written.
         {"cmd": "report"}  {"errors"}: error messages received so far.
   recv  {"cmd": "report"}  {"received", "errors", "lat_us": {n, p50, p99,
-        max}} -- counts since start, latencies since the last report.
+        max}} -- counts since start, latencies since the last reset.
+        {"cmd": "reset"}  {"event": "reset"}: the latencies are emptied.
   both  {"cmd": "quit"}  (or end of input) closes the streams and exits.
 
 Every message body starts with "T" and the CLOCK_MONOTONIC time it was
@@ -272,11 +273,13 @@ def run_recv(a, socks, incoming, lat):
             # What is already readable counts too.
             read_ready(socks, incoming, 0)
             v = sorted(lat)
-            del lat[:]
             emit({"event": "report", "received": sum(i.received for i in incoming.values()),
                   "errors": sum(i.errors for i in incoming.values()),
                   "lat_us": {"n": len(v), "p50": pct(v, 0.5), "p99": pct(v, 0.99),
                              "max": v[-1] if v else None}})
+        elif cmd["cmd"] == "reset":
+            del lat[:]
+            emit({"event": "reset"})
 
 
 def main():
