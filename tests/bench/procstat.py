@@ -86,6 +86,23 @@ def cpu_seconds(pids):
     return t
 
 
+def thread_seconds(pid):
+    """{thread id: CPU seconds} of pid's live threads (schedstat): how a
+    process's work is spread over its threads."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                out[int(tid)] = int(f.read().split()[0]) / 1e9
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
 def pss_kib(pids):
     t = 0
     for p in pids:

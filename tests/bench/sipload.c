@@ -14,7 +14,11 @@
  *              line at the end.
  *   uas        TLS server (client certificate required) that answers every
  *              request but ACK with --status; JSON counts on SIGTERM/SIGINT or
- *              at --max-time.
+ *              at --max-time, and on SIGUSR1 without stopping.  A request
+ *              whose body starts with "T" and a CLOCK_MONOTONIC time in
+ *              nanoseconds (the XMPP bench's stamp, put there by the sender)
+ *              adds now minus that time to the one-way latency histogram
+ *              "stamp_us", which SIGUSR2 empties.
  *   idle       opens --count K connections, prints a JSON line, holds them
  *              until stdin has a line or closes (or --hold s), closes them and
  *              prints a second line.
@@ -253,12 +257,21 @@ static struct {
 	bool resume;		/* handshake: offer the last session's ticket */
 } opt;
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, report_signal, reset_signal;
 
 static void
 on_signal(int sig)
 {
 	stop_signal = sig;
+}
+
+static void
+on_report(int sig)
+{
+	if (sig == SIGUSR2)
+		reset_signal = sig;
+	else
+		report_signal = sig;
 }
 
 static void
@@ -1386,6 +1399,15 @@ uac_report(bool interrupted)
 			first = false;
 		}
 	}
+	fputs("},\"ok_by_status\":{", f);
+	first = true;
+	for (s = 100; s < 200; s++) {
+		if (tot.by_status[s]) {
+			fprintf(f, "%s\"%d\":%llu", first ? "" : ",", s + 100,
+			    (unsigned long long)tot.by_status[s]);
+			first = false;
+		}
+	}
 	fputs("},", f);
 	hist_json(f, "lat_ok_us", &tot.lat_ok);
 	fputc(',', f);
@@ -1518,11 +1540,27 @@ run_uac(void)
 /* ---- uas ------------------------------------------------------------------------ */
 
 static struct {
-	uint64_t requests, acks, responses, invalid;
+	uint64_t requests, acks, responses, invalid, stamped;
 	uint64_t by_method[8];	/* MESSAGE OPTIONS INVITE BYE CANCEL other */
+	struct hist stamp;	/* one-way latency of stamped bodies, us */
 	char tag[16];
 	char reason[32];
 } S;
+
+/* A body "T<ns>...": its CLOCK_MONOTONIC stamp, into S.stamp. */
+static void
+uas_stamp(const char *p, size_t n, uint64_t now)
+{
+	const char *b = memmem(p, n, "\r\n\r\n", 4);
+	uint64_t t = 0;
+
+	if (!b || (size_t)(p + n - (b + 4)) < 2 || b[4] != 'T' || b[5] < '0' || b[5] > '9')
+		return;
+	for (b += 5; b < p + n && *b >= '0' && *b <= '9'; b++)
+		t = t * 10 + (uint64_t)(*b - '0');
+	S.stamped++;
+	hist_add(&S.stamp, now > t ? (now - t) / 1000 : 0);
+}
 
 static const char *const methods[] = { "MESSAGE", "OPTIONS", "INVITE", "BYE", "CANCEL", "other" };
 
@@ -1536,7 +1574,6 @@ uas_msg(struct conn *c, const char *p, size_t n, uint64_t now)
 	bool copying = false;
 	int hl, m;
 
-	(void)now;
 	if (!sol || (n >= 8 && memcmp(p, "SIP/2.0 ", 8) == 0)) {
 		if (!sol)
 			S.invalid++;
@@ -1556,6 +1593,7 @@ uas_msg(struct conn *c, const char *p, size_t n, uint64_t now)
 		S.acks++;
 		return;
 	}
+	uas_stamp(p, n, now);
 	hl = snprintf(head, sizeof(head), "SIP/2.0 %d %s\r\n", opt.status, S.reason);
 	if (buf_add(&c->out, head, (size_t)hl) < 0)
 		return;
@@ -1608,11 +1646,14 @@ uas_report(void)
 	int m;
 
 	printf("{\"mode\":\"uas\",\"requests\":%llu,\"responses\":%llu,\"acks\":%llu,\"invalid\":%llu,"
-	    "\"accepted\":%llu,", (unsigned long long)S.requests, (unsigned long long)S.responses,
-	    (unsigned long long)S.acks, (unsigned long long)S.invalid,
-	    (unsigned long long)cst.accepted);
+	    "\"accepted\":%llu,\"stamped\":%llu,", (unsigned long long)S.requests,
+	    (unsigned long long)S.responses, (unsigned long long)S.acks,
+	    (unsigned long long)S.invalid, (unsigned long long)cst.accepted,
+	    (unsigned long long)S.stamped);
 	for (m = 0; m < 6; m++)
 		printf("\"%s\":%llu,", methods[m], (unsigned long long)S.by_method[m]);
+	hist_json(stdout, "stamp_us", &S.stamp);
+	putchar(',');
 	json_conn_counts(stdout);
 	putchar(',');
 	json_rusage(stdout);
@@ -1626,6 +1667,8 @@ run_uas(uint64_t hard_end)
 	struct epoll_event evs[256], ev;
 	int one = 1, i;
 
+	if (hist_init(&S.stamp) < 0)
+		die("out of memory");
 	snprintf(S.tag, sizeof(S.tag), ";tag=sl%x", (unsigned)getpid());
 	snprintf(S.reason, sizeof(S.reason), "%s", opt.status == 200 ? "OK" :
 	    opt.status == 503 ? "Service Unavailable" : opt.status < 300 ? "Accepted" : "Failure");
@@ -1643,6 +1686,15 @@ run_uas(uint64_t hard_end)
 	fprintf(stderr, "sipload uas: listening\n");
 	while (!stop_signal && now_ns() < hard_end) {
 		int k = epoll_wait(epfd, evs, 256, 200);
+		if (reset_signal) {
+			reset_signal = 0;
+			memset(S.stamp.b, 0, H_BUCKETS * sizeof(*S.stamp.b));
+			S.stamp.n = S.stamp.sum = S.stamp.max = 0;
+		}
+		if (report_signal) {
+			report_signal = 0;
+			uas_report();
+		}
 		for (i = 0; i < k; i++) {
 			struct conn *c = evs[i].data.ptr;
 			if (c == NULL) {
@@ -1886,6 +1938,9 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGALRM, &sa, NULL);
+	sa.sa_handler = on_report;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Every run is bounded: SIGALRM ends it like SIGTERM. */
 	alarm((unsigned)(opt.max_time + 0.999));

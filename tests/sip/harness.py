@@ -87,7 +87,7 @@ PORT_BASE = {
     "xmpp-streams": 28400, "xmpp-probe": 28500, "xmpp-refused": 28600,
     "bidi-in": 28700, "bidi-out": 28800, "direct-tls-out": 28900,
     "xmpp-reload": 29500, "presence-rate": 29600,
-    "demo": 25000, "bench": 26000,
+    "demo": 25000, "bench": 26000, "bench-xmpp": 29000,
 }
 
 ENDPOINTS = {
