@@ -35,6 +35,7 @@ xs_free(struct xstream *s)
 		dns_cancel(s->q);
 	tls_sess_free(s->tls);
 	xmpp_parser_free(s->parser);
+	free(s->targets);
 	xgw_unlink(s);
 	free(s);
 }

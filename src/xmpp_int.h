@@ -86,9 +86,10 @@ struct xstream {
 	char cert_why[256];                /* inbound: why EXTERNAL was not offered */
 	const struct policy_xmpp_partner *partner; /* the policy row (valid while gw->pol is) */
 
-	/* Outbound: where to connect, in RFC 2782 order. */
+	/* Outbound: where to connect, in RFC 2782 order (XS_MAX_TARGETS,
+	 * allocated by xout_dial: an inbound stream has none). */
 	struct dns_query *q;
-	struct dns_srv targets[XS_MAX_TARGETS];
+	struct dns_srv *targets;
 	bool target_tls[XS_MAX_TARGETS];   /* XEP-0368 direct TLS (_xmpps-server) */
 	size_t ntargets, target;
 	struct sockaddr_storage addrs[4];

@@ -171,6 +171,8 @@ xout_dial(struct xstream *s)
 
 	s->state = XS_RESOLVING;
 	s->ntargets = 0;
+	if (s->targets == NULL && (s->targets = calloc(XS_MAX_TARGETS, sizeof(*s->targets))) == NULL)
+		return -ENOMEM;
 	if (s->partner->proxy_fqdn != NULL && s->partner->proxy_fqdn[0]) {
 		/* The partner's configured server (the reference system's
 		 * ProxyFqdn), on 5269. */
