@@ -140,23 +140,6 @@ tick_cb(uv_timer_t *t)
 	}
 }
 
-uint64_t
-proxy_rnd64(void)
-{
-	static _Thread_local uint64_t pool[64];
-	static _Thread_local unsigned left;
-	uint64_t r;
-
-	if (left == 0) {
-		if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
-			return uv_hrtime();
-		left = sizeof(pool) / sizeof(pool[0]);
-	}
-	r = pool[--left];
-	pool[left] = 0;                    /* a value is handed out once */
-	return r;
-}
-
 /* At debug level each routing step is logged with its request. */
 static void
 route_log_step(void *arg, const struct route_op *op, const char *text)

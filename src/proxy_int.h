@@ -383,8 +383,25 @@ void relay_log_decision(struct worker *w, struct conn *c, const sip_t *sip,
 /* 64 random bits for the edge's own tags, branches, Call-IDs and stanza
  * ids: the kernel's (getrandom), taken 512 octets at a time per thread so
  * that a translated message costs no system call for them (the clock if
- * the kernel has no entropy to give). */
-uint64_t proxy_rnd64(void);
+ * the kernel has no entropy to give).  Inline: each file that uses it has
+ * its own pool per thread, and the unit tests that link a file without
+ * the proxy need nothing more. */
+static inline uint64_t
+proxy_rnd64(void)
+{
+	static _Thread_local uint64_t pool[64];
+	static _Thread_local unsigned left;
+	uint64_t r;
+
+	if (left == 0) {
+		if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
+			return uv_hrtime();
+		left = sizeof(pool) / sizeof(pool[0]);
+	}
+	r = pool[--left];
+	pool[left] = 0;                    /* a value is handed out once */
+	return r;
+}
 
 /* The workers (proxy.c makes them; these are what the others need). */
 static inline struct worker *
