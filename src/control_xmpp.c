@@ -52,6 +52,8 @@ stream_json(struct json_out *o, const struct xmpp_stream_row *s)
 	json_out_key_uint(o, "bytes_in", s->bytes_in);
 	json_out_key_uint(o, "bytes_out", s->bytes_out);
 	json_out_key_uint(o, "queued", s->queued);
+	json_out_key(o, "parser_asleep");
+	json_out_bool(o, s->parser_asleep);
 	json_out_end_object(o);
 }
 

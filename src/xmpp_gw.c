@@ -404,6 +404,12 @@ xmpp_gw_set_policy(struct xmpp_gw *gw, struct policy *pol)
 		policy_unref(old);
 }
 
+/* How long an authenticated stream reads nothing before its expat is given
+ * back (xmpp_parser_sleep): long enough that a conversation keeps it, short
+ * enough that the streams of a quiet partner cost little more than their
+ * TLS (a new expat costs some 10 µs when the stream speaks again). */
+#define XS_PARSER_SLEEP_MS 10000
+
 static void
 on_tick(uv_timer_t *t)
 {
@@ -434,6 +440,10 @@ on_tick(uv_timer_t *t)
 			    "(stream-inactivity-timeout)", set->stream_inactivity_timeout);
 			continue;
 		}
+		/* A stream that has read nothing for a while gives its parser's
+		 * memory back until it has more than white space to read. */
+		if (s->parser && now - s->t_in >= XS_PARSER_SLEEP_MS)
+			(void)xmpp_parser_sleep(s->parser);
 		if (set->keepalive_interval && (s->partner == NULL || s->partner->keepalive) &&
 		    now - s->t_out >= (uint64_t)set->keepalive_interval * 1000)
 			(void)xs_send_raw(s, " ");      /* RFC 6120 §4.6.1 */

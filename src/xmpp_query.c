@@ -122,6 +122,7 @@ row_fill(const struct xstream *s, uint64_t now, struct xmpp_stream_row *r)
 	r->bytes_in = s->bytes_in;
 	r->bytes_out = s->bytes_out;
 	r->queued = s->qlen;
+	r->parser_asleep = s->parser != NULL && xmpp_parser_asleep(s->parser);
 }
 
 static int

@@ -445,6 +445,36 @@ compact(struct xmpp_parser *p)
 		(void)restart(p, true);    /* if it fails, the old one goes on */
 }
 
+int
+xmpp_parser_sleep(struct xmpp_parser *p)
+{
+	struct xmpp_xml__quota *saved = cur_quota;
+
+	if (p->x == NULL)
+		return 0;
+	if (p->doc_mode || p->in_feed || p->status || !p->opened || p->closed || p->ended ||
+	    p->doc != NULL || p->fed != p->mark || p->text_len != 0)
+		return -EAGAIN;
+	cur_quota = &p->q;
+	XML_ParserFree(p->x);
+	cur_quota = saved;
+	p->x = NULL;
+	p->reprime = false;                /* the next one starts fresh anyway */
+	free(p->text);
+	p->text = NULL;
+	p->text_cap = 0;
+	free(p->slots);
+	p->slots = NULL;
+	p->nslots = p->nused = 0;
+	return 0;
+}
+
+bool
+xmpp_parser_asleep(const struct xmpp_parser *p)
+{
+	return p->x == NULL;
+}
+
 /* XML_Parse failed: a pause (1), a callback's status, or an error. */
 static int
 parse_stopped(struct xmpp_parser *p, unsigned long long start, size_t *used)
@@ -483,7 +513,7 @@ xmpp_parser_feed(struct xmpp_parser *p, const char *buf, size_t len, size_t *use
 		return -EBUSY;
 	p->in_feed = true;
 	cur_quota = &p->q;
-	if (p->reprime) {
+	if (p->reprime && p->x != NULL) {
 		if (restart(p, false) < 0) {
 			xmpp_xml__fail(p, XMPP_SERR_RESOURCE_CONSTRAINT,
 			    "the stream could not be resumed", false);
@@ -493,6 +523,23 @@ xmpp_parser_feed(struct xmpp_parser *p, const char *buf, size_t len, size_t *use
 		p->reprime = false;
 	}
 	start = p->fed;
+	if (p->x == NULL) {
+		/* Asleep (xmpp_parser_sleep): white space between top-level
+		 * elements, the keep-alive, needs no expat; anything else wakes
+		 * a new one, brought to where the stream is. */
+		while (off < len && (buf[off] == ' ' || buf[off] == '\t' || buf[off] == '\n' ||
+		    buf[off] == '\r'))
+			off++;
+		p->fed += off;
+		p->mark = p->fed;
+		if (off < len && restart(p, true) < 0) {
+			xmpp_xml__fail(p, XMPP_SERR_RESOURCE_CONSTRAINT,
+			    "the stream could not be resumed", false);
+			rc = p->status = -EPROTO;
+			goto out;
+		}
+		p->reprime = false;
+	}
 	if (p->ended) {
 		/* Paused at </stream:stream>: expat is done, and after the end
 		 * of the stream only white space may come (XML 1.0 §2.1). */
@@ -647,7 +694,13 @@ xmpp_parser_reset(struct xmpp_parser *p)
 		return -EBUSY;
 	clear_stream(p);
 	cur_quota = &p->q;
-	ok = XML_ParserReset(p->x, "UTF-8");
+	if (p->x == NULL) {                /* asleep: a new one */
+		p->x = XML_ParserCreate_MM("UTF-8", &quota_suite,
+		    (const XML_Char[]){ XMPP_XML__NS_SEP, 0 });
+		ok = p->x != NULL;
+	} else {
+		ok = XML_ParserReset(p->x, "UTF-8");
+	}
 	cur_quota = saved;
 	if (!ok) {
 		p->status = -ENOMEM;

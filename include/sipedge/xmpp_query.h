@@ -22,9 +22,7 @@ struct xmpp_stream_row {
 	bool outbound;                     /* we initiated it */
 	bool verify_only;                  /* outbound, only to check dialback keys (XEP-0220 §2.2) */
 	bool probe;                        /* outbound, made by sipedgectl xmpp probe */
-	/* Bidirectional use of one stream (XEP-0288) is not negotiated by
-	 * sipedge: always false, each direction has a stream of its own. */
-	bool bidi;
+	bool bidi;                         /* carries stanzas both ways (XEP-0288) */
 	bool tls, direct_tls;              /* TLS up; from the first octet (XEP-0368) */
 	const char *state;                 /* "resolving", "connecting", "negotiating", "ready",
 	                                    * "closing" */
@@ -37,6 +35,7 @@ struct xmpp_stream_row {
 	uint64_t age_ms, idle_ms;          /* idle: since the last stanza (or since ready) */
 	uint64_t stanzas_in, stanzas_out, bytes_in, bytes_out;
 	size_t queued;                     /* stanzas waiting for it to be ready */
+	bool parser_asleep;                /* idle: its XML parser given back */
 };
 
 /* Copy every stream of gw that is not closed yet, in id order, into a

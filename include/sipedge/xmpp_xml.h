@@ -220,6 +220,14 @@ enum xmpp_serr xmpp_parser_error(const struct xmpp_parser *p, const char **text,
 /* Start over: what is fed next is a new XML stream (after STARTTLS or SASL
  * success, RFC 6120 §5.4.3.3, §6.4.6).  0 or -ENOMEM. */
 int xmpp_parser_reset(struct xmpp_parser *p);
+/* An idle stream gives its expat back (its buffers, hash tables and pools:
+ * some 10 KiB): possible between top-level elements with nothing pending,
+ * in an open stream.  White space fed afterwards (keep-alives) is taken
+ * without one; anything else makes a new expat, brought back inside the
+ * stream by the header kept from its start, before it is parsed.  0, or
+ * -EAGAIN when the stream is not at such a point. */
+int xmpp_parser_sleep(struct xmpp_parser *p);
+bool xmpp_parser_asleep(const struct xmpp_parser *p);
 /* Octets fed since the last reset (statistics). */
 unsigned long long xmpp_parser_bytes(const struct xmpp_parser *p);
 

@@ -794,6 +794,89 @@ test_xmpp_xml_keepalive(void)
 	return 0;
 }
 
+/* An idle stream's expat is given back between top-level elements and
+ * made again, inside the stream, by what comes next: the sample fed one
+ * octet at a time with a sleep tried after each gives the same transcript
+ * as the whole sample (the header's prefixes and default namespace are
+ * there again); it sleeps only between elements, white space does not wake
+ * it, and the rules still hold after a wake. */
+static int
+test_xmpp_xml_sleep(void)
+{
+	struct got g = { 0 };
+	struct xmpp_parser *p;
+	size_t used, n = sizeof(sample) - 1, slept = 0, woke = 0;
+	bool was = false;
+
+	CHECK_EQ_INT(xmpp_parser_new(NULL, &cbs, &g, &p), 0);
+	CHECK_EQ_INT(xmpp_parser_sleep(p), -EAGAIN);          /* no header yet */
+	for (size_t i = 0; i < n; i++) {
+		CHECK_EQ_INT(xmpp_parser_feed(p, sample + i, 1, &used), 0);
+		CHECK_EQ_INT(used, 1);
+		if (was && !xmpp_parser_asleep(p))
+			woke++;
+		if (xmpp_parser_sleep(p) == 0) {
+			CHECK(xmpp_parser_asleep(p));
+			CHECK_EQ_INT(p->q.used, 0);
+			slept++;
+		}
+		was = xmpp_parser_asleep(p);
+	}
+	CHECK_EQ_STR(log_str(&g), sample_log);
+	/* After the header and each of its six elements, and after each of
+	 * the six octets of white space between them; woken by each element
+	 * and by the end tag of the stream. */
+	CHECK_EQ_INT(slept, 13);
+	CHECK_EQ_INT(woke, 7);
+	xmpp_parser_free(p);
+	got_free(&g);
+
+	/* Not inside an element, nor in a partial token. */
+	CHECK_EQ_INT(feed_new(HDR "<message><body>", strlen(HDR) + 15, NULL, &g, &p), 0);
+	CHECK_EQ_INT(xmpp_parser_sleep(p), -EAGAIN);
+	CHECK_EQ_INT(xmpp_parser_feed(p, "x</body></message><pres", 23, &used), 0);
+	CHECK_EQ_INT(xmpp_parser_sleep(p), -EAGAIN);
+	CHECK_EQ_INT(xmpp_parser_feed(p, "ence/>", 6, &used), 0);
+	CHECK_EQ_INT(xmpp_parser_sleep(p), 0);
+	/* Keep-alives leave it asleep. */
+	CHECK_EQ_INT(xmpp_parser_feed(p, " \n ", 3, &used), 0);
+	CHECK(xmpp_parser_asleep(p));
+	CHECK_EQ_INT(g.elems, 2);
+	/* The rules of the stream hold for a woken parser. */
+	CHECK_EQ_INT(xmpp_parser_feed(p, "  <!-- c -->", 12, &used), -EPROTO);
+	CHECK_EQ_INT(xmpp_parser_error(p, NULL, NULL), XMPP_SERR_RESTRICTED_XML);
+	xmpp_parser_free(p);
+	got_free(&g);
+
+	/* An undeclared prefix is still one after a wake; a declared one is
+	 * bound as the header bound it. */
+	CHECK_EQ_INT(feed_new(HDR, strlen(HDR), NULL, &g, &p), 0);
+	CHECK_EQ_INT(xmpp_parser_sleep(p), 0);
+	CHECK_EQ_INT(xmpp_parser_feed(p, "<db:verify id='1'>k</db:verify>", 31, &used), 0);
+	CHECK_EQ_STR(xml_doc_root(g.last)->ns, "jabber:server:dialback");
+	CHECK_EQ_INT(xmpp_parser_sleep(p), 0);
+	CHECK_EQ_INT(xmpp_parser_feed(p, "<x:y/>", 6, &used), -EPROTO);
+	CHECK_EQ_INT(xmpp_parser_error(p, NULL, NULL), XMPP_SERR_BAD_NAMESPACE_PREFIX);
+	xmpp_parser_free(p);
+	got_free(&g);
+
+	/* A reset (STARTTLS, SASL) of a sleeping parser: a new stream. */
+	CHECK_EQ_INT(feed_new(HDR, strlen(HDR), NULL, &g, &p), 0);
+	CHECK_EQ_INT(xmpp_parser_sleep(p), 0);
+	CHECK_EQ_INT(xmpp_parser_reset(p), 0);
+	CHECK_EQ_INT(xmpp_parser_feed(p, HDR "<message/>", strlen(HDR) + 10, &used), 0);
+	CHECK_EQ_INT(g.opens, 2);
+	CHECK_EQ_INT(g.elems, 1);
+	/* And the end of the stream, asleep. */
+	CHECK_EQ_INT(xmpp_parser_sleep(p), 0);
+	CHECK_EQ_INT(xmpp_parser_feed(p, "</stream:stream>", 16, &used), 0);
+	CHECK_EQ_INT(g.closes, 1);
+	CHECK_EQ_INT(xmpp_parser_sleep(p), -EAGAIN);
+	xmpp_parser_free(p);
+	got_free(&g);
+	return 0;
+}
+
 /* ------------------------------------------------------------- limits */
 
 /* <message>…</message> of exactly n octets. */
@@ -1439,6 +1522,7 @@ static const struct unit_test tests[] = {
 	UNIT(test_xmpp_xml_encoding),
 	UNIT(test_xmpp_xml_not_well_formed),
 	UNIT(test_xmpp_xml_keepalive),
+	UNIT(test_xmpp_xml_sleep),
 	UNIT(test_xmpp_xml_limit_size),
 	UNIT(test_xmpp_xml_set_limits),
 	UNIT(test_xmpp_xml_endless),
