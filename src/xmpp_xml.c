@@ -16,7 +16,6 @@
  * Offsets are counted in octets of the stream since its last reset; expat's
  * index is mapped onto them (xbase) because a pause restarts expat (below). */
 #include <errno.h>
-#include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,99 +108,6 @@ xmpp_parser_limits_authed(struct xmpp_parser_limits *l)
 	xmpp_parser_limits_default(l);
 	l->stanza_max = 65536;
 }
-
-/* ---------------------------------------------------------- memory quota */
-
-/* expat's allocator takes no argument, so the quota to charge is the one of
- * the parser being worked on by this thread, set around every call into
- * expat (a parser is used from one thread); each block records its quota,
- * so that it is credited back to the right one whatever runs when it is
- * freed. */
-static _Thread_local struct xmpp_xml__quota *cur_quota;
-
-struct blk {
-	alignas(max_align_t) struct xmpp_xml__quota *q;
-	size_t size;
-};
-
-static bool
-charge(struct xmpp_xml__quota *q, size_t n)
-{
-	if (q == NULL)
-		return true;
-	if (n > q->max || q->used > q->max - n) {
-		q->hit = true;
-		return false;
-	}
-	q->used += n;
-	if (q->used > q->peak)
-		q->peak = q->used;
-	return true;
-}
-
-static void *
-quota_malloc(size_t n)
-{
-	struct xmpp_xml__quota *q = cur_quota;
-	struct blk *b;
-
-	if (n > SIZE_MAX - sizeof(*b) || !charge(q, n + sizeof(*b)))
-		return NULL;
-	if ((b = malloc(sizeof(*b) + n)) == NULL) {
-		if (q) {
-			q->used -= n + sizeof(*b);
-			q->sysfail = true;
-		}
-		return NULL;
-	}
-	b->q = q;
-	b->size = n;
-	return b + 1;
-}
-
-static void
-quota_free(void *ptr)
-{
-	struct blk *b;
-
-	if (ptr == NULL)
-		return;
-	b = (struct blk *)ptr - 1;
-	if (b->q)
-		b->q->used -= b->size + sizeof(*b);
-	free(b);
-}
-
-static void *
-quota_realloc(void *ptr, size_t n)
-{
-	struct blk *b, *nb;
-	struct xmpp_xml__quota *q;
-
-	if (ptr == NULL)
-		return quota_malloc(n);
-	b = (struct blk *)ptr - 1;
-	q = b->q;
-	if (n > SIZE_MAX - sizeof(*b))
-		return NULL;
-	if (n > b->size && !charge(q, n - b->size))
-		return NULL;
-	if ((nb = realloc(b, sizeof(*b) + n)) == NULL) {
-		if (q && n > b->size)
-			q->used -= n - b->size;
-		if (q)
-			q->sysfail = true;
-		return NULL;
-	}
-	if (q && n < nb->size)
-		q->used -= nb->size - n;
-	nb->size = n;
-	return nb + 1;
-}
-
-static const XML_Memory_Handling_Suite quota_suite = {
-	quota_malloc, quota_realloc, quota_free
-};
 
 /* ------------------------------------------------------------- failures */
 
@@ -398,12 +304,16 @@ static int
 restart(struct xmpp_parser *p, bool fresh)
 {
 	XML_Parser old = p->x;
+	struct xmpp_xml__arena *old_arena = p->q.arena;
 	enum XML_Status st;
 
 	if (fresh) {
-		p->x = XML_ParserCreate_MM("UTF-8", &quota_suite,
+		p->q.arena = NULL;         /* the new one's blocks: pages of its own */
+		p->x = XML_ParserCreate_MM("UTF-8", &xmpp_xml__mem_suite,
 		    (const XML_Char[]){ XMPP_XML__NS_SEP, 0 });
 		if (p->x == NULL) {
+			xmpp_xml__arena_free(p->q.arena);
+			p->q.arena = old_arena;
 			p->x = old;
 			return -ENOMEM;
 		}
@@ -421,43 +331,50 @@ restart(struct xmpp_parser *p, bool fresh)
 		p->depth = 1;
 		if (fresh) {
 			XML_ParserFree(p->x);
+			xmpp_xml__arena_free(p->q.arena);
+			p->q.arena = old_arena;
 			p->x = old;
 		}
 		return -ENOMEM;
 	}
-	if (fresh)
+	if (fresh) {
 		XML_ParserFree(old);
+		xmpp_xml__arena_free(old_arena);
+	}
 	p->xbase = p->fed - p->head_len;
 	return 0;
 }
 
 /* expat never gives back the buffer it grew for a large element, even when
  * reset: once the stream is between elements with nothing pending and expat
- * holds more than this, a new expat takes over, so that one large stanza
- * does not pin its size on an idle stream. */
+ * holds more than this (or its arena has mapped twice as much: the blocks
+ * it freed are kept for it), a new expat takes over, so that one large
+ * stanza does not pin its size on an idle stream. */
 #define COMPACT_ABOVE (32 * 1024)
 
 static void
 compact(struct xmpp_parser *p)
 {
 	if (p->opened && !p->closed && p->doc == NULL && p->fed == p->mark &&
-	    p->q.used > COMPACT_ABOVE)
+	    (p->q.used > COMPACT_ABOVE || xmpp_xml__arena_mapped(p->q.arena) > 2 * COMPACT_ABOVE))
 		(void)restart(p, true);    /* if it fails, the old one goes on */
 }
 
 int
 xmpp_parser_sleep(struct xmpp_parser *p)
 {
-	struct xmpp_xml__quota *saved = cur_quota;
+	struct xmpp_xml__quota *saved = xmpp_xml__cur_quota;
 
 	if (p->x == NULL)
 		return 0;
 	if (p->doc_mode || p->in_feed || p->status || !p->opened || p->closed || p->ended ||
 	    p->doc != NULL || p->fed != p->mark || p->text_len != 0)
 		return -EAGAIN;
-	cur_quota = &p->q;
+	xmpp_xml__cur_quota = &p->q;
 	XML_ParserFree(p->x);
-	cur_quota = saved;
+	xmpp_xml__cur_quota = saved;
+	xmpp_xml__arena_free(p->q.arena); /* its pages, to the kernel */
+	p->q.arena = NULL;
 	p->x = NULL;
 	p->reprime = false;                /* the next one starts fresh anyway */
 	free(p->text);
@@ -499,7 +416,7 @@ parse_stopped(struct xmpp_parser *p, unsigned long long start, size_t *used)
 int
 xmpp_parser_feed(struct xmpp_parser *p, const char *buf, size_t len, size_t *used)
 {
-	struct xmpp_xml__quota *saved = cur_quota;
+	struct xmpp_xml__quota *saved = xmpp_xml__cur_quota;
 	unsigned long long start;
 	size_t off = 0, dummy;
 	int rc = 0;
@@ -512,7 +429,7 @@ xmpp_parser_feed(struct xmpp_parser *p, const char *buf, size_t len, size_t *use
 	if (p->in_feed)
 		return -EBUSY;
 	p->in_feed = true;
-	cur_quota = &p->q;
+	xmpp_xml__cur_quota = &p->q;
 	if (p->reprime && p->x != NULL) {
 		if (restart(p, false) < 0) {
 			xmpp_xml__fail(p, XMPP_SERR_RESOURCE_CONSTRAINT,
@@ -576,7 +493,7 @@ xmpp_parser_feed(struct xmpp_parser *p, const char *buf, size_t len, size_t *use
 	p->bytes += len;
 	compact(p);
 out:
-	cur_quota = saved;
+	xmpp_xml__cur_quota = saved;
 	p->in_feed = false;
 	return rc;
 }
@@ -606,7 +523,7 @@ int
 xmpp_xml__parser_init(struct xmpp_parser **out, const struct xmpp_parser_limits *l,
     const struct xmpp_parser_cbs *cbs, void *ud, bool doc_mode, unsigned long salt)
 {
-	struct xmpp_xml__quota *saved = cur_quota;
+	struct xmpp_xml__quota *saved = xmpp_xml__cur_quota;
 	struct xmpp_parser *p = calloc(1, sizeof(*p));
 
 	if (p == NULL)
@@ -622,10 +539,11 @@ xmpp_xml__parser_init(struct xmpp_parser **out, const struct xmpp_parser_limits 
 	p->top = doc_mode ? 0 : 1;
 	p->salt = salt;
 	p->q.max = p->lim.memory_max;
+	p->q.own_pages = !doc_mode;        /* a stream's: see xmpp_xml_mem.c */
 	p->gen = 1;
-	cur_quota = &p->q;
-	p->x = XML_ParserCreate_MM("UTF-8", &quota_suite, (const XML_Char[]){ XMPP_XML__NS_SEP, 0 });
-	cur_quota = saved;
+	xmpp_xml__cur_quota = &p->q;
+	p->x = XML_ParserCreate_MM("UTF-8", &xmpp_xml__mem_suite, (const XML_Char[]){ XMPP_XML__NS_SEP, 0 });
+	xmpp_xml__cur_quota = saved;
 	if (p->x == NULL) {
 		free(p);
 		return -ENOMEM;
@@ -652,15 +570,16 @@ xmpp_parser_new(const struct xmpp_parser_limits *l, const struct xmpp_parser_cbs
 void
 xmpp_parser_free(struct xmpp_parser *p)
 {
-	struct xmpp_xml__quota *saved = cur_quota;
+	struct xmpp_xml__quota *saved = xmpp_xml__cur_quota;
 
 	if (p == NULL)
 		return;
 	clear_stream(p);
 	xml_doc_free(p->result);
-	cur_quota = &p->q;
+	xmpp_xml__cur_quota = &p->q;
 	XML_ParserFree(p->x);
-	cur_quota = saved;
+	xmpp_xml__cur_quota = saved;
+	xmpp_xml__arena_free(p->q.arena);
 	free(p->text);
 	free(p->head);
 	free(p->slots);
@@ -687,21 +606,21 @@ xmpp_parser_error(const struct xmpp_parser *p, const char **text, bool *too_big)
 int
 xmpp_parser_reset(struct xmpp_parser *p)
 {
-	struct xmpp_xml__quota *saved = cur_quota;
+	struct xmpp_xml__quota *saved = xmpp_xml__cur_quota;
 	XML_Bool ok;
 
 	if (p->in_feed)
 		return -EBUSY;
 	clear_stream(p);
-	cur_quota = &p->q;
+	xmpp_xml__cur_quota = &p->q;
 	if (p->x == NULL) {                /* asleep: a new one */
-		p->x = XML_ParserCreate_MM("UTF-8", &quota_suite,
+		p->x = XML_ParserCreate_MM("UTF-8", &xmpp_xml__mem_suite,
 		    (const XML_Char[]){ XMPP_XML__NS_SEP, 0 });
 		ok = p->x != NULL;
 	} else {
 		ok = XML_ParserReset(p->x, "UTF-8");
 	}
-	cur_quota = saved;
+	xmpp_xml__cur_quota = saved;
 	if (!ok) {
 		p->status = -ENOMEM;
 		return -ENOMEM;
@@ -723,7 +642,7 @@ xml_doc_parse(const char *buf, size_t len, const struct xmpp_parser_limits *l,
     struct xml_doc **out, enum xmpp_serr *err, const char **text)
 {
 	static _Thread_local unsigned long salt;
-	struct xmpp_xml__quota *saved = cur_quota;
+	struct xmpp_xml__quota *saved = xmpp_xml__cur_quota;
 	struct xmpp_parser_limits authed;
 	struct xmpp_parser *p;
 	int rc;
@@ -744,12 +663,12 @@ xml_doc_parse(const char *buf, size_t len, const struct xmpp_parser_limits *l,
 	if ((rc = xmpp_parser_feed(p, buf, len, NULL)) == 0) {
 		unsigned long long end = p->fed;
 
-		cur_quota = &p->q;
+		xmpp_xml__cur_quota = &p->q;
 		p->in_parse = true;
 		if (XML_Parse(p->x, NULL, 0, XML_TRUE) != XML_STATUS_OK)
 			rc = parse_stopped(p, end, &(size_t){ 0 });
 		p->in_parse = false;
-		cur_quota = saved;
+		xmpp_xml__cur_quota = saved;
 	}
 	if (rc == 0 && p->result == NULL) {
 		xmpp_xml__fail(p, XMPP_SERR_NOT_WELL_FORMED, "no element", false);

@@ -67,12 +67,27 @@ size_t xmpp_xml__char_len(const unsigned char *s, size_t n, int *utf8_ok);
  * in XML 1.0 text, so no namespace name can contain it. */
 #define XMPP_XML__NS_SEP '\x01'
 
-/* What expat may hold for one stream (struct xmpp_parser_limits.memory_max). */
+/* What expat may hold for one stream (struct xmpp_parser_limits.memory_max),
+ * and where its blocks come from (xmpp_xml_mem.c). */
+struct xmpp_xml__arena;
 struct xmpp_xml__quota {
 	size_t used, max, peak;
 	bool hit;                          /* a request was refused */
 	bool sysfail;                      /* malloc itself failed */
+	bool own_pages;                    /* a stream's parser: from an arena */
+	struct xmpp_xml__arena *arena;     /* made on the first block */
 };
+
+/* xmpp_xml_mem.c: the quota charged by expat's allocator, set around every
+ * call into expat; the allocator itself (an XML_Memory_Handling_Suite, for
+ * files that include expat.h); an arena given back to the kernel (after
+ * XML_ParserFree of the parser whose blocks it holds); what it has mapped. */
+extern _Thread_local struct xmpp_xml__quota *xmpp_xml__cur_quota;
+#ifdef XML_MAJOR_VERSION
+extern const XML_Memory_Handling_Suite xmpp_xml__mem_suite;
+#endif
+void xmpp_xml__arena_free(struct xmpp_xml__arena *a);
+size_t xmpp_xml__arena_mapped(const struct xmpp_xml__arena *a);
 
 /* A namespace name of the doc being built, so that a tree holds each only
  * once however often a stanza uses it (gen: the doc it belongs to). */

@@ -1506,6 +1506,54 @@ test_xmpp_xml_doc_parse(void)
 	return 0;
 }
 
+/* A stream's expat takes its memory from pages of its own
+ * (xmpp_xml_mem.c), given back whole when it sleeps or is compacted; the
+ * size classes' free lists are reused, so that a long stream of stanzas of
+ * every size does not make its arena grow past its largest needs. */
+static int
+test_xmpp_xml_pages(void)
+{
+	struct xmpp_parser_limits l;
+	struct got g = { 0 };
+	struct xmpp_parser *p;
+	size_t used, mapped_max = 0, after_hdr;
+	char *big;
+
+	xmpp_parser_limits_authed(&l);
+	CHECK_EQ_INT(feed_new(HDR, strlen(HDR), &l, &g, &p), 0);
+	CHECK(p->q.arena != NULL);
+	after_hdr = xmpp_xml__arena_mapped(p->q.arena);
+	CHECK(after_hdr >= p->q.used);
+	CHECK(after_hdr <= 32 * 1024);
+	for (int i = 0; i < 4000; i++) {
+		size_t n = 40 + (size_t)(i * 7919) % 12000;
+		char *m = stanza_of(n);
+
+		CHECK_EQ_INT(xmpp_parser_feed(p, m, n, &used), 0);
+		free(m);
+		if (xmpp_xml__arena_mapped(p->q.arena) > mapped_max)
+			mapped_max = xmpp_xml__arena_mapped(p->q.arena);
+	}
+	CHECK_EQ_INT(g.elems, 4000);
+	CHECK(mapped_max <= 64 * 1024);
+	/* A 60 KB stanza grows expat's buffer; the stream between elements
+	 * then gets a new expat, and the old one's pages go. */
+	big = stanza_of(60000);
+	CHECK_EQ_INT(xmpp_parser_feed(p, big, 60000, &used), 0);
+	free(big);
+	CHECK_EQ_INT(g.elems, 4001);
+	CHECK(xmpp_xml__arena_mapped(p->q.arena) <= 64 * 1024);
+	CHECK_EQ_INT(xmpp_parser_sleep(p), 0);
+	CHECK(p->q.arena == NULL);
+	CHECK_EQ_INT(p->q.used, 0);
+	CHECK_EQ_INT(xmpp_parser_feed(p, "<message>x</message>", 20, &used), 0);
+	CHECK_EQ_INT(g.elems, 4002);
+	CHECK(p->q.arena != NULL);
+	xmpp_parser_free(p);
+	got_free(&g);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	UNIT(test_xmpp_xml_stream_events),
 	UNIT(test_xmpp_xml_text),
@@ -1523,6 +1571,7 @@ static const struct unit_test tests[] = {
 	UNIT(test_xmpp_xml_not_well_formed),
 	UNIT(test_xmpp_xml_keepalive),
 	UNIT(test_xmpp_xml_sleep),
+	UNIT(test_xmpp_xml_pages),
 	UNIT(test_xmpp_xml_limit_size),
 	UNIT(test_xmpp_xml_set_limits),
 	UNIT(test_xmpp_xml_endless),
