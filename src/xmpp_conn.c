@@ -35,7 +35,7 @@ xs_free(struct xstream *s)
 		dns_cancel(s->q);
 	tls_sess_free(s->tls);
 	xmpp_parser_free(s->parser);
-	free(s->targets);
+	free(s->dial);
 	xgw_unlink(s);
 	free(s);
 }
@@ -390,7 +390,7 @@ xs_redial_cb(uv_handle_t *h)
 		xs_free(s);
 		return;
 	}
-	xout_next(s, s->dial_why);
+	xout_next(s, s->dial->dial_why);
 }
 
 static void
@@ -401,14 +401,14 @@ xs_connect_cb(uv_connect_t *req, int status)
 	if (s->state == XS_CLOSED)
 		return;
 	if (status < 0) {
-		snprintf(s->dial_why, sizeof(s->dial_why), "%s", uv_strerror(status));
+		snprintf(s->dial->dial_why, sizeof(s->dial->dial_why), "%s", uv_strerror(status));
 		s->tcp_open = false;
 		s->redialling = true;
 		uv_close((uv_handle_t *)&s->tcp, xs_redial_cb);
 		return;
 	}
 	if (xs_start_reading(s) < 0) {
-		snprintf(s->dial_why, sizeof(s->dial_why), "cannot read from the socket");
+		snprintf(s->dial->dial_why, sizeof(s->dial->dial_why), "cannot read from the socket");
 		s->tcp_open = false;
 		s->redialling = true;
 		uv_close((uv_handle_t *)&s->tcp, xs_redial_cb);
@@ -431,15 +431,15 @@ xs_connect(struct xstream *s, const struct sockaddr_storage *addr)
 	s->tcp.data = s;
 	s->tcp_open = true;
 	s->state = XS_CONNECTING;
-	s->connect.data = s;
+	s->dial->connect.data = s;
 	conf_sockaddr_str(addr, s->peer, sizeof(s->peer));
 	/* Connections to partners leave from the external address. */
 	if ((cf->has_out[SIDE_EXTERNAL][fam] && (r = uv_tcp_bind(&s->tcp,
 	    (const struct sockaddr *)&cf->out_addr[SIDE_EXTERNAL][fam], 0)) < 0) ||
-	    (r = uv_tcp_connect(&s->connect, &s->tcp, (const struct sockaddr *)addr,
+	    (r = uv_tcp_connect(&s->dial->connect, &s->tcp, (const struct sockaddr *)addr,
 	    xs_connect_cb)) < 0) {
 		/* As a failed connection: its socket closes, then the next. */
-		snprintf(s->dial_why, sizeof(s->dial_why), "%s", uv_strerror(r));
+		snprintf(s->dial->dial_why, sizeof(s->dial->dial_why), "%s", uv_strerror(r));
 		s->tcp_open = false;
 		s->redialling = true;
 		uv_close((uv_handle_t *)&s->tcp, xs_redial_cb);

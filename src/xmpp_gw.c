@@ -427,7 +427,7 @@ on_tick(uv_timer_t *t)
 				xs_note(s, DIAG_XMPP_TIMEOUT, "the stream with %s was not established "
 				    "within %u s (stream-establishment-timeout)%s%s",
 				    s->remote[0] ? s->remote : s->peer, set->stream_establishment_timeout,
-				    s->tried[0] ? ": " : "", s->tried);
+				    xs_tried(s)[0] ? ": " : "", xs_tried(s));
 				xs_close(s, XMPP_SERR_CONNECTION_TIMEOUT, DIAG_XMPP_TIMEOUT, "%s", s->reason);
 			}
 			continue;

@@ -55,6 +55,19 @@ struct xs_pending {
 	void *arg;
 };
 
+/* An outbound stream's way to the partner: its SRV targets in RFC 2782
+ * order, the addresses of the one being tried, and what failed. */
+struct xs_dial {
+	uv_connect_t connect;
+	struct dns_srv targets[XS_MAX_TARGETS];
+	bool target_tls[XS_MAX_TARGETS];   /* XEP-0368 direct TLS (_xmpps-server) */
+	size_t ntargets, target;
+	struct sockaddr_storage addrs[4];
+	size_t naddrs, addr;
+	char dial_why[128];                /* why the last connection attempt failed */
+	char tried[512];                   /* each failed target and why */
+};
+
 struct xstream {
 	struct xmpp_gw *gw;
 	struct xstream *prev, *next;       /* the gateway's list */
@@ -65,11 +78,9 @@ struct xstream {
 	enum xs_after after;
 
 	uv_tcp_t tcp;
-	uv_connect_t connect;
 	uv_shutdown_t shutdown;
 	bool tcp_open;
 	bool redialling;                   /* a failed attempt's socket is closing */
-	char dial_why[128];
 	struct tls_sess *tls;
 	bool tls_up;                       /* handshake done */
 	struct xmpp_parser *parser;
@@ -86,15 +97,10 @@ struct xstream {
 	char cert_why[256];                /* inbound: why EXTERNAL was not offered */
 	const struct policy_xmpp_partner *partner; /* the policy row (valid while gw->pol is) */
 
-	/* Outbound: where to connect, in RFC 2782 order (XS_MAX_TARGETS,
-	 * allocated by xout_dial: an inbound stream has none). */
+	/* Outbound: where to connect (allocated by xout_dial: an inbound
+	 * stream has none, and an idle one is smaller without it). */
 	struct dns_query *q;
-	struct dns_srv *targets;
-	bool target_tls[XS_MAX_TARGETS];   /* XEP-0368 direct TLS (_xmpps-server) */
-	size_t ntargets, target;
-	struct sockaddr_storage addrs[4];
-	size_t naddrs, addr;
-	char tried[512];                   /* each failed target and why */
+	struct xs_dial *dial;
 
 	/* Dialback: an outbound stream made only to check inbound streams'
 	 * keys with the partner's server; an inbound stream waiting for it. */
@@ -161,6 +167,13 @@ struct xmpp_gw {
 	char readbuf[65536];
 	char plainbuf[65536];
 };
+
+/* What an outbound stream's attempts ran into ("" for none, or inbound). */
+static inline const char *
+xs_tried(const struct xstream *s)
+{
+	return s->dial != NULL ? s->dial->tried : "";
+}
 
 /* xmpp_conn.c */
 int xs_new(struct xmpp_gw *gw, bool outbound, struct xstream **out);

@@ -25,7 +25,7 @@ xout_fail(struct xstream *s)
 
 	s->gw->ctr.streams_out_failed++;
 	xs_note(s, DIAG_XMPP_UNREACHABLE, "no server of %s could be reached: %s", s->remote,
-	    s->tried[0] ? s->tried : "no address");
+	    xs_tried(s)[0] ? xs_tried(s) : "no address");
 	log_info("xmpp: %s, %s", s->reason, xs_ctx(s, ctx, sizeof(ctx)));
 	xs_abort(s);
 }
@@ -33,26 +33,28 @@ xout_fail(struct xstream *s)
 static void
 tried(struct xstream *s, const char *what, const char *why)
 {
-	size_t n = strlen(s->tried);
+	struct xs_dial *d = s->dial;
+	size_t n = strlen(d->tried);
 
-	snprintf(s->tried + n, sizeof(s->tried) - n, "%s%s: %s", n ? "; " : "", what, why);
+	snprintf(d->tried + n, sizeof(d->tried) - n, "%s%s: %s", n ? "; " : "", what, why);
 }
 
 void
 xout_next(struct xstream *s, const char *why)
 {
+	struct xs_dial *d = s->dial;
 	char a[64];
 
-	if (why != NULL && s->addr < s->naddrs)
-		tried(s, conf_sockaddr_str(&s->addrs[s->addr], a, sizeof(a)), why);
-	while (++s->addr < s->naddrs) {
-		int r = xs_connect(s, &s->addrs[s->addr]);
+	if (why != NULL && d->addr < d->naddrs)
+		tried(s, conf_sockaddr_str(&d->addrs[d->addr], a, sizeof(a)), why);
+	while (++d->addr < d->naddrs) {
+		int r = xs_connect(s, &d->addrs[d->addr]);
 
 		if (r == 0)
 			return;
-		tried(s, conf_sockaddr_str(&s->addrs[s->addr], a, sizeof(a)), uv_strerror(r));
+		tried(s, conf_sockaddr_str(&d->addrs[d->addr], a, sizeof(a)), uv_strerror(r));
 	}
-	s->target++;
+	d->target++;
 	xout_resolve_target(s);
 }
 
@@ -60,31 +62,32 @@ static void
 addr_cb(int status, const struct sockaddr_storage *a, size_t n, void *arg)
 {
 	struct xstream *s = arg;
+	struct xs_dial *d = s->dial;
 	char what[300];
 	int r;
 
 	s->q = NULL;
 	if (status < 0) {
-		snprintf(what, sizeof(what), "%s", s->targets[s->target].target);
+		snprintf(what, sizeof(what), "%s", d->targets[d->target].target);
 		tried(s, what, dns_strerror(status));
 		if (status != DNS_ENOTFOUND)
 			s->dns_failed = true;
-		else if (s->srv_none && s->ntargets == 1)
+		else if (s->srv_none && d->ntargets == 1)
 			s->dns_nodomain = true;     /* no SRV and no address: no such domain */
-		s->target++;
+		d->target++;
 		xout_resolve_target(s);
 		return;
 	}
-	s->naddrs = n < 4 ? n : 4;
-	memcpy(s->addrs, a, s->naddrs * sizeof(*a));
-	for (s->addr = 0; s->addr < s->naddrs; s->addr++) {
+	d->naddrs = n < 4 ? n : 4;
+	memcpy(d->addrs, a, d->naddrs * sizeof(*a));
+	for (d->addr = 0; d->addr < d->naddrs; d->addr++) {
 		char as[64];
 
-		if ((r = xs_connect(s, &s->addrs[s->addr])) == 0)
+		if ((r = xs_connect(s, &d->addrs[d->addr])) == 0)
 			return;
-		tried(s, conf_sockaddr_str(&s->addrs[s->addr], as, sizeof(as)), uv_strerror(r));
+		tried(s, conf_sockaddr_str(&d->addrs[d->addr], as, sizeof(as)), uv_strerror(r));
 	}
-	s->target++;
+	d->target++;
 	xout_resolve_target(s);
 }
 
@@ -92,16 +95,17 @@ addr_cb(int status, const struct sockaddr_storage *a, size_t n, void *arg)
 static void
 xout_resolve_target(struct xstream *s)
 {
-	s->naddrs = s->addr = 0;
-	if (s->target >= s->ntargets) {
+	struct xs_dial *d = s->dial;
+	d->naddrs = d->addr = 0;
+	if (d->target >= d->ntargets) {
 		xout_fail(s);
 		return;
 	}
 	s->state = XS_RESOLVING;
-	if (dns_addr(s->gw->dns, s->targets[s->target].target, s->targets[s->target].port, addr_cb,
-	    s, &s->q) < 0) {
-		tried(s, s->targets[s->target].target, "not a valid name");
-		s->target++;
+	if (dns_addr(s->gw->dns, d->targets[d->target].target, d->targets[d->target].port,
+	    addr_cb, s, &s->q) < 0) {
+		tried(s, d->targets[d->target].target, "not a valid name");
+		d->target++;
 		xout_resolve_target(s);
 	}
 }
@@ -110,25 +114,26 @@ static void
 srv_cb(int status, const struct dns_srv *v, size_t n, void *arg)
 {
 	struct xstream *s = arg;
+	struct xs_dial *d = s->dial;
 	char name[CONF_MAX_NAME + 20];
-	size_t have = s->ntargets;
+	size_t have = d->ntargets;
 
 	s->q = NULL;
 	snprintf(name, sizeof(name), "_xmpp-server._tcp.%s", s->remote);
 	if (status == 0) {
 		/* After the direct-TLS targets, if any (XEP-0368 §3). */
-		for (size_t i = 0; i < n && s->ntargets < XS_MAX_TARGETS; i++) {
-			s->target_tls[s->ntargets] = false;
-			s->targets[s->ntargets++] = v[i];
+		for (size_t i = 0; i < n && d->ntargets < XS_MAX_TARGETS; i++) {
+			d->target_tls[d->ntargets] = false;
+			d->targets[d->ntargets++] = v[i];
 		}
 	} else if (status == DNS_ENOTFOUND) {
 		/* RFC 6120 §3.2.2: no SRV, the domain itself on 5269. */
 		s->srv_none = have == 0;
-		if (s->ntargets < XS_MAX_TARGETS) {
-			snprintf(s->targets[s->ntargets].target, sizeof(s->targets[0].target), "%s",
+		if (d->ntargets < XS_MAX_TARGETS) {
+			snprintf(d->targets[d->ntargets].target, sizeof(d->targets[0].target), "%s",
 			    s->remote);
-			s->targets[s->ntargets].port = 5269;
-			s->target_tls[s->ntargets++] = false;
+			d->targets[d->ntargets].port = 5269;
+			d->target_tls[d->ntargets++] = false;
 		}
 	} else if (have == 0) {
 		tried(s, name, dns_strerror(status));
@@ -137,7 +142,7 @@ srv_cb(int status, const struct dns_srv *v, size_t n, void *arg)
 		return;
 	} else
 		tried(s, name, dns_strerror(status));
-	s->target = 0;
+	d->target = 0;
 	xout_resolve_target(s);
 }
 
@@ -147,14 +152,15 @@ static void
 srv_tls_cb(int status, const struct dns_srv *v, size_t n, void *arg)
 {
 	struct xstream *s = arg;
+	struct xs_dial *d = s->dial;
 	char name[CONF_MAX_NAME + 20];
 
 	s->q = NULL;
-	s->ntargets = 0;
+	d->ntargets = 0;
 	if (status == 0)
-		for (size_t i = 0; i < n && s->ntargets < XS_MAX_TARGETS / 2; i++) {
-			s->target_tls[s->ntargets] = true;
-			s->targets[s->ntargets++] = v[i];
+		for (size_t i = 0; i < n && d->ntargets < XS_MAX_TARGETS / 2; i++) {
+			d->target_tls[d->ntargets] = true;
+			d->targets[d->ntargets++] = v[i];
 		}
 	snprintf(name, sizeof(name), "_xmpp-server._tcp.%s", s->remote);
 	if (dns_srv(s->gw->dns, name, srv_cb, s, &s->q) < 0) {
@@ -168,20 +174,22 @@ int
 xout_dial(struct xstream *s)
 {
 	char name[CONF_MAX_NAME + 20];
+	struct xs_dial *d;
 
 	s->state = XS_RESOLVING;
-	s->ntargets = 0;
-	if (s->targets == NULL && (s->targets = calloc(XS_MAX_TARGETS, sizeof(*s->targets))) == NULL)
+	if (s->dial == NULL && (s->dial = calloc(1, sizeof(*s->dial))) == NULL)
 		return -ENOMEM;
+	d = s->dial;
+	d->ntargets = 0;
 	if (s->partner->proxy_fqdn != NULL && s->partner->proxy_fqdn[0]) {
 		/* The partner's configured server (the reference system's
 		 * ProxyFqdn), on 5269. */
-		snprintf(s->targets[0].target, sizeof(s->targets[0].target), "%s",
+		snprintf(d->targets[0].target, sizeof(d->targets[0].target), "%s",
 		    s->partner->proxy_fqdn);
-		s->targets[0].port = 5269;
-		s->target_tls[0] = false;
-		s->ntargets = 1;
-		s->target = 0;
+		d->targets[0].port = 5269;
+		d->target_tls[0] = false;
+		d->ntargets = 1;
+		d->target = 0;
 		xout_resolve_target(s);
 		return 0;
 	}
@@ -196,7 +204,8 @@ xout_dial(struct xstream *s)
 void
 xout_start(struct xstream *s)
 {
-	if (s->target < s->ntargets && s->target_tls[s->target]) {
+	const struct xs_dial *d = s->dial;
+	if (d->target < d->ntargets && d->target_tls[d->target]) {
 		/* XEP-0368: TLS first (SNI and the certificate check name the
 		 * XMPP domain, ALPN xmpp-server); the header once it is up. */
 		s->direct_tls = true;

@@ -150,18 +150,19 @@ xprobe_fail_step(const struct xstream *s)
 static void
 dns_step(struct xprobe *p, const struct xstream *s)
 {
+	const struct xs_dial *d = s->dial;
 	char list[640] = "";
 	size_t n = 0;
 
 	p->res.ntargets = 0;
-	for (size_t i = 0; i < s->ntargets && i < XMPP_PROBE_TARGETS; i++) {
-		snprintf(p->res.targets[i], sizeof(p->res.targets[i]), "%s:%u", s->targets[i].target,
-		    (unsigned)s->targets[i].port);
+	for (size_t i = 0; d != NULL && i < d->ntargets && i < XMPP_PROBE_TARGETS; i++) {
+		snprintf(p->res.targets[i], sizeof(p->res.targets[i]), "%s:%u", d->targets[i].target,
+		    (unsigned)d->targets[i].port);
 		p->res.ntargets++;
 		if (n < sizeof(list))
 			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s (priority %u, weight %u)",
-			    i ? ", " : "", p->res.targets[i], (unsigned)s->targets[i].priority,
-			    (unsigned)s->targets[i].weight);
+			    i ? ", " : "", p->res.targets[i], (unsigned)d->targets[i].priority,
+			    (unsigned)d->targets[i].weight);
 	}
 	if (s->partner && s->partner->proxy_fqdn && s->partner->proxy_fqdn[0])
 		step(p, XMPP_PROBE_DNS, true, -1, "the partner's proxy FQDN %s (no SRV look-up)",
@@ -188,8 +189,9 @@ steps_passed(struct xprobe *p, const struct xstream *s, enum xmpp_probe_step_id 
 		return;
 	snprintf(p->res.address, sizeof(p->res.address), "%s", s->peer);
 	step(p, XMPP_PROBE_CONNECT, true, (int64_t)(s->t_connected - s->t_start),
-	    "%s (%s)%s%s", s->peer, s->target < s->ntargets ? s->targets[s->target].target : "?",
-	    s->tried[0] ? " after: " : "", s->tried);
+	    "%s (%s)%s%s", s->peer,
+	    s->dial && s->dial->target < s->dial->ntargets ? s->dial->targets[s->dial->target].target :
+	    "?", xs_tried(s)[0] ? " after: " : "", xs_tried(s));
 	/* A failed handshake has no version to show; the failure says it. */
 	if (upto <= XMPP_PROBE_CERTIFICATE)
 		return;
