@@ -110,7 +110,7 @@ tick_cb(uv_timer_t *t)
 	uint64_t now = WORKER_NOW(w);
 	unsigned busy;
 
-	busy = load_sample(&w->load, uv_metrics_idle_time(&w->th.loop), w->th.turns, uv_hrtime());
+	busy = load_sample(&w->load, worker_idle_ns(&w->th), w->th.turns, uv_hrtime());
 	tick_pace(w);
 	if (w->load.refused != w->load_reported && now - w->load_report_at >= LOAD_REPORT_MS) {
 		log_warnx("worker %u overloaded: loop busy %u%%, turns of %u ms, admitting %u%% of new "

@@ -146,7 +146,7 @@ admit_new(struct worker *w)
 		uint64_t now = uv_hrtime();
 
 		if (now - w->load.last_ns >= (uint64_t)LOAD_INTERVAL_MS * 1000000u)
-			load_sample(&w->load, uv_metrics_idle_time(&w->th.loop), w->th.turns, now);
+			load_sample(&w->load, worker_idle_ns(&w->th), w->th.turns, now);
 	}
 	return load_admit(&w->load);
 }

@@ -2,7 +2,11 @@
  * worker.h).  uv_async_send coalesces wake-ups; the callback takes the whole
  * mailbox at once, so a burst of mail costs one wake-up. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "sipedge/worker.h"
 
@@ -69,8 +73,7 @@ worker_init(struct worker_thread *wt, worker_mail_cb mail_cb, worker_stop_cb sto
 	}
 	wt->loop_open = true;
 	wt->loop.data = wt;
-	/* uv_metrics_idle_time: how busy the loop is (the proxy's overload control). */
-	(void)uv_loop_configure(&wt->loop, UV_METRICS_IDLE_TIME);
+	wt->schedstat_fd = -1;
 	if ((rc = uv_async_init(&wt->loop, &wt->async, mailbox_cb)) < 0)
 		return rc;
 	wt->async.data = wt;
@@ -92,6 +95,32 @@ thread_main(void *arg)
 	/* Whatever is left (timers of finished transactions…) gets closed. */
 	uv_walk(&wt->loop, close_walk_cb, NULL);
 	uv_run(&wt->loop, UV_RUN_DEFAULT);
+}
+
+uint64_t
+worker_idle_ns(struct worker_thread *wt)
+{
+	unsigned long long run = 0, wait = 0;
+	uint64_t now = uv_hrtime(), busy;
+	struct timespec ts;
+	char buf[96];
+	ssize_t n;
+
+	if (!wt->schedstat_tried) {
+		wt->schedstat_tried = true;
+		wt->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	}
+	if (wt->schedstat_fd >= 0 && (n = pread(wt->schedstat_fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		if (sscanf(buf, "%llu %llu", &run, &wait) == 2) {
+			busy = (uint64_t)run + (uint64_t)wait;
+			return busy < now ? now - busy : 0;
+		}
+	}
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	busy = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return busy < now ? now - busy : 0;
 }
 
 int
@@ -160,6 +189,9 @@ worker_fini(struct worker_thread *wt, void (*drop)(struct worker_mail *m))
 	}
 	uv_loop_close(&wt->loop);
 	wt->loop_open = false;
+	if (wt->schedstat_fd >= 0)
+		close(wt->schedstat_fd);
+	wt->schedstat_fd = -1;
 	pthread_mutex_destroy(&wt->lock);
 }
 
@@ -167,4 +199,8 @@ void
 worker_after_fork(struct worker_thread *wt)
 {
 	uv_loop_fork(&wt->loop);
+	if (wt->schedstat_fd >= 0)         /* another process's thread */
+		close(wt->schedstat_fd);
+	wt->schedstat_fd = -1;
+	wt->schedstat_tried = false;
 }

@@ -5,7 +5,7 @@
  * route or a next-hop write exists, keeps the requests it admits fast; letting
  * the kernel's socket buffers fill instead would delay every one of them.
  *
- * Pure arithmetic: the caller measures (uv_metrics_idle_time) and feeds
+ * Pure arithmetic: the caller measures (worker_idle_ns) and feeds
  * load_update(); load_admit() is called once per new request. */
 #ifndef SIPEDGE_LOAD_H
 #define SIPEDGE_LOAD_H

@@ -25,11 +25,13 @@ typedef void (*worker_stop_cb)(struct worker_thread *wt);
 struct worker_thread {
 	uv_loop_t loop;
 	void *ud;                          /* the owner's */
-	/* How busy the loop is: uv_metrics_idle_time(&loop) for the time it
-	 * waited for input, and the turns it made (each poll for input and the
-	 * work on what it returned), read on the worker's own thread. */
+	/* How busy the loop is: worker_idle_ns for the time it waited for
+	 * input, and the turns it made (each poll for input and the work on
+	 * what it returned), read on the worker's own thread. */
 	uint64_t turns;
 	/* private */
+	int schedstat_fd;                  /* /proc/thread-self/schedstat, or -1 */
+	bool schedstat_tried;
 	uv_thread_t thread;
 	bool started, loop_open, stop_asked;
 	uv_async_t async;
@@ -56,6 +58,13 @@ void worker_stop(struct worker_thread *wt);
  * it to drop (which may be NULL to free nothing).  The thread's memory is the
  * caller's. */
 void worker_fini(struct worker_thread *wt, void (*drop)(struct worker_mail *m));
+/* On the worker's own thread: the time it has spent waiting for input, in
+ * nanoseconds since some fixed point (non-decreasing), for the overload
+ * control.  That is the wall clock less the time the thread ran or waited to
+ * run, as the kernel counts them (/proc/thread-self/schedstat; its CPU time
+ * where that file is missing).  libuv's own measure (UV_METRICS_IDLE_TIME)
+ * costs an extra epoll_wait with no timeout on every turn of the loop. */
+uint64_t worker_idle_ns(struct worker_thread *wt);
 /* The loop was made before fork(): renew its kernel state in the child. */
 void worker_after_fork(struct worker_thread *wt);
 

@@ -1,8 +1,10 @@
 /* test_load.c: unit tests for load.c (overload control: busy share of a
  * worker's loop -> share of new requests admitted). */
 #include <stdio.h>
+#include <time.h>
 
 #include "sipedge/load.h"
+#include "sipedge/worker.h"
 #include "unit.h"
 
 /* Of n new requests, how many does l admit? */
@@ -130,11 +132,58 @@ test_load_sample(void)
 	return 0;
 }
 
+/* worker_idle_ns on a worker's thread: a thread that sleeps is idle, one
+ * that computes is not (the kernel's count of its running time). */
+struct idle_probe {
+	struct worker_mail m;
+	uint64_t slept, spun;              /* idle time gained over each 100 ms */
+	bool done;
+};
+
+static void
+idle_mail_cb(struct worker_thread *wt, struct worker_mail *m)
+{
+	struct idle_probe *p = (struct idle_probe *)m;
+	uint64_t a, b, t0;
+	volatile uint64_t x = 0;
+
+	a = worker_idle_ns(wt);
+	nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+	b = worker_idle_ns(wt);
+	p->slept = b - a;
+	t0 = uv_hrtime();
+	while (uv_hrtime() - t0 < 100000000u)
+		x++;
+	p->spun = worker_idle_ns(wt) - b;
+	__atomic_store_n(&p->done, true, __ATOMIC_RELEASE);
+}
+
+static int
+test_load_worker_idle(void)
+{
+	struct worker_thread wt = { 0 };
+	struct idle_probe p = { 0 };
+
+	CHECK_EQ_INT(worker_init(&wt, idle_mail_cb, NULL, NULL), 0);
+	CHECK_EQ_INT(worker_start(&wt), 0);
+	CHECK_EQ_INT(worker_post(&wt, &p.m), 0);
+	while (!__atomic_load_n(&p.done, __ATOMIC_ACQUIRE))
+		nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+	worker_stop(&wt);
+	worker_fini(&wt, NULL);
+	printf("# idle gained: %.1f ms asleep, %.1f ms computing (of 100 each)\n",
+	    (double)p.slept / 1e6, (double)p.spun / 1e6);
+	CHECK(p.slept >= 80000000u);
+	CHECK(p.spun <= 30000000u);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	UNIT(test_load_idle_admits_all),
 	UNIT(test_load_overload_sheds),
 	UNIT(test_load_hold_and_recover),
 	UNIT(test_load_sample),
+	UNIT(test_load_worker_idle),
 	{ NULL, NULL },
 };
 
