@@ -365,11 +365,11 @@ xmpp_parser_sleep(struct xmpp_parser *p)
 {
 	struct xmpp_xml__quota *saved = xmpp_xml__cur_quota;
 
-	if (p->x == NULL)
-		return 0;
 	if (p->doc_mode || p->in_feed || p->status || !p->opened || p->closed || p->ended ||
 	    p->doc != NULL || p->fed != p->mark || p->text_len != 0)
 		return -EAGAIN;
+	if (p->x == NULL)
+		return 0;                  /* asleep already */
 	xmpp_xml__cur_quota = &p->q;
 	XML_ParserFree(p->x);
 	xmpp_xml__cur_quota = saved;

@@ -19,12 +19,19 @@
  * of the input as a new stream, after <success/> under the authenticated
  * limits; after the others it goes on with the same stream.
  *
+ * With the high bit of octet 1 set, the stream is also read a second time
+ * with xmpp_parser_sleep tried after every read (an idle stream giving its
+ * expat back), and must give the same elements, stream events and outcome
+ * (unless either read ran out of expat's memory quota: a woken parser holds
+ * less than one that has seen the whole stream).
+ *
  * Invariants: a read is used whole (0), up to the end of an element asked to
  * pause (1), or the stream fails with -EPROTO and a condition, after which
  * every read fails alike; xmpp_parser_bytes counts what was used; each
  * element, serialized in the stream's default namespace and parsed again in
  * a stream declaring the same, is the same tree; a copy of it too; a
- * document that parses also goes round. */
+ * document that parses also goes round; a sleep is refused (-EAGAIN) or
+ * leaves the parser asleep, and changes nothing the stream's owner sees. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,7 +47,20 @@ struct run {
 	bool paused;                   /* the element callback asked to */
 	bool restart;                  /* and the stream restarts */
 	bool authed;
+	uint64_t digest;               /* of the events, in order */
 };
+
+/* FNV-1a over the events a stream's owner sees. */
+static void
+mix(struct run *r, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	if (r->digest == 0)
+		r->digest = 14695981039346656037ull;
+	for (size_t i = 0; i < n; i++)
+		r->digest = (r->digest ^ c[i]) * 1099511628211ull;
+}
 
 /* Two trees are the same: names, namespaces, attributes in order, text,
  * children, and the links between them. */
@@ -165,6 +185,8 @@ on_open(void *ud, const struct xml_elem *h, const char *dflt)
 	r->dflt_long = n >= sizeof(r->dflt);
 	if (!r->dflt_long)
 		memcpy(r->dflt, dflt, n + 1);
+	mix(r, "open", 5);
+	mix(r, dflt, n + 1);
 	return 0;
 }
 
@@ -178,6 +200,14 @@ on_elem(void *ud, struct xml_doc *d)
 
 	FUZZ_CHECK(e != NULL && e->parent == NULL && e->next == NULL);
 	FUZZ_CHECK(xml_doc_size(d) > 0);
+	{
+		struct xml_buf b = { 0 };
+
+		FUZZ_CHECK(xml_serialize(&b, e, "") == 0);
+		mix(r, "elem", 5);
+		mix(r, b.p, b.len);
+		xml_buf_free(&b);
+	}
 	if (!r->dflt_long)
 		round_trip(e, r->dflt);
 	if (xml_doc_copy(&copy, e) == 0) {
@@ -199,7 +229,7 @@ on_elem(void *ud, struct xml_doc *d)
 static int
 on_close(void *ud)
 {
-	(void)ud;
+	mix(ud, "close", 6);
 	return 0;
 }
 
@@ -228,35 +258,32 @@ next_read(unsigned mode, unsigned seed, uint32_t *state, size_t left)
 	return n < left ? n : left;
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* What one reading of the stream came to. */
+struct outcome {
+	uint64_t digest;
+	unsigned long long used_total;
+	enum xmpp_serr err;            /* XMPP_SERR_NONE: no failure */
+	bool nomem;                    /* it failed on expat's memory quota */
+};
+
+/* Read the stream as mode and seed say, trying a sleep after every read if
+ * sleepy. */
+static void
+read_stream(const uint8_t *data, size_t size, unsigned mode, unsigned seed,
+    const struct xmpp_parser_limits *limits, bool sleepy, struct outcome *o)
 {
-	struct xmpp_parser_limits lim;
+	struct xmpp_parser_limits lim = *limits;
 	struct run r = { 0 };
-	unsigned mode = 0, seed = 0;
-	uint32_t state;
+	uint32_t state = seed;
 	unsigned long long used_total = 0;
 	size_t off = 0;
-	int failed = 0;
 
-	xmpp_parser_limits_default(&lim);
-	if (size >= 3 && data[0] < 0x08) {
-		mode = data[0];
-		seed = data[1];
-		if (mode & 4) {
-			lim.stanza_max = 64 + 16 * (size_t)data[2];
-			lim.depth_max = 4;
-			lim.attrs_max = 8;
-			lim.elems_max = 32;
-			lim.memory_max = 64 * 1024;
-		}
-		data += 3;
-		size -= 3;
+	memset(o, 0, sizeof(*o));
+	if (xmpp_parser_new(&lim, &cbs, &r, &r.p) < 0) {
+		o->nomem = true;
+		return;
 	}
-	state = seed;
-	if (xmpp_parser_new(&lim, &cbs, &r, &r.p) < 0)
-		return 0;
-	while (off < size && !failed) {
+	while (off < size) {
 		size_t n = next_read(mode, seed, &state, size - off), used = 12345;
 		int rc;
 
@@ -276,7 +303,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(e != XMPP_SERR_NONE && text != NULL && text[0] != '\0');
 			FUZZ_CHECK(!big || e == XMPP_SERR_POLICY_VIOLATION);
 			FUZZ_CHECK(xmpp_parser_feed(r.p, "<a/>", 4, &used) == rc && used == 0);
-			failed = 1;
+			FUZZ_CHECK(xmpp_parser_sleep(r.p) == -EAGAIN);
+			o->err = e;
+			/* Out of expat's quota (or of memory), not a stream
+			 * that could not be resumed after a sleep: that
+			 * needs no more than the stream's start did. */
+			o->nomem = rc == -ENOMEM || (e == XMPP_SERR_RESOURCE_CONSTRAINT &&
+			    strcmp(text, "the stream could not be resumed") != 0);
 			break;
 		}
 		used_total += n;
@@ -292,8 +325,48 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				xmpp_parser_set_limits(r.p, &lim);
 			}
 		}
+		if (sleepy) {
+			int sl = xmpp_parser_sleep(r.p);
+
+			FUZZ_CHECK(sl == 0 || sl == -EAGAIN);
+			FUZZ_CHECK(sl != 0 || xmpp_parser_asleep(r.p));
+		}
 	}
+	o->digest = r.digest;
+	o->used_total = used_total;
 	xmpp_parser_free(r.p);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct xmpp_parser_limits lim;
+	struct outcome o, slept;
+	unsigned mode = 0, seed = 0;
+
+	xmpp_parser_limits_default(&lim);
+	if (size >= 3 && data[0] < 0x08) {
+		mode = data[0];
+		seed = data[1];
+		if (mode & 4) {
+			lim.stanza_max = 64 + 16 * (size_t)data[2];
+			lim.depth_max = 4;
+			lim.attrs_max = 8;
+			lim.elems_max = 32;
+			lim.memory_max = 64 * 1024;
+		}
+		data += 3;
+		size -= 3;
+	}
+	read_stream(data, size, mode, seed & 0x7f, &lim, false, &o);
+	if (seed & 0x80) {
+		read_stream(data, size, mode, seed & 0x7f, &lim, true, &slept);
+		if (!o.nomem && !slept.nomem) {
+			FUZZ_CHECK(o.digest == slept.digest);
+			FUZZ_CHECK(o.err == slept.err);
+			FUZZ_CHECK(o.used_total == slept.used_total);
+		}
+	}
 	doc_round_trip(data, size);
 	return 0;
 }

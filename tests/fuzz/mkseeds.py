@@ -603,6 +603,15 @@ def xmpp_seeds():
                                 + "<m a='1' b='2' c='3' d='4' e='5' f='6' g='7' h='8' i='9'/>"
                                 + "<m>" + "<x/>" * 40 + "</m>" + "<m>" + "y" * 400 + "</m>",
         "ctl-keepalives.bin": "\x02\x07\x00" + xmpp_hdr() + " " * 3000 + "<message/>" + "\n" * 3000,
+        # Read again with a sleep tried after every read (the high bit of
+        # octet 1): one octet per read through the restarts; 6-octet reads
+        # of stanzas and keep-alives; random reads of dialback and stanzas.
+        "ctl-sleep-bytewise-restarts.bin": "\x01\x80\x00" + xmpp_hdr(sid="s1") + features_tls
+                                           + "<proceed xmlns='%s'/>" % tls_ns + after_tls,
+        "ctl-sleep-reads6.bin": "\x02\x85\x00" + xmpp_hdr() + stanzas + "  \n " + stanzas
+                                + "</stream:stream>",
+        "ctl-sleep-random-reads.bin": "\x03\xaa\x00" + xmpp_hdr() + dialback + stanzas,
+        "ctl-sleep-small-limits.bin": "\x06\x83\x10" + xmpp_hdr() + stanzas + "<x:y/>",
     }
     return {k: v.encode("latin-1") if isinstance(v, str) else v for k, v in seeds.items()}
 
