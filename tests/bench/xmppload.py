@@ -212,16 +212,25 @@ def commands():
                 yield json.loads(line.decode())
 
 
+def next_command(cmds, socks, incoming):
+    """The next command, the streams read while none comes; None (said) when
+    a stream closed."""
+    while True:
+        cmd = next(cmds)
+        if cmd is not None:
+            return cmd
+        if not read_ready(socks, incoming, 0.05):
+            emit({"event": "error", "reason": "a stream closed"})
+            return None
+
+
 def run_send(a, socks, incoming):
     rr = 0
     cmds = commands()
     while True:
-        cmd = next(cmds)
+        cmd = next_command(cmds, socks, incoming)
         if cmd is None:
-            if not read_ready(socks, incoming, 0.05):
-                emit({"event": "error", "reason": "a stream closed"})
-                return 1
-            continue
+            return 1
         if cmd["cmd"] == "quit":
             return 0
         if cmd["cmd"] == "report":
@@ -261,12 +270,9 @@ def run_send(a, socks, incoming):
 def run_recv(a, socks, incoming, lat):
     cmds = commands()
     while True:
-        cmd = next(cmds)
+        cmd = next_command(cmds, socks, incoming)
         if cmd is None:
-            if not read_ready(socks, incoming, 0.05):
-                emit({"event": "error", "reason": "a stream closed"})
-                return 1
-            continue
+            return 1
         if cmd["cmd"] == "quit":
             return 0
         if cmd["cmd"] == "report":
