@@ -96,6 +96,7 @@ static void
 xout_resolve_target(struct xstream *s)
 {
 	struct xs_dial *d = s->dial;
+
 	d->naddrs = d->addr = 0;
 	if (d->target >= d->ntargets) {
 		xout_fail(s);
@@ -205,6 +206,7 @@ void
 xout_start(struct xstream *s)
 {
 	const struct xs_dial *d = s->dial;
+
 	if (d->target < d->ntargets && d->target_tls[d->target]) {
 		/* XEP-0368: TLS first (SNI and the certificate check name the
 		 * XMPP domain, ALPN xmpp-server); the header once it is up. */

@@ -542,9 +542,11 @@ xmpp_xml__parser_init(struct xmpp_parser **out, const struct xmpp_parser_limits 
 	p->q.own_pages = !doc_mode;        /* a stream's: see xmpp_xml_mem.c */
 	p->gen = 1;
 	xmpp_xml__cur_quota = &p->q;
-	p->x = XML_ParserCreate_MM("UTF-8", &xmpp_xml__mem_suite, (const XML_Char[]){ XMPP_XML__NS_SEP, 0 });
+	p->x = XML_ParserCreate_MM("UTF-8", &xmpp_xml__mem_suite,
+	    (const XML_Char[]){ XMPP_XML__NS_SEP, 0 });
 	xmpp_xml__cur_quota = saved;
 	if (p->x == NULL) {
+		xmpp_xml__arena_free(p->q.arena);
 		free(p);
 		return -ENOMEM;
 	}

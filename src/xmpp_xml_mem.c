@@ -245,17 +245,38 @@ owner_quota(const struct blk *b)
 	return ((const struct xmpp_xml__arena *)b->owner)->q;
 }
 
-/* A block of n octets for q: from its arena when it uses pages of its own
- * (made on the first block), else from malloc. */
+/* A block of n octets from arena a: of the class that holds it, or a
+ * mapping of its own. */
 static struct blk *
-take(struct xmpp_xml__quota *q, size_t n)
+take_arena(struct xmpp_xml__arena *a, size_t n)
 {
 	size_t total = sizeof(struct blk) + n;
 	struct blk *b;
 	int cls;
 
+	if ((cls = class_of(total)) >= 0) {
+		if ((b = arena_take(a, (unsigned)cls)) == NULL)
+			return NULL;
+		b->cls = (uint16_t)cls;
+	} else {
+		if ((b = map(align_up(total, 4096))) == NULL)
+			return NULL;
+		a->mapped += align_up(total, 4096);
+		b->cls = CLS_BIG;
+	}
+	b->owner = a;
+	return b;
+}
+
+/* A block of n octets for q: from its arena when it uses pages of its own
+ * (made on the first block), else from malloc. */
+static struct blk *
+take(struct xmpp_xml__quota *q, size_t n)
+{
+	struct blk *b;
+
 	if (q == NULL || !q->own_pages) {
-		if ((b = malloc(total)) == NULL)
+		if ((b = malloc(sizeof(*b) + n)) == NULL)
 			return NULL;
 		b->owner = q;
 		b->cls = CLS_NONE;
@@ -263,18 +284,18 @@ take(struct xmpp_xml__quota *q, size_t n)
 	}
 	if (q->arena == NULL && (q->arena = arena_new(q)) == NULL)
 		return NULL;
-	if ((cls = class_of(total)) >= 0) {
-		if ((b = arena_take(q->arena, (unsigned)cls)) == NULL)
-			return NULL;
-		b->cls = (uint16_t)cls;
-	} else {
-		if ((b = map(align_up(total, 4096))) == NULL)
-			return NULL;
-		q->arena->mapped += align_up(total, 4096);
-		b->cls = CLS_BIG;
+	return take_arena(q->arena, n);
+}
+
+/* b now holds n octets: the rest of its class is off limits. */
+static void
+set_size(struct blk *b, size_t n)
+{
+	b->size = (uint32_t)n;
+	if (b->cls < NCLS) {
+		UNPOISON(b + 1, n);
+		POISON((char *)(b + 1) + n, cls_size(b->cls) - sizeof(*b) - n);
 	}
-	b->owner = q->arena;
-	return b;
 }
 
 static void
@@ -316,9 +337,7 @@ quota_malloc(size_t n)
 		}
 		return NULL;
 	}
-	b->size = (uint32_t)n;
-	if (b->cls < NCLS)
-		POISON((char *)(b + 1) + n, cls_size(b->cls) - sizeof(*b) - n);
+	set_size(b, n);
 	return b + 1;
 }
 
@@ -337,62 +356,41 @@ quota_free(void *ptr)
 static void *
 quota_realloc(void *ptr, size_t n)
 {
-	struct xmpp_xml__quota *q, *saved;
+	struct xmpp_xml__quota *q;
 	struct blk *b, *nb;
-	void *np;
+	size_t old;
 
 	if (ptr == NULL)
 		return quota_malloc(n);
 	b = (struct blk *)ptr - 1;
 	q = owner_quota(b);
+	old = b->size;
 	if (n > UINT32_MAX - sizeof(*b))
 		return NULL;
-	if (b->cls == CLS_NONE) {
-		if (n > b->size && !charge(q, n - b->size))
-			return NULL;
-		if ((nb = realloc(b, sizeof(*b) + n)) == NULL) {
-			if (q && n > b->size)
-				q->used -= n - b->size;
-			if (q)
-				q->sysfail = true;
-			return NULL;
-		}
-		if (q && n < nb->size)
-			q->used -= nb->size - n;
-		nb->size = (uint32_t)n;
-		return nb + 1;
-	}
-	/* An arena block: in place while its class holds it, else moved
-	 * (within the arena it came from, whichever is current). */
-	if (b->cls != CLS_BIG && sizeof(*b) + n <= cls_size(b->cls)) {
-		if (n > b->size && !charge(q, n - b->size))
-			return NULL;
-		if (n < b->size)
-			credit(q, b->size - n);
-		b->size = (uint32_t)n;
-		UNPOISON(ptr, n);
-		POISON((char *)ptr + n, cls_size(b->cls) - sizeof(*b) - n);
-		return ptr;
-	}
-	saved = xmpp_xml__cur_quota;
-	xmpp_xml__cur_quota = q;
-	if (q->arena != b->owner) {
-		/* An old arena (a compaction under way): its parser is not
-		 * worked on any more, but stay correct if it were. */
-		struct xmpp_xml__arena *cur = q->arena;
-
-		q->arena = b->owner;
-		np = quota_malloc(n);
-		q->arena = cur;
-	} else {
-		np = quota_malloc(n);
-	}
-	xmpp_xml__cur_quota = saved;
-	if (np == NULL)
+	/* Only the difference is charged, as realloc would need. */
+	if (n > old && !charge(q, n - old))
 		return NULL;
-	memcpy(np, ptr, b->size < n ? b->size : n);
-	quota_free(ptr);
-	return np;
+	if (b->cls == CLS_NONE) {
+		nb = realloc(b, sizeof(*b) + n);
+	} else if (b->cls != CLS_BIG && sizeof(*b) + n <= cls_size(b->cls)) {
+		nb = b;                    /* its class still holds it */
+	} else if ((nb = take_arena(b->owner, n)) != NULL) {
+		/* Moved within the arena it came from (an old parser's, while
+		 * a compaction makes a new one, stays in its own). */
+		memcpy(nb + 1, ptr, old < n ? old : n);
+		give(b);
+	}
+	if (nb == NULL) {
+		if (n > old)
+			credit(q, n - old);
+		if (q)
+			q->sysfail = true;
+		return NULL;
+	}
+	if (n < old)
+		credit(q, old - n);
+	set_size(nb, n);
+	return nb + 1;
 }
 
 const XML_Memory_Handling_Suite xmpp_xml__mem_suite = {
