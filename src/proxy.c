@@ -213,6 +213,10 @@ proxy_new(const struct conf *c, struct proxy **out, char *err, size_t errlen)
 		snprintf(err, errlen, "health: %s", strerror(-rc));
 		goto out;
 	}
+	if ((rc = xmpp_share_new(&px->xshare)) < 0) {
+		snprintf(err, errlen, "xmpp: %s", strerror(-rc));
+		goto out;
+	}
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	px->nworkers = c->workers ? c->workers : (unsigned)(ncpu > 0 ? ncpu : 1);
@@ -411,6 +415,7 @@ proxy_free(struct proxy *px)
 	if (px->pol)
 		policy_unref(px->pol);
 	health_free(px->health);
+	xmpp_share_free(px->xshare);
 	proxy_tls_free(&px->tls);
 	explicit_bzero(&px->key, sizeof(px->key));
 	free(px);

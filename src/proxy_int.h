@@ -113,6 +113,7 @@ struct post {
 	bool trace_on;
 	char trace_domain[CONF_MAX_NAME];
 	char key[KEY_MAX];              /* POST_XMPP*: the transaction (server key) */
+	bool handed;                    /* POST_XMPP: counted in xmpp_share_handed */
 	enum diag_code diag;            /* POST_XMPP_DONE */
 	char text[384];
 	struct xmpp_answer *answer;     /* POST_XMPP_DONE: more for the response, or NULL */
@@ -175,6 +176,7 @@ struct proxy {
 	struct health *health;          /* next hops that failed, process-wide */
 	struct worker *workers;
 	unsigned nworkers;
+	struct xmpp_share *xshare;      /* what worker 0's XMPP gateway shares (xmpp.h) */
 	unsigned short port[2];         /* our port on each side (Via, Record-Route) */
 	enum tp_kind kind[2];           /* our transport on each side */
 };
@@ -346,6 +348,10 @@ void proxy_xmpp_forward(struct txn *t);
  * goes to worker `from` as POST_XMPP_DONE.  Takes msg. */
 void xmpp_sip_request(struct worker *w, msg_t *msg, const char *domain, const char *key,
     unsigned from);
+/* On another worker: t's MESSAGE translated and written straight to the
+ * stream that is up (xmpp_share.c), or answered for what it lacks: 0 (t is
+ * answered); -EAGAIN: hand it to worker 0. */
+int xmpp_sip_direct(struct worker *w, struct txn *t, const char *domain);
 /* The outcome of a POST_XMPP, on the transaction's worker (a may be NULL). */
 void proxy_xmpp_done(struct worker *w, const char *key, int status, enum diag_code d,
     const char *text, const struct xmpp_answer *a);

@@ -55,6 +55,9 @@ proxy_xmpp_start(struct worker *w, char *err, size_t errlen)
 		w->xgw = NULL;
 		return rc;
 	}
+	/* The other workers write their MESSAGEs to the streams that are up
+	 * and read the threads (xmpp_share.c). */
+	xmpp_gw_share(w->xgw, px->xshare, w->xthr);
 	xmpp_gw_start(w->xgw);
 	return 0;
 }
@@ -96,6 +99,8 @@ proxy_xmpp_forward(struct txn *t)
 	struct post *p;
 	msg_t *copy;
 
+	if (w != w0 && xmpp_sip_direct(w, t, t->op.domain) == 0)
+		return;                        /* on the stream (or refused) here */
 	if ((copy = msg_dup(t->req)) == NULL || (p = calloc(1, sizeof(*p))) == NULL) {
 		if (copy)
 			msg_destroy(copy);
@@ -116,7 +121,12 @@ proxy_xmpp_forward(struct txn *t)
 		proxy_post_free(p);
 		return;
 	}
-	proxy_post(w0, p);                     /* refused (stopping): Timer F answers */
+	/* Until worker 0 has it on its way, this worker's later MESSAGEs
+	 * follow it there rather than pass it. */
+	p->handed = true;
+	xmpp_share_handed(w->px->xshare, +1);
+	if (proxy_post(w0, p) < 0)             /* refused (stopping): Timer F answers */
+		xmpp_share_handed(w->px->xshare, -1);
 }
 
 void

@@ -487,6 +487,8 @@ relay_on_post(struct worker *w, struct post *p)
 	case POST_XMPP:
 		xmpp_sip_request(w, p->msg, p->trace_domain, p->key, p->from);
 		p->msg = NULL;
+		if (p->handed)
+			xmpp_share_handed(w->px->xshare, -1);
 		break;
 	case POST_XMPP_DONE:
 		proxy_xmpp_done(w, p->key, p->status, p->diag, p->text, p->answer);

@@ -292,6 +292,7 @@ stats_total_sub(struct stats_total *t, const struct stats_total *b)
 		x->stanzas_in = sub(x->stanzas_in, y->stanzas_in);
 		x->stanzas_out = sub(x->stanzas_out, y->stanzas_out);
 		x->stanzas_failed = sub(x->stanzas_failed, y->stanzas_failed);
+		x->stanzas_out_direct = sub(x->stanzas_out_direct, y->stanzas_out_direct);
 		x->presence_limited = sub(x->presence_limited, y->presence_limited);
 		x->bytes_in = sub(x->bytes_in, y->bytes_in);
 		x->bytes_out = sub(x->bytes_out, y->bytes_out);
@@ -372,6 +373,7 @@ stats_xmpp_json(const struct xmpp_counters *x, struct json_out *o)
 	json_out_key_uint(o, "stream_errors_sent", x->stream_errors_sent);
 	json_dirs(o, "stanzas", (const uint64_t[2]){ x->stanzas_in, x->stanzas_out });
 	json_out_key_uint(o, "stanzas_failed", x->stanzas_failed);
+	json_out_key_uint(o, "stanzas_out_direct", x->stanzas_out_direct);
 	json_out_key_uint(o, "presence_limited", x->presence_limited);
 	json_dirs(o, "bytes", (const uint64_t[2]){ x->bytes_in, x->bytes_out });
 	json_out_key_uint(o, "streams_open", x->open_streams);
@@ -508,6 +510,9 @@ prom_xmpp(const struct xmpp_counters *x, FILE *f)
 	prom_dirs(f, "xmpp_stanzas_total", x->stanzas_in, x->stanzas_out);
 	prom_one(f, "xmpp_stanzas_failed_total", "counter",
 	    "Stanzas for XMPP partners that could not be sent.", x->stanzas_failed);
+	prom_one(f, "xmpp_stanzas_direct_total", "counter",
+	    "Of the stanzas sent, those the SIP request's own worker wrote to the stream.",
+	    x->stanzas_out_direct);
 	prom_one(f, "xmpp_presence_limited_total", "counter",
 	    "Presence stanzas refused over a partner's xmpp-presence-rate.", x->presence_limited);
 	prom_head(f, "xmpp_bytes_total", "counter", "Octets on the wire of XMPP streams.");

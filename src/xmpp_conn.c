@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sipedge/log.h"
 #include "xmpp_int.h"
@@ -36,6 +37,7 @@ xs_free(struct xstream *s)
 	tls_sess_free(s->tls);
 	xmpp_parser_free(s->parser);
 	free(s->dial);
+	free(s->rest);
 	xgw_unlink(s);
 	free(s);
 }
@@ -51,6 +53,7 @@ xs_abort(struct xstream *s)
 {
 	if (s->state == XS_CLOSED)
 		return;
+	xs_unshare(s);
 	s->state = XS_CLOSED;
 	if (s->q) {
 		dns_cancel(s->q);
@@ -78,11 +81,15 @@ xs_finish(struct xstream *s)
 {
 	if (s->state == XS_CLOSED)
 		return;
+	xs_unshare(s);
 	s->state = XS_CLOSING;
 	if (!s->tcp_open) {
 		xs_abort(s);
 		return;
 	}
+	xs_take_rest(s);
+	if (s->state == XS_CLOSED)
+		return;
 	/* uv_shutdown waits for the queued writes, then sends FIN. */
 	s->shutdown.data = s;
 	if (uv_shutdown(&s->shutdown, (uv_stream_t *)&s->tcp, xs_shutdown_cb) < 0)
@@ -95,7 +102,9 @@ xs_write_cb(uv_write_t *req, int status)
 	struct xs_write *w = (struct xs_write *)req;
 	struct xstream *s = w->s;
 
+	xgw_lock(s->gw);
 	s->wq_bytes -= w->len;
+	xgw_unlock(s->gw);
 	free(w->buf);
 	free(w);
 	if (status < 0 && status != UV_ECANCELED && s->state != XS_CLOSED) {
@@ -104,8 +113,34 @@ xs_write_cb(uv_write_t *req, int status)
 	}
 }
 
+/* Hand what another worker left (its octets counted in wq_bytes already) to
+ * libuv, before anything written after it; the share's lock held. */
+static int
+xs_queue_rest(struct xstream *s)
+{
+	struct xs_write *w;
+	uv_buf_t b;
+	int r;
+
+	if (s->rest == NULL)
+		return 0;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -ENOMEM;
+	w->s = s;
+	w->buf = s->rest;
+	w->len = s->rest_len;
+	b = uv_buf_init(w->buf, (unsigned)w->len);
+	if ((r = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, xs_write_cb)) < 0) {
+		free(w);
+		return r;
+	}
+	s->rest = NULL;
+	s->rest_len = 0;
+	return 0;
+}
+
 /* Write octets as they are (ciphertext, or plain TCP); buf is taken over
- * when owned. */
+ * when owned.  The share's lock held. */
 static int
 xs_write_wire(struct xstream *s, char *buf, size_t len, bool owned)
 {
@@ -117,6 +152,11 @@ xs_write_wire(struct xstream *s, char *buf, size_t len, bool owned)
 		if (owned)
 			free(buf);
 		return -EPIPE;
+	}
+	if ((r = xs_queue_rest(s)) < 0) {
+		if (owned)
+			free(buf);
+		return r;
 	}
 	s->bytes_out += len;
 	s->gw->ctr.bytes_out += len;
@@ -174,10 +214,13 @@ xs_tls_flush(struct xstream *s)
 {
 	char *out;
 	size_t n;
+	int r = 0;
 
-	if ((n = tls_sess_output(s->tls, &out)) == 0)
-		return 0;
-	return xs_write_wire(s, out, n, true);
+	xgw_lock(s->gw);
+	if ((n = tls_sess_output(s->tls, &out)) != 0)
+		r = xs_write_wire(s, out, n, true);
+	xgw_unlock(s->gw);
+	return r;
 }
 
 void
@@ -185,16 +228,18 @@ xs_tls_close(struct xstream *s)
 {
 	if (s->tls == NULL || !s->tls_up)
 		return;
+	xgw_lock(s->gw);
 	tls_sess_close_notify(s->tls);
 	(void)xs_tls_flush(s);
+	xgw_unlock(s->gw);
 }
 
-int
-xs_write(struct xstream *s, const char *buf, size_t len)
+static int
+xs_write_locked(struct xstream *s, const char *buf, size_t len, uint64_t now)
 {
 	if (s->state == XS_CLOSED || !s->tcp_open)
 		return -EPIPE;
-	s->t_out = uv_now(s->gw->loop);
+	s->t_out = now;
 	if (s->tls == NULL)
 		return xs_write_wire(s, (char *)buf, len, false);
 	if (!s->tls_up)
@@ -202,6 +247,119 @@ xs_write(struct xstream *s, const char *buf, size_t len)
 	if (tls_sess_write(s->tls, buf, len) < 0)
 		return -EPROTO;
 	return xs_tls_flush(s);
+}
+
+int
+xs_write(struct xstream *s, const char *buf, size_t len)
+{
+	int r;
+
+	xgw_lock(s->gw);
+	r = xs_write_locked(s, buf, len, uv_now(s->gw->loop));
+	xgw_unlock(s->gw);
+	return r;
+}
+
+/* ---- writes from other workers (xmpp_share.c) ----------------------------
+ * A stanza from a SIP request that another worker holds is written by that
+ * worker, the share's lock held, when the stream has nothing queued: TLS
+ * encrypts it and write(2) puts it on the socket, which libuv's loop on
+ * worker 0 does not touch while its queue is empty.  What the socket does
+ * not take is left in s->rest for worker 0 to queue first (kicked). */
+
+int
+xs_write_other(struct xstream *s, const char *buf, size_t len, uint64_t now)
+{
+	char *out = (char *)buf;
+	size_t n = len, done = 0;
+	ssize_t k;
+	int e = 0;
+
+	if (!s->shared || s->wq_bytes != 0 || s->wire_failed)
+		return -EAGAIN;
+	if (s->tls != NULL &&
+	    (tls_sess_write(s->tls, buf, len) < 0 || (n = tls_sess_output(s->tls, &out)) == 0)) {
+		s->wire_failed = true;
+		return -EPIPE;
+	}
+	while (done < n) {
+		if ((k = write(s->fd, out + done, n - done)) > 0) {
+			done += (size_t)k;
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		e = k < 0 ? errno : EIO;
+		break;
+	}
+	if (done < n && (e == EAGAIN || e == EWOULDBLOCK)) {
+		/* The socket is full: worker 0 queues the rest, first. */
+		if ((s->rest = malloc(n - done)) != NULL) {
+			memcpy(s->rest, out + done, n - done);
+			s->rest_len = n - done;
+			s->wq_bytes += n - done;
+			done = n;
+		}
+	}
+	if (out != buf)
+		free(out);
+	if (done < n) {
+		s->wire_failed = true;        /* worker 0 closes it (kicked) */
+		return -EPIPE;
+	}
+	s->bytes_out += n;
+	s->gw->ctr.bytes_out += n;
+	s->t_out = now;
+	s->t_stanza = now;
+	s->stanzas_out++;
+	s->gw->ctr.stanzas_out++;
+	s->gw->ctr.stanzas_out_direct++;
+	return 0;
+}
+
+void
+xs_take_rest(struct xstream *s)
+{
+	bool failed;
+	size_t n;
+	int r;
+
+	xgw_lock(s->gw);
+	failed = s->wire_failed;
+	n = s->rest_len;
+	r = s->state == XS_CLOSED || !s->tcp_open ? 0 : xs_queue_rest(s);
+	xgw_unlock(s->gw);
+	if (n > 0 && r == 0)
+		log_debug("xmpp: %zu octets another worker wrote are queued first (the socket "
+		    "was full), stream %llu", n, (unsigned long long)s->id);
+	if (failed || r < 0) {
+		xs_note(s, DIAG_XMPP_STREAM_CLOSED, "write failed: %s",
+		    r < 0 ? uv_strerror(r) : "the socket refused a stanza");
+		xs_abort(s);
+	}
+}
+
+void
+xs_share(struct xstream *s)
+{
+	uv_os_fd_t fd;
+
+	if (s->gw->share == NULL || !s->tcp_open || uv_fileno((uv_handle_t *)&s->tcp, &fd) < 0)
+		return;
+	xgw_lock(s->gw);
+	s->fd = fd;
+	s->shared = true;
+	xgw_unlock(s->gw);
+}
+
+void
+xs_unshare(struct xstream *s)
+{
+	if (!s->shared)
+		return;
+	xgw_lock(s->gw);
+	s->shared = false;
+	xgw_unlock(s->gw);
 }
 
 /* Advance the handshake with what was read; up: it completed. */
@@ -238,8 +396,10 @@ xs_tls_read(struct xstream *s)
 	long n;
 
 	while (s->state != XS_CLOSED && s->tls != NULL && s->tls_up) {
+		xgw_lock(s->gw);
 		n = tls_sess_read(s->tls, s->gw->plainbuf, sizeof(s->gw->plainbuf), detail,
 		    sizeof(detail));
+		xgw_unlock(s->gw);
 		if (n == 0)
 			break;
 		if (n < 0) {
@@ -259,15 +419,20 @@ xs_tls_read(struct xstream *s)
 void
 xs_cipher_input(struct xstream *s, const char *buf, size_t len)
 {
+	xgw_lock(s->gw);
 	tls_sess_input(s->tls, buf, len);
+	xgw_unlock(s->gw);
 	if (!s->tls_up) {
 		xs_tls_step(s);
 		if (s->state == XS_CLOSED || !s->tls_up)
 			return;
 	}
 	xs_tls_read(s);
-	if (s->tls)
+	if (s->tls) {
+		xgw_lock(s->gw);
 		tls_sess_input(s->tls, NULL, 0);
+		xgw_unlock(s->gw);
+	}
 }
 
 int

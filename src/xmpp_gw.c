@@ -195,7 +195,7 @@ rates_prune(struct xmpp_gw *gw, uint64_t now, bool all)
 static void
 gw_maybe_free(struct xmpp_gw *gw)
 {
-	if (!gw->stopping || !gw->tick_closed || gw->nstreams > 0)
+	if (!gw->stopping || !gw->tick_closed || !gw->kick_closed || gw->nstreams > 0)
 		return;
 	if (gw->pol)
 		policy_unref(gw->pol);
@@ -212,6 +212,7 @@ xgw_unlink(struct xstream *s)
 {
 	struct xmpp_gw *gw = s->gw;
 
+	xgw_lock(gw);                      /* other workers walk the list */
 	if (s->prev)
 		s->prev->next = s->next;
 	else if (gw->streams == s)
@@ -222,18 +223,49 @@ xgw_unlink(struct xstream *s)
 	if (gw->nstreams)
 		gw->nstreams--;
 	gw->ctr.open_streams = gw->nstreams;
+	xgw_unlock(gw);
 	gw_maybe_free(gw);
 }
 
 void
 xgw_link_stream(struct xmpp_gw *gw, struct xstream *s)
 {
+	xgw_lock(gw);
 	s->next = gw->streams;
 	if (gw->streams)
 		gw->streams->prev = s;
 	gw->streams = s;
 	gw->nstreams++;
 	gw->ctr.open_streams = gw->nstreams;
+	xgw_unlock(gw);
+}
+
+/* Another worker left a stream's rest, or saw its socket fail. */
+static void
+on_kick(uv_async_t *a)
+{
+	struct xmpp_gw *gw = a->data;
+	struct xmpp_share *sh = gw->share;
+	struct xstream *s, *next;
+
+	if (sh == NULL)
+		return;
+	pthread_mutex_lock(&sh->mu);       /* recursive: xs_take_rest takes it too */
+	for (s = gw->streams; s; s = next) {
+		next = s->next;
+		if (s->rest != NULL || s->wire_failed)
+			xs_take_rest(s);
+	}
+	pthread_mutex_unlock(&sh->mu);
+}
+
+static void
+kick_closed_cb(uv_handle_t *h)
+{
+	struct xmpp_gw *gw = h->data;
+
+	gw->kick_closed = true;
+	gw_maybe_free(gw);
 }
 
 static unsigned
@@ -337,6 +369,12 @@ xmpp_gw_new(uv_loop_t *loop, const struct conf *cf, struct dns *dns, struct tls_
 		return r;
 	}
 	gw->tick.data = gw;
+	gw->kick.data = gw;
+	if ((r = uv_async_init(loop, &gw->kick, on_kick)) < 0) {
+		snprintf(err, errlen, "xmpp: async: %s", uv_strerror(r));
+		gw->kick_closed = true;
+		goto out;
+	}
 	if ((r = xdb_load_secret(gw, err, errlen)) < 0)
 		goto out;
 	if (cf->nxmpp_listeners &&
@@ -435,7 +473,7 @@ on_tick(uv_timer_t *t)
 		/* Inactivity counts stanzas, not keep-alives. */
 		if (set->stream_inactivity_timeout &&
 		    now - s->t_ready >= (uint64_t)set->stream_inactivity_timeout * 1000 &&
-		    now - s->t_stanza >= (uint64_t)set->stream_inactivity_timeout * 1000) {
+		    xs_since(now, s->t_stanza) >= (uint64_t)set->stream_inactivity_timeout * 1000) {
 			xs_close(s, XMPP_SERR_NONE, DIAG_NONE, "no stanza for %u s "
 			    "(stream-inactivity-timeout)", set->stream_inactivity_timeout);
 			continue;
@@ -445,7 +483,7 @@ on_tick(uv_timer_t *t)
 		if (s->parser && now - s->t_in >= XS_PARSER_SLEEP_MS)
 			(void)xmpp_parser_sleep(s->parser);
 		if (set->keepalive_interval && (s->partner == NULL || s->partner->keepalive) &&
-		    now - s->t_out >= (uint64_t)set->keepalive_interval * 1000)
+		    xs_since(now, s->t_out) >= (uint64_t)set->keepalive_interval * 1000)
 			(void)xs_send_raw(s, " ");      /* RFC 6120 §4.6.1 */
 	}
 	xprobe_tick(gw, now);
@@ -617,9 +655,9 @@ xmpp_gw_subscription_refresh(const struct xmpp_gw *gw)
 }
 
 const char *
-xmpp_gw_message_type(const struct xmpp_gw *gw)
+xmpp_message_type(const struct store_xmpp_config *set)
 {
-	return xgw_set(gw)->message_type == STORE_XMPP_MSG_NORMAL ? "normal" : "chat";
+	return set != NULL && set->message_type == STORE_XMPP_MSG_NORMAL ? "normal" : "chat";
 }
 
 static void
@@ -637,6 +675,13 @@ xmpp_gw_close(struct xmpp_gw *gw)
 	struct xstream *s, *next;
 
 	gw->stopping = true;
+	if (gw->share) {
+		/* Other workers hand their requests to worker 0 from now. */
+		pthread_mutex_lock(&gw->share->mu);
+		gw->share->gw = NULL;
+		gw->share->thr = NULL;
+		pthread_mutex_unlock(&gw->share->mu);
+	}
 	for (s = gw->streams; s; s = next) {
 		next = s->next;
 		xs_close(s, XMPP_SERR_SYSTEM_SHUTDOWN, DIAG_XMPP_STREAM_CLOSED, "the edge is shutting down");
@@ -645,6 +690,8 @@ xmpp_gw_close(struct xmpp_gw *gw)
 	}
 	for (size_t i = 0; i < gw->nlisteners; i++)
 		uv_close((uv_handle_t *)&gw->listeners[i], NULL);
+	if (!gw->kick_closed)
+		uv_close((uv_handle_t *)&gw->kick, kick_closed_cb);
 	uv_close((uv_handle_t *)&gw->tick, gw_free_cb);
 }
 

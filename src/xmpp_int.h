@@ -5,10 +5,15 @@
  * §5, SASL EXTERNAL §6 with XEP-0178) and xmpp_gw.c (the gateway: listeners,
  * streams by domain pair, policy, timers).
  *
- * Threading: the gateway and all its streams live on one loop (worker 0's). */
+ * Threading: the gateway and all its streams live on one loop (worker 0's).
+ * Other workers write stanzas straight to the streams that are up
+ * (xmpp_share.c): under the share's lock, which worker 0 takes wherever it
+ * uses what they may touch (the list of streams, a stream's TLS session and
+ * socket writes, its write queue); its counters and times are atomic. */
 #ifndef SIPEDGE_XMPP_INT_H
 #define SIPEDGE_XMPP_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,6 +90,15 @@ struct xstream {
 	bool tls_up;                       /* handshake done */
 	struct xmpp_parser *parser;
 	size_t wq_bytes;                   /* queued for writing */
+	/* Shared (xmpp_share.c): other workers may write to it; under the
+	 * share's lock, as are the two below. */
+	bool shared;
+	int fd;                            /* the socket, while shared */
+	/* Ciphertext another worker wrote that the socket did not take then:
+	 * queued first by worker 0 (counted in wq_bytes); the socket failed. */
+	char *rest;
+	size_t rest_len;
+	bool wire_failed;
 
 	/* The domain pair: ours and the peer's (inbound: from the stream header
 	 * or the dialback request). */
@@ -111,11 +125,13 @@ struct xstream {
 	struct xs_pending *qhead, *qtail;  /* stanzas waiting (outbound) */
 	size_t qlen;
 
-	uint64_t t_start, t_ready, t_in, t_out; /* loop ms */
-	uint64_t t_stanza;                 /* the last stanza either way */
+	uint64_t t_start, t_ready, t_in;   /* loop ms */
+	_Atomic uint64_t t_out;            /* (another worker's loop ms when it wrote last) */
+	_Atomic uint64_t t_stanza;         /* the last stanza either way */
 	uint64_t t_connected, t_tls;       /* outbound: TCP up, TLS up (0: not yet) */
 	struct xprobe *probe;              /* sipedgectl xmpp probe's stream (xmpp_probe.c) */
-	uint64_t stanzas_in, stanzas_out, bytes_in, bytes_out;
+	uint64_t stanzas_in, bytes_in;
+	_Atomic uint64_t stanzas_out, bytes_out;
 	char peer[64];                     /* "1.2.3.4:5269" */
 	/* Why it closed: the first error recorded wins; the peer's stream
 	 * error, and what DNS said (for the SIP status, RFC 6120 §10.4.3). */
@@ -138,6 +154,7 @@ struct xgw_counters {
 	_Atomic uint64_t streams_out_failed;
 	_Atomic uint64_t tls_failures, bad_xml, stream_errors_sent;
 	_Atomic uint64_t stanzas_in, stanzas_out, stanzas_failed;
+	_Atomic uint64_t stanzas_out_direct;
 	_Atomic uint64_t presence_limited;
 	_Atomic uint64_t bytes_in, bytes_out;
 	_Atomic uint64_t open_streams;
@@ -164,9 +181,43 @@ struct xmpp_gw {
 	uint64_t next_id;
 	bool stopping, tick_closed;
 	struct xgw_counters ctr;
+	struct xmpp_share *share;          /* or NULL (no other worker writes) */
+	uv_async_t kick;                   /* another worker left a stream's rest */
+	bool kick_closed;
 	char readbuf[65536];
 	char plainbuf[65536];
 };
+
+/* What the gateway shares with the other workers (xmpp.h). */
+struct xmpp_share {
+	pthread_mutex_t mu;                /* recursive: worker 0 nests it */
+	struct xmpp_gw *gw;                /* attached, or NULL */
+	struct xthreads *thr;
+	unsigned handed;                   /* requests on their way to worker 0 */
+};
+
+/* Worker 0: the share's lock around what other workers may touch. */
+static inline void
+xgw_lock(struct xmpp_gw *gw)
+{
+	if (gw->share)
+		pthread_mutex_lock(&gw->share->mu);
+}
+
+static inline void
+xgw_unlock(struct xmpp_gw *gw)
+{
+	if (gw->share)
+		pthread_mutex_unlock(&gw->share->mu);
+}
+
+/* ms from then to now, 0 when then is later (another worker's loop may
+ * have cached the clock a little after ours). */
+static inline uint64_t
+xs_since(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
 
 /* What an outbound stream's attempts ran into ("" for none, or inbound). */
 static inline const char *
@@ -187,6 +238,15 @@ void xs_tls_close(struct xstream *s);
 void xs_cipher_input(struct xstream *s, const char *buf, size_t len);
 /* Close at once (the socket; the stream is freed from the close callback). */
 void xs_abort(struct xstream *s);
+/* Another worker's stanza, the share's lock held (xmpp_share.c): see
+ * xmpp_share_send. */
+int xs_write_other(struct xstream *s, const char *buf, size_t len, uint64_t now);
+/* Worker 0: queue what other workers left (kick), or close a stream whose
+ * socket failed under them. */
+void xs_take_rest(struct xstream *s);
+/* The stream is up and may be written by other workers; no longer. */
+void xs_share(struct xstream *s);
+void xs_unshare(struct xstream *s);
 /* After our </stream:stream>: flush, shut down, close. */
 void xs_finish(struct xstream *s);
 int xs_connect(struct xstream *s, const struct sockaddr_storage *addr);

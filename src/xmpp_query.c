@@ -68,6 +68,7 @@ xmpp_gw_counters(const struct xmpp_gw *gw, struct xmpp_counters *out)
 	out->stanzas_in = LOAD(stanzas_in);
 	out->stanzas_out = LOAD(stanzas_out);
 	out->stanzas_failed = LOAD(stanzas_failed);
+	out->stanzas_out_direct = LOAD(stanzas_out_direct);
 	out->presence_limited = LOAD(presence_limited);
 	out->bytes_in = LOAD(bytes_in);
 	out->bytes_out = LOAD(bytes_out);
@@ -88,6 +89,7 @@ row_tls(const struct xstream *s, struct xmpp_stream_row *r)
 	if (s->tls == NULL || !s->tls_up)
 		return;
 	r->tls = true;
+	xgw_lock(s->gw);                   /* other workers may be writing to it */
 	snprintf(r->tls_version, sizeof(r->tls_version), "%s", tls_sess_version(s->tls));
 	snprintf(r->tls_cipher, sizeof(r->tls_cipher), "%s", tls_sess_cipher(s->tls));
 	tls_sess_peer_names(s->tls, &names, &n);
@@ -95,6 +97,7 @@ row_tls(const struct xstream *s, struct xmpp_stream_row *r)
 		snprintf(r->cert_name, sizeof(r->cert_name), "%s", names[0]);
 	if (s->remote[0] && tls_sess_peer_check(s->tls, s->remote, r->cert, sizeof(r->cert)) == 0)
 		snprintf(r->cert, sizeof(r->cert), "valid");
+	xgw_unlock(s->gw);
 }
 
 static void

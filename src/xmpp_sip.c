@@ -4,7 +4,9 @@
  * from the partner, so that replies stay in it); the request is answered
  * 202 Accepted once the stanza is on an authenticated stream (XMPP has no
  * delivery report), or with the error that stopped it, never left without
- * an answer.  Runs on worker 0, where the gateway is. */
+ * an answer.  Runs on worker 0, where the gateway is, or on the worker
+ * that holds the request when the stanza can go straight to a stream that
+ * is up (xmpp_share.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -103,30 +105,107 @@ plain_utf8(const sip_t *sip)
 	return cs == NULL || strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "\"utf-8\"") == 0;
 }
 
-/* The thread of the contact's last message to this pool user (xmpp_im.c),
- * so that the reply stays in it (XEP-0201 §5.1), or NULL. */
-static const char *
-reply_thread(struct worker *w, const struct xmpp_jid *fj, const struct xmpp_jid *tj)
-{
-	char local[XMPP_JID_MAX], remote[XMPP_JID_MAX];
+/* The checks a pool user's MESSAGE passes before it is translated, and its
+ * addresses as JIDs (full in jf, jt; bare in bf, bt); the status to answer
+ * when it does not pass. */
+struct msg_addrs {
+	struct xmpp_jid fj, tj;
+	char jf[XMPP_JID_MAX], jt[XMPP_JID_MAX], bf[XMPP_JID_MAX], bt[XMPP_JID_MAX];
+};
 
-	if (w->xthr == NULL || xmpp_jid_format(fj, false, local, sizeof(local)) < 0 ||
-	    xmpp_jid_format(tj, false, remote, sizeof(remote)) < 0)
-		return NULL;
-	return xthreads_get(w->xthr, local, remote, uv_now(&w->th.loop));
+static int
+msg_check(struct worker *w, const sip_t *sip, const char *domain, struct msg_addrs *a,
+    enum diag_code *d, const char **why)
+{
+	char furi[1024], turi[1024];
+
+	*why = NULL;
+	if (!plain_utf8(sip)) {
+		*d = DIAG_XMPP_UNSUPPORTED;
+		*why = "only text/plain in UTF-8 is translated";
+		return 415;
+	}
+	if (uri_text(sip->sip_from->a_url, furi, sizeof(furi)) < 0 ||
+	    uri_text(sip->sip_request->rq_url, turi, sizeof(turi)) < 0 ||
+	    xmpp_jid_from_sip_uri(furi, &a->fj, why) < 0 ||
+	    xmpp_jid_from_sip_uri(turi, &a->tj, why) < 0 ||
+	    xmpp_jid_format(&a->fj, true, a->jf, sizeof(a->jf)) < 0 ||
+	    xmpp_jid_format(&a->tj, true, a->jt, sizeof(a->jt)) < 0 ||
+	    xmpp_jid_format(&a->fj, false, a->bf, sizeof(a->bf)) < 0 ||
+	    xmpp_jid_format(&a->tj, false, a->bt, sizeof(a->bt)) < 0) {
+		*d = DIAG_XMPP_BAD_ADDRESS;
+		if (*why == NULL)
+			*why = "address too long";
+		return 400;
+	}
+	if (!conf_is_our_domain(w->cf, a->fj.domain)) {
+		*d = DIAG_XMPP_INVALID_FROM;
+		*why = "From is not in one of our domains";
+		return 403;
+	}
+	if (strcasecmp(a->tj.domain, domain) != 0) {
+		*d = DIAG_XMPP_BAD_ADDRESS;
+		*why = "the Request-URI's domain changed";
+		return 403;
+	}
+	return 0;
+}
+
+/* The <message/> (RFC 7572 §4) for a MESSAGE that passed msg_check: body,
+ * language, subject, and the conversation's thread (or NULL).  0 or
+ * -ENOMEM. */
+static int
+msg_build(struct worker *w, const sip_t *sip, const struct msg_addrs *a, const char *thread,
+    struct xml_doc **out)
+{
+	const struct policy *pol = w->renv.pol;
+	struct xml_doc *doc;
+	struct xml_elem *m, *b;
+	char id[40];
+
+	snprintf(id, sizeof(id), "s%016llx", (unsigned long long)proxy_rnd64());
+	if (xml_doc_new(&doc, XMPP_NS_SERVER, "message") < 0)
+		return -ENOMEM;
+	m = xml_doc_root(doc);
+	if (xml_attr_set(doc, m, NULL, "from", a->jf) < 0 || xml_attr_set(doc, m, NULL, "to", a->jt) < 0 ||
+	    xml_attr_set(doc, m, NULL, "type", xmpp_message_type(pol ? policy_xmpp_config(pol) :
+	    NULL)) < 0 || xml_attr_set(doc, m, NULL, "id", id) < 0)
+		goto nomem;
+	if (sip->sip_content_language && sip->sip_content_language->k_items &&
+	    sip->sip_content_language->k_items[0] &&
+	    xml_attr_set(doc, m, XMPP_NS_XML, "lang", sip->sip_content_language->k_items[0]) < 0)
+		goto nomem;
+	if (sip->sip_subject && sip->sip_subject->g_string) {
+		if ((b = xml_elem_add(doc, m, NULL, "subject")) == NULL ||
+		    xml_text_set(doc, b, sip->sip_subject->g_string,
+		    strlen(sip->sip_subject->g_string)) < 0)
+			goto nomem;
+	}
+	if ((b = xml_elem_add(doc, m, NULL, "body")) == NULL ||
+	    xml_text_set(doc, b, sip->sip_payload ? sip->sip_payload->pl_data : "",
+	    sip->sip_payload ? sip->sip_payload->pl_len : 0) < 0)
+		goto nomem;
+	if (thread != NULL && ((b = xml_elem_add(doc, m, NULL, "thread")) == NULL ||
+	    xml_text_set(doc, b, thread, strlen(thread)) < 0))
+		goto nomem;
+	*out = doc;
+	return 0;
+nomem:
+	xml_doc_free(doc);
+	return -ENOMEM;
 }
 
 void
 xmpp_sip_request(struct worker *w, msg_t *msg, const char *domain, const char *key, unsigned from)
 {
 	sip_t *sip = sip_object(msg);
-	char furi[1024], turi[1024], jf[XMPP_JID_MAX], jt[XMPP_JID_MAX], id[40];
-	struct xmpp_jid fj, tj;
-	const char *why = NULL, *th;
+	char thread[XTHREAD_MAX + 1];
+	const char *why = NULL;
 	struct xml_doc *doc = NULL;
-	struct xml_elem *m, *b;
+	struct msg_addrs a;
 	struct out_job *j;
-	uint64_t r;
+	enum diag_code d;
+	int status;
 
 	if (w->xgw == NULL) {
 		done(w, from, key, 503, DIAG_XMPP_STREAM_CLOSED, "the XMPP side is not running");
@@ -147,65 +226,68 @@ xmpp_sip_request(struct worker *w, msg_t *msg, const char *domain, const char *k
 		    "only MESSAGE and SUBSCRIBE are translated to XMPP");
 		goto out;
 	}
-	if (!plain_utf8(sip)) {
-		done(w, from, key, 415, DIAG_XMPP_UNSUPPORTED, "only text/plain in UTF-8 is translated");
+	if ((status = msg_check(w, sip, domain, &a, &d, &why)) != 0) {
+		done(w, from, key, status, d, why);
 		goto out;
 	}
-	if (uri_text(sip->sip_from->a_url, furi, sizeof(furi)) < 0 ||
-	    uri_text(sip->sip_request->rq_url, turi, sizeof(turi)) < 0 ||
-	    xmpp_jid_from_sip_uri(furi, &fj, &why) < 0 || xmpp_jid_from_sip_uri(turi, &tj, &why) < 0 ||
-	    xmpp_jid_format(&fj, true, jf, sizeof(jf)) < 0 ||
-	    xmpp_jid_format(&tj, true, jt, sizeof(jt)) < 0) {
-		done(w, from, key, 400, DIAG_XMPP_BAD_ADDRESS, why ? why : "address too long");
+	/* The thread of the contact's last message to this pool user
+	 * (xmpp_im.c), so that the reply stays in it (XEP-0201 §5.1). */
+	if (msg_build(w, sip, &a, w->xthr && xthreads_get(w->xthr, a.bf, a.bt,
+	    uv_now(&w->th.loop), thread) ? thread : NULL, &doc) < 0 ||
+	    (j = calloc(1, sizeof(*j))) == NULL) {
+		done(w, from, key, 503, DIAG_OVERLOAD, "out of memory");
 		goto out;
 	}
-	if (!conf_is_our_domain(w->cf, fj.domain)) {
-		done(w, from, key, 403, DIAG_XMPP_INVALID_FROM, "From is not in one of our domains");
-		goto out;
-	}
-	if (strcasecmp(tj.domain, domain) != 0) {
-		done(w, from, key, 403, DIAG_XMPP_BAD_ADDRESS, "the Request-URI's domain changed");
-		goto out;
-	}
-	r = proxy_rnd64();
-	snprintf(id, sizeof(id), "s%016llx", (unsigned long long)r);
-	if (xml_doc_new(&doc, XMPP_NS_SERVER, "message") < 0)
-		goto nomem;
-	m = xml_doc_root(doc);
-	if (xml_attr_set(doc, m, NULL, "from", jf) < 0 || xml_attr_set(doc, m, NULL, "to", jt) < 0 ||
-	    xml_attr_set(doc, m, NULL, "type", xmpp_gw_message_type(w->xgw)) < 0 ||
-	    xml_attr_set(doc, m, NULL, "id", id) < 0)
-		goto nomem;
-	if (sip->sip_content_language && sip->sip_content_language->k_items &&
-	    sip->sip_content_language->k_items[0] &&
-	    xml_attr_set(doc, m, XMPP_NS_XML, "lang", sip->sip_content_language->k_items[0]) < 0)
-		goto nomem;
-	if (sip->sip_subject && sip->sip_subject->g_string) {
-		if ((b = xml_elem_add(doc, m, NULL, "subject")) == NULL ||
-		    xml_text_set(doc, b, sip->sip_subject->g_string,
-		    strlen(sip->sip_subject->g_string)) < 0)
-			goto nomem;
-	}
-	if ((b = xml_elem_add(doc, m, NULL, "body")) == NULL ||
-	    xml_text_set(doc, b, sip->sip_payload ? sip->sip_payload->pl_data : "",
-	    sip->sip_payload ? sip->sip_payload->pl_len : 0) < 0)
-		goto nomem;
-	if ((th = reply_thread(w, &fj, &tj)) != NULL &&
-	    ((b = xml_elem_add(doc, m, NULL, "thread")) == NULL ||
-	    xml_text_set(doc, b, th, strlen(th)) < 0))
-		goto nomem;
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		goto nomem;
 	j->w0 = w;
 	j->from = from;
 	snprintf(j->key, sizeof(j->key), "%s", key);
-	xmpp_gw_send(w->xgw, fj.domain, tj.domain, doc, sent_cb, j);
+	xmpp_gw_send(w->xgw, a.fj.domain, a.tj.domain, doc, sent_cb, j);
 	doc = NULL;
-	goto out;
-nomem:
-	done(w, from, key, 503, DIAG_OVERLOAD, "out of memory");
 out:
 	if (doc)
 		xml_doc_free(doc);
 	msg_destroy(msg);
+}
+
+int
+xmpp_sip_direct(struct worker *w, struct txn *t, const char *domain)
+{
+	const sip_t *sip = t->sip;
+	char thread[XTHREAD_MAX + 1];
+	struct xmpp_share *sh = w->px->xshare;
+	const struct policy_xmpp_partner *p;
+	struct xml_buf b = { 0 };
+	struct xml_doc *doc = NULL;
+	struct msg_addrs a;
+	const char *why;
+	enum diag_code d;
+	int r;
+
+	/* A MESSAGE to a partner this worker's policy allows; everything
+	 * else (presence, refusals with their reasons) is worker 0's. */
+	if (sh == NULL || domain[0] == '\0' || sip->sip_request->rq_method != sip_method_message ||
+	    w->renv.pol == NULL ||
+	    policy_xmpp_decide(w->renv.pol, domain, &p) != POLICY_XMPP_PARTNER)
+		return -EAGAIN;
+	if ((r = msg_check(w, sip, domain, &a, &d, &why)) != 0) {
+		proxy_xmpp_done(w, t->key, r, d, why, NULL);
+		return 0;
+	}
+	r = msg_build(w, sip, &a, xmpp_share_thread(sh, a.bf, a.bt, uv_now(&w->th.loop), thread) ?
+	    thread : NULL, &doc);
+	if (r == 0)
+		r = xml_serialize(&b, xml_doc_root(doc), XMPP_NS_SERVER);
+	if (r == 0)
+		r = xmpp_share_send(sh, a.fj.domain, a.tj.domain, b.p, b.len, uv_now(&w->th.loop));
+	xml_buf_free(&b);
+	if (doc)
+		xml_doc_free(doc);
+	if (r == -EAGAIN || r == -ENOMEM)
+		return -EAGAIN;                /* worker 0 does it (or answers) */
+	if (r < 0)
+		proxy_xmpp_done(w, t->key, 503, DIAG_XMPP_STREAM_CLOSED,
+		    "the XMPP stream failed while sending", NULL);
+	else
+		proxy_xmpp_done(w, t->key, 202, DIAG_NONE, NULL, NULL);
+	return 0;
 }

@@ -264,6 +264,7 @@ xs_close(struct xstream *s, enum xmpp_serr cond, enum diag_code d, const char *f
 
 	if (s->state == XS_CLOSED || s->state == XS_CLOSING)
 		return;
+	xs_unshare(s);                     /* nothing after our </stream:stream> */
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
@@ -408,6 +409,11 @@ xs_ready(struct xstream *s)
 	    "SASL EXTERNAL" : "dialback", s->tls_up ? tls_sess_version(s->tls) : "no TLS",
 	    xs_ctx(s, ctx, sizeof(ctx)));
 	xs_flush_queue(s);
+	/* The streams xmpp_gw_send would write stanzas to (find_out): other
+	 * workers may write theirs straight to them, after the queue. */
+	if (s->state == XS_READY && s->probe == NULL &&
+	    (s->outbound ? !s->verify_only : s->bidi && s->auth == XMPP_AUTH_EXTERNAL))
+		xs_share(s);
 	if (s->probe != NULL)
 		xprobe_ready(s);
 }

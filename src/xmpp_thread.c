@@ -1,9 +1,11 @@
 /* xmpp_thread.c: the conversation threads kept across the gateway
  * (xmpp_thread.h): a hash map by (local, remote) for the look-ups and a
- * list in order of last use for the bounds. */
+ * list in order of last use for the bounds, behind a mutex (worker 0 notes
+ * threads, any worker that writes a pool user's message reads them). */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ struct conv {
 };
 
 struct xthreads {
+	pthread_mutex_t mu;
 	struct hmap map;
 	struct link used;                  /* by last use, the oldest first */
 	size_t max;
@@ -38,12 +41,24 @@ xthreads_new(size_t max, uint64_t idle_ms, struct xthreads **out)
 		return -EINVAL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -ENOMEM;
+	if (pthread_mutex_init(&t->mu, NULL) != 0) {
+		free(t);
+		return -ENOMEM;
+	}
 	hmap_init(&t->map);
 	link_init(&t->used);
 	t->max = max;
 	t->idle_ms = idle_ms;
 	*out = t;
 	return 0;
+}
+
+/* How long since at; 0 when at is later (the workers' loops cache their
+ * clocks at slightly different moments). */
+static uint64_t
+idle_for(uint64_t now, uint64_t at)
+{
+	return now > at ? now - at : 0;
 }
 
 static struct conv *
@@ -77,6 +92,7 @@ xthreads_free(struct xthreads *t)
 	while (!link_empty(&t->used))
 		drop(t, oldest(t));
 	hmap_free(&t->map);
+	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
 
@@ -115,13 +131,17 @@ xthreads_note(struct xthreads *t, const char *local, const char *remote, const c
 	if (thread == NULL || thread[0] == '\0' || strlen(thread) > XTHREAD_MAX ||
 	    !make_key(local, remote, key, sizeof(key)))
 		return -EINVAL;
+	pthread_mutex_lock(&t->mu);
 	if ((c = find(t, local, remote)) == NULL) {
 		klen = strlen(key) + 1;
-		if ((c = calloc(1, sizeof(*c) + klen)) == NULL)
+		if ((c = calloc(1, sizeof(*c) + klen)) == NULL) {
+			pthread_mutex_unlock(&t->mu);
 			return -ENOMEM;
+		}
 		memcpy(c->key, key, klen);
 		link_init(&c->use);
 		if (hmap_put(&t->map, &c->node, c->key) < 0) {
+			pthread_mutex_unlock(&t->mu);
 			free(c);
 			return -ENOMEM;
 		}
@@ -130,22 +150,29 @@ xthreads_note(struct xthreads *t, const char *local, const char *remote, const c
 	}
 	snprintf(c->thread, sizeof(c->thread), "%s", thread);
 	touch(t, c, now);
+	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
 
-const char *
-xthreads_get(struct xthreads *t, const char *local, const char *remote, uint64_t now)
+bool
+xthreads_get(struct xthreads *t, const char *local, const char *remote, uint64_t now,
+    char out[XTHREAD_MAX + 1])
 {
-	struct conv *c = find(t, local, remote);
+	struct conv *c;
+	bool hit = false;
 
-	if (c == NULL)
-		return NULL;
-	if (now - c->at >= t->idle_ms) {
-		drop(t, c);
-		return NULL;
+	pthread_mutex_lock(&t->mu);
+	if ((c = find(t, local, remote)) != NULL) {
+		if (idle_for(now, c->at) >= t->idle_ms) {
+			drop(t, c);
+		} else {
+			touch(t, c, now);
+			memcpy(out, c->thread, sizeof(c->thread));
+			hit = true;
+		}
 	}
-	touch(t, c, now);
-	return c->thread;
+	pthread_mutex_unlock(&t->mu);
+	return hit;
 }
 
 void
@@ -153,12 +180,19 @@ xthreads_expire(struct xthreads *t, uint64_t now)
 {
 	struct conv *c;
 
-	while ((c = oldest(t)) != NULL && now - c->at >= t->idle_ms)
+	pthread_mutex_lock(&t->mu);
+	while ((c = oldest(t)) != NULL && idle_for(now, c->at) >= t->idle_ms)
 		drop(t, c);
+	pthread_mutex_unlock(&t->mu);
 }
 
 size_t
-xthreads_count(const struct xthreads *t)
+xthreads_count(struct xthreads *t)
 {
-	return t->map.count;
+	size_t n;
+
+	pthread_mutex_lock(&t->mu);
+	n = t->map.count;
+	pthread_mutex_unlock(&t->mu);
+	return n;
 }

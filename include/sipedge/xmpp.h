@@ -4,7 +4,9 @@
  * streams carry goes to the SIP side through hooks (the gateway, RFC 7247).
  *
  * Threading: one struct xmpp_gw on one loop (worker 0's); every call from
- * that loop's thread, but xmpp_gw_counters. */
+ * that loop's thread, but xmpp_gw_counters and the struct xmpp_share calls
+ * (any worker: a stanza written straight to a stream that is up, without
+ * a hop to worker 0 and back). */
 #ifndef SIPEDGE_XMPP_H
 #define SIPEDGE_XMPP_H
 
@@ -43,6 +45,7 @@ struct xmpp_counters {
 	uint64_t streams_out_failed;                 /* no server reached */
 	uint64_t tls_failures, bad_xml, stream_errors_sent;
 	uint64_t stanzas_in, stanzas_out, stanzas_failed;
+	uint64_t stanzas_out_direct;                 /* of stanzas_out: by another worker */
 	uint64_t presence_limited;                   /* over xmpp-presence-rate */
 	uint64_t bytes_in, bytes_out;
 	uint64_t open_streams;
@@ -88,13 +91,42 @@ void xmpp_gw_reply_error(struct xmpp_gw *gw, const char *ldom, const char *rdom,
 void xmpp_gw_start(struct xmpp_gw *gw);
 /* The subscription-refresh-interval in force, seconds. */
 unsigned xmpp_gw_subscription_refresh(const struct xmpp_gw *gw);
-/* The type a translated SIP MESSAGE gets: "chat" or "normal". */
-const char *xmpp_gw_message_type(const struct xmpp_gw *gw);
+/* The type a translated SIP MESSAGE gets under the settings set (NULL:
+ * the defaults): "chat" or "normal". */
+struct store_xmpp_config;
+const char *xmpp_message_type(const struct store_xmpp_config *set);
 /* The counters now: the one call that may come from any thread, while the
  * gateway lives (xmpp_query.c). */
 void xmpp_gw_counters(const struct xmpp_gw *gw, struct xmpp_counters *out);
 /* Close every stream (system-shutdown) and the listeners; the gateway is
  * freed once its handles are closed. */
 void xmpp_gw_close(struct xmpp_gw *gw);
+
+/* What the other workers may use of the gateway (xmpp_share.c): the
+ * streams that are up, to write a stanza straight to one, and the
+ * conversation threads.  It outlives the gateway (the proxy makes it before
+ * the workers and frees it after them); the gateway attaches itself with
+ * xmpp_gw_share and detaches when it closes. */
+struct xmpp_share;
+struct xthreads;
+int xmpp_share_new(struct xmpp_share **out);
+void xmpp_share_free(struct xmpp_share *sh);
+/* Worker 0: gw's streams and thr (or NULL) are shared from now. */
+void xmpp_gw_share(struct xmpp_gw *gw, struct xmpp_share *sh, struct xthreads *thr);
+/* Any worker: the conversation thread of (local, remote) bare JIDs
+ * (xthreads_get), false when none or no gateway runs. */
+bool xmpp_share_thread(struct xmpp_share *sh, const char *local, const char *remote,
+    uint64_t now, char *out);
+/* Any worker: a stanza (serialized, from local to remote) written straight
+ * to the stream xmpp_gw_send would use, when that stream is authenticated
+ * and has nothing queued, and no request handed to worker 0 is still on
+ * its way (order is kept).  0: on the stream, as xmpp_gw_send's cb(0);
+ * -EAGAIN: not now (hand the request to worker 0); -EPIPE: the stream
+ * failed while writing (worker 0 closes it).  now: the caller's loop ms. */
+int xmpp_share_send(struct xmpp_share *sh, const char *local, const char *remote,
+    const char *buf, size_t len, uint64_t now);
+/* A request goes to worker 0 (+1), or worker 0 is done with it (-1):
+ * while any is on its way, xmpp_share_send says -EAGAIN. */
+void xmpp_share_handed(struct xmpp_share *sh, int delta);
 
 #endif

@@ -4,12 +4,15 @@
  * to a pool user carries a thread; the gateway remembers it for the pair
  * (pool user, contact) and puts it on the pool user's next messages to that
  * contact.  Bounded: at most max conversations, the least recently used
- * going first, and each forgotten after idle_ms without a message.  Not
- * thread-safe (worker 0 owns it); time is passed in (milliseconds of any
- * monotonic clock). */
+ * going first, and each forgotten after idle_ms without a message.  Thread-safe
+ * (worker 0 notes threads; the worker that translates a pool user's
+ * message reads them); time is passed in (milliseconds of one monotonic
+ * clock, as the threads' loops cache it: a time a little earlier than the
+ * last one seen counts as no time). */
 #ifndef SIPEDGE_XMPP_THREAD_H
 #define SIPEDGE_XMPP_THREAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,13 +29,13 @@ void xthreads_free(struct xthreads *t);
  * (an empty or over-long thread or address) or -ENOMEM. */
 int xthreads_note(struct xthreads *t, const char *local, const char *remote, const char *thread,
     uint64_t now);
-/* The pair's thread, or NULL; valid until the next call on t.  A hit
- * counts as use (the pair's conversation goes on). */
-const char *xthreads_get(struct xthreads *t, const char *local, const char *remote,
-    uint64_t now);
+/* The pair's thread copied to out, true; false when there is none.  A
+ * hit counts as use (the pair's conversation goes on). */
+bool xthreads_get(struct xthreads *t, const char *local, const char *remote, uint64_t now,
+    char out[XTHREAD_MAX + 1]);
 /* Forget the conversations idle for idle_ms or more. */
 void xthreads_expire(struct xthreads *t, uint64_t now);
 /* How many conversations are kept. */
-size_t xthreads_count(const struct xthreads *t);
+size_t xthreads_count(struct xthreads *t);
 
 #endif

@@ -32,6 +32,8 @@ ctl_xmpp_counters(FILE *f, const struct json *x)
 	    ctl_jnum(x, "stream_errors_sent"));
 	dirs(f, "stanzas", json_get(x, "stanzas"));
 	fprintf(f, "  %-26s %" PRIu64 "\n", "stanzas not sent", ctl_jnum(x, "stanzas_failed"));
+	fprintf(f, "  %-26s %" PRIu64 "\n", "sent without a hand-over",
+	    ctl_jnum(x, "stanzas_out_direct"));
 	fprintf(f, "  %-26s %" PRIu64 "\n", "presence over the rate", ctl_jnum(x, "presence_limited"));
 	dirs(f, "bytes", json_get(x, "bytes"));
 	fprintf(f, "  %-26s %" PRIu64 "\n", "streams open", ctl_jnum(x, "streams_open"));

@@ -86,7 +86,7 @@ PORT_BASE = {
     "presence-restart": 28300,
     "xmpp-streams": 28400, "xmpp-probe": 28500, "xmpp-refused": 28600,
     "bidi-in": 28700, "bidi-out": 28800, "direct-tls-out": 28900,
-    "xmpp-reload": 29500, "presence-rate": 29600,
+    "xmpp-reload": 29500, "presence-rate": 29600, "im-out-workers": 29700,
     "demo": 25000, "bench": 26000, "bench-xmpp": 29000,
 }
 

@@ -151,12 +151,13 @@ test_xmpp_ops_counters(void)
 	f.gw.ctr.stanzas_in = 10;
 	f.gw.ctr.stanzas_out = 11;
 	f.gw.ctr.stanzas_failed = 12;
-	f.gw.ctr.presence_limited = 13;
-	f.gw.ctr.bytes_in = 14;
-	f.gw.ctr.bytes_out = 15;
-	f.gw.ctr.open_streams = 16;
+	f.gw.ctr.stanzas_out_direct = 13;
+	f.gw.ctr.presence_limited = 14;
+	f.gw.ctr.bytes_in = 15;
+	f.gw.ctr.bytes_out = 16;
+	f.gw.ctr.open_streams = 17;
 	xmpp_gw_counters(&f.gw, &c);
-	/* In declaration order, 1 to 16: none forgotten, none swapped. */
+	/* In declaration order, 1 to 17: none forgotten, none swapped. */
 	for (size_t i = 0; i < sizeof(c) / sizeof(uint64_t); i++)
 		CHECK_EQ_INT(p[i], i + 1);
 	fx_fini(&f);
