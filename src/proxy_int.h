@@ -161,7 +161,8 @@ struct worker {
 	struct hmap by_branch;          /* client side: our branch → txn */
 	struct hmap by_key;             /* server side: request key → txn */
 	struct txn *txns;               /* every live transaction */
-	unsigned ntxns, max_txns;       /* max: max-transactions / workers */
+	_Atomic unsigned ntxns;         /* read by the other workers (proxy_quiet) */
+	unsigned max_txns;              /* max-transactions / workers */
 	uint32_t counter;
 };
 

@@ -79,7 +79,7 @@ struct tp_worker {
 	 * reload replaces them here, on the worker's own thread). */
 	struct transport_conf conf;
 	bool tracing;                    /* cbs.trace_cb for each message */
-	bool shutting_down;
+	_Atomic bool shutting_down;      /* read by the other workers (least_loaded) */
 	uint64_t next_seq;
 	struct tp_listener *listeners;
 	struct conn *conns;              /* every connection not yet freed by libuv */

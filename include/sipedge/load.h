@@ -35,7 +35,7 @@ struct load_ctl {
 	/* Share of new requests refused; 0 (a zeroed struct) admits all. */
 	unsigned shed_permille;
 	unsigned credit;                /* permille carried between requests */
-	unsigned busy_permille;         /* the last interval's measures */
+	_Atomic unsigned busy_permille; /* the last interval's measures (read by other workers) */
 	unsigned turn_us;
 	uint64_t last_idle_ns, last_ns; /* the previous sample */
 	uint64_t last_turns;
