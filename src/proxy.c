@@ -393,12 +393,16 @@ proxy_free(struct proxy *px)
 {
 	if (!px)
 		return;
+	/* Every thread ends before any worker's parts go: a worker still
+	 * running reads the others' (least_loaded, proxy_quiet). */
+	for (unsigned i = 0; px->workers && i < px->nworkers; i++)
+		if (px->workers[i].px)
+			worker_fini(&px->workers[i].th, drop_cb);
 	for (unsigned i = 0; px->workers && i < px->nworkers; i++) {
 		struct worker *w = &px->workers[i];
 
 		if (!w->px)
 			continue;
-		worker_fini(&w->th, drop_cb);
 		if (w->tw)
 			transport_worker_free(w->tw);
 		if (w->renv.pol)
