@@ -349,10 +349,10 @@ void proxy_xmpp_forward(struct txn *t);
  * goes to worker `from` as POST_XMPP_DONE.  Takes msg. */
 void xmpp_sip_request(struct worker *w, msg_t *msg, const char *domain, const char *key,
     unsigned from);
-/* On another worker: t's MESSAGE translated and written straight to the
- * stream that is up (xmpp_share.c), or answered for what it lacks: 0 (t is
- * answered); -EAGAIN: hand it to worker 0. */
-int xmpp_sip_direct(struct worker *w, struct txn *t, const char *domain);
+/* On another worker: t's MESSAGE (to t->op.domain) translated and written
+ * straight to the stream that is up (xmpp_share.c), or answered for what
+ * it lacks: 0 (t is answered); -EAGAIN: hand it to worker 0. */
+int xmpp_sip_direct(struct worker *w, struct txn *t);
 /* The outcome of a POST_XMPP, on the transaction's worker (a may be NULL). */
 void proxy_xmpp_done(struct worker *w, const char *key, int status, enum diag_code d,
     const char *text, const struct xmpp_answer *a);

@@ -99,7 +99,7 @@ proxy_xmpp_forward(struct txn *t)
 	struct post *p;
 	msg_t *copy;
 
-	if (w != w0 && xmpp_sip_direct(w, t, t->op.domain) == 0)
+	if (w != w0 && xmpp_sip_direct(w, t) == 0)
 		return;                        /* on the stream (or refused) here */
 	if ((copy = msg_dup(t->req)) == NULL || (p = calloc(1, sizeof(*p))) == NULL) {
 		if (copy)

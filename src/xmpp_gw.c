@@ -552,18 +552,17 @@ xgw_stanza(struct xstream *s, struct xml_doc *doc)
 		xml_doc_free(doc);
 }
 
-/* A stream we can send local → remote on: ours outbound, or the partner's
- * bidirectional one (XEP-0288) once it is authenticated by SASL EXTERNAL
- * (its TLS checked our certificate for local). */
+/* A stream we can send local → remote on (xs_carries_ours): the partner's
+ * bidirectional one once it is up, else ours, up or on its way. */
 static struct xstream *
 find_out(struct xmpp_gw *gw, const char *local, const char *remote)
 {
 	for (struct xstream *s = gw->streams; s; s = s->next)
-		if (!s->outbound && s->bidi && s->state == XS_READY && s->auth == XMPP_AUTH_EXTERNAL &&
+		if (!s->outbound && s->state == XS_READY && xs_carries_ours(s) &&
 		    strcmp(s->local, local) == 0 && strcmp(s->remote, remote) == 0)
 			return s;
 	for (struct xstream *s = gw->streams; s; s = s->next)
-		if (s->outbound && !s->verify_only && s->probe == NULL && s->state != XS_CLOSED &&
+		if (s->outbound && xs_carries_ours(s) && s->state != XS_CLOSED &&
 		    s->state != XS_CLOSING &&
 		    strcmp(s->local, local) == 0 && strcmp(s->remote, remote) == 0)
 			return s;

@@ -219,6 +219,18 @@ xs_since(uint64_t now, uint64_t then)
 	return now > then ? now - then : 0;
 }
 
+/* Whether our stanzas for s's domain pair may go on s, once it is up
+ * (xmpp_gw_send's choice, and the streams other workers may write to): an
+ * outbound stream of ours that is neither dialback's verify stream nor a
+ * probe's, or the partner's bidirectional one (XEP-0288) authenticated by
+ * SASL EXTERNAL (its TLS checked our certificate for local). */
+static inline bool
+xs_carries_ours(const struct xstream *s)
+{
+	return s->probe == NULL &&
+	    (s->outbound ? !s->verify_only : s->bidi && s->auth == XMPP_AUTH_EXTERNAL);
+}
+
 /* What an outbound stream's attempts ran into ("" for none, or inbound). */
 static inline const char *
 xs_tried(const struct xstream *s)

@@ -102,8 +102,9 @@ xmpp_share_send(struct xmpp_share *sh, const char *local, const char *remote, co
 	pthread_mutex_lock(&sh->mu);
 	if ((gw = sh->gw) != NULL && sh->handed == 0 &&
 	    (s = find_shared(gw, local, remote)) != NULL) {
-		r = xs_write_other(s, buf, len, now);
-		if (s->rest != NULL || s->wire_failed)
+		/* This write left worker 0 work (its rest, or a failed socket). */
+		if ((r = xs_write_other(s, buf, len, now)) != -EAGAIN &&
+		    (s->rest != NULL || s->wire_failed))
 			uv_async_send(&gw->kick);
 	}
 	pthread_mutex_unlock(&sh->mu);

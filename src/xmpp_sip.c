@@ -250,8 +250,9 @@ out:
 }
 
 int
-xmpp_sip_direct(struct worker *w, struct txn *t, const char *domain)
+xmpp_sip_direct(struct worker *w, struct txn *t)
 {
+	const char *domain = t->op.domain;
 	const sip_t *sip = t->sip;
 	char thread[XTHREAD_MAX + 1];
 	struct xmpp_share *sh = w->px->xshare;
@@ -265,7 +266,7 @@ xmpp_sip_direct(struct worker *w, struct txn *t, const char *domain)
 
 	/* A MESSAGE to a partner this worker's policy allows; everything
 	 * else (presence, refusals with their reasons) is worker 0's. */
-	if (sh == NULL || domain[0] == '\0' || sip->sip_request->rq_method != sip_method_message ||
+	if (domain[0] == '\0' || sip->sip_request->rq_method != sip_method_message ||
 	    w->renv.pol == NULL ||
 	    policy_xmpp_decide(w->renv.pol, domain, &p) != POLICY_XMPP_PARTNER)
 		return -EAGAIN;

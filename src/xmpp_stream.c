@@ -411,8 +411,7 @@ xs_ready(struct xstream *s)
 	xs_flush_queue(s);
 	/* The streams xmpp_gw_send would write stanzas to (find_out): other
 	 * workers may write theirs straight to them, after the queue. */
-	if (s->state == XS_READY && s->probe == NULL &&
-	    (s->outbound ? !s->verify_only : s->bidi && s->auth == XMPP_AUTH_EXTERNAL))
+	if (s->state == XS_READY && xs_carries_ours(s))
 		xs_share(s);
 	if (s->probe != NULL)
 		xprobe_ready(s);
